@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (build-fuzz/) and runs each for
+# SECONDS (default 60), seeded from tests/fuzz/seeds/<target>/ where that
+# exists. The corpus is kept in build-fuzz/corpus/<target>/ between runs.
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+secs=${1:-60}
+shift || true
+build=$top/build-fuzz
+
+CC=clang cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DVIGIL_FUZZ=ON >/dev/null
+cmake --build "$build" --target fuzz -j "$(nproc)"
+
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+	mapfile -t targets < <(cd "$build/tests/fuzz" && ls fuzz-* 2>/dev/null)
+fi
+for t in "${targets[@]}"; do
+	corpus=$build/corpus/$t
+	seeds=$top/tests/fuzz/seeds/${t#fuzz-}
+	mkdir -p "$corpus"
+	dirs=("$corpus")
+	[ -d "$seeds" ] && dirs+=("$seeds")
+	echo "fuzz: $t for ${secs}s"
+	"$build/tests/fuzz/$t" -max_total_time="$secs" -max_len=140000 -print_final_stats=1 \
+		-artifact_prefix="$build/" "${dirs[@]}" 2>"$build/$t.log" || {
+		tail -40 "$build/$t.log" >&2
+		echo "fuzz: $t found a crash; the input is in $build/" >&2
+		exit 1
+	}
+	grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' "$build/$t.log" | sed "s/^/fuzz: $t /"
+done

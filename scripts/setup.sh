@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what vigil needs to build, test and boot guests on Debian 12
+# (run as root). Idempotent: when everything is there it changes nothing.
+set -euo pipefail
+
+packages=(
+	# build
+	build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+	clang-format
+	# libraries
+	libcmocka-dev libjson-c-dev libvirt-dev libmicrohttpd-dev linux-libc-dev
+	# the static guest agent
+	musl-tools
+	# guests: QEMU, the Debian cloud kernel, busybox for the initramfs
+	qemu-system-x86 linux-image-cloud-amd64 busybox-static
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "setup: all ${#packages[@]} packages present"
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "setup: missing packages: ${missing[*]}" >&2
+	echo "setup: run as root (or: sudo $0)" >&2
+	exit 1
+fi
+
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
