@@ -1,0 +1,659 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvigil-host: one guest's session.
+ *
+ * A session turns the byte stream of one guest (wire protocol v1) into
+ * state, typed events and, at the end, one verdict. It owns the stream
+ * assembler, the CRC-gated dispatch table, the per-guest liveness tracker,
+ * the pause-aware workload watchdog, the flow table, the snapshot hand-off
+ * and the verdict. It does no I/O of its own: bytes come in through
+ * vigil_session_feed(), frames for the guest go out through a writer the
+ * caller supplies, and the caller tells the session the time.
+ *
+ * Time. Every call takes now_ns, the caller's CLOCK_MONOTONIC in
+ * nanoseconds. The session never reads a clock. A now_ns smaller than the
+ * largest seen so far is clamped to it (counted as clock_regressions).
+ * "Runnable time" is host time minus the time the VM was stopped
+ * (vigil_session_vm_stopped/_resumed): stall deadlines, the boot timeout and
+ * the workload watchdog run on it; the run timeout runs on host time.
+ *
+ * Memory. Everything is sized by vigil_session_new() from the options. The
+ * feed, tick and beat paths do not allocate, format or block; the JSON
+ * renderers (vigil_event_to_json, vigil_verdict_to_json) allocate and are
+ * meant for sinks and for the end of the run.
+ *
+ * Error convention: functions returning int return a negative errno on
+ * failure, 0 for ok/no, >0 for yes/a count. Out-parameters are written only
+ * on success. Destructors accept NULL.
+ *
+ * Thread safety: a session belongs to one thread. Callbacks are called
+ * synchronously from the session call that caused them and must not call
+ * back into the same session, except where stated.
+ */
+#ifndef VIGIL_SESSION_H
+#define VIGIL_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vigil/wire.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- limits ------------------------------------------------------------ */
+
+#define VIGIL_TRACKER_MAX_CAPACITY 4096u /* processes tracked per guest */
+#define VIGIL_FLOWS_MAX_CAPACITY   65536u
+#define VIGIL_NAME_MAX             128u       /* kept bytes of scenario/test names, guest strings */
+#define VIGIL_DETAIL_MAX           256u       /* kept bytes of reasons, messages, evidence lines */
+#define VIGIL_DEADLINE_NONE        UINT64_MAX /* "no deadline pending" */
+
+/* ---- outcomes and findings --------------------------------------------- */
+
+/*
+ * Outcome of a run. The numeric order is not the precedence; see
+ * vigil_outcome_rank() and docs/verdict.md.
+ */
+enum vigil_outcome {
+	VIGIL_OUTCOME_PASS = 0,
+	VIGIL_OUTCOME_WORKLOAD_FAILED,  /* EXIT status != 0, a signal, or a failed test */
+	VIGIL_OUTCOME_SCHED_EXIT,       /* the scheduler under test exited */
+	VIGIL_OUTCOME_WATCHDOG_TIMEOUT, /* workload ran past workload_duration (pauses excluded) */
+	VIGIL_OUTCOME_RUN_TIMEOUT,      /* the whole run ran past run_timeout (host time) */
+	VIGIL_OUTCOME_BOOT_TIMEOUT,     /* no SYS_RDY within boot_timeout (runnable time) */
+	VIGIL_OUTCOME_GUEST_CRASH,      /* kernel panic / pvpanic, reported by the runner */
+	VIGIL_OUTCOME_PROCESS_STALL,    /* a tracked process missed its deadline (on_stall fail) */
+	VIGIL_OUTCOME_HOST_STARVED,     /* silence while the vCPUs got no CPU time */
+	VIGIL_OUTCOME_LINK_LOST,        /* the guest link went away and did not come back */
+	VIGIL_OUTCOME_HARNESS_ERROR,    /* vigil itself failed (vigil_session_harness_error) */
+	VIGIL_OUTCOME__COUNT,
+};
+
+/* "PASS", "WORKLOAD_FAILED", ...; "UNKNOWN" for other values. */
+VIGIL_API const char *vigil_outcome_name(enum vigil_outcome o);
+/*
+ * Precedence rank: when several findings exist, the one with the highest
+ * rank is the outcome (ties: the earliest). PASS ranks 0.
+ */
+VIGIL_API int vigil_outcome_rank(enum vigil_outcome o);
+
+/* One thing that went wrong (or the workload's clean end). */
+struct vigil_finding {
+	enum vigil_outcome outcome;
+	uint64_t t_ns;       /* host ns since session creation */
+	int32_t status;      /* WORKLOAD_FAILED: exit status; SCHED_EXIT: exit code; else 0 */
+	uint32_t kind;       /* SCHED_EXIT: exit kind; WORKLOAD_FAILED: signal; else 0 */
+	uint32_t pid;        /* PROCESS_STALL / HOST_STARVED from a stall: the pid, else 0 */
+	uint64_t silence_ns; /* PROCESS_STALL / HOST_STARVED: runnable silence at detection */
+	char detail[VIGIL_DETAIL_MAX]; /* NUL-terminated; raw guest bytes, escape when shown */
+};
+
+/* ---- events ------------------------------------------------------------ */
+
+enum vigil_event_type {
+	VIGIL_EV_LINK_UP = 1,      /* the runner connected to the guest port */
+	VIGIL_EV_LINK_DOWN,        /* the link closed; the assembler was reset */
+	VIGIL_EV_FIRST_BYTE,       /* the first byte from the guest */
+	VIGIL_EV_HELLO,            /* .hello */
+	VIGIL_EV_AGENT_RESTART,    /* a HELLO with seq 0 started a later epoch: .hello */
+	VIGIL_EV_READY,            /* SYS_RDY acted on (once per epoch): .ready */
+	VIGIL_EV_SCENARIO,         /* .scenario */
+	VIGIL_EV_OUTPUT,           /* STDOUT/STDERR/DMESG/LOG chunk: .output */
+	VIGIL_EV_TEST_RESULT,      /* .test */
+	VIGIL_EV_EXIT,             /* the workload exited: .exit */
+	VIGIL_EV_SCHED_EXIT,       /* .sched_exit */
+	VIGIL_EV_PROCESS_NEW,      /* first accepted beat of a pid: .process */
+	VIGIL_EV_PROCESS_GONE,     /* STOPPING beat or eviction: .process */
+	VIGIL_EV_STALL,            /* a pid missed its deadline (once per silence): .process */
+	VIGIL_EV_RECOVERY,         /* a stalled pid beat again: .process */
+	VIGIL_EV_SNAPSHOT_REQUEST, /* a valid request was handed to the provider: .snapshot */
+	VIGIL_EV_SNAPSHOT_DONE,    /* a SNAPSHOT_REPLY was sent (refusals included): .snapshot */
+	VIGIL_EV_VM_STOPPED,       /* .vm */
+	VIGIL_EV_VM_RESUMED,       /* .vm (stopped_ns = this stop's length) */
+	VIGIL_EV_PONG,             /* .pong */
+	VIGIL_EV_AGENT_STATS,      /* .agent_stats */
+	VIGIL_EV_ANOMALY,          /* a stream or tracker counter moved: .anomaly */
+	VIGIL_EV_FINDING,          /* a finding was recorded: .finding */
+	VIGIL_EV_RUN_END,          /* vigil_session_finish(): .run_end */
+	VIGIL_EV__COUNT,
+};
+
+/* "link_up", "stall", ...; the "event" field of the JSON form. */
+VIGIL_API const char *vigil_event_name(enum vigil_event_type t);
+
+enum vigil_scenario_phase {
+	VIGIL_SCENARIO_START = 1,
+	VIGIL_SCENARIO_PAUSE,
+	VIGIL_SCENARIO_RESUME,
+	VIGIL_SCENARIO_END,
+};
+
+/* Why a pid left the tracker (VIGIL_EV_PROCESS_GONE). */
+enum vigil_gone_reason {
+	VIGIL_GONE_STOPPING = 1, /* clean goodbye */
+	VIGIL_GONE_EVICTED,      /* made room for a new pid */
+};
+
+struct vigil_verdict;
+
+/*
+ * An event. Borrowed: every pointer in it (strings, output bytes, finding,
+ * verdict) is valid only during the sink callback.
+ */
+struct vigil_event {
+	enum vigil_event_type type;
+	uint64_t now_ns; /* host CLOCK_MONOTONIC of the call that raised it */
+	uint64_t t_ns;   /* now_ns - session creation time */
+	union {
+		struct {
+			uint32_t epoch;         /* 1 for the first HELLO with seq 0 */
+			uint16_t proto_version; /* != 1 is reported, decoding goes on */
+			uint32_t capabilities;
+			uint64_t guest_boottime_ns;
+			struct vigil_str agent_version;
+			struct vigil_str kernel_release;
+			struct vigil_str hostname;
+		} hello;
+		struct {
+			uint32_t epoch;
+			uint64_t since_link_ns; /* since the first LINK_UP (0 if none) */
+		} ready;
+		struct {
+			enum vigil_scenario_phase phase;
+			uint32_t index;        /* scenario number in the run, from 0 */
+			struct vigil_str name; /* as sent; may be empty */
+			uint64_t pause_ns;     /* RESUME: this pause; END: total pauses */
+			uint64_t run_ns;       /* END: running time without pauses */
+		} scenario;
+		struct {
+			uint16_t stream;   /* VIGIL_MSG_STDOUT/STDERR/DMESG/LOG */
+			bool crc_ok;       /* false: a torn chunk, shown flagged */
+			uint8_t level;     /* DMESG/LOG level, 0 otherwise */
+			uint64_t kmsg_seq; /* DMESG */
+			uint64_t ts_us;    /* DMESG */
+			const uint8_t *data;
+			uint32_t len;
+		} output;
+		struct {
+			uint8_t outcome; /* enum vigil_test_outcome; others kept */
+			uint64_t duration_ns;
+			struct vigil_str name;
+			struct vigil_str message;
+		} test;
+		struct {
+			int32_t status; /* -1 if killed */
+			int32_t signal; /* 0 if none */
+		} exit;
+		struct {
+			int32_t code;
+			uint32_t kind; /* enum vigil_sched_exit_kind; others kept */
+			struct vigil_str reason;
+		} sched_exit;
+		struct {
+			uint32_t pid;
+			uint8_t origin;  /* enum vigil_beat_origin */
+			uint16_t status; /* last beat status */
+			uint64_t pidns_inode;
+			uint64_t deadline_ns; /* the pid's threshold (clamped deadline_ms) */
+			uint64_t silence_ns;  /* STALL: silence so far; RECOVERY: whole silence */
+			bool host_starved;    /* STALL: the vCPUs got no CPU time meanwhile */
+			enum vigil_gone_reason gone; /* PROCESS_GONE only */
+		} process;
+		struct {
+			uint32_t request_id;
+			uint32_t kind;  /* enum vigil_snapshot_kind */
+			int32_t status; /* DONE: 0 or negative errno sent to the guest */
+			struct vigil_str tag;
+			struct vigil_str detail; /* DONE only */
+		} snapshot;
+		struct {
+			uint64_t stopped_ns;       /* RESUMED: length of this stop */
+			uint64_t total_stopped_ns; /* all stops so far */
+		} vm;
+		struct {
+			uint64_t token;
+			uint64_t rtt_ns;
+			uint64_t guest_mono_ns;
+		} pong;
+		struct {
+			struct vigil_agent_stats stats; /* use vigil_agent_stats_get() */
+		} agent_stats;
+		struct {
+			const char *counter; /* counter name as in the counters struct */
+			uint64_t delta;      /* since the last report */
+			uint64_t total;
+		} anomaly;
+		struct {
+			const struct vigil_finding *finding;
+		} finding;
+		struct {
+			const struct vigil_verdict *verdict;
+		} run_end;
+	};
+};
+
+/* ---- interfaces the caller supplies ------------------------------------ */
+
+/* Receives every event. */
+struct vigil_event_sink {
+	void (*event)(void *ctx, const struct vigil_event *ev);
+	void *ctx;
+};
+
+/*
+ * Takes whole frames for the guest (SNAPSHOT_REPLY, PING, SHUTDOWN). Must not
+ * block: return 0 when the frame was taken (queued or written), or a
+ * negative errno (e.g. -EAGAIN) to drop it; drops are counted (tx_errors).
+ */
+struct vigil_guest_writer {
+	int (*write)(void *ctx, const uint8_t *frame, size_t len);
+	void *ctx;
+};
+
+/*
+ * Carries out snapshots (QMP, libvirt, a fake in tests). start() returns at
+ * once: 0 when the snapshot was started (completion reported later through
+ * vigil_session_snapshot_done, which may also be called from inside start()),
+ * or a negative errno to refuse it (-EOPNOTSUPP, -EBUSY, ...), which is sent
+ * to the guest as the reply status. A VM freeze it causes is reported with
+ * vigil_session_vm_stopped/_resumed.
+ */
+struct vigil_snapshot_provider {
+	int (*start)(void *ctx, uint32_t kind, struct vigil_str tag, uint32_t request_id);
+	void *ctx;
+};
+
+/*
+ * Reads the VM's vCPU progress: a monotonically increasing count of CPU time
+ * (ns) its vCPU threads received. Returns 0 and writes *cpu_ns, or a negative
+ * errno when unknown (the session then never concludes HOST_STARVED).
+ */
+struct vigil_progress_probe {
+	int (*sample)(void *ctx, uint64_t *cpu_ns);
+	void *ctx;
+};
+
+/* All optional: a NULL function pointer means "not supplied". */
+struct vigil_session_hooks {
+	struct vigil_event_sink sink;
+	struct vigil_guest_writer writer;
+	struct vigil_snapshot_provider snapshot;
+	struct vigil_progress_probe progress;
+};
+
+/* ---- options ----------------------------------------------------------- */
+
+enum vigil_eviction {
+	VIGIL_EVICT_STRICT = 0,   /* silent > 10 x threshold and its stall reported */
+	VIGIL_EVICT_BALANCED = 1, /* silent > 10 x threshold */
+};
+
+enum vigil_on_stall {
+	VIGIL_ON_STALL_WARN = 0, /* stall events and counters only */
+	VIGIL_ON_STALL_FAIL = 1, /* the first stall ends the run (PROCESS_STALL / HOST_STARVED) */
+};
+
+enum vigil_session_mode {
+	VIGIL_MODE_RUN = 0,   /* a workload is expected: its EXIT decides PASS */
+	VIGIL_MODE_WATCH = 1, /* long-lived liveness: no EXIT expected; finish() alone is PASS */
+};
+
+/*
+ * Options. Start from vigil_session_opts_default(); sz must be
+ * sizeof(struct vigil_session_opts) as compiled by the caller, so that
+ * fields added later keep their defaults for older callers.
+ * Durations are ns; 0 disables a timeout.
+ */
+struct vigil_session_opts {
+	size_t sz;
+	enum vigil_session_mode mode;
+	/* tracker */
+	uint32_t tracker_capacity;    /* pids tracked, 1..4096; default 256 */
+	uint32_t probe_budget;        /* pid index slots probed at most, 1..64; default 32 */
+	enum vigil_eviction eviction; /* default BALANCED */
+	uint32_t eviction_window;     /* slots scanned per eviction attempt; default 32 */
+	uint64_t stall_threshold_ns;  /* deadline of a beat with deadline_ms 0; default 5 s */
+	uint64_t deadline_min_ns;     /* clamp of per-beat deadline_ms; default 50 ms */
+	uint64_t deadline_max_ns;     /* default 10 min */
+	uint64_t pid_min_interval_ns; /* beats of one pid closer than this are dropped; default 0 */
+	uint32_t
+	    beat_rate_per_s; /* per-guest token bucket, beats/s; 0 unlimited; default 1000000 */
+	uint32_t beat_burst; /* bucket size; default 100000 */
+	enum vigil_on_stall on_stall; /* default WARN */
+	/* run */
+	uint64_t boot_timeout_ns;      /* session creation -> SYS_RDY, runnable time; default 0 */
+	uint64_t workload_duration_ns; /* first SCENARIO_START -> END, pauses excluded; default 0 */
+	uint64_t run_timeout_ns;       /* session creation -> end, host time; default 0 */
+	uint64_t
+	    link_grace_ns; /* link down this long before the run ended -> LINK_LOST; default 10 s */
+	uint64_t ping_interval_ns; /* PING period while the link is up; 0 off; default 1 s */
+	/* host starvation: a silence is HOST_STARVED when the vCPUs got less than
+	 * starved_permille / 1000 of the silence in CPU time */
+	uint64_t progress_interval_ns; /* probe sampling period; default 250 ms */
+	uint32_t starved_permille;     /* default 2 (0.2 %) */
+	/* bounded tables */
+	uint32_t flow_capacity;       /* flows tracked, 16..65536; default 4096 */
+	uint32_t max_scenarios;       /* scenarios kept in the verdict; default 64 */
+	uint32_t max_tests;           /* test results kept; default 1024 */
+	uint32_t evidence_lines;      /* recent console/dmesg lines kept; default 16 */
+	uint64_t anomaly_interval_ns; /* at most one ANOMALY report per counter per period; default
+					 1 s */
+	uint64_t
+	    clock_jump_ns; /* a call this late past the last deadline counts a jump; default 1 s */
+};
+
+/* Fill *o with the defaults above (o->sz = sizeof *o). */
+VIGIL_API void vigil_session_opts_default(struct vigil_session_opts *o);
+
+/* ---- counters ---------------------------------------------------------- */
+
+#define VIGIL_MSG_GUEST_TYPES 0x13 /* guest-to-host types are 1..0x12 */
+
+struct vigil_type_counters {
+	uint64_t frames;       /* delivered with this type (crc_ok or not) */
+	uint64_t crc_rejected; /* control/record frames with crc_ok false */
+	uint64_t malformed;    /* CRC-valid frames with a wrong shape */
+	uint64_t ignored;      /* well-formed frames the type's rules ignored (repeats, ...) */
+};
+
+/* Liveness tracker counters. drop_* count beat records, not frames. */
+struct vigil_tracker_counters {
+	uint64_t beats;                   /* beat records accepted */
+	uint64_t drop_out_of_order;       /* nonce not above the last (wrap rule applied) */
+	uint64_t drop_capacity;           /* table full, nothing evictable, or probe budget hit */
+	uint64_t drop_origin_conflict;    /* origin differs from the pinned one */
+	uint64_t drop_namespace_conflict; /* pidns_inode differs from the pinned one */
+	uint64_t drop_malformed;          /* records in malformed or torn BEAT frames */
+	uint64_t drop_rate_limited;       /* closer than pid_min_interval_ns */
+	uint64_t drop_throttled;          /* the per-guest token bucket was empty */
+	uint64_t probe_exhausted;         /* of drop_capacity: the probe budget was hit */
+	uint64_t nonce_wraps;
+	uint64_t inserted; /* pids added */
+	uint64_t evicted;
+	uint64_t stopped;      /* STOPPING goodbyes */
+	uint64_t stalls;       /* STALL events */
+	uint64_t recoveries;   /* RECOVERY events */
+	uint64_t host_starved; /* stalls classified HOST_STARVED */
+	uint32_t tracked;      /* pids now in the table */
+	uint32_t stalled;      /* of those, now stalled */
+};
+
+struct vigil_flow_counters {
+	uint64_t events; /* flow records accepted */
+	uint64_t opened; /* flows opened (new key or reopened) */
+	uint64_t unique; /* keys ever inserted */
+	uint64_t closed;
+	uint64_t bytes; /* sum over flows of their latest byte counts */
+	uint64_t packets;
+	uint64_t table_full;   /* a new key found the table full */
+	uint64_t reclaimed;    /* closed flows reclaimed to make room */
+	uint64_t dropped;      /* records lost: table full of open flows */
+	uint64_t orphan_close; /* CLOSED for a flow never seen open */
+	uint32_t open_now;
+	uint32_t in_table;
+};
+
+struct vigil_session_counters {
+	struct vigil_asm_stats stream; /* assembler counters (wire.h) */
+	uint64_t unknown_type;
+	uint64_t wrong_direction;
+	struct vigil_type_counters type[VIGIL_MSG_GUEST_TYPES]; /* indexed by type */
+	uint64_t epochs;                                        /* HELLOs with seq 0 acted on */
+	uint64_t agent_restarts;                                /* of those, after the first */
+	uint64_t proto_mismatch;                                /* HELLO proto_version != 1 */
+	uint64_t sys_rdy_repeats; /* CRC-valid, empty SYS_RDY after the first of an epoch */
+	uint64_t scenario_double_pause;
+	uint64_t scenario_unmatched;   /* PAUSE/RESUME/END without a running scenario */
+	uint64_t scenario_overlap;     /* START while one runs (the old one is ended) */
+	uint64_t scenarios_dropped;    /* past max_scenarios */
+	uint64_t snapshot_busy;        /* refused -EBUSY */
+	uint64_t snapshot_unsupported; /* refused -EOPNOTSUPP */
+	uint64_t snapshot_refused;     /* provider refused */
+	uint64_t snapshot_duplicates;  /* repeat of an in-flight or answered id */
+	uint64_t tests_dropped;        /* past max_tests */
+	uint64_t output_bytes;         /* STDOUT/STDERR/DMESG/LOG payload bytes */
+	uint64_t output_torn;          /* output chunks with crc_ok false */
+	uint64_t exits_ignored;        /* EXIT after the first */
+	uint64_t strings_truncated;    /* guest strings cut to VIGIL_NAME_MAX/DETAIL_MAX */
+	uint64_t tx_frames;
+	uint64_t tx_bytes;
+	uint64_t tx_errors; /* writer refused or absent */
+	uint64_t pings;
+	uint64_t pongs;
+	uint64_t pong_unmatched;
+	uint64_t rtt_last_ns;
+	uint64_t rtt_min_ns;
+	uint64_t rtt_max_ns;
+	uint64_t clock_regressions;   /* now_ns below the last one (clamped) */
+	uint64_t clock_forward_jumps; /* called > clock_jump_ns past the deadline */
+	uint64_t vm_stops;
+	uint64_t vm_stopped_ns; /* host time the VM spent stopped */
+	uint64_t link_ups;
+	uint64_t link_downs;
+	uint64_t evidence_lines; /* console/dmesg lines seen */
+	struct vigil_tracker_counters tracker;
+	struct vigil_flow_counters flows;
+};
+
+/* ---- verdict ----------------------------------------------------------- */
+
+/* Timestamps are host ns since session creation; 0 = did not happen. */
+struct vigil_timeline {
+	uint64_t link_up_ns; /* first LINK_UP */
+	uint64_t first_byte_ns;
+	uint64_t hello_ns;          /* first HELLO */
+	uint64_t guest_boottime_ns; /* from HELLO: guest CLOCK_BOOTTIME when it was sent */
+	uint64_t ready_ns;          /* first SYS_RDY acted on */
+	uint64_t workload_start_ns; /* first SCENARIO_START */
+	uint64_t exit_ns;           /* workload EXIT */
+	uint64_t sched_exit_ns;
+	uint64_t end_ns; /* vigil_session_finish() */
+};
+
+struct vigil_scenario {
+	char name[VIGIL_NAME_MAX]; /* NUL-terminated; guest bytes, escape when shown */
+	uint64_t start_ns;         /* host ns since session creation */
+	uint64_t end_ns;           /* 0 while running / never ended */
+	uint64_t pause_ns;         /* total pause (SCENARIO_PAUSE..RESUME) */
+	uint32_t pauses;
+	uint64_t run_ns;       /* END: runnable time start..end without pauses */
+	uint64_t flows_opened; /* flows opened while it ran */
+	bool ended;            /* by SCENARIO_END (false: implicit or never) */
+};
+
+struct vigil_test {
+	char name[VIGIL_NAME_MAX];
+	char message[VIGIL_DETAIL_MAX];
+	uint8_t outcome; /* enum vigil_test_outcome; others kept */
+	uint64_t duration_ns;
+	uint64_t t_ns;
+};
+
+struct vigil_evidence {
+	uint64_t t_ns;
+	uint16_t source; /* 0 console, VIGIL_MSG_DMESG, VIGIL_MSG_STDERR ... */
+	char line[VIGIL_DETAIL_MAX];
+};
+
+struct vigil_guest_info {
+	bool have_hello;
+	uint16_t proto_version;
+	uint32_t capabilities;
+	char agent_version[VIGIL_NAME_MAX];
+	char kernel_release[VIGIL_NAME_MAX];
+	char hostname[VIGIL_NAME_MAX];
+};
+
+/*
+ * The verdict. Owned by the session, valid until vigil_session_free(); the
+ * arrays point into the session.
+ */
+struct vigil_verdict {
+	enum vigil_outcome outcome;
+	const struct vigil_finding *primary;  /* decides the outcome; NULL on PASS */
+	const struct vigil_finding *findings; /* all, in the order found */
+	uint32_t n_findings;
+	struct vigil_timeline timeline;
+	struct vigil_guest_info guest;
+	bool have_exit;
+	int32_t exit_status;
+	int32_t exit_signal;
+	bool have_sched_exit;
+	int32_t sched_exit_code;
+	uint32_t sched_exit_kind;
+	char sched_exit_reason[VIGIL_DETAIL_MAX];
+	const struct vigil_scenario *scenarios;
+	uint32_t n_scenarios;
+	const struct vigil_test *tests;
+	uint32_t n_tests;
+	uint32_t tests_by_outcome[4]; /* PASS, FAIL, SKIP, ERROR (all results, kept or not) */
+	uint64_t workload_run_ns;     /* scenarios' running time without pauses */
+	uint64_t workload_pause_ns;
+	const struct vigil_evidence *evidence; /* lines around the first failure */
+	uint32_t n_evidence;
+	struct vigil_session_counters counters;
+};
+
+/*
+ * Exit code of `vigil run` for a verdict: 0 PASS; 1..123 the workload's own
+ * status (a failed test with status 0 gives 1, a signal or a status
+ * outside 1..123 gives 123); 120 SCHED_EXIT; 121 PROCESS_STALL or
+ * HOST_STARVED; 124 WATCHDOG/RUN timeout and LINK_LOST; 125 HARNESS_ERROR;
+ * 126 GUEST_CRASH; 127 BOOT_TIMEOUT.
+ */
+VIGIL_API int vigil_verdict_exit_code(const struct vigil_verdict *v);
+
+#define VIGIL_JSON_PRETTY 1u
+
+/*
+ * Render the verdict as JSON (schema: docs/verdict.md). *out is a malloc'ed
+ * NUL-terminated string the caller frees. Returns its length or -ENOMEM.
+ */
+VIGIL_API int vigil_verdict_to_json(const struct vigil_verdict *v, unsigned flags, char **out);
+/*
+ * One-line human summary ("PASS in 3.21 s: 4 tests passed, ..."), written to
+ * buf (always terminated when cap > 0). Returns the length it needed,
+ * like snprintf.
+ */
+VIGIL_API int vigil_verdict_summary(const struct vigil_verdict *v, char *buf, size_t cap);
+
+/*
+ * Render one event as a single-line JSON object, no newline (schema:
+ * docs/events.md). *out is malloc'ed; returns its length or -ENOMEM.
+ */
+VIGIL_API int vigil_event_to_json(const struct vigil_event *ev, char **out);
+
+/* ---- the session ------------------------------------------------------- */
+
+struct vigil_session;
+
+/*
+ * Create a session at now_ns. opts NULL means defaults; hooks NULL means
+ * none (events dropped, no frames sent, snapshots refused -EOPNOTSUPP).
+ * Returns 0, -EINVAL for options out of range, -ENOMEM.
+ */
+VIGIL_API int vigil_session_new(const struct vigil_session_opts *opts,
+				const struct vigil_session_hooks *hooks, uint64_t now_ns,
+				struct vigil_session **out);
+VIGIL_API void vigil_session_free(struct vigil_session *s);
+
+/*
+ * Bytes from the guest, any split. Frames are dispatched and events raised
+ * before it returns. Returns the number of frames delivered (>= 0). After
+ * feeding, call vigil_session_tick() or vigil_session_next_deadline() to
+ * learn when to call tick next (a beat or START may have moved it).
+ */
+VIGIL_API int vigil_session_feed(struct vigil_session *s, const uint8_t *buf, size_t len,
+				 uint64_t now_ns);
+
+/*
+ * Run due work: stalls, timeouts, pings, progress samples, anomaly reports.
+ * Returns the next host-time deadline (ns, CLOCK_MONOTONIC) at which tick
+ * must be called again, VIGIL_DEADLINE_NONE when nothing is pending. Cost:
+ * O(1) plus O(log n) per expired deadline.
+ */
+VIGIL_API uint64_t vigil_session_tick(struct vigil_session *s, uint64_t now_ns);
+/* The deadline tick() would return, without doing any work. */
+VIGIL_API uint64_t vigil_session_next_deadline(const struct vigil_session *s);
+
+/* The VM stopped (QMP STOP, libvirt suspend, snapshot freeze) / resumed.
+ * Repeats are ignored (return 0); a change returns 1. */
+VIGIL_API int vigil_session_vm_stopped(struct vigil_session *s, uint64_t now_ns);
+VIGIL_API int vigil_session_vm_resumed(struct vigil_session *s, uint64_t now_ns);
+
+/*
+ * The transport connected / closed. link_down drops the bytes the assembler
+ * holds (wire spec: "the other end closed and reopened") and, unless the run
+ * has ended, starts the link_grace_ns countdown to LINK_LOST.
+ */
+VIGIL_API void vigil_session_link_up(struct vigil_session *s, uint64_t now_ns);
+VIGIL_API void vigil_session_link_down(struct vigil_session *s, uint64_t now_ns);
+
+/* The guest kernel crashed (pvpanic, a panic line on the console). evidence
+ * may be NULL; it is copied. Ends the run. */
+VIGIL_API void vigil_session_guest_crashed(struct vigil_session *s, uint64_t now_ns,
+					   const char *evidence);
+/* A console line (no newline needed), kept as evidence; copied. */
+VIGIL_API void vigil_session_console_line(struct vigil_session *s, uint64_t now_ns,
+					  const char *line, size_t len);
+/* vigil itself failed (QEMU died, QMP broke, ...); msg is copied. Ends the run. */
+VIGIL_API void vigil_session_harness_error(struct vigil_session *s, uint64_t now_ns,
+					   const char *msg);
+
+/*
+ * Report the end of a snapshot started through the provider. status is 0 or
+ * a negative errno; detail (may be NULL) is sent to the guest, at most 4096
+ * bytes. Returns 0, or -ENOENT when request_id is not in flight.
+ */
+VIGIL_API int vigil_session_snapshot_done(struct vigil_session *s, uint32_t request_id, int status,
+					  const char *detail, uint64_t now_ns);
+
+/* Send SHUTDOWN to the guest (asks the agent to end the workload and power
+ * off). Returns 0 or the writer's negative errno. */
+VIGIL_API int vigil_session_request_shutdown(struct vigil_session *s, uint64_t now_ns);
+
+/*
+ * 1 once the run has ended (workload EXIT, SCHED_EXIT, a timeout, a crash, a
+ * stall with on_stall fail, LINK_LOST, a harness error): the runner should
+ * stop the guest and call vigil_session_finish(). 0 while it goes on.
+ */
+VIGIL_API int vigil_session_ended(const struct vigil_session *s);
+
+/*
+ * End the run at now_ns and decide the verdict (emits RUN_END once). Later
+ * calls return the same verdict. Never NULL.
+ */
+VIGIL_API const struct vigil_verdict *vigil_session_finish(struct vigil_session *s,
+							   uint64_t now_ns);
+
+/* Counters, readable at any time (a copy). */
+VIGIL_API void vigil_session_counters(const struct vigil_session *s,
+				      struct vigil_session_counters *out);
+
+/* One tracked process, as vigil_session_foreach_process() shows it. */
+struct vigil_process_info {
+	uint32_t pid;
+	uint8_t origin;
+	uint16_t status;      /* last beat status */
+	uint32_t app_payload; /* last beat's */
+	uint64_t pidns_inode;
+	uint64_t beats;
+	uint64_t last_nonce;
+	uint64_t deadline_ns; /* its threshold */
+	uint64_t silence_ns;  /* runnable time since its last beat */
+	bool stalled;
+};
+
+/* Call fn for every tracked process (table order). Stops early when fn
+ * returns non-zero and returns that value; else returns 0. */
+VIGIL_API int
+vigil_session_foreach_process(const struct vigil_session *s, uint64_t now_ns,
+			      int (*fn)(void *ctx, const struct vigil_process_info *p), void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VIGIL_SESSION_H */

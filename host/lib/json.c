@@ -1,0 +1,612 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * JSON rendering of events (docs/events.md) and of the verdict
+ * (docs/verdict.md) with json-c. Runs in sinks and at the end of a run,
+ * never on the feed/tick paths: it allocates.
+ *
+ * Guest strings are not trusted to be UTF-8: valid sequences pass through,
+ * every other byte is written as the four characters \xNN (so the JSON
+ * text holds "\\xNN"), which keeps the output valid and the bytes visible.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "session.h"
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. */
+static size_t utf8_seq(const uint8_t *p, size_t n)
+{
+	uint32_t cp;
+	size_t len;
+
+	if (p[0] < 0x80)
+		return 1;
+	if ((p[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = p[0] & 0x1f;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = p[0] & 0x0f;
+	} else if ((p[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates, past U+10FFFF. */
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+static json_object *jstr(const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	char *tmp;
+	size_t o = 0;
+	json_object *j;
+
+	if (!p)
+		len = 0;
+	tmp = malloc(len * 4 + 1);
+	if (!tmp)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		size_t k = utf8_seq(p + i, len - i);
+
+		if (k == 0) {
+			static const char hex[] = "0123456789abcdef";
+
+			tmp[o++] = '\\';
+			tmp[o++] = 'x';
+			tmp[o++] = hex[p[i] >> 4];
+			tmp[o++] = hex[p[i] & 15];
+			i++;
+			continue;
+		}
+		memcpy(tmp + o, p + i, k);
+		o += k;
+		i += k;
+	}
+	j = json_object_new_string_len(tmp, (int)o);
+	free(tmp);
+	return j;
+}
+
+static json_object *jvstr(struct vigil_str s)
+{
+	return jstr(s.ptr, s.len);
+}
+
+static json_object *jcstr(const char *s)
+{
+	return jstr(s, strlen(s));
+}
+
+static void add(json_object *o, const char *k, json_object *v)
+{
+	json_object_object_add(o, k, v);
+}
+
+static void add_u64(json_object *o, const char *k, uint64_t v)
+{
+	add(o, k, json_object_new_uint64(v));
+}
+
+static void add_i64(json_object *o, const char *k, int64_t v)
+{
+	add(o, k, json_object_new_int64(v));
+}
+
+/* A timeline stamp: 0 means "did not happen" and renders as null. */
+static void add_stamp(json_object *o, const char *k, uint64_t v)
+{
+	add(o, k, v ? json_object_new_uint64(v) : NULL);
+}
+
+static const char *const event_names[VIGIL_EV__COUNT] = {
+	[VIGIL_EV_LINK_UP] = "link_up",
+	[VIGIL_EV_LINK_DOWN] = "link_down",
+	[VIGIL_EV_FIRST_BYTE] = "first_byte",
+	[VIGIL_EV_HELLO] = "hello",
+	[VIGIL_EV_AGENT_RESTART] = "agent_restart",
+	[VIGIL_EV_READY] = "ready",
+	[VIGIL_EV_SCENARIO] = "scenario",
+	[VIGIL_EV_OUTPUT] = "output",
+	[VIGIL_EV_TEST_RESULT] = "test_result",
+	[VIGIL_EV_EXIT] = "exit",
+	[VIGIL_EV_SCHED_EXIT] = "sched_exit",
+	[VIGIL_EV_PROCESS_NEW] = "process_new",
+	[VIGIL_EV_PROCESS_GONE] = "process_gone",
+	[VIGIL_EV_STALL] = "stall",
+	[VIGIL_EV_RECOVERY] = "recovery",
+	[VIGIL_EV_SNAPSHOT_REQUEST] = "snapshot_request",
+	[VIGIL_EV_SNAPSHOT_DONE] = "snapshot_done",
+	[VIGIL_EV_VM_STOPPED] = "vm_stopped",
+	[VIGIL_EV_VM_RESUMED] = "vm_resumed",
+	[VIGIL_EV_PONG] = "pong",
+	[VIGIL_EV_AGENT_STATS] = "agent_stats",
+	[VIGIL_EV_ANOMALY] = "anomaly",
+	[VIGIL_EV_FINDING] = "finding",
+	[VIGIL_EV_RUN_END] = "run_end",
+};
+
+const char *vigil_event_name(enum vigil_event_type t)
+{
+	if ((unsigned)t >= VIGIL_EV__COUNT || !event_names[t])
+		return "unknown";
+	return event_names[t];
+}
+
+static const char *stream_name(uint16_t type)
+{
+	switch (type) {
+	case VIGIL_MSG_STDOUT:
+		return "stdout";
+	case VIGIL_MSG_STDERR:
+		return "stderr";
+	case VIGIL_MSG_DMESG:
+		return "dmesg";
+	case VIGIL_MSG_LOG:
+		return "log";
+	default:
+		return "console";
+	}
+}
+
+static const char *test_outcome_name(uint8_t o)
+{
+	static const char *const n[] = { "PASS", "FAIL", "SKIP", "ERROR" };
+
+	return o < 4 ? n[o] : NULL;
+}
+
+static const char *phase_name(enum vigil_scenario_phase p)
+{
+	switch (p) {
+	case VIGIL_SCENARIO_START:
+		return "start";
+	case VIGIL_SCENARIO_PAUSE:
+		return "pause";
+	case VIGIL_SCENARIO_RESUME:
+		return "resume";
+	case VIGIL_SCENARIO_END:
+		return "end";
+	}
+	return "unknown";
+}
+
+static const char *agent_stat_names[VIGIL_STAT__KNOWN] = {
+	"frames_sent",    "frames_dropped", "bytes_dropped", "beats_relayed",
+	"beats_rejected", "flows_sent",     "kmsg_lines",    "write_stalls",
+};
+
+static json_object *finding_json(const struct vigil_finding *f)
+{
+	json_object *o = json_object_new_object();
+
+	add(o, "outcome", json_object_new_string(vigil_outcome_name(f->outcome)));
+	add_u64(o, "t_ns", f->t_ns);
+	add_i64(o, "status", f->status);
+	add_u64(o, "kind", f->kind);
+	add_u64(o, "pid", f->pid);
+	add_u64(o, "silence_ns", f->silence_ns);
+	add(o, "detail", jcstr(f->detail));
+	return o;
+}
+
+static void event_fields(json_object *o, const struct vigil_event *ev)
+{
+	switch (ev->type) {
+	case VIGIL_EV_HELLO:
+	case VIGIL_EV_AGENT_RESTART:
+		add_u64(o, "epoch", ev->hello.epoch);
+		add_u64(o, "proto_version", ev->hello.proto_version);
+		add_u64(o, "capabilities", ev->hello.capabilities);
+		add_u64(o, "guest_boottime_ns", ev->hello.guest_boottime_ns);
+		add(o, "agent_version", jvstr(ev->hello.agent_version));
+		add(o, "kernel_release", jvstr(ev->hello.kernel_release));
+		add(o, "hostname", jvstr(ev->hello.hostname));
+		break;
+	case VIGIL_EV_READY:
+		add_u64(o, "epoch", ev->ready.epoch);
+		add_u64(o, "since_link_ns", ev->ready.since_link_ns);
+		break;
+	case VIGIL_EV_SCENARIO:
+		add(o, "phase", json_object_new_string(phase_name(ev->scenario.phase)));
+		add_u64(o, "index", ev->scenario.index);
+		add(o, "name", jvstr(ev->scenario.name));
+		if (ev->scenario.phase == VIGIL_SCENARIO_RESUME ||
+		    ev->scenario.phase == VIGIL_SCENARIO_END)
+			add_u64(o, "pause_ns", ev->scenario.pause_ns);
+		if (ev->scenario.phase == VIGIL_SCENARIO_END)
+			add_u64(o, "run_ns", ev->scenario.run_ns);
+		break;
+	case VIGIL_EV_OUTPUT:
+		add(o, "stream", json_object_new_string(stream_name(ev->output.stream)));
+		add(o, "crc_ok", json_object_new_boolean(ev->output.crc_ok));
+		if (ev->output.stream == VIGIL_MSG_DMESG || ev->output.stream == VIGIL_MSG_LOG)
+			add_u64(o, "level", ev->output.level);
+		if (ev->output.stream == VIGIL_MSG_DMESG) {
+			add_u64(o, "kmsg_seq", ev->output.kmsg_seq);
+			add_u64(o, "ts_us", ev->output.ts_us);
+		}
+		add(o, "text", jstr(ev->output.data, ev->output.len));
+		break;
+	case VIGIL_EV_TEST_RESULT: {
+		const char *n = test_outcome_name(ev->test.outcome);
+
+		add(o, "outcome",
+		    n ? json_object_new_string(n) : json_object_new_int(ev->test.outcome));
+		add_u64(o, "duration_ns", ev->test.duration_ns);
+		add(o, "name", jvstr(ev->test.name));
+		add(o, "message", jvstr(ev->test.message));
+		break;
+	}
+	case VIGIL_EV_EXIT:
+		add_i64(o, "status", ev->exit.status);
+		add_i64(o, "signal", ev->exit.signal);
+		break;
+	case VIGIL_EV_SCHED_EXIT:
+		add_i64(o, "code", ev->sched_exit.code);
+		add_u64(o, "kind", ev->sched_exit.kind);
+		add(o, "reason", jvstr(ev->sched_exit.reason));
+		break;
+	case VIGIL_EV_PROCESS_NEW:
+	case VIGIL_EV_PROCESS_GONE:
+	case VIGIL_EV_STALL:
+	case VIGIL_EV_RECOVERY:
+		add_u64(o, "pid", ev->process.pid);
+		add_u64(o, "origin", ev->process.origin);
+		add_u64(o, "status", ev->process.status);
+		add_u64(o, "pidns_inode", ev->process.pidns_inode);
+		add_u64(o, "deadline_ns", ev->process.deadline_ns);
+		if (ev->type != VIGIL_EV_PROCESS_NEW)
+			add_u64(o, "silence_ns", ev->process.silence_ns);
+		if (ev->type == VIGIL_EV_STALL)
+			add(o, "host_starved", json_object_new_boolean(ev->process.host_starved));
+		if (ev->type == VIGIL_EV_PROCESS_GONE)
+			add(o, "reason",
+			    json_object_new_string(
+				ev->process.gone == VIGIL_GONE_EVICTED ? "evicted" : "stopping"));
+		break;
+	case VIGIL_EV_SNAPSHOT_REQUEST:
+	case VIGIL_EV_SNAPSHOT_DONE:
+		add_u64(o, "request_id", ev->snapshot.request_id);
+		add_u64(o, "kind", ev->snapshot.kind);
+		add(o, "tag", jvstr(ev->snapshot.tag));
+		if (ev->type == VIGIL_EV_SNAPSHOT_DONE) {
+			add_i64(o, "status", ev->snapshot.status);
+			add(o, "detail", jvstr(ev->snapshot.detail));
+		}
+		break;
+	case VIGIL_EV_VM_STOPPED:
+	case VIGIL_EV_VM_RESUMED:
+		if (ev->type == VIGIL_EV_VM_RESUMED)
+			add_u64(o, "stopped_ns", ev->vm.stopped_ns);
+		add_u64(o, "total_stopped_ns", ev->vm.total_stopped_ns);
+		break;
+	case VIGIL_EV_PONG:
+		add_u64(o, "token", ev->pong.token);
+		add_u64(o, "rtt_ns", ev->pong.rtt_ns);
+		add_u64(o, "guest_mono_ns", ev->pong.guest_mono_ns);
+		break;
+	case VIGIL_EV_AGENT_STATS: {
+		json_object *c = json_object_new_object();
+		json_object *extra = json_object_new_array();
+
+		for (uint32_t i = 0; i < ev->agent_stats.stats.count; i++) {
+			uint64_t val = vigil_agent_stats_get(&ev->agent_stats.stats, i);
+
+			if (i < VIGIL_STAT__KNOWN)
+				add_u64(c, agent_stat_names[i], val);
+			else
+				json_object_array_add(extra, json_object_new_uint64(val));
+		}
+		add(o, "counters", c);
+		add(o, "extra", extra);
+		break;
+	}
+	case VIGIL_EV_ANOMALY:
+		add(o, "counter", json_object_new_string(ev->anomaly.counter));
+		add_u64(o, "delta", ev->anomaly.delta);
+		add_u64(o, "total", ev->anomaly.total);
+		break;
+	case VIGIL_EV_FINDING:
+		add(o, "finding", finding_json(ev->finding.finding));
+		break;
+	case VIGIL_EV_RUN_END:
+		add(o, "outcome",
+		    json_object_new_string(vigil_outcome_name(ev->run_end.verdict->outcome)));
+		add_i64(o, "exit_code", vigil_verdict_exit_code(ev->run_end.verdict));
+		break;
+	case VIGIL_EV_LINK_UP:
+	case VIGIL_EV_LINK_DOWN:
+	case VIGIL_EV_FIRST_BYTE:
+	case VIGIL_EV__COUNT:
+		break;
+	}
+}
+
+static int render(json_object *o, int flags, char **out)
+{
+	size_t len;
+	const char *txt = json_object_to_json_string_length(o, flags, &len);
+	char *dup = txt ? malloc(len + 1) : NULL;
+
+	if (!dup) {
+		json_object_put(o);
+		return -ENOMEM;
+	}
+	memcpy(dup, txt, len + 1);
+	json_object_put(o);
+	*out = dup;
+	return len > INT32_MAX ? INT32_MAX : (int)len;
+}
+
+int vigil_event_to_json(const struct vigil_event *ev, char **out)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return -ENOMEM;
+	add(o, "event", json_object_new_string(vigil_event_name(ev->type)));
+	add_u64(o, "t_ns", ev->t_ns);
+	add_u64(o, "mono_ns", ev->now_ns);
+	event_fields(o, ev);
+	return render(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, out);
+}
+
+/* ---- verdict ----------------------------------------------------------- */
+
+static json_object *tracker_json(const struct vigil_tracker_counters *t)
+{
+	json_object *o = json_object_new_object();
+
+	add_u64(o, "beats", t->beats);
+	add_u64(o, "drop_out_of_order", t->drop_out_of_order);
+	add_u64(o, "drop_capacity", t->drop_capacity);
+	add_u64(o, "drop_origin_conflict", t->drop_origin_conflict);
+	add_u64(o, "drop_namespace_conflict", t->drop_namespace_conflict);
+	add_u64(o, "drop_malformed", t->drop_malformed);
+	add_u64(o, "drop_rate_limited", t->drop_rate_limited);
+	add_u64(o, "drop_throttled", t->drop_throttled);
+	add_u64(o, "probe_exhausted", t->probe_exhausted);
+	add_u64(o, "nonce_wraps", t->nonce_wraps);
+	add_u64(o, "inserted", t->inserted);
+	add_u64(o, "evicted", t->evicted);
+	add_u64(o, "stopped", t->stopped);
+	add_u64(o, "stalls", t->stalls);
+	add_u64(o, "recoveries", t->recoveries);
+	add_u64(o, "host_starved", t->host_starved);
+	add_u64(o, "tracked", t->tracked);
+	add_u64(o, "stalled", t->stalled);
+	return o;
+}
+
+static json_object *flows_json(const struct vigil_flow_counters *f)
+{
+	json_object *o = json_object_new_object();
+
+	add_u64(o, "events", f->events);
+	add_u64(o, "opened", f->opened);
+	add_u64(o, "unique", f->unique);
+	add_u64(o, "closed", f->closed);
+	add_u64(o, "open_now", f->open_now);
+	add_u64(o, "in_table", f->in_table);
+	add_u64(o, "bytes", f->bytes);
+	add_u64(o, "packets", f->packets);
+	add_u64(o, "table_full", f->table_full);
+	add_u64(o, "reclaimed", f->reclaimed);
+	add_u64(o, "dropped", f->dropped);
+	add_u64(o, "orphan_close", f->orphan_close);
+	return o;
+}
+
+static json_object *counters_json(const struct vigil_session_counters *c)
+{
+	json_object *o = json_object_new_object();
+	json_object *st = json_object_new_object();
+	json_object *types = json_object_new_object();
+	json_object *ses = json_object_new_object();
+
+	add_u64(st, "bytes", c->stream.bytes);
+	add_u64(st, "frames", c->stream.frames);
+	add_u64(st, "garbage_bytes", c->stream.garbage_bytes);
+	add_u64(st, "header_crc_errors", c->stream.header_crc_errors);
+	add_u64(st, "oversize_frames", c->stream.oversize_frames);
+	add_u64(st, "payload_crc_errors", c->stream.payload_crc_errors);
+	add_u64(st, "lost_frames", c->stream.lost_frames);
+	add_u64(st, "seq_regressions", c->stream.seq_regressions);
+	add_u64(st, "epochs", c->stream.epochs);
+	add_u64(st, "resets", c->stream.resets);
+	add_u64(st, "unknown_type", c->unknown_type);
+	add_u64(st, "wrong_direction", c->wrong_direction);
+	add(o, "stream", st);
+
+	for (uint16_t t = 1; t < VIGIL_MSG_GUEST_TYPES; t++) {
+		const struct vigil_type_counters *tc = &c->type[t];
+		json_object *e;
+
+		if (!tc->frames)
+			continue;
+		e = json_object_new_object();
+		add_u64(e, "frames", tc->frames);
+		add_u64(e, "crc_rejected", tc->crc_rejected);
+		add_u64(e, "malformed", tc->malformed);
+		add_u64(e, "ignored", tc->ignored);
+		add(types, vigil_msg_name(t) ? vigil_msg_name(t) : "?", e);
+	}
+	add(o, "types", types);
+
+#define SES(f) add_u64(ses, #f, c->f)
+	SES(epochs);
+	SES(agent_restarts);
+	SES(proto_mismatch);
+	SES(sys_rdy_repeats);
+	SES(scenario_double_pause);
+	SES(scenario_unmatched);
+	SES(scenario_overlap);
+	SES(scenarios_dropped);
+	SES(snapshot_busy);
+	SES(snapshot_unsupported);
+	SES(snapshot_refused);
+	SES(snapshot_duplicates);
+	SES(tests_dropped);
+	SES(output_bytes);
+	SES(output_torn);
+	SES(exits_ignored);
+	SES(strings_truncated);
+	SES(tx_frames);
+	SES(tx_bytes);
+	SES(tx_errors);
+	SES(pings);
+	SES(pongs);
+	SES(pong_unmatched);
+	SES(rtt_last_ns);
+	SES(rtt_min_ns);
+	SES(rtt_max_ns);
+	SES(clock_regressions);
+	SES(clock_forward_jumps);
+	SES(vm_stops);
+	SES(vm_stopped_ns);
+	SES(link_ups);
+	SES(link_downs);
+	SES(evidence_lines);
+#undef SES
+	add(o, "session", ses);
+	add(o, "tracker", tracker_json(&c->tracker));
+	return o;
+}
+
+int vigil_verdict_to_json(const struct vigil_verdict *v, unsigned flags, char **out)
+{
+	json_object *o = json_object_new_object();
+	json_object *a;
+	json_object *x;
+
+	if (!o)
+		return -ENOMEM;
+	add_u64(o, "verdict_version", 1);
+	add(o, "outcome", json_object_new_string(vigil_outcome_name(v->outcome)));
+	add_i64(o, "exit_code", vigil_verdict_exit_code(v));
+	add(o, "primary", v->primary ? finding_json(v->primary) : NULL);
+	a = json_object_new_array();
+	for (uint32_t i = 0; i < v->n_findings; i++)
+		json_object_array_add(a, finding_json(&v->findings[i]));
+	add(o, "findings", a);
+
+	if (v->have_sched_exit) {
+		x = json_object_new_object();
+		add_i64(x, "code", v->sched_exit_code);
+		add_u64(x, "kind", v->sched_exit_kind);
+		add(x, "reason", jcstr(v->sched_exit_reason));
+		add(o, "sched_exit", x);
+	} else {
+		add(o, "sched_exit", NULL);
+	}
+	if (v->have_exit) {
+		x = json_object_new_object();
+		add_i64(x, "status", v->exit_status);
+		add_i64(x, "signal", v->exit_signal);
+		add(o, "workload_exit", x);
+	} else {
+		add(o, "workload_exit", NULL);
+	}
+	if (v->guest.have_hello) {
+		x = json_object_new_object();
+		add_u64(x, "proto_version", v->guest.proto_version);
+		add_u64(x, "capabilities", v->guest.capabilities);
+		add(x, "agent_version", jcstr(v->guest.agent_version));
+		add(x, "kernel_release", jcstr(v->guest.kernel_release));
+		add(x, "hostname", jcstr(v->guest.hostname));
+		add(o, "guest", x);
+	} else {
+		add(o, "guest", NULL);
+	}
+
+	x = json_object_new_object();
+	add_stamp(x, "link_up_ns", v->timeline.link_up_ns);
+	add_stamp(x, "first_byte_ns", v->timeline.first_byte_ns);
+	add_stamp(x, "hello_ns", v->timeline.hello_ns);
+	add_stamp(x, "guest_boottime_ns", v->timeline.guest_boottime_ns);
+	add_stamp(x, "ready_ns", v->timeline.ready_ns);
+	add_stamp(x, "workload_start_ns", v->timeline.workload_start_ns);
+	add_stamp(x, "exit_ns", v->timeline.exit_ns);
+	add_stamp(x, "sched_exit_ns", v->timeline.sched_exit_ns);
+	add_u64(x, "end_ns", v->timeline.end_ns);
+	add(o, "timeline", x);
+
+	x = json_object_new_object();
+	add_u64(x, "run_ns", v->workload_run_ns);
+	add_u64(x, "pause_ns", v->workload_pause_ns);
+	a = json_object_new_array();
+	for (uint32_t i = 0; i < v->n_scenarios; i++) {
+		const struct vigil_scenario *sc = &v->scenarios[i];
+		json_object *e = json_object_new_object();
+
+		add(e, "name", jcstr(sc->name));
+		add_u64(e, "start_ns", sc->start_ns);
+		add_stamp(e, "end_ns", sc->end_ns);
+		add_u64(e, "pause_ns", sc->pause_ns);
+		add_u64(e, "pauses", sc->pauses);
+		add_u64(e, "run_ns", sc->run_ns);
+		add_u64(e, "flows_opened", sc->flows_opened);
+		add(e, "ended", json_object_new_boolean(sc->ended));
+		json_object_array_add(a, e);
+	}
+	add(x, "scenarios", a);
+	add(o, "workload", x);
+
+	x = json_object_new_object();
+	add_u64(x, "pass", v->tests_by_outcome[VIGIL_TEST_PASS]);
+	add_u64(x, "fail", v->tests_by_outcome[VIGIL_TEST_FAIL]);
+	add_u64(x, "skip", v->tests_by_outcome[VIGIL_TEST_SKIP]);
+	add_u64(x, "error", v->tests_by_outcome[VIGIL_TEST_ERROR]);
+	a = json_object_new_array();
+	for (uint32_t i = 0; i < v->n_tests; i++) {
+		const struct vigil_test *t = &v->tests[i];
+		json_object *e = json_object_new_object();
+		const char *n = test_outcome_name(t->outcome);
+
+		add(e, "name", jcstr(t->name));
+		add(e, "outcome", n ? json_object_new_string(n) : json_object_new_int(t->outcome));
+		add_u64(e, "duration_ns", t->duration_ns);
+		add(e, "message", jcstr(t->message));
+		add_u64(e, "t_ns", t->t_ns);
+		json_object_array_add(a, e);
+	}
+	add(x, "results", a);
+	add(o, "tests", x);
+
+	add(o, "counters", counters_json(&v->counters));
+	add(o, "flows", flows_json(&v->counters.flows));
+
+	a = json_object_new_array();
+	for (uint32_t i = 0; i < v->n_evidence; i++) {
+		json_object *e = json_object_new_object();
+
+		add_u64(e, "t_ns", v->evidence[i].t_ns);
+		add(e, "source", json_object_new_string(stream_name(v->evidence[i].source)));
+		add(e, "line", jcstr(v->evidence[i].line));
+		json_object_array_add(a, e);
+	}
+	add(o, "evidence", a);
+
+	return render(o,
+		      (flags & VIGIL_JSON_PRETTY ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+						 : JSON_C_TO_STRING_PLAIN) |
+			  JSON_C_TO_STRING_NOSLASHESCAPE,
+		      out);
+}

@@ -1,0 +1,1665 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The per-guest session: stream assembler -> CRC-gated dispatch table ->
+ * tracker, watchdog, flow table, snapshot hand-off, sinks; findings and the
+ * verdict.
+ *
+ * Owns every table of one guest, sized by vigil_session_new() from the
+ * options: the assembler (one frame, ~64 KiB), the tracker, the flow table,
+ * scenarios, test results, findings (SES_MAX_FINDINGS), the evidence ring,
+ * the answered-snapshot ring and one host-to-guest frame buffer. Nothing on
+ * the feed/tick paths allocates, formats or blocks; strings from the guest
+ * are copied with a bound and cut ones are counted.
+ *
+ * Clocks: s->now is the largest now_ns seen (regressions are clamped).
+ * Runnable time (rt) = host time - time the VM was stopped; it drives stall
+ * deadlines, the boot timeout, the workload watchdog and the link grace. The
+ * run timeout, pings and probe samples run on host time.
+ *
+ * Expected load: one guest per session; up to tens of millions of beat
+ * records per second through feed() in benchmarks, far less in practice.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flows.h"
+#include "session.h"
+#include "tracker.h"
+
+#define SES_MAX_FINDINGS   32u
+#define SES_SNAP_DONE_RING 8u
+#define SES_PING_RING      4u
+#define SES_PROG_RING      256u
+#define SES_TX_CAP         (VIGIL_WIRE_HDR_LEN + 10 + VIGIL_WIRE_STR_MAX)
+#define SES_NO_SCENARIO    UINT32_MAX
+#define NSEC_PER_SEC       1000000000ull
+
+struct snap_answer {
+	uint32_t id;
+	int32_t status;
+	uint16_t detail_len;
+	char detail[VIGIL_DETAIL_MAX];
+};
+
+struct ping_sent {
+	uint64_t token; /* 0: slot unused */
+	uint64_t sent_ns;
+};
+
+struct prog_sample {
+	uint64_t rt_ns;
+	uint64_t cpu_ns;
+};
+
+/* Counters reported through ANOMALY events, in report order. */
+enum anom {
+	ANOM_GARBAGE,
+	ANOM_HDR_CRC,
+	ANOM_OVERSIZE,
+	ANOM_LOST,
+	ANOM_REGRESSION,
+	ANOM_PAYLOAD_CRC,
+	ANOM_UNKNOWN,
+	ANOM_WRONG_DIR,
+	ANOM_CRC_REJECTED,
+	ANOM_MALFORMED,
+	ANOM_OUT_OF_ORDER,
+	ANOM_CAPACITY,
+	ANOM_ORIGIN,
+	ANOM_NAMESPACE,
+	ANOM_RATE_LIMITED,
+	ANOM_THROTTLED,
+	ANOM_FLOWS_FULL,
+	ANOM_FLOWS_DROPPED,
+	ANOM_TX_ERRORS,
+	ANOM_CLOCK_REGRESSIONS,
+	ANOM_CLOCK_JUMPS,
+	ANOM_TRUNCATED,
+	ANOM__COUNT,
+};
+
+static const char *const anom_names[ANOM__COUNT] = {
+	[ANOM_GARBAGE] = "garbage_bytes",
+	[ANOM_HDR_CRC] = "header_crc_errors",
+	[ANOM_OVERSIZE] = "oversize_frames",
+	[ANOM_LOST] = "lost_frames",
+	[ANOM_REGRESSION] = "seq_regressions",
+	[ANOM_PAYLOAD_CRC] = "payload_crc_errors",
+	[ANOM_UNKNOWN] = "unknown_type",
+	[ANOM_WRONG_DIR] = "wrong_direction",
+	[ANOM_CRC_REJECTED] = "crc_rejected",
+	[ANOM_MALFORMED] = "malformed",
+	[ANOM_OUT_OF_ORDER] = "drop_out_of_order",
+	[ANOM_CAPACITY] = "drop_capacity",
+	[ANOM_ORIGIN] = "drop_origin_conflict",
+	[ANOM_NAMESPACE] = "drop_namespace_conflict",
+	[ANOM_RATE_LIMITED] = "drop_rate_limited",
+	[ANOM_THROTTLED] = "drop_throttled",
+	[ANOM_FLOWS_FULL] = "flows_table_full",
+	[ANOM_FLOWS_DROPPED] = "flows_dropped",
+	[ANOM_TX_ERRORS] = "tx_errors",
+	[ANOM_CLOCK_REGRESSIONS] = "clock_regressions",
+	[ANOM_CLOCK_JUMPS] = "clock_forward_jumps",
+	[ANOM_TRUNCATED] = "strings_truncated",
+};
+
+struct vigil_session {
+	struct vigil_session_opts o;
+	struct vigil_session_hooks h;
+	uint64_t t0;        /* creation time, host ns */
+	uint64_t now;       /* largest now_ns seen */
+	uint64_t last_next; /* deadline the last tick returned */
+
+	/* VM stops: rt = now - stopped_total, frozen while stopped */
+	bool vm_stopped;
+	uint64_t stopped_at;
+	uint64_t stopped_total;
+
+	/* link */
+	bool link_up;
+	bool link_grace;       /* LINK_LOST countdown armed */
+	uint64_t link_lost_rt; /* when it fires */
+
+	/* stream and epochs */
+	struct vigil_asm *as;
+	uint32_t epoch;
+	bool ready_in_epoch;
+	bool ready_ever;
+	uint64_t crc_rejected_total;
+	uint64_t malformed_total;
+
+	/* run */
+	bool ended;    /* something ended the run */
+	bool finished; /* vigil_session_finish() ran */
+	bool boot_armed;
+	uint64_t boot_rt;
+	bool run_armed;
+	uint64_t run_deadline; /* host ns */
+
+	/* workload watchdog and scenarios */
+	bool wl_armed; /* a scenario runs and the budget is counting */
+	uint64_t wl_deadline_rt;
+	uint64_t wl_used_rt; /* unpaused time of ended scenarios */
+	bool scen_running;
+	bool scen_paused;
+	uint32_t scen_cur;  /* index into scen[], SES_NO_SCENARIO when not kept */
+	uint32_t scen_seen; /* STARTs seen (kept or not) */
+	uint64_t scen_start_rt;
+	uint64_t scen_pause_rt;    /* pause start */
+	uint64_t scen_pause_total; /* of the running scenario */
+	uint64_t wl_pause_total;
+	struct vigil_scenario *scen;
+	uint32_t n_scen;
+
+	/* tests */
+	struct vigil_test *tests;
+	uint32_t n_tests;
+	uint32_t tests_by_outcome[4];
+	bool test_failed;
+
+	/* findings and evidence */
+	struct vigil_finding findings[SES_MAX_FINDINGS];
+	uint32_t n_findings;
+	struct vigil_evidence *ring; /* [o.evidence_lines] recent lines */
+	uint32_t ring_head, ring_n;
+	struct vigil_evidence *evid; /* [2 x evidence_lines] lines around the first failure */
+	uint32_t n_evid;
+	bool evid_frozen;
+
+	/* snapshots */
+	bool snap_busy;
+	uint32_t snap_id;
+	uint32_t snap_kind;
+	char snap_tag[VIGIL_NAME_MAX];
+	uint16_t snap_tag_len;
+	struct snap_answer answered[SES_SNAP_DONE_RING];
+	uint32_t answered_next;
+
+	/* pings */
+	uint64_t ping_next;
+	uint64_t ping_token;
+	struct ping_sent pings[SES_PING_RING];
+
+	/* progress probe */
+	uint64_t prog_next;
+	struct prog_sample prog[SES_PROG_RING];
+	uint32_t prog_head, prog_n;
+
+	/* beat token bucket, in beat-ns (one beat costs NSEC_PER_SEC) */
+	uint64_t tb_tokens;
+	uint64_t tb_cap;
+	uint64_t tb_last;
+
+	/* anomalies */
+	uint64_t anom_next;
+	uint64_t anom_last[ANOM__COUNT];
+
+	/* tables */
+	struct trk *trk;
+	struct flows *flows;
+
+	/* verdict data */
+	struct vigil_session_counters c; /* tracker/flows/stream filled on read */
+	struct vigil_timeline tl;
+	struct vigil_guest_info guest;
+	bool have_exit;
+	int32_t exit_status, exit_signal;
+	bool have_sched_exit;
+	int32_t sched_code;
+	uint32_t sched_kind;
+	char sched_reason[VIGIL_DETAIL_MAX];
+	uint64_t agent_stats[VIGIL_STAT__KNOWN];
+	struct vigil_verdict v;
+
+	/* host-to-guest */
+	uint32_t tx_seq;
+	uint8_t tx[SES_TX_CAP];
+};
+
+/* ---- small helpers ----------------------------------------------------- */
+
+bool vigil__copy_text(char *dst, size_t cap, const void *src, size_t len)
+{
+	bool cut = false;
+
+	if (cap == 0)
+		return len > 0;
+	if (len > cap - 1) {
+		len = cap - 1;
+		cut = true;
+	}
+	if (len)
+		memcpy(dst, src, len);
+	dst[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		if (dst[i] == '\0')
+			dst[i] = '?';
+	return cut;
+}
+
+static void copy_str(struct vigil_session *s, char *dst, size_t cap, struct vigil_str str)
+{
+	if (vigil__copy_text(dst, cap, str.ptr, str.len))
+		s->c.strings_truncated++;
+}
+
+/* A timeline stamp: ns since creation, at least 1 (0 means "never"). */
+static uint64_t stamp(const struct vigil_session *s)
+{
+	return s->now > s->t0 ? s->now - s->t0 : 1;
+}
+
+static uint64_t rt_now(const struct vigil_session *s)
+{
+	if (s->vm_stopped)
+		return s->stopped_at - s->stopped_total;
+	return s->now - s->stopped_total;
+}
+
+/* Host time of a runnable-time deadline; NONE while the VM is stopped. */
+static uint64_t rt_to_host(const struct vigil_session *s, uint64_t rt)
+{
+	if (s->vm_stopped || rt == VIGIL_DEADLINE_NONE)
+		return VIGIL_DEADLINE_NONE;
+	return rt + s->stopped_total;
+}
+
+static void clock_in(struct vigil_session *s, uint64_t now_ns)
+{
+	if (now_ns < s->now)
+		s->c.clock_regressions++;
+	else
+		s->now = now_ns;
+}
+
+static void emit(struct vigil_session *s, struct vigil_event *ev)
+{
+	if (!s->h.sink.event)
+		return;
+	ev->now_ns = s->now;
+	ev->t_ns = s->now - s->t0;
+	s->h.sink.event(s->h.sink.ctx, ev);
+}
+
+static void emit_simple(struct vigil_session *s, enum vigil_event_type type)
+{
+	struct vigil_event ev = { .type = type };
+
+	emit(s, &ev);
+}
+
+/* ---- evidence ---------------------------------------------------------- */
+
+static void evidence_add(struct vigil_session *s, uint16_t source, const void *text, size_t len)
+{
+	const char *t = text;
+	struct vigil_evidence *e;
+
+	/* One line per entry: drop trailing newlines. */
+	while (len > 0 && (t[len - 1] == '\n' || t[len - 1] == '\r'))
+		len--;
+	s->c.evidence_lines++;
+	if (s->o.evidence_lines == 0)
+		return;
+	if (s->evid_frozen) {
+		/* After the first failure: keep the lines that follow it, up to
+		 * the second half of the evidence array. */
+		if (s->n_evid < 2 * s->o.evidence_lines) {
+			e = &s->evid[s->n_evid++];
+			e->t_ns = s->now - s->t0;
+			e->source = source;
+			vigil__copy_text(e->line, sizeof(e->line), t, len);
+		}
+		return;
+	}
+	e = &s->ring[s->ring_head];
+	s->ring_head = (s->ring_head + 1) % s->o.evidence_lines;
+	if (s->ring_n < s->o.evidence_lines)
+		s->ring_n++;
+	e->t_ns = s->now - s->t0;
+	e->source = source;
+	vigil__copy_text(e->line, sizeof(e->line), t, len);
+}
+
+static void evidence_freeze(struct vigil_session *s)
+{
+	uint32_t cap = s->o.evidence_lines;
+
+	if (s->evid_frozen)
+		return;
+	s->evid_frozen = true;
+	for (uint32_t i = 0; i < s->ring_n; i++) {
+		uint32_t idx = (s->ring_head + cap - s->ring_n + i) % cap;
+
+		s->evid[s->n_evid++] = s->ring[idx];
+	}
+}
+
+/* ---- findings ---------------------------------------------------------- */
+
+/*
+ * Record a finding (bounded: past SES_MAX_FINDINGS only a higher-ranked one
+ * replaces the last slot, so the outcome is never lost). ends: the run is
+ * over. Emits FINDING.
+ */
+static void finding_add(struct vigil_session *s, enum vigil_outcome oc, int32_t status,
+			uint32_t kind, uint32_t pid, uint64_t silence, const char *detail,
+			size_t detail_len, bool ends)
+{
+	struct vigil_finding *f;
+
+	if (s->finished)
+		return;
+	if (s->n_findings < SES_MAX_FINDINGS) {
+		f = &s->findings[s->n_findings++];
+	} else {
+		f = &s->findings[SES_MAX_FINDINGS - 1];
+		if (vigil_outcome_rank(oc) <= vigil_outcome_rank(f->outcome))
+			goto out;
+	}
+	memset(f, 0, sizeof(*f));
+	f->outcome = oc;
+	f->t_ns = s->now - s->t0;
+	f->status = status;
+	f->kind = kind;
+	f->pid = pid;
+	f->silence_ns = silence;
+	if (detail)
+		vigil__copy_text(f->detail, sizeof(f->detail), detail, detail_len);
+	evidence_freeze(s);
+
+	struct vigil_event ev = { .type = VIGIL_EV_FINDING, .finding.finding = f };
+
+	emit(s, &ev);
+out:
+	if (ends)
+		s->ended = true;
+}
+
+static void finding_text(struct vigil_session *s, enum vigil_outcome oc, const char *text,
+			 bool ends)
+{
+	finding_add(s, oc, 0, 0, 0, 0, text, text ? strlen(text) : 0, ends);
+}
+
+/* ---- host-to-guest frames ---------------------------------------------- */
+
+static int tx_send(struct vigil_session *s, uint16_t type, int plen)
+{
+	int n;
+	int r;
+
+	if (plen < 0) {
+		s->c.tx_errors++;
+		return plen;
+	}
+	n = vigil_frame_seal(s->tx, sizeof(s->tx), type, s->tx_seq, (size_t)plen);
+	if (n < 0) {
+		s->c.tx_errors++;
+		return n;
+	}
+	if (!s->h.writer.write) {
+		s->c.tx_errors++;
+		return -ENOTCONN;
+	}
+	r = s->h.writer.write(s->h.writer.ctx, s->tx, (size_t)n);
+	if (r < 0) {
+		s->c.tx_errors++;
+		return r;
+	}
+	s->tx_seq++;
+	s->c.tx_frames++;
+	s->c.tx_bytes += (uint64_t)n;
+	return 0;
+}
+
+static int send_snapshot_reply(struct vigil_session *s, uint32_t id, int32_t status,
+			       const char *detail, size_t detail_len)
+{
+	struct vigil_snapshot_reply rep = {
+		.request_id = id,
+		.status = status,
+		.detail = { detail, (uint16_t)detail_len },
+	};
+
+	return tx_send(s, VIGIL_MSG_SNAPSHOT_REPLY,
+		       vigil_snapshot_reply_encode(s->tx + VIGIL_WIRE_HDR_LEN,
+						   sizeof(s->tx) - VIGIL_WIRE_HDR_LEN, &rep));
+}
+
+/* Reply, remember the answer (for repeats of the id) and report it. */
+static void snapshot_answer(struct vigil_session *s, uint32_t id, uint32_t kind,
+			    struct vigil_str tag, int32_t status, const char *detail,
+			    size_t detail_len)
+{
+	struct snap_answer *a = &s->answered[s->answered_next];
+
+	if (detail_len > VIGIL_WIRE_STR_MAX)
+		detail_len = VIGIL_WIRE_STR_MAX;
+	send_snapshot_reply(s, id, status, detail, detail_len);
+	s->answered_next = (s->answered_next + 1) % SES_SNAP_DONE_RING;
+	a->id = id;
+	a->status = status;
+	a->detail_len = (uint16_t)(detail_len < sizeof(a->detail) ? detail_len : sizeof(a->detail));
+	if (a->detail_len)
+		memcpy(a->detail, detail, a->detail_len);
+
+	struct vigil_event ev = { .type = VIGIL_EV_SNAPSHOT_DONE };
+
+	ev.snapshot.request_id = id;
+	ev.snapshot.kind = kind;
+	ev.snapshot.status = status;
+	ev.snapshot.tag = tag;
+	ev.snapshot.detail = (struct vigil_str){ detail, (uint16_t)detail_len };
+	emit(s, &ev);
+}
+
+/* ---- progress probe ---------------------------------------------------- */
+
+static void prog_sample(struct vigil_session *s)
+{
+	uint64_t cpu;
+
+	if (!s->h.progress.sample || s->h.progress.sample(s->h.progress.ctx, &cpu) < 0)
+		return;
+	s->prog[s->prog_head] = (struct prog_sample){ .rt_ns = rt_now(s), .cpu_ns = cpu };
+	s->prog_head = (s->prog_head + 1) % SES_PROG_RING;
+	if (s->prog_n < SES_PROG_RING)
+		s->prog_n++;
+}
+
+/*
+ * Did the vCPUs get (almost) no CPU time since runnable time since_rt? Uses
+ * the oldest sample at or after since_rt (or the oldest kept) against a
+ * fresh one; needs a window of at least half of min_window_ns.
+ */
+static bool host_starved(struct vigil_session *s, uint64_t since_rt, uint64_t min_window_ns)
+{
+	uint64_t cpu_now;
+	const struct prog_sample *base = NULL;
+
+	if (!s->h.progress.sample || s->prog_n == 0)
+		return false;
+	if (s->h.progress.sample(s->h.progress.ctx, &cpu_now) < 0)
+		return false;
+	for (uint32_t i = 0; i < s->prog_n; i++) {
+		uint32_t idx = (s->prog_head + SES_PROG_RING - s->prog_n + i) % SES_PROG_RING;
+
+		base = &s->prog[idx];
+		if (base->rt_ns >= since_rt)
+			break;
+	}
+	uint64_t now_rt = rt_now(s);
+
+	if (now_rt <= base->rt_ns || cpu_now < base->cpu_ns)
+		return false;
+	uint64_t window = now_rt - base->rt_ns;
+
+	if (window < min_window_ns / 2)
+		return false;
+	/* progress / window < permille / 1000, in integers (both below 2^64
+	 * for windows under ~580 years / 1000). */
+	return (cpu_now - base->cpu_ns) * 1000u < window * s->o.starved_permille;
+}
+
+/* ---- tracker events ---------------------------------------------------- */
+
+static void trk_event(void *ctx, enum trk_event tev, const struct trk_slot *sl, uint64_t now_rt,
+		      uint64_t silence)
+{
+	struct vigil_session *s = ctx;
+	struct vigil_event ev = { 0 };
+
+	(void)now_rt;
+	ev.process.pid = sl->pid;
+	ev.process.origin = sl->origin;
+	ev.process.status = sl->status;
+	ev.process.pidns_inode = sl->pidns;
+	ev.process.deadline_ns = sl->dl_ns;
+	ev.process.silence_ns = silence;
+	switch (tev) {
+	case TRK_EV_NEW:
+		ev.type = VIGIL_EV_PROCESS_NEW;
+		break;
+	case TRK_EV_RECOVERY:
+		ev.type = VIGIL_EV_RECOVERY;
+		break;
+	case TRK_EV_GONE_STOPPING:
+		ev.type = VIGIL_EV_PROCESS_GONE;
+		ev.process.gone = VIGIL_GONE_STOPPING;
+		break;
+	case TRK_EV_GONE_EVICTED:
+		ev.type = VIGIL_EV_PROCESS_GONE;
+		ev.process.gone = VIGIL_GONE_EVICTED;
+		break;
+	case TRK_EV_STALL:
+		ev.type = VIGIL_EV_STALL;
+		ev.process.host_starved = host_starved(s, sl->last_ns, sl->dl_ns);
+		if (ev.process.host_starved)
+			s->trk->st.host_starved++;
+		break;
+	}
+	emit(s, &ev);
+	if (tev == TRK_EV_STALL && s->o.on_stall == VIGIL_ON_STALL_FAIL && !s->ended) {
+		static const char starved[] = "the vCPUs got no CPU time during the silence";
+		static const char stalled[] = "a tracked process missed its deadline";
+		bool hs = ev.process.host_starved;
+
+		finding_add(s, hs ? VIGIL_OUTCOME_HOST_STARVED : VIGIL_OUTCOME_PROCESS_STALL, 0, 0,
+			    sl->pid, silence, hs ? starved : stalled,
+			    hs ? sizeof(starved) - 1 : sizeof(stalled) - 1, true);
+	}
+}
+
+/* ---- dispatch handlers ------------------------------------------------- */
+
+/*
+ * A handler gets a CRC-valid (or, for output, any) frame of its type and
+ * returns 0, -EBADMSG for a wrong shape (counted as malformed by the
+ * caller), or 1 when the type's own rules ignored it (counted as ignored).
+ */
+typedef int (*handler_fn)(struct vigil_session *s, const struct vigil_frame *f);
+
+static int on_hello(struct vigil_session *s, const struct vigil_frame *f)
+{
+	struct vigil_hello h;
+	bool restart = false;
+
+	if (vigil_hello_decode(f->payload, f->hdr.len, &h) < 0)
+		return -EBADMSG;
+	if (f->new_epoch || s->epoch == 0) {
+		if (f->new_epoch)
+			s->c.epochs++;
+		restart = s->epoch > 0;
+		s->epoch++;
+		s->ready_in_epoch = false;
+		/* The agent forgot its pings and its snapshot ids. */
+		memset(s->pings, 0, sizeof(s->pings));
+		memset(s->answered, 0, sizeof(s->answered));
+		if (restart)
+			s->c.agent_restarts++;
+	}
+	if (h.proto_version != VIGIL_WIRE_VERSION)
+		s->c.proto_mismatch++;
+	if (!s->guest.have_hello) {
+		s->tl.hello_ns = stamp(s);
+		s->tl.guest_boottime_ns = h.guest_boottime_ns;
+	}
+	s->guest.have_hello = true;
+	s->guest.proto_version = h.proto_version;
+	s->guest.capabilities = h.capabilities;
+	copy_str(s, s->guest.agent_version, sizeof(s->guest.agent_version), h.agent_version);
+	copy_str(s, s->guest.kernel_release, sizeof(s->guest.kernel_release), h.kernel_release);
+	copy_str(s, s->guest.hostname, sizeof(s->guest.hostname), h.hostname);
+
+	struct vigil_event ev = { .type = restart ? VIGIL_EV_AGENT_RESTART : VIGIL_EV_HELLO };
+
+	ev.hello.epoch = s->epoch;
+	ev.hello.proto_version = h.proto_version;
+	ev.hello.capabilities = h.capabilities;
+	ev.hello.guest_boottime_ns = h.guest_boottime_ns;
+	ev.hello.agent_version = h.agent_version;
+	ev.hello.kernel_release = h.kernel_release;
+	ev.hello.hostname = h.hostname;
+	emit(s, &ev);
+	return 0;
+}
+
+static int on_sys_rdy(struct vigil_session *s, const struct vigil_frame *f)
+{
+	if (vigil_sys_rdy_decode(f->payload, f->hdr.len) < 0)
+		return -EBADMSG;
+	if (s->ready_in_epoch) {
+		s->c.sys_rdy_repeats++;
+		return 1;
+	}
+	s->ready_in_epoch = true;
+	if (!s->ready_ever) {
+		s->ready_ever = true;
+		s->boot_armed = false;
+		s->tl.ready_ns = stamp(s);
+	}
+
+	struct vigil_event ev = { .type = VIGIL_EV_READY };
+
+	ev.ready.epoch = s->epoch;
+	ev.ready.since_link_ns = s->tl.link_up_ns ? stamp(s) - s->tl.link_up_ns : 0;
+	emit(s, &ev);
+	return 0;
+}
+
+static int on_beat(struct vigil_session *s, const struct vigil_frame *f)
+{
+	struct vigil_records r;
+	struct vigil_beat b;
+	uint32_t allowed;
+	uint64_t now_rt;
+
+	if (vigil_beats_decode(f->payload, f->hdr.len, &r) < 0)
+		return -EBADMSG;
+	now_rt = rt_now(s);
+	allowed = r.count;
+	if (s->o.beat_rate_per_s) {
+		/* Refill once per frame; records past the tokens are dropped. */
+		uint64_t el = s->now - s->tb_last;
+		uint64_t max_el = s->tb_cap / s->o.beat_rate_per_s + 1;
+
+		s->tb_last = s->now;
+		if (el > max_el)
+			el = max_el;
+		s->tb_tokens += el * s->o.beat_rate_per_s;
+		if (s->tb_tokens > s->tb_cap)
+			s->tb_tokens = s->tb_cap;
+		uint64_t have = s->tb_tokens / NSEC_PER_SEC;
+
+		if (have < allowed)
+			allowed = (uint32_t)have;
+		s->tb_tokens -= (uint64_t)allowed * NSEC_PER_SEC;
+		s->trk->st.drop_throttled += r.count - allowed;
+	}
+	for (uint32_t i = 0; i < allowed; i++) {
+		vigil_beat_get(&r, i, &b);
+		trk_beat(s->trk, &b, now_rt);
+	}
+	return 0;
+}
+
+static int on_flow(struct vigil_session *s, const struct vigil_frame *f)
+{
+	struct vigil_records r;
+	struct vigil_flow fl;
+
+	if (vigil_flows_decode(f->payload, f->hdr.len, &r) < 0)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < r.count; i++) {
+		vigil_flow_get(&r, i, &fl);
+		if (flows_record(s->flows, &fl) == 1 && s->scen_running &&
+		    s->scen_cur != SES_NO_SCENARIO)
+			s->scen[s->scen_cur].flows_opened++;
+	}
+	return 0;
+}
+
+static int on_sched_exit(struct vigil_session *s, const struct vigil_frame *f)
+{
+	struct vigil_sched_exit se;
+
+	if (vigil_sched_exit_decode(f->payload, f->hdr.len, &se) < 0)
+		return -EBADMSG;
+	if (s->have_sched_exit)
+		return 1;
+	s->have_sched_exit = true;
+	s->sched_code = se.exit_code;
+	s->sched_kind = se.kind;
+	copy_str(s, s->sched_reason, sizeof(s->sched_reason), se.reason);
+	s->tl.sched_exit_ns = stamp(s);
+
+	struct vigil_event ev = { .type = VIGIL_EV_SCHED_EXIT };
+
+	ev.sched_exit.code = se.exit_code;
+	ev.sched_exit.kind = se.kind;
+	ev.sched_exit.reason = se.reason;
+	emit(s, &ev);
+	finding_add(s, VIGIL_OUTCOME_SCHED_EXIT, se.exit_code, se.kind, 0, 0, se.reason.ptr,
+		    se.reason.len, true);
+	return 0;
+}
+
+static void scenario_event(struct vigil_session *s, enum vigil_scenario_phase ph,
+			   struct vigil_str name, uint64_t pause_ns, uint64_t run_ns)
+{
+	struct vigil_event ev = { .type = VIGIL_EV_SCENARIO };
+
+	ev.scenario.phase = ph;
+	ev.scenario.index = s->scen_seen ? s->scen_seen - 1 : 0;
+	ev.scenario.name = name;
+	ev.scenario.pause_ns = pause_ns;
+	ev.scenario.run_ns = run_ns;
+	emit(s, &ev);
+}
+
+/* End the running scenario at rt now (by END or implicitly). */
+static uint64_t scenario_close(struct vigil_session *s, bool by_end)
+{
+	uint64_t now_rt = rt_now(s);
+	uint64_t run;
+
+	if (s->scen_paused) {
+		/* Ended while paused: the pause lasts until the end. */
+		uint64_t p = now_rt - s->scen_pause_rt;
+
+		s->scen_pause_total += p;
+		s->wl_pause_total += p;
+		s->scen_paused = false;
+	}
+	run = now_rt - s->scen_start_rt - s->scen_pause_total;
+	s->wl_used_rt += run;
+	s->wl_armed = false;
+	s->scen_running = false;
+	if (s->scen_cur != SES_NO_SCENARIO) {
+		struct vigil_scenario *sc = &s->scen[s->scen_cur];
+
+		sc->end_ns = stamp(s);
+		sc->pause_ns = s->scen_pause_total;
+		sc->run_ns = run;
+		sc->ended = by_end;
+	}
+	return run;
+}
+
+static int on_scenario(struct vigil_session *s, const struct vigil_frame *f)
+{
+	struct vigil_str name;
+	uint16_t type = f->hdr.type;
+	uint64_t now_rt;
+
+	if (vigil_scenario_decode(f->payload, f->hdr.len, &name) < 0)
+		return -EBADMSG;
+	now_rt = rt_now(s);
+	if (type == VIGIL_MSG_SCENARIO_START) {
+		if (s->scen_running) {
+			s->c.scenario_overlap++;
+			scenario_close(s, false);
+		}
+		if (!s->tl.workload_start_ns)
+			s->tl.workload_start_ns = stamp(s);
+		s->scen_seen++;
+		s->scen_running = true;
+		s->scen_paused = false;
+		s->scen_start_rt = now_rt;
+		s->scen_pause_total = 0;
+		if (s->n_scen < s->o.max_scenarios) {
+			struct vigil_scenario *sc = &s->scen[s->n_scen];
+
+			memset(sc, 0, sizeof(*sc));
+			copy_str(s, sc->name, sizeof(sc->name), name);
+			sc->start_ns = s->now - s->t0;
+			s->scen_cur = s->n_scen++;
+		} else {
+			s->c.scenarios_dropped++;
+			s->scen_cur = SES_NO_SCENARIO;
+		}
+		if (s->o.workload_duration_ns && !s->ended) {
+			/* The budget is the workload's unpaused running time
+			 * over all scenarios. */
+			uint64_t left = s->o.workload_duration_ns > s->wl_used_rt
+					    ? s->o.workload_duration_ns - s->wl_used_rt
+					    : 0;
+
+			s->wl_armed = true;
+			s->wl_deadline_rt = now_rt + left;
+		}
+		scenario_event(s, VIGIL_SCENARIO_START, name, 0, 0);
+		return 0;
+	}
+	if (!s->scen_running) {
+		s->c.scenario_unmatched++;
+		return 1;
+	}
+	if (type == VIGIL_MSG_SCENARIO_PAUSE) {
+		if (s->scen_paused) {
+			s->c.scenario_double_pause++;
+			return 1;
+		}
+		s->scen_paused = true;
+		s->scen_pause_rt = now_rt;
+		if (s->scen_cur != SES_NO_SCENARIO)
+			s->scen[s->scen_cur].pauses++;
+		scenario_event(s, VIGIL_SCENARIO_PAUSE, name, 0, 0);
+		return 0;
+	}
+	if (type == VIGIL_MSG_SCENARIO_RESUME) {
+		if (!s->scen_paused) {
+			s->c.scenario_unmatched++;
+			return 1;
+		}
+		uint64_t p = now_rt - s->scen_pause_rt;
+
+		s->scen_paused = false;
+		s->scen_pause_total += p;
+		s->wl_pause_total += p;
+		if (s->wl_armed)
+			s->wl_deadline_rt += p;
+		scenario_event(s, VIGIL_SCENARIO_RESUME, name, p, 0);
+		return 0;
+	}
+	/* END */
+	uint64_t run = scenario_close(s, true);
+
+	scenario_event(s, VIGIL_SCENARIO_END, name, s->scen_pause_total, run);
+	return 0;
+}
+
+static int on_snapshot_request(struct vigil_session *s, const struct vigil_frame *f)
+{
+	struct vigil_snapshot_request rq;
+	int r;
+
+	if (vigil_snapshot_request_decode(f->payload, f->hdr.len, &rq) < 0)
+		return -EBADMSG;
+	if (s->snap_busy && rq.request_id == s->snap_id) {
+		s->c.snapshot_duplicates++;
+		return 1;
+	}
+	for (uint32_t i = 0; i < SES_SNAP_DONE_RING; i++) {
+		const struct snap_answer *a = &s->answered[i];
+
+		if (a->id == rq.request_id) {
+			/* Answered before: the guest missed the reply. */
+			s->c.snapshot_duplicates++;
+			send_snapshot_reply(s, a->id, a->status, a->detail, a->detail_len);
+			return 1;
+		}
+	}
+	if (rq.kind > VIGIL_SNAP_HOST_COUNTERS || !s->h.snapshot.start) {
+		s->c.snapshot_unsupported++;
+		snapshot_answer(s, rq.request_id, rq.kind, rq.tag, -EOPNOTSUPP, NULL, 0);
+		return 0;
+	}
+	if (s->snap_busy) {
+		s->c.snapshot_busy++;
+		snapshot_answer(s, rq.request_id, rq.kind, rq.tag, -EBUSY, NULL, 0);
+		return 0;
+	}
+	s->snap_busy = true;
+	s->snap_id = rq.request_id;
+	s->snap_kind = rq.kind;
+	copy_str(s, s->snap_tag, sizeof(s->snap_tag), rq.tag);
+	s->snap_tag_len = (uint16_t)strlen(s->snap_tag);
+
+	struct vigil_event ev = { .type = VIGIL_EV_SNAPSHOT_REQUEST };
+
+	ev.snapshot.request_id = rq.request_id;
+	ev.snapshot.kind = rq.kind;
+	ev.snapshot.tag = rq.tag;
+	emit(s, &ev);
+	/* The provider may complete inside start(): snap_busy is already set. */
+	r = s->h.snapshot.start(s->h.snapshot.ctx, rq.kind, rq.tag, rq.request_id);
+	if (r < 0 && s->snap_busy && s->snap_id == rq.request_id) {
+		s->snap_busy = false;
+		s->c.snapshot_refused++;
+		if (r == -EOPNOTSUPP)
+			s->c.snapshot_unsupported++;
+		snapshot_answer(s, rq.request_id, rq.kind, rq.tag, r, NULL, 0);
+	}
+	return 0;
+}
+
+static int on_output(struct vigil_session *s, const struct vigil_frame *f)
+{
+	struct vigil_event ev = { .type = VIGIL_EV_OUTPUT };
+
+	ev.output.stream = f->hdr.type;
+	ev.output.crc_ok = f->crc_ok;
+	ev.output.data = f->payload;
+	ev.output.len = f->hdr.len;
+	if (f->hdr.type == VIGIL_MSG_DMESG) {
+		struct vigil_dmesg d;
+
+		if (vigil_dmesg_decode(f->payload, f->hdr.len, &d) < 0)
+			return -EBADMSG;
+		ev.output.level = d.level;
+		ev.output.kmsg_seq = d.kmsg_seq;
+		ev.output.ts_us = d.ts_us;
+		ev.output.data = d.text;
+		ev.output.len = d.text_len;
+		evidence_add(s, VIGIL_MSG_DMESG, d.text, d.text_len);
+	} else if (f->hdr.type == VIGIL_MSG_LOG) {
+		struct vigil_log l;
+
+		if (vigil_log_decode(f->payload, f->hdr.len, &l) < 0)
+			return -EBADMSG;
+		ev.output.level = l.level;
+		ev.output.data = l.text;
+		ev.output.len = l.text_len;
+	} else if (f->hdr.type == VIGIL_MSG_STDERR) {
+		evidence_add(s, VIGIL_MSG_STDERR, f->payload,
+			     f->hdr.len < VIGIL_DETAIL_MAX ? f->hdr.len : VIGIL_DETAIL_MAX);
+	}
+	s->c.output_bytes += f->hdr.len;
+	if (!f->crc_ok)
+		s->c.output_torn++;
+	emit(s, &ev);
+	return 0;
+}
+
+static int on_workload_exit(struct vigil_session *s, const struct vigil_frame *f)
+{
+	struct vigil_exit x;
+
+	if (vigil_exit_decode(f->payload, f->hdr.len, &x) < 0)
+		return -EBADMSG;
+	if (s->have_exit) {
+		s->c.exits_ignored++;
+		return 1;
+	}
+	s->have_exit = true;
+	s->exit_status = x.exit_status;
+	s->exit_signal = x.signal;
+	s->tl.exit_ns = stamp(s);
+	if (s->scen_running)
+		scenario_close(s, false);
+
+	struct vigil_event ev = { .type = VIGIL_EV_EXIT };
+
+	ev.exit.status = x.exit_status;
+	ev.exit.signal = x.signal;
+	emit(s, &ev);
+	if (x.exit_status != 0 || x.signal != 0) {
+		static const char msg[] = "the workload exited with a failure";
+
+		finding_add(s, VIGIL_OUTCOME_WORKLOAD_FAILED, x.exit_status, (uint32_t)x.signal, 0,
+			    0, msg, sizeof(msg) - 1, true);
+	}
+	if (s->o.mode == VIGIL_MODE_RUN)
+		s->ended = true;
+	return 0;
+}
+
+static int on_test_result(struct vigil_session *s, const struct vigil_frame *f)
+{
+	struct vigil_test_result tr;
+
+	if (vigil_test_result_decode(f->payload, f->hdr.len, &tr) < 0)
+		return -EBADMSG;
+	if (tr.outcome < 4)
+		s->tests_by_outcome[tr.outcome]++;
+	if (s->n_tests < s->o.max_tests) {
+		struct vigil_test *t = &s->tests[s->n_tests++];
+
+		copy_str(s, t->name, sizeof(t->name), tr.name);
+		copy_str(s, t->message, sizeof(t->message), tr.message);
+		t->outcome = tr.outcome;
+		t->duration_ns = tr.duration_ns;
+		t->t_ns = s->now - s->t0;
+	} else {
+		s->c.tests_dropped++;
+	}
+
+	struct vigil_event ev = { .type = VIGIL_EV_TEST_RESULT };
+
+	ev.test.outcome = tr.outcome;
+	ev.test.duration_ns = tr.duration_ns;
+	ev.test.name = tr.name;
+	ev.test.message = tr.message;
+	emit(s, &ev);
+	if ((tr.outcome == VIGIL_TEST_FAIL || tr.outcome == VIGIL_TEST_ERROR) && !s->test_failed) {
+		s->test_failed = true;
+		/* The first failing test names the finding; the run goes on. */
+		finding_add(s, VIGIL_OUTCOME_WORKLOAD_FAILED, 0, 0, 0, 0, tr.name.ptr, tr.name.len,
+			    false);
+	}
+	return 0;
+}
+
+static int on_pong(struct vigil_session *s, const struct vigil_frame *f)
+{
+	struct vigil_pong p;
+
+	if (vigil_pong_decode(f->payload, f->hdr.len, &p) < 0)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < SES_PING_RING; i++) {
+		struct ping_sent *ps = &s->pings[i];
+
+		if (ps->token == 0 || ps->token != p.token)
+			continue;
+		uint64_t rtt = s->now - ps->sent_ns;
+
+		ps->token = 0;
+		s->c.pongs++;
+		s->c.rtt_last_ns = rtt;
+		if (!s->c.rtt_min_ns || rtt < s->c.rtt_min_ns)
+			s->c.rtt_min_ns = rtt;
+		if (rtt > s->c.rtt_max_ns)
+			s->c.rtt_max_ns = rtt;
+
+		struct vigil_event ev = { .type = VIGIL_EV_PONG };
+
+		ev.pong.token = p.token;
+		ev.pong.rtt_ns = rtt;
+		ev.pong.guest_mono_ns = p.guest_mono_ns;
+		emit(s, &ev);
+		return 0;
+	}
+	s->c.pong_unmatched++;
+	return 1;
+}
+
+static int on_agent_stats(struct vigil_session *s, const struct vigil_frame *f)
+{
+	struct vigil_agent_stats st;
+
+	if (vigil_agent_stats_decode(f->payload, f->hdr.len, &st) < 0)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < VIGIL_STAT__KNOWN; i++)
+		s->agent_stats[i] = vigil_agent_stats_get(&st, i);
+
+	struct vigil_event ev = { .type = VIGIL_EV_AGENT_STATS };
+
+	ev.agent_stats.stats = st;
+	emit(s, &ev);
+	return 0;
+}
+
+/* The dispatch table: guest-to-host types only; index = type. */
+static const struct {
+	handler_fn fn;
+	bool output; /* delivered even with crc_ok false */
+} dispatch[VIGIL_MSG_GUEST_TYPES] = {
+	[VIGIL_MSG_HELLO] = { on_hello, false },
+	[VIGIL_MSG_SYS_RDY] = { on_sys_rdy, false },
+	[VIGIL_MSG_BEAT] = { on_beat, false },
+	[VIGIL_MSG_FLOW] = { on_flow, false },
+	[VIGIL_MSG_SCHED_EXIT] = { on_sched_exit, false },
+	[VIGIL_MSG_SCENARIO_START] = { on_scenario, false },
+	[VIGIL_MSG_SCENARIO_PAUSE] = { on_scenario, false },
+	[VIGIL_MSG_SCENARIO_RESUME] = { on_scenario, false },
+	[VIGIL_MSG_SCENARIO_END] = { on_scenario, false },
+	[VIGIL_MSG_SNAPSHOT_REQUEST] = { on_snapshot_request, false },
+	[VIGIL_MSG_STDOUT] = { on_output, true },
+	[VIGIL_MSG_STDERR] = { on_output, true },
+	[VIGIL_MSG_EXIT] = { on_workload_exit, false },
+	[VIGIL_MSG_TEST_RESULT] = { on_test_result, false },
+	[VIGIL_MSG_DMESG] = { on_output, true },
+	[VIGIL_MSG_LOG] = { on_output, true },
+	[VIGIL_MSG_PONG] = { on_pong, false },
+	[VIGIL_MSG_AGENT_STATS] = { on_agent_stats, false },
+};
+
+/* Beat records a rejected BEAT frame carried (at least one). */
+static uint32_t beat_records_in(uint32_t len)
+{
+	uint32_t n = len / VIGIL_WIRE_BEAT_LEN;
+
+	return n ? n : 1;
+}
+
+static void dispatch_frame(struct vigil_session *s, const struct vigil_frame *f)
+{
+	uint16_t type = f->hdr.type;
+	int r;
+
+	if (vigil_msg_to_guest(type)) {
+		if (vigil_msg_name(type))
+			s->c.wrong_direction++;
+		else
+			s->c.unknown_type++;
+		return;
+	}
+	if (type >= VIGIL_MSG_GUEST_TYPES || !dispatch[type].fn) {
+		s->c.unknown_type++;
+		return;
+	}
+	s->c.type[type].frames++;
+	if (!f->crc_ok && !dispatch[type].output) {
+		s->c.type[type].crc_rejected++;
+		s->crc_rejected_total++;
+		if (type == VIGIL_MSG_BEAT)
+			s->trk->st.drop_malformed += beat_records_in(f->hdr.len);
+		return;
+	}
+	r = dispatch[type].fn(s, f);
+	if (r == -EBADMSG) {
+		s->c.type[type].malformed++;
+		s->malformed_total++;
+		if (type == VIGIL_MSG_BEAT)
+			s->trk->st.drop_malformed += beat_records_in(f->hdr.len);
+	} else if (r > 0) {
+		s->c.type[type].ignored++;
+	}
+}
+
+/* ---- public: feed, tick ------------------------------------------------ */
+
+int vigil_session_feed(struct vigil_session *s, const uint8_t *buf, size_t len, uint64_t now_ns)
+{
+	struct vigil_frame f;
+	int n = 0;
+
+	clock_in(s, now_ns);
+	if (len == 0)
+		return 0;
+	if (!s->tl.first_byte_ns) {
+		s->tl.first_byte_ns = stamp(s);
+		emit_simple(s, VIGIL_EV_FIRST_BYTE);
+	}
+	vigil_asm_push(s->as, buf, len);
+	while (vigil_asm_next(s->as, &f) > 0) {
+		dispatch_frame(s, &f);
+		if (n < INT32_MAX)
+			n++;
+	}
+	return n;
+}
+
+static uint64_t anom_value(const struct vigil_session *s, enum anom a)
+{
+	const struct vigil_asm_stats *as = vigil_asm_stats(s->as);
+	const struct vigil_tracker_counters *t = &s->trk->st;
+
+	switch (a) {
+	case ANOM_GARBAGE:
+		return as->garbage_bytes;
+	case ANOM_HDR_CRC:
+		return as->header_crc_errors;
+	case ANOM_OVERSIZE:
+		return as->oversize_frames;
+	case ANOM_LOST:
+		return as->lost_frames;
+	case ANOM_REGRESSION:
+		return as->seq_regressions;
+	case ANOM_PAYLOAD_CRC:
+		return as->payload_crc_errors;
+	case ANOM_UNKNOWN:
+		return s->c.unknown_type;
+	case ANOM_WRONG_DIR:
+		return s->c.wrong_direction;
+	case ANOM_CRC_REJECTED:
+		return s->crc_rejected_total;
+	case ANOM_MALFORMED:
+		return s->malformed_total;
+	case ANOM_OUT_OF_ORDER:
+		return t->drop_out_of_order;
+	case ANOM_CAPACITY:
+		return t->drop_capacity;
+	case ANOM_ORIGIN:
+		return t->drop_origin_conflict;
+	case ANOM_NAMESPACE:
+		return t->drop_namespace_conflict;
+	case ANOM_RATE_LIMITED:
+		return t->drop_rate_limited;
+	case ANOM_THROTTLED:
+		return t->drop_throttled;
+	case ANOM_FLOWS_FULL:
+		return s->flows->st.table_full;
+	case ANOM_FLOWS_DROPPED:
+		return s->flows->st.dropped;
+	case ANOM_TX_ERRORS:
+		return s->c.tx_errors;
+	case ANOM_CLOCK_REGRESSIONS:
+		return s->c.clock_regressions;
+	case ANOM_CLOCK_JUMPS:
+		return s->c.clock_forward_jumps;
+	case ANOM_TRUNCATED:
+		return s->c.strings_truncated;
+	case ANOM__COUNT:
+		break;
+	}
+	return 0;
+}
+
+static void anomalies_report(struct vigil_session *s)
+{
+	for (int a = 0; a < ANOM__COUNT; a++) {
+		uint64_t v = anom_value(s, (enum anom)a);
+
+		if (v == s->anom_last[a])
+			continue;
+		struct vigil_event ev = { .type = VIGIL_EV_ANOMALY };
+
+		ev.anomaly.counter = anom_names[a];
+		ev.anomaly.delta = v - s->anom_last[a];
+		ev.anomaly.total = v;
+		s->anom_last[a] = v;
+		emit(s, &ev);
+	}
+}
+
+static void send_ping(struct vigil_session *s)
+{
+	uint64_t token = ++s->ping_token;
+	struct ping_sent *slot = &s->pings[token % SES_PING_RING];
+
+	if (tx_send(s, VIGIL_MSG_PING,
+		    vigil_ping_encode(s->tx + VIGIL_WIRE_HDR_LEN,
+				      sizeof(s->tx) - VIGIL_WIRE_HDR_LEN, token)) < 0)
+		return;
+	s->c.pings++;
+	slot->token = token;
+	slot->sent_ns = s->now;
+}
+
+static bool pings_on(const struct vigil_session *s)
+{
+	return s->o.ping_interval_ns && s->link_up && !s->vm_stopped && s->guest.have_hello &&
+	       !s->finished;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+uint64_t vigil_session_next_deadline(const struct vigil_session *s)
+{
+	uint64_t d = rt_to_host(s, trk_next(s->trk));
+
+	if (s->finished)
+		return d;
+	if (s->boot_armed)
+		d = min_u64(d, rt_to_host(s, s->boot_rt));
+	if (s->wl_armed && !s->scen_paused)
+		d = min_u64(d, rt_to_host(s, s->wl_deadline_rt));
+	if (s->link_grace)
+		d = min_u64(d, rt_to_host(s, s->link_lost_rt));
+	if (s->run_armed)
+		d = min_u64(d, s->run_deadline);
+	if (pings_on(s))
+		d = min_u64(d, s->ping_next);
+	if (s->h.progress.sample && !s->vm_stopped)
+		d = min_u64(d, s->prog_next);
+	return d;
+}
+
+uint64_t vigil_session_tick(struct vigil_session *s, uint64_t now_ns)
+{
+	uint64_t now_rt;
+
+	clock_in(s, now_ns);
+	if (s->last_next != VIGIL_DEADLINE_NONE && s->now > s->last_next &&
+	    s->now - s->last_next > s->o.clock_jump_ns)
+		s->c.clock_forward_jumps++;
+	now_rt = rt_now(s);
+
+	if (s->h.progress.sample && !s->vm_stopped && s->now >= s->prog_next) {
+		prog_sample(s);
+		s->prog_next = s->now + s->o.progress_interval_ns;
+	}
+	if (!s->vm_stopped)
+		trk_expire(s->trk, now_rt);
+	if (!s->finished && !s->vm_stopped) {
+		if (s->boot_armed && now_rt >= s->boot_rt) {
+			s->boot_armed = false;
+			if (!s->ended)
+				finding_text(s, VIGIL_OUTCOME_BOOT_TIMEOUT,
+					     "no SYS_RDY within the boot timeout", true);
+		}
+		if (s->wl_armed && !s->scen_paused && now_rt >= s->wl_deadline_rt) {
+			s->wl_armed = false;
+			if (!s->ended)
+				finding_text(s, VIGIL_OUTCOME_WATCHDOG_TIMEOUT,
+					     "the workload ran past its duration", true);
+		}
+		if (s->link_grace && now_rt >= s->link_lost_rt) {
+			s->link_grace = false;
+			if (!s->ended)
+				finding_text(s, VIGIL_OUTCOME_LINK_LOST,
+					     "the guest link closed and did not come back", true);
+		}
+	}
+	if (s->run_armed && s->now >= s->run_deadline && !s->finished) {
+		s->run_armed = false;
+		if (!s->ended)
+			finding_text(s, VIGIL_OUTCOME_RUN_TIMEOUT, "the run ran past its timeout",
+				     true);
+	}
+	if (s->ended) {
+		/* Nothing more can end the run. */
+		s->boot_armed = s->wl_armed = s->link_grace = s->run_armed = false;
+	}
+	if (pings_on(s) && s->now >= s->ping_next) {
+		send_ping(s);
+		s->ping_next = s->now + s->o.ping_interval_ns;
+	}
+	if (s->now >= s->anom_next) {
+		anomalies_report(s);
+		s->anom_next = s->now + s->o.anomaly_interval_ns;
+	}
+	s->last_next = vigil_session_next_deadline(s);
+	return s->last_next;
+}
+
+/* ---- public: runner notifications -------------------------------------- */
+
+int vigil_session_vm_stopped(struct vigil_session *s, uint64_t now_ns)
+{
+	clock_in(s, now_ns);
+	if (s->vm_stopped)
+		return 0;
+	s->vm_stopped = true;
+	s->stopped_at = s->now;
+	s->c.vm_stops++;
+
+	struct vigil_event ev = { .type = VIGIL_EV_VM_STOPPED };
+
+	ev.vm.total_stopped_ns = s->stopped_total;
+	emit(s, &ev);
+	return 1;
+}
+
+int vigil_session_vm_resumed(struct vigil_session *s, uint64_t now_ns)
+{
+	uint64_t d;
+
+	clock_in(s, now_ns);
+	if (!s->vm_stopped)
+		return 0;
+	d = s->now - s->stopped_at;
+	s->vm_stopped = false;
+	s->stopped_total += d;
+	s->c.vm_stopped_ns += d;
+	/* Pings and samples taken across the stop would mislead. */
+	memset(s->pings, 0, sizeof(s->pings));
+	s->prog_n = 0;
+
+	struct vigil_event ev = { .type = VIGIL_EV_VM_RESUMED };
+
+	ev.vm.stopped_ns = d;
+	ev.vm.total_stopped_ns = s->stopped_total;
+	emit(s, &ev);
+	return 1;
+}
+
+void vigil_session_link_up(struct vigil_session *s, uint64_t now_ns)
+{
+	clock_in(s, now_ns);
+	s->link_up = true;
+	s->link_grace = false;
+	s->c.link_ups++;
+	if (!s->tl.link_up_ns)
+		s->tl.link_up_ns = stamp(s);
+	s->ping_next = s->now;
+	emit_simple(s, VIGIL_EV_LINK_UP);
+}
+
+void vigil_session_link_down(struct vigil_session *s, uint64_t now_ns)
+{
+	clock_in(s, now_ns);
+	vigil_asm_reset(s->as);
+	s->link_up = false;
+	s->c.link_downs++;
+	if (!s->ended && !s->finished && s->o.link_grace_ns) {
+		s->link_grace = true;
+		s->link_lost_rt = rt_now(s) + s->o.link_grace_ns;
+	}
+	emit_simple(s, VIGIL_EV_LINK_DOWN);
+}
+
+void vigil_session_guest_crashed(struct vigil_session *s, uint64_t now_ns, const char *evidence)
+{
+	clock_in(s, now_ns);
+	if (evidence)
+		evidence_add(s, 0, evidence, strlen(evidence));
+	finding_text(s, VIGIL_OUTCOME_GUEST_CRASH, evidence ? evidence : "the guest kernel crashed",
+		     true);
+}
+
+void vigil_session_console_line(struct vigil_session *s, uint64_t now_ns, const char *line,
+				size_t len)
+{
+	clock_in(s, now_ns);
+	evidence_add(s, 0, line, len);
+}
+
+void vigil_session_harness_error(struct vigil_session *s, uint64_t now_ns, const char *msg)
+{
+	clock_in(s, now_ns);
+	finding_text(s, VIGIL_OUTCOME_HARNESS_ERROR, msg, true);
+}
+
+int vigil_session_snapshot_done(struct vigil_session *s, uint32_t request_id, int status,
+				const char *detail, uint64_t now_ns)
+{
+	clock_in(s, now_ns);
+	if (!s->snap_busy || s->snap_id != request_id)
+		return -ENOENT;
+	s->snap_busy = false;
+	if (status > 0)
+		status = 0;
+	snapshot_answer(s, request_id, s->snap_kind,
+			(struct vigil_str){ s->snap_tag, s->snap_tag_len }, status, detail,
+			detail ? strlen(detail) : 0);
+	return 0;
+}
+
+int vigil_session_request_shutdown(struct vigil_session *s, uint64_t now_ns)
+{
+	clock_in(s, now_ns);
+	return tx_send(
+	    s, VIGIL_MSG_SHUTDOWN,
+	    vigil_shutdown_encode(s->tx + VIGIL_WIRE_HDR_LEN, sizeof(s->tx) - VIGIL_WIRE_HDR_LEN));
+}
+
+int vigil_session_ended(const struct vigil_session *s)
+{
+	return s->ended || s->finished;
+}
+
+/* ---- counters and verdict ---------------------------------------------- */
+
+void vigil_session_counters(const struct vigil_session *s, struct vigil_session_counters *out)
+{
+	*out = s->c;
+	out->stream = *vigil_asm_stats(s->as);
+	out->tracker = s->trk->st;
+	out->flows = s->flows->st;
+}
+
+const struct vigil_verdict *vigil_session_finish(struct vigil_session *s, uint64_t now_ns)
+{
+	struct vigil_verdict *v = &s->v;
+
+	if (s->finished)
+		return v;
+	clock_in(s, now_ns);
+	if (s->vm_stopped)
+		vigil_session_vm_resumed(s, s->now);
+	if (s->scen_running)
+		scenario_close(s, false);
+	if (s->o.mode == VIGIL_MODE_RUN && !s->have_exit && !s->ended) {
+		if (!s->ready_ever)
+			finding_text(s, VIGIL_OUTCOME_BOOT_TIMEOUT,
+				     "the run ended before the guest was ready", true);
+		else
+			finding_text(s, VIGIL_OUTCOME_LINK_LOST,
+				     "the run ended before the workload reported its exit", true);
+	}
+	s->finished = true;
+	s->ended = true;
+	s->tl.end_ns = s->now - s->t0;
+
+	memset(v, 0, sizeof(*v));
+	v->primary = vigil__primary_finding(s->findings, s->n_findings);
+	v->outcome = v->primary ? v->primary->outcome : VIGIL_OUTCOME_PASS;
+	v->findings = s->findings;
+	v->n_findings = s->n_findings;
+	v->timeline = s->tl;
+	v->guest = s->guest;
+	v->have_exit = s->have_exit;
+	v->exit_status = s->exit_status;
+	v->exit_signal = s->exit_signal;
+	v->have_sched_exit = s->have_sched_exit;
+	v->sched_exit_code = s->sched_code;
+	v->sched_exit_kind = s->sched_kind;
+	memcpy(v->sched_exit_reason, s->sched_reason, sizeof(v->sched_exit_reason));
+	v->scenarios = s->scen;
+	v->n_scenarios = s->n_scen;
+	v->tests = s->tests;
+	v->n_tests = s->n_tests;
+	memcpy(v->tests_by_outcome, s->tests_by_outcome, sizeof(v->tests_by_outcome));
+	v->workload_run_ns = s->wl_used_rt;
+	v->workload_pause_ns = s->wl_pause_total;
+	if (!s->evid_frozen) {
+		/* A passing run: the recent lines, for context. */
+		evidence_freeze(s);
+	}
+	v->evidence = s->evid;
+	v->n_evidence = s->n_evid;
+	vigil_session_counters(s, &v->counters);
+
+	struct vigil_event ev = { .type = VIGIL_EV_RUN_END, .run_end.verdict = v };
+
+	emit(s, &ev);
+	return v;
+}
+
+int vigil_session_foreach_process(const struct vigil_session *s, uint64_t now_ns,
+				  int (*fn)(void *ctx, const struct vigil_process_info *p),
+				  void *ctx)
+{
+	uint64_t now_rt;
+
+	if (now_ns < s->now)
+		now_ns = s->now;
+	now_rt = s->vm_stopped ? s->stopped_at - s->stopped_total : now_ns - s->stopped_total;
+	for (uint32_t i = 0; i < s->trk->o.capacity; i++) {
+		const struct trk_slot *sl = &s->trk->slots[i];
+		struct vigil_process_info p;
+		int r;
+
+		if (sl->pid == 0)
+			continue;
+		p.pid = sl->pid;
+		p.origin = sl->origin;
+		p.status = sl->status;
+		p.app_payload = sl->app_payload;
+		p.pidns_inode = sl->pidns;
+		p.beats = sl->beats;
+		p.last_nonce = sl->last_nonce;
+		p.deadline_ns = sl->dl_ns;
+		p.silence_ns = now_rt > sl->last_ns ? now_rt - sl->last_ns : 0;
+		p.stalled = sl->stalled;
+		r = fn(ctx, &p);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- life cycle -------------------------------------------------------- */
+
+void vigil_session_opts_default(struct vigil_session_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->sz = sizeof(*o);
+	o->mode = VIGIL_MODE_RUN;
+	o->tracker_capacity = 256;
+	o->probe_budget = 32;
+	o->eviction = VIGIL_EVICT_BALANCED;
+	o->eviction_window = 32;
+	o->stall_threshold_ns = 5 * NSEC_PER_SEC;
+	o->deadline_min_ns = 50 * 1000000ull;
+	o->deadline_max_ns = 600 * NSEC_PER_SEC;
+	o->pid_min_interval_ns = 0;
+	o->beat_rate_per_s = 1000000;
+	o->beat_burst = 100000;
+	o->on_stall = VIGIL_ON_STALL_WARN;
+	o->link_grace_ns = 10 * NSEC_PER_SEC;
+	o->ping_interval_ns = NSEC_PER_SEC;
+	o->progress_interval_ns = 250 * 1000000ull;
+	o->starved_permille = 2;
+	o->flow_capacity = 4096;
+	o->max_scenarios = 64;
+	o->max_tests = 1024;
+	o->evidence_lines = 16;
+	o->anomaly_interval_ns = NSEC_PER_SEC;
+	o->clock_jump_ns = NSEC_PER_SEC;
+}
+
+static int opts_check(const struct vigil_session_opts *o)
+{
+	if (o->mode != VIGIL_MODE_RUN && o->mode != VIGIL_MODE_WATCH)
+		return -EINVAL;
+	if (o->on_stall != VIGIL_ON_STALL_WARN && o->on_stall != VIGIL_ON_STALL_FAIL)
+		return -EINVAL;
+	if (o->deadline_max_ns > 24 * 3600 * NSEC_PER_SEC ||
+	    o->stall_threshold_ns > 24 * 3600 * NSEC_PER_SEC)
+		return -EINVAL; /* keeps 10 x threshold and deadline sums far from overflow */
+	if (o->progress_interval_ns == 0 || o->max_scenarios > 65536 || o->max_tests > 1u << 20 ||
+	    o->evidence_lines > 4096 || o->starved_permille > 1000)
+		return -EINVAL;
+	if (o->beat_rate_per_s && o->beat_burst == 0)
+		return -EINVAL;
+	return 0;
+}
+
+int vigil_session_new(const struct vigil_session_opts *opts,
+		      const struct vigil_session_hooks *hooks, uint64_t now_ns,
+		      struct vigil_session **out)
+{
+	struct vigil_session_opts o;
+	struct vigil_session *s;
+	int r;
+
+	vigil_session_opts_default(&o);
+	if (opts) {
+		/* Take what the caller's version of the struct has. */
+		size_t n = opts->sz < sizeof(o) ? opts->sz : sizeof(o);
+
+		if (n < sizeof(size_t))
+			return -EINVAL;
+		memcpy(&o, opts, n);
+		o.sz = sizeof(o);
+	}
+	r = opts_check(&o);
+	if (r < 0)
+		return r;
+
+	struct trk_opts to = {
+		.capacity = o.tracker_capacity,
+		.probe_budget = o.probe_budget,
+		.eviction = o.eviction,
+		.eviction_window = o.eviction_window,
+		.threshold_ns = o.stall_threshold_ns,
+		.dl_min_ns = o.deadline_min_ns,
+		.dl_max_ns = o.deadline_max_ns,
+		.min_interval_ns = o.pid_min_interval_ns,
+	};
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->o = o;
+	if (hooks)
+		s->h = *hooks;
+	r = trk_new(&to, trk_event, s, &s->trk);
+	if (r == 0)
+		r = flows_new(o.flow_capacity, &s->flows);
+	if (r < 0) {
+		vigil_session_free(s);
+		return r;
+	}
+	s->as = malloc(sizeof(*s->as));
+	s->scen = calloc(o.max_scenarios ? o.max_scenarios : 1, sizeof(*s->scen));
+	s->tests = calloc(o.max_tests ? o.max_tests : 1, sizeof(*s->tests));
+	s->ring = calloc(o.evidence_lines ? o.evidence_lines : 1, sizeof(*s->ring));
+	s->evid = calloc(o.evidence_lines ? 2 * o.evidence_lines : 1, sizeof(*s->evid));
+	if (!s->as || !s->scen || !s->tests || !s->ring || !s->evid) {
+		vigil_session_free(s);
+		return -ENOMEM;
+	}
+	vigil_asm_init(s->as);
+	s->t0 = s->now = now_ns;
+	s->last_next = VIGIL_DEADLINE_NONE;
+	s->scen_cur = SES_NO_SCENARIO;
+	s->tb_cap = (uint64_t)o.beat_burst * NSEC_PER_SEC;
+	s->tb_tokens = s->tb_cap;
+	s->tb_last = now_ns;
+	s->prog_next = now_ns;
+	s->anom_next = now_ns + o.anomaly_interval_ns;
+	if (o.boot_timeout_ns && o.mode == VIGIL_MODE_RUN) {
+		s->boot_armed = true;
+		s->boot_rt = now_ns + o.boot_timeout_ns; /* rt starts equal to host time */
+	}
+	if (o.run_timeout_ns) {
+		s->run_armed = true;
+		s->run_deadline = now_ns + o.run_timeout_ns;
+	}
+	*out = s;
+	return 0;
+}
+
+void vigil_session_free(struct vigil_session *s)
+{
+	if (!s)
+		return;
+	trk_free(s->trk);
+	flows_free(s->flows);
+	free(s->as);
+	free(s->scen);
+	free(s->tests);
+	free(s->ring);
+	free(s->evid);
+	free(s);
+}

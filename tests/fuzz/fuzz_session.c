@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target: the host session from guest bytes to verdict.
+ *
+ * The input is a program of small operations, so the fuzzer reaches deep
+ * state instead of dying at the CRC: raw bytes, a sealed frame of any type
+ * with a fuzzer-chosen payload (CRC made valid, or torn on request), ticks
+ * with time moving forward (or backward), VM stop/resume, link down/up,
+ * snapshot completion, console lines, crash and harness error. Every event
+ * is rendered to JSON and so is the verdict. Invariants checked: the
+ * tracker counts stay within capacity, stalls = recoveries + stalled +
+ * forgotten-while-stalled is never negative, finish() is idempotent, and the
+ * exit code is one the documentation lists.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vigil/session.h>
+#include <vigil/wire.h>
+
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c))                                                                          \
+			abort();                                                                   \
+	} while (0)
+
+static uint8_t frame[VIGIL_WIRE_HDR_LEN + 4096];
+
+struct ctx {
+	struct vigil_session *s;
+	uint32_t last_snap;
+	int snap_ret;
+};
+
+static void sink(void *c, const struct vigil_event *ev)
+{
+	char *txt = NULL;
+
+	(void)c;
+	if (vigil_event_to_json(ev, &txt) >= 0)
+		free(txt);
+}
+
+static int writer(void *c, const uint8_t *buf, size_t len)
+{
+	(void)c;
+	CHECK(len >= VIGIL_WIRE_HDR_LEN);
+	CHECK(vigil_frame_hdr_decode(buf, len, &(struct vigil_frame_hdr){ 0 }) == 0);
+	return 0;
+}
+
+static int snap(void *c, uint32_t kind, struct vigil_str tag, uint32_t id)
+{
+	struct ctx *x = c;
+
+	(void)kind;
+	(void)tag;
+	x->last_snap = id;
+	return x->snap_ret;
+}
+
+static int progress(void *c, uint64_t *cpu)
+{
+	(void)c;
+	*cpu = 0;
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ctx x = { 0 };
+	struct vigil_session_opts o;
+	struct vigil_session_hooks h = {
+		.sink = { sink, &x },
+		.writer = { writer, &x },
+		.snapshot = { snap, &x },
+		.progress = { progress, &x },
+	};
+	uint64_t now = 1000000000ull;
+	uint32_t seq = 0;
+	size_t i = 0;
+
+	vigil_session_opts_default(&o);
+	o.tracker_capacity = 64;
+	o.flow_capacity = 16;
+	o.max_scenarios = 4;
+	o.max_tests = 4;
+	o.evidence_lines = 4;
+	o.stall_threshold_ns = 1000000;
+	o.workload_duration_ns = 50000000;
+	o.boot_timeout_ns = 500000000;
+	o.on_stall = size & 1 ? VIGIL_ON_STALL_FAIL : VIGIL_ON_STALL_WARN;
+	o.beat_rate_per_s = size & 2 ? 1000 : 0;
+	if (vigil_session_new(&o, &h, now, &x.s) < 0)
+		return 0;
+	while (i + 2 <= size) {
+		uint8_t op = data[i++];
+		uint8_t arg = data[i++];
+		size_t len = arg;
+
+		if (len > size - i)
+			len = size - i;
+		switch (op % 12) {
+		case 0: /* raw bytes */
+			vigil_session_feed(x.s, data + i, len, now);
+			i += len;
+			break;
+		case 1:
+		case 2:
+		case 3: { /* a sealed frame: type from the next byte */
+			uint16_t type;
+
+			if (len < 1)
+				break;
+			type = data[i] % 0x14;
+			if (data[i] >= 0xf0)
+				type = (uint16_t)(0x8000 | (data[i] & 3));
+			memcpy(frame + VIGIL_WIRE_HDR_LEN, data + i + 1, len - 1);
+			int n = vigil_frame_seal(frame, sizeof(frame), type,
+						 op == 3 && type == VIGIL_MSG_HELLO ? 0 : seq++,
+						 len - 1);
+
+			if (n > 0) {
+				if (op == 2 && len > 1)
+					frame[n - 1] ^= 1; /* torn */
+				vigil_session_feed(x.s, frame, (size_t)n, now);
+			}
+			i += len;
+			break;
+		}
+		case 4:
+			now += (uint64_t)arg * 100000;
+			vigil_session_tick(x.s, now);
+			break;
+		case 5:
+			vigil_session_tick(x.s, now - arg); /* a regression */
+			break;
+		case 6:
+			if (arg & 1)
+				vigil_session_vm_stopped(x.s, now);
+			else
+				vigil_session_vm_resumed(x.s, now);
+			break;
+		case 7:
+			if (arg & 1)
+				vigil_session_link_down(x.s, now);
+			else
+				vigil_session_link_up(x.s, now);
+			break;
+		case 8:
+			vigil_session_snapshot_done(x.s, arg & 1 ? x.last_snap : arg,
+						    -(int)(arg % 5), "detail", now);
+			x.snap_ret = arg & 2 ? -5 : 0;
+			break;
+		case 9:
+			vigil_session_console_line(x.s, now, (const char *)data + i, len);
+			i += len;
+			break;
+		case 10:
+			if (arg == 0xc3)
+				vigil_session_guest_crashed(x.s, now, "panic");
+			else if (arg == 0xe4)
+				vigil_session_harness_error(x.s, now, "error");
+			else
+				vigil_session_request_shutdown(x.s, now);
+			break;
+		case 11:
+			now += (uint64_t)arg * 10000000;
+			vigil_session_tick(x.s, now);
+			break;
+		}
+		struct vigil_session_counters c;
+
+		vigil_session_counters(x.s, &c);
+		CHECK(c.tracker.tracked <= 64);
+		CHECK(c.tracker.stalled <= c.tracker.tracked);
+		CHECK(c.tracker.stalls >= c.tracker.recoveries + c.tracker.stalled);
+		CHECK(c.flows.in_table <= 16 && c.flows.open_now <= c.flows.in_table);
+	}
+
+	const struct vigil_verdict *v = vigil_session_finish(x.s, now);
+	char *txt = NULL;
+	char line[256];
+	int code = vigil_verdict_exit_code(v);
+
+	CHECK(vigil_session_finish(x.s, now + 1) == v);
+	CHECK(code >= 0 && code <= 127);
+	CHECK(v->n_scenarios <= 4 && v->n_tests <= 4 && v->n_evidence <= 8);
+	if (vigil_verdict_to_json(v, 0, &txt) >= 0)
+		free(txt);
+	vigil_verdict_summary(v, line, sizeof(line));
+	vigil_session_free(x.s);
+	return 0;
+}
