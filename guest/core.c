@@ -1,0 +1,786 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * core: the agent's event loop (see core.h). One struct core per process;
+ * every fd is an epoll source tagged with its kind; timers are the
+ * epoll_wait timeout.
+ */
+#define _GNU_SOURCE
+#include "core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "ctl.h"
+#include "flows.h"
+#include "kmsg.h"
+#include "port.h"
+#include "relay.h"
+#include "runner.h"
+#include "scx.h"
+#include "util.h"
+
+#ifndef VIGIL_AGENT_VERSION
+#define VIGIL_AGENT_VERSION "0.0.0"
+#endif
+
+#define PORT_RETRY_MIN_MS 5
+#define PORT_RETRY_MAX_MS 250
+#define PIPE_BUDGET       (1024u * 1024) /* workload bytes per wakeup */
+#define MAX_EVENTS        32
+
+enum tag {
+	TAG_PORT = 1,
+	TAG_SIGNAL,
+	TAG_BEAT,
+	TAG_CTL,
+	TAG_KMSG,
+	TAG_OUT, /* + 0 stdout, + 1 stderr */
+	TAG_ERR,
+	TAG_CONN = 64, /* + connection index */
+};
+
+struct watch {
+	int fd;
+	uint32_t ev; /* registered events, valid when on */
+	bool on;
+};
+
+struct core {
+	const struct core_cfg *cfg;
+	int ep;
+	int sfd;
+	struct chan ch;
+	struct relay relay;
+	struct ctl ctl;
+	struct kmsg kmsg;
+	struct flows flows;
+	struct scx scx;
+	struct runner run;
+	bool have_ctl, have_kmsg, have_flows, have_scx, have_run;
+	struct watch w_port, w_sig, w_beat, w_ctl, w_kmsg, w_pipe[2], w_conn[CTL_MAX_CONN];
+	uint64_t port_retry_ns; /* when disconnected: next probe */
+	uint32_t port_backoff_ms;
+	uint64_t kmsg_wake_ns; /* when throttled: next read, else 0 */
+	uint64_t next_stats_ns, next_flows_ns, next_self_ns;
+	uint64_t self_nonce;
+	uint32_t self_pid;
+	uint64_t self_pidns;
+	bool exiting; /* draining; return when the queue is empty */
+	uint64_t drain_deadline_ns;
+	bool stopping; /* shutdown asked: waiting for the workload to end */
+	bool poweroff;
+	int exit_code;
+	uint64_t last_stats[32];
+	uint32_t nlast;
+	uint64_t shutdown_ignored;
+	uint64_t pongs;
+};
+
+static struct core K;
+
+static void core_log(struct core *k, uint8_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void core_log(struct core *k, uint8_t level, const char *fmt, ...)
+{
+	char buf[512];
+	struct vigil_log lg = { .level = level };
+	uint8_t *p;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	if (k->cfg->log_fd >= 0 && level <= 4)
+		dprintf(k->cfg->log_fd, "vigil-agent: %s\n", buf);
+	if (!k->ch.wbuf)
+		return;
+	lg.text = (const uint8_t *)buf;
+	lg.text_len = (uint32_t)n;
+	p = chan_reserve(&k->ch, CHAN_Q_OUT, 1 + (uint32_t)n);
+	if (p && (n = vigil_log_encode(p, 1 + (size_t)n, &lg)) > 0)
+		chan_commit(&k->ch, CHAN_Q_OUT, VIGIL_MSG_LOG, (uint32_t)n, false);
+}
+
+void core_cfg_defaults(struct core_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->port_fd = -1;
+	cfg->port_name = PORT_NAME_DEFAULT;
+	cfg->port_wait_ms = 10000;
+	cfg->beat_path = "/run/vigil/beat.sock";
+	cfg->beat_mode = 0666;
+	cfg->ctl_path = "/run/vigil/ctl.sock";
+	cfg->ctl_mode = 0600;
+	cfg->kmsg_path = "/dev/kmsg";
+	cfg->kmsg_rate = 1000;
+	cfg->kmsg_burst = 4000;
+	cfg->flows_ms = 1000;
+	cfg->scx_path = SCX_STATE_PATH;
+	cfg->stats_ms = 1000;
+	cfg->self_beat_ms = 1000;
+	cfg->grace_ms = 5000;
+	cfg->drain_ms = 5000;
+	cfg->stall_ms = 2000;
+	cfg->on_shutdown = CORE_SHUTDOWN_EXIT;
+	cfg->log_fd = 2;
+}
+
+static void watch_set(struct core *k, struct watch *w, uint64_t tag, uint32_t ev)
+{
+	struct epoll_event e = { .events = ev, .data.u64 = tag };
+
+	if (w->fd < 0) {
+		w->on = false;
+		return;
+	}
+	if (!ev) {
+		if (w->on)
+			epoll_ctl(k->ep, EPOLL_CTL_DEL, w->fd, NULL);
+		w->on = false;
+		return;
+	}
+	if (!w->on) {
+		if (epoll_ctl(k->ep, EPOLL_CTL_ADD, w->fd, &e) == 0)
+			w->on = true;
+	} else if (w->ev != ev) {
+		epoll_ctl(k->ep, EPOLL_CTL_MOD, w->fd, &e);
+	}
+	w->ev = ev;
+}
+
+/* ---- counters ---------------------------------------------------------- */
+
+/*
+ * AGENT_STATS: the 8 counters the protocol names, then the agent's own, in
+ * this order (docs/agent.md): beats_coalesced, beats_dropped, kmsg_lost,
+ * kmsg_throttled, ctl_requests, ctl_rejected, rx_frames, rx_rejected,
+ * disconnects, flows_untracked, sched_exits, shutdown_ignored, ctl_ext_full.
+ */
+static uint32_t stats_fill(void *ctx, uint64_t *v, uint32_t max)
+{
+	struct core *k = ctx;
+	uint64_t all[] = {
+		k->ch.st.frames_sent,
+		k->ch.st.frames_dropped,
+		k->ch.st.bytes_dropped,
+		k->relay.st.beats_relayed,
+		k->relay.st.beats_rejected,
+		k->flows.st.records,
+		k->kmsg.st.lines,
+		k->ch.st.write_stalls,
+		k->ch.st.beats_coalesced,
+		k->ch.st.beats_dropped,
+		k->kmsg.st.lost,
+		k->kmsg.st.throttled,
+		k->ctl.st.requests,
+		k->ctl.st.rejected,
+		k->ch.st.rx_frames,
+		k->ch.st.rx_rejected,
+		k->ch.st.disconnects,
+		k->flows.st.untracked,
+		k->scx.sent,
+		k->shutdown_ignored,
+		k->ch.st.ctl_ext_full,
+	};
+	uint32_t n = ARRAY_SIZE(all) < max ? ARRAY_SIZE(all) : max;
+
+	memcpy(v, all, n * sizeof(*v));
+	return n;
+}
+
+/* ---- host frames ------------------------------------------------------- */
+
+static void self_beat(struct core *k, uint64_t now);
+
+static void begin_exit(struct core *k, uint64_t now)
+{
+	if (k->exiting)
+		return;
+	k->exiting = true;
+	k->drain_deadline_ns = now + k->cfg->drain_ms * NSEC_PER_MSEC;
+	chan_stats_due(&k->ch);
+	if (k->cfg->self_beat_ms && k->self_pid >= 2)
+		self_beat(k, now); /* STOPPING: a clean goodbye */
+}
+
+static void begin_stop(struct core *k, uint64_t now)
+{
+	if (k->run.pid > 0) {
+		if (!k->stopping) {
+			runner_signal(&k->run, SIGTERM);
+			k->run.kill_at_ns = now + k->cfg->grace_ms * NSEC_PER_MSEC;
+		}
+		k->stopping = true;
+		return;
+	}
+	begin_exit(k, now);
+}
+
+static void on_frame(void *ctx, const struct vigil_frame *f)
+{
+	struct core *k = ctx;
+	uint64_t now = mono_ns();
+
+	switch (f->hdr.type) {
+	case VIGIL_MSG_PING: {
+		struct vigil_pong pong = { .guest_mono_ns = now };
+		uint8_t buf[16];
+		int n;
+
+		if (vigil_ping_decode(f->payload, f->hdr.len, &pong.token) < 0)
+			return;
+		n = vigil_pong_encode(buf, sizeof(buf), &pong);
+		if (n > 0 &&
+		    chan_push(&k->ch, CHAN_Q_CTL_EXT, VIGIL_MSG_PONG, buf, (uint32_t)n, false) == 0)
+			k->pongs++;
+		break;
+	}
+	case VIGIL_MSG_SNAPSHOT_REPLY: {
+		struct vigil_snapshot_reply r;
+
+		if (vigil_snapshot_reply_decode(f->payload, f->hdr.len, &r) == 0 && k->have_ctl)
+			ctl_snapshot_reply(&k->ctl, &r);
+		break;
+	}
+	case VIGIL_MSG_SHUTDOWN:
+		if (k->cfg->on_shutdown == CORE_SHUTDOWN_IGNORE) {
+			k->shutdown_ignored++;
+			core_log(k, 5, "SHUTDOWN from the host ignored (--on-shutdown ignore)");
+			break;
+		}
+		core_log(k, 5, "SHUTDOWN from the host");
+		k->poweroff = k->cfg->on_shutdown == CORE_SHUTDOWN_POWEROFF;
+		begin_stop(k, now);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- sources ----------------------------------------------------------- */
+
+static void port_lost(struct core *k, uint64_t now)
+{
+	k->ch.connected = false;
+	watch_set(k, &k->w_port, TAG_PORT, 0);
+	k->port_backoff_ms = PORT_RETRY_MIN_MS;
+	k->port_retry_ns = now + k->port_backoff_ms * NSEC_PER_MSEC;
+}
+
+static void port_ready(struct core *k, uint32_t ev, uint64_t now)
+{
+	if (ev & EPOLLIN) {
+		if (chan_read(&k->ch) == -EPIPE) {
+			port_lost(k, now);
+			return;
+		}
+	}
+	if (ev & (EPOLLHUP | EPOLLERR)) {
+		/* The host is not connected: reads EOF, writes refused. Probe later. */
+		k->ch.st.disconnects++;
+		port_lost(k, now);
+	}
+}
+
+static void self_beat(struct core *k, uint64_t now)
+{
+	struct vigil_beat b = {
+		.pid = k->self_pid,
+		.nonce = ++k->self_nonce,
+		.guest_mono_ns = now,
+		.pidns_inode = k->self_pidns,
+		.status = k->exiting ? VIGIL_BEAT_STOPPING : VIGIL_BEAT_OK,
+		.origin = VIGIL_ORIGIN_KERNEL_ATTESTED,
+		.deadline_ms = (uint32_t)(k->cfg->self_beat_ms * 3),
+	};
+
+	chan_beat(&k->ch, &b);
+}
+
+static void beat_sink(void *ctx, const struct vigil_beat *b)
+{
+	struct core *k = ctx;
+
+	chan_beat(&k->ch, b);
+}
+
+static void kmsg_line(void *ctx, const struct kmsg_rec *r)
+{
+	struct core *k = ctx;
+
+	if (k->have_scx)
+		scx_kmsg(&k->scx, r->text, r->text_len, &k->ch, mono_ns());
+}
+
+static void reap(struct core *k, uint64_t now)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+
+		if (pid <= 0)
+			return;
+		if (!runner_reaped(&k->run, pid, status, &k->ch))
+			continue;
+		watch_set(k, &k->w_pipe[0], TAG_OUT, 0);
+		watch_set(k, &k->w_pipe[1], TAG_ERR, 0);
+		k->w_pipe[0].fd = k->run.fd[0];
+		k->w_pipe[1].fd = k->run.fd[1];
+		k->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		core_log(k, 6, "workload exited: %s %d", WIFEXITED(status) ? "status" : "signal",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		if (k->cfg->exit_with_workload || k->stopping)
+			begin_exit(k, now);
+	}
+}
+
+static void signal_ready(struct core *k, uint64_t now)
+{
+	struct signalfd_siginfo si;
+
+	while (read(k->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			reap(k, now);
+		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			begin_stop(k, now);
+	}
+}
+
+static void pipe_ready(struct core *k, int i, uint64_t now)
+{
+	uint64_t moved = 0;
+
+	while (moved < PIPE_BUDGET) {
+		ssize_t n;
+
+		if (chan_out_pressure(&k->ch) &&
+		    !chan_stalled(&k->ch, now, k->cfg->stall_ms * NSEC_PER_MSEC))
+			return;
+		n = runner_pump(&k->run, i, &k->ch);
+		if (n == 0) {
+			k->w_pipe[i].on = false; /* closed: epoll forgot it */
+			k->w_pipe[i].fd = -1;
+			return;
+		}
+		if (n < 0)
+			return;
+		moved += (uint64_t)n;
+	}
+}
+
+static void ctl_conn_ready(struct core *k, int i)
+{
+	if (ctl_serve(&k->ctl, i, &k->ch) < 0) {
+		k->w_conn[i].on = false;
+		k->w_conn[i].fd = -1;
+	}
+}
+
+static void ctl_listen_ready(struct core *k)
+{
+	int i;
+
+	while ((i = ctl_accept(&k->ctl)) != -EAGAIN) {
+		if (i < 0) {
+			if (i == -EMFILE)
+				continue; /* table full: that one was refused */
+			return;
+		}
+		k->w_conn[i].fd = k->ctl.conn[i].fd;
+		k->w_conn[i].on = false;
+		watch_set(k, &k->w_conn[i], TAG_CONN + (uint64_t)i, EPOLLIN);
+	}
+}
+
+/* ---- timers ------------------------------------------------------------ */
+
+static uint64_t min_ns(uint64_t a, uint64_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+static void stats_tick(struct core *k)
+{
+	uint64_t v[32];
+	uint32_t n = stats_fill(k, v, ARRAY_SIZE(v));
+
+	/* frames_sent moves with every frame: compare the rest. */
+	if (n != k->nlast || memcmp(v + 1, k->last_stats + 1, (n - 1) * sizeof(*v)) != 0 ||
+	    (k->last_stats[0] == 0 && v[0] != 0)) {
+		chan_stats_due(&k->ch);
+		memcpy(k->last_stats, v, n * sizeof(*v));
+		k->nlast = n;
+	}
+}
+
+static uint64_t timers(struct core *k, uint64_t now)
+{
+	const struct core_cfg *cfg = k->cfg;
+	uint64_t next = 0;
+
+	if (!k->ch.connected) {
+		if (now >= k->port_retry_ns) {
+			if (chan_probe(&k->ch)) {
+				k->w_port.on = false;
+				watch_set(k, &k->w_port, TAG_PORT, EPOLLIN);
+			} else {
+				if (k->port_backoff_ms < PORT_RETRY_MAX_MS)
+					k->port_backoff_ms *= 2;
+				if (k->port_backoff_ms > PORT_RETRY_MAX_MS)
+					k->port_backoff_ms = PORT_RETRY_MAX_MS;
+				k->port_retry_ns = now + k->port_backoff_ms * NSEC_PER_MSEC;
+			}
+		}
+		if (!k->ch.connected)
+			next = min_ns(next, k->port_retry_ns);
+	}
+	if (cfg->self_beat_ms && k->self_pid >= 2) {
+		if (now >= k->next_self_ns) {
+			self_beat(k, now);
+			k->next_self_ns = now + cfg->self_beat_ms * NSEC_PER_MSEC;
+		}
+		next = min_ns(next, k->next_self_ns);
+	}
+	if (cfg->stats_ms) {
+		if (now >= k->next_stats_ns) {
+			stats_tick(k);
+			k->next_stats_ns = now + cfg->stats_ms * NSEC_PER_MSEC;
+		}
+		next = min_ns(next, k->next_stats_ns);
+	}
+	if (k->have_flows) {
+		if (now >= k->next_flows_ns) {
+			flows_poll(&k->flows, &k->ch, now);
+			k->next_flows_ns = now + cfg->flows_ms * NSEC_PER_MSEC;
+		}
+		next = min_ns(next, k->next_flows_ns);
+	}
+	if (k->have_scx) {
+		scx_poll(&k->scx, &k->ch, now);
+		next = min_ns(next, k->scx.next_ns);
+	}
+	if (k->kmsg_wake_ns) {
+		if (now >= k->kmsg_wake_ns)
+			k->kmsg_wake_ns = 0;
+		else
+			next = min_ns(next, k->kmsg_wake_ns);
+	}
+	if (k->run.kill_at_ns) {
+		if (now >= k->run.kill_at_ns) {
+			core_log(k, 4, "workload still running %llu ms after SIGTERM: SIGKILL",
+				 (unsigned long long)cfg->grace_ms);
+			runner_signal(&k->run, SIGKILL);
+			k->run.kill_at_ns = 0;
+		} else {
+			next = min_ns(next, k->run.kill_at_ns);
+		}
+	}
+	if (k->exiting)
+		next = min_ns(next, k->drain_deadline_ns);
+	/* Paused producers resume when the port is declared stalled. */
+	if (k->ch.blocked_since && chan_out_pressure(&k->ch))
+		next = min_ns(next, k->ch.blocked_since + cfg->stall_ms * NSEC_PER_MSEC);
+	return next;
+}
+
+/* Register the producers that may run now. */
+static void interest(struct core *k, uint64_t now)
+{
+	bool hold = chan_out_pressure(&k->ch) &&
+		    !chan_stalled(&k->ch, now, k->cfg->stall_ms * NSEC_PER_MSEC);
+	uint32_t port_ev = 0;
+
+	if (k->ch.connected) {
+		/* A host flooding PINGs waits while the control queue is half full. */
+		if (!chan_ctl_pressure(&k->ch))
+			port_ev |= EPOLLIN;
+		if (chan_pending(&k->ch) && k->ch.blocked_since)
+			port_ev |= EPOLLOUT;
+		/* With neither, stay registered (edge-triggered, no readiness bits)
+		 * so a hang-up is still reported. */
+		watch_set(k, &k->w_port, TAG_PORT, port_ev ? port_ev : EPOLLET);
+	}
+	watch_set(k, &k->w_pipe[0], TAG_OUT, hold ? 0 : EPOLLIN);
+	watch_set(k, &k->w_pipe[1], TAG_ERR, hold ? 0 : EPOLLIN);
+	if (k->have_kmsg)
+		watch_set(k, &k->w_kmsg, TAG_KMSG, hold || k->kmsg_wake_ns ? 0 : EPOLLIN);
+	if (k->have_ctl) {
+		bool full = chan_ctl_pressure(&k->ch);
+
+		for (int i = 0; i < CTL_MAX_CONN; i++) {
+			if (k->w_conn[i].fd >= 0)
+				watch_set(k, &k->w_conn[i], TAG_CONN + (uint64_t)i,
+					  full ? 0 : EPOLLIN);
+		}
+	}
+}
+
+/* ---- setup ------------------------------------------------------------- */
+
+static int send_hello(struct core *k)
+{
+	struct utsname u;
+	char host[65] = "";
+	uint8_t buf[3 * 4096 + 32];
+	struct vigil_hello h = { .proto_version = VIGIL_WIRE_VERSION };
+	int n;
+
+	uname(&u);
+	gethostname(host, sizeof(host) - 1);
+	h.capabilities = CORE_CAP_BEATS | (k->have_ctl ? CORE_CAP_CTL : 0) |
+			 (k->cfg->argv ? CORE_CAP_WORKLOAD : 0) |
+			 (k->have_kmsg ? CORE_CAP_KMSG : 0) | (k->have_flows ? CORE_CAP_FLOWS : 0) |
+			 (k->have_scx ? CORE_CAP_SCX : 0);
+	h.guest_boottime_ns = boot_ns();
+	h.agent_version =
+	    (struct vigil_str){ VIGIL_AGENT_VERSION, sizeof(VIGIL_AGENT_VERSION) - 1 };
+	h.kernel_release = (struct vigil_str){ u.release, (uint16_t)strlen(u.release) };
+	h.hostname = (struct vigil_str){ host, (uint16_t)strlen(host) };
+	n = vigil_hello_encode(buf, sizeof(buf), &h);
+	if (n < 0)
+		return n;
+	return chan_push(&k->ch, CHAN_Q_CTL, VIGIL_MSG_HELLO, buf, (uint32_t)n, false);
+}
+
+static void sd_notify_ready(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len;
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@') ||
+	    (len = strlen(path)) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+	close(fd);
+}
+
+static int setup(struct core *k, const struct core_cfg *cfg)
+{
+	sigset_t mask;
+	int fd, e;
+	uint64_t now = mono_ns();
+
+	memset(k, 0, sizeof(*k));
+	k->cfg = cfg;
+	k->w_port.fd = k->w_sig.fd = k->w_beat.fd = k->w_ctl.fd = k->w_kmsg.fd = -1;
+	k->w_pipe[0].fd = k->w_pipe[1].fd = -1;
+	for (int i = 0; i < CTL_MAX_CONN; i++)
+		k->w_conn[i].fd = -1;
+	k->run.fd[0] = k->run.fd[1] = -1;
+	k->relay.fd = k->ctl.fd = k->kmsg.fd = k->flows.nl = k->sfd = -1;
+	signal(SIGPIPE, SIG_IGN);
+	k->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (k->ep < 0)
+		return -errno;
+
+	fd = cfg->port_fd;
+	if (fd < 0) {
+		fd = port_open(cfg->port_name, cfg->port_wait_ms);
+		if (fd < 0) {
+			core_log(k, 3, "cannot open port %s: %s (is the virtserialport named %s?)",
+				 cfg->port_name, strerror(-fd), cfg->port_name);
+			return fd;
+		}
+	} else {
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	}
+	e = chan_init(&k->ch, fd, on_frame, stats_fill, k);
+	if (e < 0)
+		return e;
+	k->w_port.fd = fd;
+
+	/* Signals before anything forks, so no SIGCHLD is missed. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	k->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (k->sfd < 0)
+		return -errno;
+	k->w_sig.fd = k->sfd;
+
+	k->have_kmsg = cfg->kmsg_path && kmsg_open(&k->kmsg, cfg->kmsg_path, cfg->kmsg_rate,
+						   cfg->kmsg_burst, now) == 0;
+	if (k->have_kmsg) {
+		k->kmsg.on_line = kmsg_line;
+		k->kmsg.ctx = k;
+		k->w_kmsg.fd = k->kmsg.fd;
+	}
+	k->have_flows = cfg->flows_ms && flows_open(&k->flows) == 0;
+	if (cfg->scx_path) {
+		scx_init(&k->scx, cfg->scx_path);
+		k->have_scx = true;
+	}
+	k->self_pid = (uint32_t)getpid();
+	k->self_pidns = relay_pidns("/proc", k->self_pid);
+
+	e = send_hello(k);
+	if (e < 0)
+		return e;
+	e = relay_open(&k->relay, cfg->beat_path, cfg->beat_mode, beat_sink, k);
+	if (e < 0) {
+		core_log(k, 3, "cannot bind beat socket %s: %s", cfg->beat_path, strerror(-e));
+		return e;
+	}
+	k->w_beat.fd = k->relay.fd;
+	if (cfg->ctl_path) {
+		e = ctl_open(&k->ctl, cfg->ctl_path, cfg->ctl_mode);
+		if (e < 0) {
+			core_log(k, 3, "cannot bind control socket %s: %s", cfg->ctl_path,
+				 strerror(-e));
+			return e;
+		}
+		k->have_ctl = true;
+		k->w_ctl.fd = k->ctl.fd;
+	}
+	/* Ready to relay. */
+	e = chan_push(&k->ch, CHAN_Q_CTL, VIGIL_MSG_SYS_RDY, NULL, 0, false);
+	if (e < 0)
+		return e;
+	if (cfg->notify)
+		sd_notify_ready();
+
+	watch_set(k, &k->w_port, TAG_PORT, EPOLLIN);
+	watch_set(k, &k->w_sig, TAG_SIGNAL, EPOLLIN);
+	watch_set(k, &k->w_beat, TAG_BEAT, EPOLLIN);
+	if (k->have_ctl)
+		watch_set(k, &k->w_ctl, TAG_CTL, EPOLLIN);
+	if (!k->have_kmsg && cfg->kmsg_path)
+		core_log(k, 4, "kernel log %s not readable: no DMESG frames", cfg->kmsg_path);
+	if (!k->have_flows && cfg->flows_ms)
+		core_log(k, 4,
+			 "NETLINK_SOCK_DIAG unavailable (inet_diag module?): no FLOW records");
+
+	if (cfg->argv) {
+		e = runner_start(&k->run, cfg->argv, cfg->envp, cfg->cwd);
+		if (e < 0) {
+			core_log(k, 3, "cannot start workload %s: %s", cfg->argv[0], strerror(-e));
+			return e;
+		}
+		k->have_run = true;
+		k->w_pipe[0].fd = k->run.fd[0];
+		k->w_pipe[1].fd = k->run.fd[1];
+	}
+	k->next_stats_ns = now + cfg->stats_ms * NSEC_PER_MSEC;
+	k->next_flows_ns = now;
+	k->next_self_ns = now;
+	return 0;
+}
+
+static void teardown(struct core *k)
+{
+	runner_close(&k->run);
+	relay_close(&k->relay);
+	if (k->have_ctl)
+		ctl_close(&k->ctl);
+	if (k->have_kmsg)
+		kmsg_close(&k->kmsg);
+	if (k->have_flows)
+		flows_close(&k->flows);
+	if (k->sfd >= 0)
+		close(k->sfd);
+	if (k->ep >= 0)
+		close(k->ep);
+	if (k->ch.fd >= 0 && k->cfg->port_fd < 0)
+		close(k->ch.fd);
+	chan_fini(&k->ch);
+}
+
+/* ---- loop -------------------------------------------------------------- */
+
+int core_run(const struct core_cfg *cfg)
+{
+	struct core *k = &K;
+	struct epoll_event ev[MAX_EVENTS];
+	int e = setup(k, cfg);
+
+	if (e < 0) {
+		teardown(k);
+		return 1;
+	}
+	for (;;) {
+		uint64_t now = mono_ns();
+		uint64_t next = timers(k, now);
+		int n, timeout = -1;
+
+		/* Host frames held back by control pressure, now that it eased. */
+		if (k->ch.connected && k->ch.rx_held && !chan_ctl_pressure(&k->ch) &&
+		    chan_read(&k->ch) == -EPIPE)
+			port_lost(k, now);
+		if (k->ch.connected && chan_pending(&k->ch)) {
+			if (chan_flush(&k->ch, now) == -EPIPE)
+				port_lost(k, now);
+		}
+		if (k->exiting && (!chan_pending(&k->ch) || now >= k->drain_deadline_ns))
+			break;
+		interest(k, now);
+		if (next) {
+			uint64_t d = next > now ? next - now : 0;
+
+			timeout = (int)((d + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
+		}
+		n = epoll_wait(k->ep, ev, MAX_EVENTS, timeout);
+		if (n < 0 && errno != EINTR)
+			break;
+		now = mono_ns();
+		for (int i = 0; i < n; i++) {
+			uint64_t tag = ev[i].data.u64;
+
+			if (tag == TAG_PORT)
+				port_ready(k, ev[i].events, now);
+			else if (tag == TAG_SIGNAL)
+				signal_ready(k, now);
+			else if (tag == TAG_BEAT)
+				relay_read(&k->relay, now);
+			else if (tag == TAG_CTL)
+				ctl_listen_ready(k);
+			else if (tag == TAG_KMSG) {
+				if (kmsg_read(&k->kmsg, &k->ch, now) == -EAGAIN)
+					k->kmsg_wake_ns = kmsg_wake_ns(&k->kmsg);
+			} else if (tag == TAG_OUT || tag == TAG_ERR)
+				pipe_ready(k, (int)(tag - TAG_OUT), now);
+			else if (tag >= TAG_CONN && tag < TAG_CONN + CTL_MAX_CONN)
+				ctl_conn_ready(k, (int)(tag - TAG_CONN));
+		}
+	}
+	if (chan_pending(&k->ch))
+		core_log(k, 4,
+			 "power-off/exit with frames still queued: the host did not read them");
+	e = k->exit_code;
+	if (k->poweroff && getpid() != 1 && cfg->port_fd < 0) {
+		teardown(k);
+		execl("/bin/systemctl", "systemctl", "poweroff", (char *)NULL);
+		return e;
+	}
+	teardown(k);
+	return e;
+}

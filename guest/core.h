@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * core: the agent's event loop. Wires the port (chan), the beat relay, the
+ * control socket, the kernel log, flows, the sched_ext watcher and the
+ * workload into one epoll loop; timers are epoll_wait timeouts computed
+ * from each module's next deadline, so an idle agent sleeps.
+ *
+ * Order on the wire: HELLO (seq 0), then SYS_RDY once the beat and control
+ * sockets are bound, then everything else by chan's priorities.
+ * Runs until the workload ends (exit_with_workload), SIGTERM/SIGINT, or a
+ * SHUTDOWN frame (per on_shutdown); then drains the queue for at most
+ * drain_ms and returns.
+ */
+#ifndef VIGIL_GUEST_CORE_H
+#define VIGIL_GUEST_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* HELLO capability bits. */
+#define CORE_CAP_BEATS    (1u << 0)
+#define CORE_CAP_WORKLOAD (1u << 1)
+#define CORE_CAP_KMSG     (1u << 2)
+#define CORE_CAP_FLOWS    (1u << 3)
+#define CORE_CAP_SCX      (1u << 4)
+#define CORE_CAP_CTL      (1u << 5)
+
+enum core_on_shutdown {
+	CORE_SHUTDOWN_IGNORE = 0, /* count it, do nothing */
+	CORE_SHUTDOWN_EXIT,       /* end the workload, drain, return */
+	CORE_SHUTDOWN_POWEROFF,   /* the same, then power the machine off */
+};
+
+struct core_cfg {
+	int port_fd; /* >= 0: the port is this fd; -1: find it by name */
+	const char *port_name;
+	uint64_t port_wait_ms; /* bound on waiting for the port to appear */
+	const char *beat_path;
+	mode_t beat_mode;
+	const char *ctl_path; /* NULL: no control socket */
+	mode_t ctl_mode;
+	const char *kmsg_path;   /* NULL: no kernel log */
+	uint32_t kmsg_rate;      /* lines/s */
+	uint32_t kmsg_burst;     /* lines */
+	uint64_t flows_ms;       /* 0: no flows */
+	const char *scx_path;    /* NULL: no sched_ext watcher */
+	uint64_t stats_ms;       /* AGENT_STATS period (sent only when changed) */
+	uint64_t self_beat_ms;   /* 0: the agent does not beat for itself */
+	uint64_t grace_ms;       /* SIGTERM to SIGKILL for the workload */
+	uint64_t drain_ms;       /* bound on flushing the queue before returning */
+	uint64_t stall_ms;       /* port stuck this long: output is dropped, not held */
+	char *const *argv;       /* workload, NULL for none */
+	char *const *envp;       /* its environment, NULL: inherit */
+	const char *cwd;         /* its directory, NULL: inherit */
+	bool exit_with_workload; /* return once the workload's EXIT is out */
+	enum core_on_shutdown on_shutdown;
+	bool notify; /* sd_notify READY=1 once SYS_RDY is queued */
+	int log_fd;  /* copies of warnings and errors, -1 for none */
+};
+
+void core_cfg_defaults(struct core_cfg *cfg);
+/*
+ * Run the agent. Returns the process exit code: the workload's status
+ * (128 + signal when killed) when there was one, 0 otherwise, 1 when the
+ * agent could not start (reason written to log_fd).
+ */
+int core_run(const struct core_cfg *cfg);
+
+#endif

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvigil-agent: heartbeats from guest programs to the vigil agent.
+ *
+ * A beat is one 32-byte datagram on the agent's unix socket (default
+ * /run/vigil/beat.sock, or $VIGIL_BEAT_SOCK). The agent checks the claimed
+ * pid against the kernel's SCM_CREDENTIALS and relays it to the host.
+ *
+ * vigil_beat() never blocks and never allocates: when the agent is busy or
+ * absent the beat is dropped and counted (vigil_beat_drops()). After fork()
+ * a child beats as itself with its own nonce sequence, starting at 1.
+ *
+ * Error convention: negative errno on failure, 0 on success.
+ * Thread safety: every function may be called from any thread.
+ */
+#ifndef VIGIL_AGENT_H
+#define VIGIL_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VIGIL_AGENT_API __attribute__((visibility("default")))
+
+#define VIGIL_BEAT_SOCK_DEFAULT "/run/vigil/beat.sock"
+#define VIGIL_CTL_SOCK_DEFAULT  "/run/vigil/ctl.sock"
+
+/* Beat status, as on the wire. */
+#define VIGIL_STATUS_OK       0
+#define VIGIL_STATUS_DEGRADED 1
+#define VIGIL_STATUS_CRITICAL 2
+#define VIGIL_STATUS_STOPPING 3 /* clean goodbye: the host forgets this pid */
+
+/*
+ * The datagram, little-endian, 32 bytes (other languages may send it too):
+ *   0 u32 magic "VGB1"   4 u16 version (1)   6 u16 status
+ *   8 u32 pid (getpid()) 12 u32 app_payload  16 u64 nonce (strictly rising)
+ *  24 u32 deadline_ms   28 u32 reserved (0)
+ */
+#define VIGIL_BEAT_DGRAM_LEN 32
+#define VIGIL_BEAT_MAGIC     0x31424756u /* "VGB1" read as little-endian */
+#define VIGIL_BEAT_VERSION   1
+
+struct vigil_agent_opts {
+	size_t sz;               /* sizeof(struct vigil_agent_opts) */
+	const char *socket_path; /* NULL: $VIGIL_BEAT_SOCK, then the default */
+};
+
+/*
+ * Open the beat socket. Optional: vigil_beat() calls it with defaults on
+ * first use. Calling it again switches the socket path.
+ * Returns 0, -EINVAL for a bad opts or a path too long, or -errno of socket().
+ */
+VIGIL_AGENT_API int vigil_agent_init(const struct vigil_agent_opts *opts);
+
+/*
+ * Send one beat: status (VIGIL_STATUS_*), an opaque app_payload, and
+ * deadline_ms, the promise of the next beat within that many ms (0: the
+ * host's default). Returns 0 when the datagram was queued to the agent,
+ * -EINVAL for a status over 3, -EAGAIN when the agent's queue is full,
+ * -ENOENT or -ECONNREFUSED when no agent listens; every failure is counted.
+ */
+VIGIL_AGENT_API int vigil_beat(uint16_t status, uint32_t app_payload, uint32_t deadline_ms);
+
+/* Beats this process could not hand to the agent (since start or fork). */
+VIGIL_AGENT_API uint64_t vigil_beat_drops(void);
+
+/* Close the socket; the next vigil_beat() opens it again. */
+VIGIL_AGENT_API void vigil_agent_close(void);
+
+/* Encode one beat datagram into out[VIGIL_BEAT_DGRAM_LEN]. */
+VIGIL_AGENT_API void vigil_beat_dgram_encode(uint8_t out[VIGIL_BEAT_DGRAM_LEN], uint32_t pid,
+					     uint16_t status, uint32_t app_payload, uint64_t nonce,
+					     uint32_t deadline_ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VIGIL_AGENT_H */

@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: MIT */
+/* init: PID 1 duties and the command line contract (see init.h). */
+#define _GNU_SOURCE
+#include "init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#ifndef MODULE_INIT_COMPRESSED_FILE
+#define MODULE_INIT_COMPRESSED_FILE 4
+#endif
+
+int init_parse_cmdline(const char *s, size_t len, struct init_cmdline *out)
+{
+	size_t i = 0, o = 0;
+	bool after_dashes = false;
+	int e = 0;
+
+	memset(out, 0, sizeof(*out));
+	while (i < len) {
+		char *word;
+		bool quoted = false;
+
+		while (i < len && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\0'))
+			i++;
+		if (i >= len)
+			break;
+		if (o >= sizeof(out->buf) - 1) {
+			e = -E2BIG;
+			break;
+		}
+		word = out->buf + o;
+		while (i < len && (quoted || (s[i] != ' ' && s[i] != '\n' && s[i] != '\t')) &&
+		       s[i] != '\0') {
+			if (s[i] == '"') {
+				quoted = !quoted;
+				i++;
+				continue;
+			}
+			if (o >= sizeof(out->buf) - 1)
+				break;
+			out->buf[o++] = s[i++];
+		}
+		out->buf[o++] = '\0';
+		if (after_dashes) {
+			if (out->argc >= INIT_MAX_ARGS) {
+				e = -E2BIG;
+				break;
+			}
+			out->argv[out->argc++] = word;
+			continue;
+		}
+		if (!strcmp(word, "--")) {
+			after_dashes = true;
+			continue;
+		}
+		if (strncmp(word, "vigil.", 6) != 0)
+			continue;
+		if (out->nparams >= INIT_MAX_PARAMS) {
+			e = -E2BIG;
+			continue;
+		}
+		{
+			char *eq = strchr(word + 6, '=');
+
+			out->key[out->nparams] = word + 6;
+			out->val[out->nparams] = eq ? eq + 1 : "";
+			if (eq)
+				*eq = '\0';
+			if (!strcmp(word + 6, "run"))
+				out->run = out->val[out->nparams];
+			out->nparams++;
+		}
+	}
+	out->argv[out->argc] = NULL;
+	return e;
+}
+
+const char *init_param(const struct init_cmdline *c, const char *key)
+{
+	/* The last occurrence wins, as for kernel parameters. */
+	for (int i = c->nparams - 1; i >= 0; i--) {
+		if (!strcmp(c->key[i], key))
+			return c->val[i];
+	}
+	return NULL;
+}
+
+static int mount_one(const char *src, const char *dst, const char *type, unsigned long flags,
+		     const char *data, mode_t mode)
+{
+	if (mkdir(dst, mode) < 0 && errno != EEXIST)
+		return -errno;
+	if (mount(src, dst, type, flags, data) < 0 && errno != EBUSY)
+		return -errno;
+	return 0;
+}
+
+int init_mounts(void)
+{
+	const unsigned long nse = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	int e, first = 0;
+
+	umask(022);
+	if ((e = mount_one("proc", "/proc", "proc", nse, NULL, 0555)) < 0 && !first)
+		first = e;
+	if ((e = mount_one("sysfs", "/sys", "sysfs", nse, NULL, 0555)) < 0 && !first)
+		first = e;
+	if ((e = mount_one("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", 0755)) < 0 &&
+	    !first)
+		first = e;
+	if ((e = mount_one("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+			   "gid=5,mode=620,ptmxmode=666", 0755)) < 0 &&
+	    !first)
+		first = e;
+	if ((e = mount_one("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777",
+			   01777)) < 0 &&
+	    !first)
+		first = e;
+	if ((e = mount_one("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", 0755)) <
+		0 &&
+	    !first)
+		first = e;
+	if ((e = mount_one("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 01777)) <
+		0 &&
+	    !first)
+		first = e;
+	return first;
+}
+
+int init_loopback(void)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), e = 0;
+
+	if (fd < 0)
+		return -errno;
+	memcpy(ifr.ifr_name, "lo", 3);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+		e = -errno;
+	} else if (!(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+			e = -errno;
+	}
+	close(fd);
+	return e;
+}
+
+void init_console(void)
+{
+	int fd = -1;
+
+	for (int i = 0; i < 3; i++) {
+		if (fcntl(i, F_GETFD) >= 0)
+			continue;
+		if (fd < 0)
+			fd = open("/dev/console", O_RDWR | O_NOCTTY);
+		if (fd < 0)
+			fd = open("/dev/null", O_RDWR);
+		if (fd >= 0 && fd != i)
+			dup2(fd, i);
+	}
+	if (fd > 2)
+		close(fd);
+}
+
+static int load_one(const char *path)
+{
+	size_t n = strlen(path);
+	int flags = 0, fd, r;
+
+	if ((n > 3 && !strcmp(path + n - 3, ".xz")) || (n > 4 && !strcmp(path + n - 4, ".zst")) ||
+	    (n > 3 && !strcmp(path + n - 3, ".gz")))
+		flags = MODULE_INIT_COMPRESSED_FILE;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = (int)syscall(SYS_finit_module, fd, "", flags);
+	r = r < 0 ? -errno : 0;
+	close(fd);
+	return r == -EEXIST ? 0 : r;
+}
+
+/* One modules.dep line: "path: dep dep ...", split in place. */
+struct mod {
+	char *path;
+	char *deps; /* space-separated, terminated */
+	int state;  /* 0 new, 1 loading, 2 done */
+};
+
+static struct mod *mod_find(struct mod *m, int n, const char *path)
+{
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(m[i].path, path))
+			return &m[i];
+	}
+	return NULL;
+}
+
+static int mod_load(const char *dir, struct mod *all, int n, struct mod *m, int depth,
+		    void (*log)(const char *, const char *, int))
+{
+	char full[512], *save = NULL, *dep, deps[4096];
+	int r;
+
+	if (m->state || depth > 32)
+		return 0;
+	m->state = 1;
+	snprintf(deps, sizeof(deps), "%s", m->deps);
+	for (dep = strtok_r(deps, " \t", &save); dep; dep = strtok_r(NULL, " \t", &save)) {
+		struct mod *d = mod_find(all, n, dep);
+
+		if (d)
+			mod_load(dir, all, n, d, depth + 1, log);
+	}
+	m->state = 2;
+	snprintf(full, sizeof(full), "%s/%s", dir, m->path);
+	if (access(full, F_OK) < 0)
+		return 0; /* not shipped in this initramfs */
+	r = load_one(full);
+	if (r < 0) {
+		if (log)
+			log("cannot load module", full, r);
+		return 0;
+	}
+	return 1;
+}
+
+int init_load_modules(const char *dir, const char *list_path,
+		      void (*log)(const char *, const char *, int))
+{
+	char path[512], *buf, *line, *save = NULL;
+	struct mod *mods;
+	int fd, n = 0, cap = 0, loaded = 0;
+	struct stat st;
+
+	fd = open(list_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(path, sizeof(path), "%s/modules.dep", dir);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		list_path = NULL;
+	}
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size > 16 * 1024 * 1024) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf || read(fd, buf, (size_t)st.st_size) != st.st_size) {
+		free(buf);
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	buf[st.st_size] = '\0';
+	for (size_t i = 0; i < (size_t)st.st_size; i++)
+		cap += buf[i] == '\n';
+	mods = calloc((size_t)cap + 1, sizeof(*mods));
+	if (!mods) {
+		free(buf);
+		return 0;
+	}
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *colon;
+
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (!*line || *line == '#' || n > cap)
+			continue;
+		if (list_path) {
+			/* Explicit list: absolute paths, or relative to dir; loaded in order. */
+			if (*line == '/')
+				snprintf(path, sizeof(path), "%s", line);
+			else
+				snprintf(path, sizeof(path), "%s/%s", dir, line);
+			if ((fd = load_one(path)) < 0) {
+				if (log)
+					log("cannot load module", path, fd);
+			} else {
+				loaded++;
+			}
+			continue;
+		}
+		colon = strchr(line, ':');
+		if (!colon)
+			continue;
+		*colon = '\0';
+		mods[n].path = line;
+		mods[n].deps = colon + 1;
+		n++;
+	}
+	for (int i = 0; i < n; i++)
+		loaded += mod_load(dir, mods, n, &mods[i], 0, log);
+	free(mods);
+	free(buf);
+	return loaded;
+}
+
+void init_poweroff(void)
+{
+	sync();
+	reboot(RB_POWER_OFF);
+	reboot(RB_HALT_SYSTEM);
+	for (;;)
+		pause();
+}

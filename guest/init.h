@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * init: what the agent does as PID 1 in a bare initramfs, and the kernel
+ * command line contract (docs/agent.md):
+ *
+ *   ... vigil.KEY=VALUE ... -- PROG ARG...     run PROG ARG... directly
+ *   ... vigil.run="shell command" ...          run /bin/sh -c "shell command"
+ *
+ * Words after the first lone "--" form the workload's argv, split on
+ * spaces; double quotes group words and are removed (as the kernel does).
+ * vigil.run= wins over "--" when both are given. Only "vigil."-prefixed
+ * words are vigil's: other words belong to the kernel.
+ *
+ * Limits: INIT_MAX_ARGS words, INIT_MAX_PARAMS vigil parameters, a
+ * command line of at most INIT_CMDLINE_MAX bytes (the kernel's own bound
+ * is lower).
+ */
+#ifndef VIGIL_GUEST_INIT_H
+#define VIGIL_GUEST_INIT_H
+
+#include <stddef.h>
+
+#define INIT_CMDLINE_MAX 8192
+#define INIT_MAX_ARGS    256
+#define INIT_MAX_PARAMS  64
+
+struct init_cmdline {
+	char buf[INIT_CMDLINE_MAX];    /* words, each terminated, pointed into below */
+	char *argv[INIT_MAX_ARGS + 1]; /* workload after "--", NULL-terminated */
+	int argc;
+	const char *run;                  /* vigil.run= value, or NULL */
+	const char *key[INIT_MAX_PARAMS]; /* "run", "flows_ms", ... (prefix removed) */
+	const char *val[INIT_MAX_PARAMS]; /* "" for a bare vigil.KEY */
+	int nparams;
+};
+
+/* Parse a command line. 0, or -E2BIG when a bound was hit (the parse is kept up to it). */
+int init_parse_cmdline(const char *s, size_t len, struct init_cmdline *out);
+/* Value of vigil.KEY, or NULL. */
+const char *init_param(const struct init_cmdline *c, const char *key);
+
+/* Mount proc, sys, devtmpfs, devpts, /dev/shm, /run and /tmp; 0 or the first -errno. */
+int init_mounts(void);
+/* Bring the loopback interface up (the kernel then gives it 127.0.0.1/8 and ::1). 0 or -errno. */
+int init_loopback(void);
+/* Make sure fds 0, 1, 2 are open (on /dev/console, else /dev/null). */
+void init_console(void);
+/*
+ * Load the initramfs's kernel modules with finit_module: the paths listed
+ * in list_path in that order when it exists, else every module in
+ * <dir>/modules.dep whose file is present, dependencies first. Modules
+ * already loaded or built in count as loaded. Returns modules loaded;
+ * failures are reported through log (may be NULL).
+ */
+int init_load_modules(const char *dir, const char *list_path,
+		      void (*log)(const char *what, const char *path, int err));
+/* sync, then power off (or halt when that fails). Does not return. */
+void init_poweroff(void) __attribute__((noreturn));
+
+#endif

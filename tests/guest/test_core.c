@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for guest/core.c: the agent over a socketpair, as the host sees it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <sys/un.h>
+#include <sys/utsname.h>
+#include <vigil/agent.h>
+
+#include "agent_fx.h"
+#include "ctl.h"
+
+static int setup(void **state)
+{
+	struct agent_fx *a = malloc(sizeof(*a));
+
+	agent_fx_init(a);
+	*state = a;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	agent_fx_fini(*state);
+	free(*state);
+	return 0;
+}
+
+static void test_hello_then_sys_rdy(void **state)
+{
+	struct agent_fx *a = *state;
+	struct vigil_hello h;
+	struct utsname u;
+
+	agent_fx_start(a);
+	assert_true(rx_until(&a->rx, a->host, VIGIL_MSG_SYS_RDY, 5000) >= 0);
+	assert_int_equal(a->rx.f[0].type, VIGIL_MSG_HELLO);
+	assert_int_equal(a->rx.f[0].seq, 0);
+	assert_int_equal(a->rx.f[1].type, VIGIL_MSG_SYS_RDY);
+	assert_int_equal(a->rx.f[1].seq, 1);
+	assert_int_equal(a->rx.f[1].len, 0);
+	assert_int_equal(vigil_hello_decode(rx_payload(&a->rx, 0), a->rx.f[0].len, &h), 0);
+	assert_int_equal(h.proto_version, 1);
+	uname(&u);
+	assert_int_equal(h.kernel_release.len, strlen(u.release));
+	assert_memory_equal(h.kernel_release.ptr, u.release, h.kernel_release.len);
+	assert_true(h.guest_boottime_ns > 0);
+	/* The host says SHUTDOWN: the agent drains and exits 0. */
+	assert_int_equal(rx_send(a->host, VIGIL_MSG_SHUTDOWN, 0, "\0\0\0\0", 4), 0);
+	assert_int_equal(agent_fx_wait(a, 5000), 0);
+	rx_drain(&a->rx, a->host, 1000);
+	{
+		/* Its last beat for itself says STOPPING. */
+		struct vigil_records r;
+		struct vigil_beat b = { 0 };
+		ssize_t i, last = -1;
+
+		for (i = 0; (i = rx_find(&a->rx, VIGIL_MSG_BEAT, (size_t)i)) >= 0; i++)
+			last = i;
+		assert_true(last >= 0);
+		assert_int_equal(
+		    vigil_beats_decode(rx_payload(&a->rx, (size_t)last), a->rx.f[last].len, &r), 0);
+		vigil_beat_get(&r, r.count - 1, &b);
+		assert_int_equal(b.status, VIGIL_BEAT_STOPPING);
+	}
+}
+
+static void test_ping_pong(void **state)
+{
+	struct agent_fx *a = *state;
+	uint8_t ping[8];
+	struct vigil_pong p;
+	ssize_t i;
+
+	agent_fx_start(a);
+	vigil_put64(ping, 0xDEADBEEFCAFEull);
+	assert_int_equal(rx_send(a->host, VIGIL_MSG_PING, 0, ping, 8), 0);
+	i = rx_until(&a->rx, a->host, VIGIL_MSG_PONG, 5000);
+	assert_true(i >= 0);
+	assert_int_equal(vigil_pong_decode(rx_payload(&a->rx, (size_t)i), a->rx.f[i].len, &p), 0);
+	assert_int_equal(p.token, 0xDEADBEEFCAFEull);
+	assert_true(p.guest_mono_ns > 0);
+}
+
+static void test_beats_relayed_and_forged_rejected(void **state)
+{
+	struct agent_fx *a = *state;
+	struct vigil_agent_opts o = { .sz = sizeof(o), .socket_path = a->beat };
+	bool mine = false, agents = false;
+	uint64_t end;
+
+	agent_fx_start(a);
+	assert_true(rx_until(&a->rx, a->host, VIGIL_MSG_SYS_RDY, 5000) >= 0);
+	assert_int_equal(vigil_agent_init(&o), 0);
+	assert_int_equal(vigil_beat(VIGIL_STATUS_OK, 31337, 700), 0);
+	{
+		/* Forged: claims pid 2 (kthreadd, or whoever). */
+		uint8_t d[VIGIL_BEAT_DGRAM_LEN];
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+		vigil_beat_dgram_encode(d, 2, 0, 0, 1, 0);
+		strcpy(sa.sun_path, a->beat);
+		assert_int_equal(sendto(fd, d, sizeof(d), 0, (struct sockaddr *)&sa, sizeof(sa)),
+				 (ssize_t)sizeof(d));
+		close(fd);
+	}
+	end = rx_now_ms() + 5000;
+	while ((!mine || !agents || rx_last_stat(&a->rx, VIGIL_STAT_BEATS_REJECTED) != 1) &&
+	       rx_now_ms() < end) {
+		rx_pump(&a->rx, a->host, 50);
+		for (size_t i = 0; i < a->rx.n; i++) {
+			struct vigil_records r;
+			struct vigil_beat b;
+
+			if (a->rx.f[i].type != VIGIL_MSG_BEAT)
+				continue;
+			assert_int_equal(
+			    vigil_beats_decode(rx_payload(&a->rx, i), a->rx.f[i].len, &r), 0);
+			for (uint32_t k = 0; k < r.count; k++) {
+				vigil_beat_get(&r, k, &b);
+				assert_int_not_equal(b.pid, 2);
+				if (b.pid == (uint32_t)getpid()) {
+					assert_int_equal(b.app_payload, 31337);
+					assert_int_equal(b.deadline_ms, 700);
+					assert_int_equal(b.origin, VIGIL_ORIGIN_KERNEL_ATTESTED);
+					assert_true(b.pidns_inode != 0);
+					mine = true;
+				}
+				if (b.pid == (uint32_t)a->pid)
+					agents = true; /* the agent beats for itself */
+			}
+		}
+	}
+	assert_true(mine);
+	assert_true(agents);
+	assert_int_equal(rx_last_stat(&a->rx, VIGIL_STAT_BEATS_REJECTED), 1);
+	assert_true(rx_last_stat(&a->rx, VIGIL_STAT_BEATS_RELAYED) >= 1);
+	vigil_agent_close();
+}
+
+/* 10 MiB of workload stdout arrive byte-exact, in order, then EXIT. */
+static void test_stdout_10mib(void **state)
+{
+	struct agent_fx *a = *state;
+	const size_t total = 10u << 20;
+	char file[160];
+	char *argv[] = { "cat", file, NULL };
+	uint8_t *want = malloc(total), *got = malloc(total);
+	size_t have = 0;
+	ssize_t ex = -1;
+	struct vigil_exit e;
+	FILE *f;
+
+	snprintf(file, sizeof(file), "%s/data", a->dir);
+	for (size_t i = 0; i < total; i++)
+		want[i] = (uint8_t)((i * 2654435761u) >> 13);
+	f = fopen(file, "w");
+	assert_int_equal(fwrite(want, 1, total, f), total);
+	fclose(f);
+	a->cfg.argv = argv;
+	a->cfg.exit_with_workload = true;
+	agent_fx_start(a);
+	assert_true(rx_drain(&a->rx, a->host, 30000));
+	assert_int_equal(agent_fx_wait(a, 5000), 0);
+	for (size_t i = 0; i < a->rx.n; i++) {
+		if (a->rx.f[i].type == VIGIL_MSG_EXIT) {
+			ex = (ssize_t)i;
+			assert_int_equal(have, total); /* EXIT after the last byte */
+		}
+		if (a->rx.f[i].type != VIGIL_MSG_STDOUT)
+			continue;
+		assert_true(have + a->rx.f[i].len <= total);
+		memcpy(got + have, rx_payload(&a->rx, i), a->rx.f[i].len);
+		have += a->rx.f[i].len;
+	}
+	assert_int_equal(have, total);
+	assert_memory_equal(got, want, total);
+	assert_true(ex >= 0);
+	assert_int_equal(vigil_exit_decode(rx_payload(&a->rx, (size_t)ex), a->rx.f[ex].len, &e), 0);
+	assert_int_equal(e.exit_status, 0);
+	assert_int_equal(e.signal, 0);
+	assert_int_equal(a->rx.a->st.lost_frames, 0);
+	assert_int_equal(rx_last_stat(&a->rx, VIGIL_STAT_FRAMES_DROPPED), 0);
+	free(want);
+	free(got);
+}
+
+/*
+ * A host that stops reading: the workload is not blocked for ever, control
+ * frames queued meanwhile survive, output drops are counted.
+ */
+static void test_reader_stops(void **state)
+{
+	struct agent_fx *a = *state;
+	char *argv[] = { "sh", "-c", "head -c 41943040 /dev/zero; echo done >&2", NULL };
+	uint8_t buf[64];
+	char detail[64];
+	uint64_t t0, stdout_bytes = 0;
+	int n;
+
+	a->cfg.argv = argv;
+	a->cfg.exit_with_workload = true;
+	a->cfg.stall_ms = 200;
+	agent_fx_start(a);
+	assert_true(rx_until(&a->rx, a->host, VIGIL_MSG_SYS_RDY, 5000) >= 0);
+	/* Stop reading for 1.5 s. The control socket answers meanwhile. */
+	t0 = rx_now_ms();
+	usleep(300000);
+	n = vigil_scenario_encode(buf, sizeof(buf), VIGIL_STR("while-stalled"));
+	assert_int_equal(ctl_call(a->ctl, VIGIL_MSG_SCENARIO_START, buf, (uint32_t)n, 2000, detail,
+				  sizeof(detail)),
+			 0);
+	assert_true(rx_now_ms() - t0 < 1500);
+	usleep(1200000);
+	assert_true(rx_drain(&a->rx, a->host, 30000));
+	assert_int_equal(agent_fx_wait(a, 5000), 0);
+	assert_true(rx_find(&a->rx, VIGIL_MSG_SCENARIO_START, 0) >= 0);
+	assert_true(rx_find(&a->rx, VIGIL_MSG_EXIT, 0) >= 0);
+	for (size_t i = 0; i < a->rx.n; i++) {
+		if (a->rx.f[i].type == VIGIL_MSG_STDOUT)
+			stdout_bytes += a->rx.f[i].len;
+	}
+	assert_true(stdout_bytes < 41943040u);
+	assert_true(rx_last_stat(&a->rx, VIGIL_STAT_FRAMES_DROPPED) > 0);
+	assert_true(rx_last_stat(&a->rx, VIGIL_STAT_BYTES_DROPPED) >= 41943040u - stdout_bytes);
+	assert_true(rx_last_stat(&a->rx, VIGIL_STAT_WRITE_STALLS) > 0);
+	assert_int_equal(a->rx.a->st.lost_frames, 0); /* drops happen before seq is assigned */
+}
+
+static void test_shutdown_term_then_kill(void **state)
+{
+	struct agent_fx *a = *state;
+	char *argv[] = { "sh", "-c", "trap '' TERM; echo up; sleep 30", NULL };
+	struct vigil_exit e;
+	uint64_t t0;
+	ssize_t i;
+
+	a->cfg.argv = argv;
+	a->cfg.exit_with_workload = true;
+	a->cfg.grace_ms = 300;
+	agent_fx_start(a);
+	assert_true(rx_until(&a->rx, a->host, VIGIL_MSG_STDOUT, 5000) >= 0);
+	t0 = rx_now_ms();
+	assert_int_equal(rx_send(a->host, VIGIL_MSG_SHUTDOWN, 0, NULL, 0), 0);
+	i = rx_until(&a->rx, a->host, VIGIL_MSG_EXIT, 5000);
+	assert_true(i >= 0);
+	assert_true(rx_now_ms() - t0 >= 250 && rx_now_ms() - t0 < 3000);
+	assert_int_equal(vigil_exit_decode(rx_payload(&a->rx, (size_t)i), a->rx.f[i].len, &e), 0);
+	assert_int_equal(e.exit_status, -1);
+	assert_int_equal(e.signal, SIGKILL);
+	assert_int_equal(agent_fx_wait(a, 5000), 128 + SIGKILL);
+}
+
+static void test_workload_status(void **state)
+{
+	struct agent_fx *a = *state;
+	char *argv[] = { "sh", "-c", "printf out; printf err >&2; exit 7", NULL };
+	struct vigil_exit e;
+	ssize_t i, o, r;
+
+	a->cfg.argv = argv;
+	a->cfg.exit_with_workload = true;
+	agent_fx_start(a);
+	assert_true(rx_drain(&a->rx, a->host, 5000));
+	assert_int_equal(agent_fx_wait(a, 5000), 7);
+	i = rx_find(&a->rx, VIGIL_MSG_EXIT, 0);
+	o = rx_find(&a->rx, VIGIL_MSG_STDOUT, 0);
+	r = rx_find(&a->rx, VIGIL_MSG_STDERR, 0);
+	assert_true(i > o && i > r && o > 0 && r > 0);
+	assert_memory_equal(rx_payload(&a->rx, (size_t)o), "out", 3);
+	assert_memory_equal(rx_payload(&a->rx, (size_t)r), "err", 3);
+	assert_int_equal(vigil_exit_decode(rx_payload(&a->rx, (size_t)i), a->rx.f[i].len, &e), 0);
+	assert_int_equal(e.exit_status, 7);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_hello_then_sys_rdy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ping_pong, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_beats_relayed_and_forged_rejected, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stdout_10mib, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_stops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shutdown_term_then_kill, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workload_status, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

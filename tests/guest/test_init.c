@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for guest/init.c (command line contract) and guest/port.c (lookup by name). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "init.h"
+#include "port.h"
+#include "rx.h"
+
+static struct init_cmdline cl;
+
+static void parse(const char *s)
+{
+	assert_int_equal(init_parse_cmdline(s, strlen(s), &cl), 0);
+}
+
+static void test_dashes(void **state)
+{
+	(void)state;
+	parse("console=ttyS0 quiet vigil.flows_ms=250 -- /bin/echo hello \"two words\" --x\n");
+	assert_int_equal(cl.argc, 4);
+	assert_string_equal(cl.argv[0], "/bin/echo");
+	assert_string_equal(cl.argv[1], "hello");
+	assert_string_equal(cl.argv[2], "two words");
+	assert_string_equal(cl.argv[3], "--x");
+	assert_null(cl.argv[4]);
+	assert_null(cl.run);
+	assert_string_equal(init_param(&cl, "flows_ms"), "250");
+	assert_null(init_param(&cl, "console")); /* not vigil's */
+}
+
+static void test_run_param(void **state)
+{
+	(void)state;
+	parse("vigil.run=\"echo a; exit 3\" vigil.kmsg=off vigil.kmsg vigil.flows_ms=1 "
+	      "vigil.flows_ms=2");
+	assert_string_equal(cl.run, "echo a; exit 3");
+	assert_int_equal(cl.argc, 0);
+	assert_string_equal(init_param(&cl, "kmsg"), ""); /* the last one wins */
+	assert_string_equal(init_param(&cl, "flows_ms"), "2");
+	/* Quotes around the whole word, as the kernel also accepts. */
+	parse("\"vigil.run=ls -l /\"");
+	assert_string_equal(cl.run, "ls -l /");
+}
+
+static void test_edges(void **state)
+{
+	char big[INIT_CMDLINE_MAX * 2];
+
+	(void)state;
+	parse("");
+	assert_int_equal(cl.argc, 0);
+	assert_int_equal(cl.nparams, 0);
+	parse("--");
+	assert_int_equal(cl.argc, 0);
+	parse("a -- -- b");
+	assert_int_equal(cl.argc, 2);
+	assert_string_equal(cl.argv[0], "--");
+	parse("vigil.x=\"unterminated");
+	assert_string_equal(init_param(&cl, "x"), "unterminated");
+	/* Over the bounds: cut, reported. */
+	memset(big, 'a', sizeof(big));
+	for (size_t i = 1; i < sizeof(big); i += 2)
+		big[i] = ' ';
+	memcpy(big, "-- ", 3);
+	assert_int_equal(init_parse_cmdline(big, sizeof(big), &cl), -E2BIG);
+	assert_int_equal(cl.argc, INIT_MAX_ARGS);
+	assert_null(cl.argv[INIT_MAX_ARGS]);
+}
+
+static void test_port_find(void **state)
+{
+	char root[64], p[256], dev[64];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmp_template(root, sizeof(root), "/tmp/vigil-sys-")));
+	assert_int_equal(port_find(root, PORT_NAME_DEFAULT, dev, sizeof(dev)), -ENOENT);
+	snprintf(p, sizeof(p), "%s/class", root);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/class/virtio-ports", root);
+	mkdir(p, 0755);
+	const char *names[][2] = { { "vport0p0", "" },
+				   { "vport1p1", "other.port\n" },
+				   { "vport1p2", PORT_NAME_DEFAULT "\n" } };
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/class/virtio-ports/%s", root, names[i][0]);
+		mkdir(p, 0755);
+		snprintf(p, sizeof(p), "%s/class/virtio-ports/%s/name", root, names[i][0]);
+		f = fopen(p, "w");
+		fputs(names[i][1], f);
+		fclose(f);
+	}
+	assert_int_equal(port_find(root, PORT_NAME_DEFAULT, dev, sizeof(dev)), 0);
+	assert_string_equal(dev, "/dev/vport1p2");
+	assert_int_equal(port_find(root, "org.vigil.bulk.1", dev, sizeof(dev)), -ENOENT);
+	snprintf(p, sizeof(p), "rm -rf %s", root);
+	assert_int_equal(system(p), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dashes),
+		cmocka_unit_test(test_run_param),
+		cmocka_unit_test(test_edges),
+		cmocka_unit_test(test_port_find),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
