@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vigil: the command-line entry point. Dispatches to one subcommand; the
+ * logic lives in the modules beside this file.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct vigil_subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct vigil_subcommand subcommands[] = {
+	{ "run", vigil_cmd_run,
+	  "boot a QEMU guest, run a command in it, watch it, give a verdict" },
+	{ "attach", vigil_cmd_attach, "watch a guest whose QEMU was started elsewhere" },
+	{ "decode", vigil_cmd_decode, "replay a --record file (or a raw port stream) offline" },
+	{ "initramfs", vigil_cmd_initramfs, "build (or find in the cache) the guest's initramfs" },
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: vigil COMMAND [OPTIONS] [ARGS]\n\ncommands:\n", f);
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+	fputs("\n`vigil COMMAND --help` describes a command.\n", f);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return VIGIL_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return VIGIL_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("vigil %s\n", VIGIL_VERSION);
+		return VIGIL_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+		static char name[64];
+		if (strcmp(argv[1], subcommands[i].name) != 0)
+			continue;
+		/* getopt's messages then read "vigil run: unrecognized option" */
+		snprintf(name, sizeof(name), "vigil %s", subcommands[i].name);
+		argv[1] = name;
+		return subcommands[i].run(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "vigil: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return VIGIL_EXIT_USAGE;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * paths: where vigil finds the things a run needs on the host: the agent
+ * binary, the default guest kernel, programs on $PATH. No state.
+ * Errors: negative errno; buffers are written only on success.
+ */
+#ifndef VIGIL_CLI_PATHS_H
+#define VIGIL_CLI_PATHS_H
+
+#include <stddef.h>
+
+/*
+ * The static agent: $VIGIL_AGENT, else guest/vigil-agent of the build tree
+ * this vigil was built in (found relative to /proc/self/exe, then the path
+ * recorded at build time), else <prefix>/libexec/vigil/vigil-agent.
+ * -ENOENT when none is readable.
+ */
+int vigil_find_agent(char *buf, size_t cap);
+
+/* $VIGIL_KERNEL, else the newest /boot/vmlinuz-* (version order). */
+int vigil_find_kernel(const char *boot_dir, char *buf, size_t cap);
+
+/* name resolved like execvp: contains '/' -> itself; else the first
+ * executable regular file in path_env (":"-separated). */
+int vigil_find_program(const char *name, const char *path_env, char *buf, size_t cap);
+
+#endif /* VIGIL_CLI_PATHS_H */

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * record: the `--record FILE` format, which `vigil decode` replays.
+ *
+ * A recording holds every input the session got, with the host
+ * CLOCK_MONOTONIC time it got it: guest bytes, link and VM state changes,
+ * console lines, crashes, snapshot results and progress samples. Replaying
+ * them into a session built with the same options (stored in the header)
+ * gives the same events and verdict.
+ *
+ * Layout (little-endian):
+ *   "VIGILREC" u32 version (1) u32 header_len, header_len bytes of JSON
+ *   (the session options and the run's facts), then records:
+ *   u8 kind, u8[3] 0, u32 len, u64 t_ns, len bytes.
+ * Limits: a record's payload is at most VIGIL_REC_MAX bytes (guest bytes are
+ * split into several records), the header at most 64 KiB.
+ * Writes are buffered (64 KiB) and never block the loop for long: the file
+ * is a local file the user chose.
+ */
+#ifndef VIGIL_CLI_RECORD_H
+#define VIGIL_CLI_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define VIGIL_REC_MAGIC      "VIGILREC"
+#define VIGIL_REC_VERSION    1
+#define VIGIL_REC_MAX        65536u
+#define VIGIL_REC_HEADER_MAX 65536u
+
+enum vigil_rec_kind {
+	VIGIL_REC_RX = 1, /* guest bytes */
+	VIGIL_REC_LINK_UP,
+	VIGIL_REC_LINK_DOWN,
+	VIGIL_REC_VM_STOPPED,
+	VIGIL_REC_VM_RESUMED,
+	VIGIL_REC_CONSOLE,        /* one console line */
+	VIGIL_REC_CRASHED,        /* evidence text */
+	VIGIL_REC_HARNESS_ERROR,  /* message */
+	VIGIL_REC_SNAPSHOT_START, /* i32 result of the provider's start() */
+	VIGIL_REC_SNAPSHOT_DONE,  /* u32 id, i32 status, detail */
+	VIGIL_REC_PROGRESS,       /* i32 result, u32 0, u64 cpu_ns */
+	VIGIL_REC_SHUTDOWN,       /* a SHUTDOWN was requested */
+	VIGIL_REC_FINISH,         /* the run ended here */
+	VIGIL_REC_TICK,           /* vigil_session_tick was called */
+	VIGIL_REC__COUNT,
+};
+
+struct vigil_rec_writer {
+	FILE *f;
+	int err; /* first error, sticky */
+	uint64_t records, bytes;
+};
+
+/* Open path and write the header. 0 or -errno. */
+int vigil_rec_open(struct vigil_rec_writer *w, const char *path, const char *header_json);
+/* Append one record (len up to VIGIL_REC_MAX; RX data is split). */
+int vigil_rec_put(struct vigil_rec_writer *w, enum vigil_rec_kind kind, uint64_t t_ns,
+		  const void *data, size_t len);
+/* Flush and close. 0 or the first error. */
+int vigil_rec_close(struct vigil_rec_writer *w);
+
+struct vigil_rec_reader {
+	const uint8_t *buf; /* the whole file, borrowed */
+	size_t len, off;
+	const char *header; /* JSON, not terminated: header_len bytes */
+	size_t header_len;
+};
+
+struct vigil_rec {
+	enum vigil_rec_kind kind; /* others are kept as numbers and skipped */
+	uint64_t t_ns;
+	const uint8_t *data;
+	uint32_t len;
+};
+
+/* 1 when buf is a recording (and r set up), 0 when it is not one (a plain
+ * byte stream), -EBADMSG for a damaged header, -EPROTO for another version. */
+int vigil_rec_reader_init(struct vigil_rec_reader *r, const uint8_t *buf, size_t len);
+/* 1 and *out, 0 at the end, -EBADMSG for a truncated or oversized record. */
+int vigil_rec_next(struct vigil_rec_reader *r, struct vigil_rec *out);
+
+#endif /* VIGIL_CLI_RECORD_H */

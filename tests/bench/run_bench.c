@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * run-bench: what `vigil run` costs, against the floor of the same machine.
+ * All in one run, on one kernel and one QEMU, boots interleaved:
+ *
+ *  (a) boot_ready_ms: `vigil run -- true`, QEMU start to SYS_RDY (the
+ *      session's "ready" event), vigil's defaults;
+ *  (b) busybox_first_byte_ms: a busybox /init that loads the modules and
+ *      writes one byte to the port, booted by `vigil run --initrd` with the
+ *      same QEMU options (the session's "first_byte" event);
+ *  (c) plain_pc_busybox_ms: that init booted the plain way: -M pc, only
+ *      console=ttyS0, QEMU's default devices; QEMU start to the first byte;
+ *  (d) stdout_MBps: 64 MiB of workload stdout (dd bs=64k) through the agent
+ *      and vigil, first to last byte on vigil's stdout, against raw_port_MBps: the
+ *      busybox init writing 64 MiB with dd bs=64k straight to the port,
+ *      first to last byte on the host socket;
+ *  (e) stall_p99_late_ms: processes beating every 50 ms (deadline 150 ms)
+ *      are SIGSTOPped; lateness is the silence at detection minus the
+ *      deadline, over every stall event; p99.
+ *
+ * Medians of RUN_BENCH_BOOTS boots (default 5; env RUN_BENCH_BOOTS).
+ * The last line is machine-read:
+ *   run-bench: boot_ready_ms=A busybox_first_byte_ms=B plain_pc_busybox_ms=C
+ *   stdout_MBps=S raw_port_MBps=P stall_p99_late_ms=L
+ * Targets (issue 5): A <= B + 50, A <= 0.75 C, S >= 0.9 P, L <= 10.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "paths.h"
+#include "qemu.h"
+
+#ifndef VIGIL_BIN
+#define VIGIL_BIN "vigil"
+#endif
+
+#define MIB  (1024.0 * 1024.0)
+#define BULK (64u << 20)
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The busybox inits: load the modules the image lists, find the port,
+ * then write one byte (or 64 MiB), then power off. */
+static const char init_byte[] =
+    "#!/bin/sh\n"
+    "mount -t devtmpfs dev /dev; mount -t proc proc /proc; mount -t sysfs sys /sys\n"
+    "while read -r m; do insmod \"$m\" 2>/dev/null; done </etc/vigil/modules\n"
+    "for i in $(seq 500); do\n"
+    "  for n in /sys/class/virtio-ports/*/name; do\n"
+    "    [ \"$(cat $n 2>/dev/null)\" = org.vigil.bulk.0 ] || continue\n"
+    "    d=${n%/name}; d=/dev/${d##*/}\n"
+    "    if [ -n \"$BULK\" ]; then dd if=/dev/zero bs=65536 count=1024 of=$d 2>/dev/null && "
+    "sleep 1 && poweroff -f; fi\n"
+    "    printf R >$d 2>/dev/null && sleep 1 && poweroff -f\n"
+    "  done\n"
+    "  usleep 5000\n"
+    "done\n"
+    "poweroff -f\n";
+
+struct child {
+	pid_t pid;
+	int out; /* stdout pipe, or -1 */
+};
+
+/* Start argv with stdout on a pipe (when want_out), stderr to /dev/null. */
+static int spawn(char *const argv[], bool want_out, const int *keep, int nkeep, struct child *c)
+{
+	int p[2] = { -1, -1 };
+
+	if (want_out && pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	c->pid = fork();
+	if (c->pid < 0)
+		return -errno;
+	if (c->pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(want_out ? p[1] : null, 1);
+		if (!getenv("RUN_BENCH_VERBOSE"))
+			dup2(null, 2);
+		for (int i = 0; i < nkeep; i++)
+			fcntl(keep[i], F_SETFD, 0);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (want_out)
+		close(p[1]);
+	c->out = p[0];
+	return 0;
+}
+
+static int reap(struct child *c)
+{
+	int st;
+
+	if (c->out >= 0)
+		close(c->out);
+	while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Read a child's stdout to the end (bounded), NUL-terminated. */
+static char *slurp_fd(int fd, size_t max)
+{
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap + 1);
+
+	while (buf) {
+		ssize_t n;
+		if (len == cap) {
+			char *nb = cap < max ? realloc(buf, cap * 2 + 1) : NULL;
+			if (!nb)
+				break; /* keep what fits */
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	if (buf)
+		buf[len] = '\0';
+	return buf;
+}
+
+/* t_ns of the first event of a kind in JSON lines, in ms; -1 if none. */
+static double event_ms(const char *ev, const char *name)
+{
+	char key[64];
+	const char *p, *t;
+
+	snprintf(key, sizeof(key), "\"event\":\"%s\"", name);
+	p = strstr(ev, key);
+	if (!p)
+		return -1;
+	t = strstr(p, "\"t_ns\":");
+	return t ? strtod(t + 7, NULL) / 1e6 : -1;
+}
+
+static double vigil_event(const char *initrd, const char *name, char *const *work)
+{
+	char *argv[32];
+	int n = 0;
+	struct child c;
+	char *ev;
+	double ms;
+
+	argv[n++] = (char *)VIGIL_BIN;
+	argv[n++] = (char *)"run";
+	argv[n++] = (char *)"-q";
+	argv[n++] = (char *)"--accel";
+	argv[n++] = (char *)"tcg";
+	argv[n++] = (char *)"--events";
+	argv[n++] = (char *)"-";
+	if (initrd) {
+		argv[n++] = (char *)"--initrd";
+		argv[n++] = (char *)initrd;
+		argv[n++] = (char *)"--boot-timeout";
+		argv[n++] = (char *)"15s";
+	}
+	argv[n++] = (char *)"--";
+	while (*work)
+		argv[n++] = *work++;
+	argv[n] = NULL;
+	if (spawn(argv, true, NULL, 0, &c) < 0)
+		return -1;
+	ev = slurp_fd(c.out, 64u << 20);
+	reap(&c);
+	ms = ev ? event_ms(ev, name) : -1;
+	free(ev);
+	return ms;
+}
+
+/* QEMU started by hand, the port on a socketpair: ms to the first byte, and
+ * with bulk the MB/s from the first byte to BULK bytes. */
+static double plain_boot(const char *kernel, const char *initrd, bool bulk, double *mbps)
+{
+	int sv[2];
+	char fdarg[64];
+	char *argv[] = {
+		(char *)"qemu-system-x86_64",
+		(char *)"-M",
+		(char *)"pc",
+		(char *)"-accel",
+		(char *)"tcg",
+		(char *)"-m",
+		(char *)"512",
+		(char *)"-display",
+		(char *)"none",
+		(char *)"-no-reboot",
+		(char *)"-kernel",
+		(char *)kernel,
+		(char *)"-initrd",
+		(char *)initrd,
+		(char *)"-append",
+		(char *)(bulk ? "console=ttyS0 BULK=1" : "console=ttyS0"),
+		(char *)"-serial",
+		(char *)"null",
+		(char *)"-device",
+		(char *)"virtio-serial-pci",
+		(char *)"-chardev",
+		fdarg,
+		(char *)"-device",
+		(char *)"virtserialport,chardev=vport,name=org.vigil.bulk.0",
+		NULL,
+	};
+	struct child c;
+	uint64_t t0, first = 0, last = 0, got = 0;
+	static uint8_t buf[1 << 20];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	snprintf(fdarg, sizeof(fdarg), "socket,id=vport,fd=%d", sv[1]);
+	t0 = now_ns();
+	if (spawn(argv, false, &sv[1], 1, &c) < 0)
+		return -1;
+	close(sv[1]);
+	for (;;) {
+		struct pollfd p = { .fd = sv[0], .events = POLLIN };
+		ssize_t n;
+		if (poll(&p, 1, 30000) <= 0)
+			break;
+		n = read(sv[0], buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		if (!first)
+			first = now_ns();
+		got += (uint64_t)n;
+		last = now_ns();
+		if (!bulk || got >= BULK)
+			break;
+	}
+	kill(c.pid, SIGKILL);
+	reap(&c);
+	close(sv[0]);
+	if (mbps)
+		*mbps = got >= BULK && last > first ? got / MIB / ((last - first) / 1e9) : 0;
+	return first ? (first - t0) / 1e6 : -1;
+}
+
+/* The raw rate: the busybox init's dd straight to the port, booted with
+ * vigil's machine options (spelled out here: the port must be ours, not
+ * vigil's, to time its bytes). */
+static double raw_tuned(const char *kernel, const char *initrd, double *mbps, uint32_t tsc)
+{
+	int sv[2];
+	char fdarg[64], append[512];
+	char *argv[] = {
+		(char *)"qemu-system-x86_64",
+		(char *)"-M",
+		(char *)"microvm,x-option-roms=off",
+		(char *)"-accel",
+		(char *)"tcg",
+		(char *)"-m",
+		(char *)"512",
+		(char *)"-nodefaults",
+		(char *)"-no-user-config",
+		(char *)"-display",
+		(char *)"none",
+		(char *)"-no-reboot",
+		(char *)"-kernel",
+		(char *)kernel,
+		(char *)"-initrd",
+		(char *)initrd,
+		(char *)"-append",
+		append,
+		(char *)"-serial",
+		(char *)"null",
+		(char *)"-device",
+		(char *)"virtio-serial-device",
+		(char *)"-chardev",
+		fdarg,
+		(char *)"-device",
+		(char *)"virtserialport,chardev=vport,name=org.vigil.bulk.0",
+		NULL,
+	};
+	struct child c;
+	uint64_t first = 0, last = 0, got = 0;
+	static uint8_t buf[1 << 20];
+
+	snprintf(append, sizeof(append),
+		 "console=ttyS0 loglevel=4 tsc=reliable no_timer_check noreplace-smp "
+		 "cryptomgr.notests panic=-1 tsc_early_khz=%u BULK=1",
+		 tsc);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	snprintf(fdarg, sizeof(fdarg), "socket,id=vport,fd=%d", sv[1]);
+	if (spawn(argv, false, &sv[1], 1, &c) < 0)
+		return -1;
+	close(sv[1]);
+	for (;;) {
+		struct pollfd p = { .fd = sv[0], .events = POLLIN };
+		ssize_t n;
+		if (poll(&p, 1, 30000) <= 0)
+			break;
+		n = read(sv[0], buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		if (!first)
+			first = now_ns();
+		got += (uint64_t)n;
+		last = now_ns();
+		if (got >= BULK)
+			break;
+	}
+	kill(c.pid, SIGKILL);
+	reap(&c);
+	close(sv[0]);
+	*mbps = got >= BULK && last > first ? got / MIB / ((last - first) / 1e9) : 0;
+	return *mbps;
+}
+
+/* 64 MiB of workload stdout through vigil: first to last byte. */
+static double stdout_rate(void)
+{
+	/* the same writer as the raw case: dd with 64 KiB blocks */
+	char *argv[] = {
+		(char *)VIGIL_BIN,  (char *)"run",        (char *)"-q", (char *)"--accel",
+		(char *)"tcg",      (char *)"--",         (char *)"dd", (char *)"if=/dev/zero",
+		(char *)"bs=65536", (char *)"count=1024", NULL
+	};
+	struct child c;
+	static uint8_t buf[1 << 20];
+	uint64_t first = 0, last = 0, got = 0;
+
+	if (spawn(argv, true, NULL, 0, &c) < 0)
+		return -1;
+	for (;;) {
+		ssize_t n = read(c.out, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (!first)
+			first = now_ns();
+		got += (uint64_t)n;
+		last = now_ns();
+	}
+	reap(&c);
+	return got == BULK && last > first ? got / MIB / ((last - first) / 1e9) : 0;
+}
+
+/* Stall lateness samples (ms) from one run with 20 beaters stopped. */
+static int stall_lateness(double *out, int cap)
+{
+	char *work[] = {
+		(char *)"sh",
+		(char *)"-c",
+		(char *)"P=''; for i in $(seq 20); do vigil-agent beat --every 50 & P=\"$P $!\"; "
+			"done; "
+			"sleep 1.5; kill -STOP $P; sleep 1; kill -CONT $P; sleep 0.3; kill $P; "
+			"exit 0",
+		NULL,
+	};
+	char *argv[32];
+	int n = 0, k = 0;
+	struct child c;
+	char *ev, *p;
+
+	argv[n++] = (char *)VIGIL_BIN;
+	argv[n++] = (char *)"run";
+	argv[n++] = (char *)"-q";
+	argv[n++] = (char *)"--accel";
+	argv[n++] = (char *)"tcg";
+	argv[n++] = (char *)"--events";
+	argv[n++] = (char *)"-";
+	argv[n++] = (char *)"--";
+	for (int i = 0; work[i]; i++)
+		argv[n++] = work[i];
+	argv[n] = NULL;
+	if (spawn(argv, true, NULL, 0, &c) < 0)
+		return 0;
+	ev = slurp_fd(c.out, 64u << 20);
+	reap(&c);
+	for (p = ev; p && (p = strstr(p, "\"event\":\"stall\"")) && k < cap; p++) {
+		const char *s = strstr(p, "\"silence_ns\":"), *d = strstr(p, "\"deadline_ns\":");
+		if (!s || !d)
+			break;
+		out[k++] = (strtod(s + 13, NULL) - strtod(d + 14, NULL)) / 1e6;
+	}
+	free(ev);
+	return k;
+}
+
+static int write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+		return -1;
+	return chmod(path, mode);
+}
+
+static int build_image(const char *init, char *out, size_t cap)
+{
+	char *argv[] = { (char *)VIGIL_BIN, (char *)"initramfs", (char *)"-q",
+			 (char *)"--init",  (char *)init,        NULL };
+	struct child c;
+	char *path;
+
+	if (spawn(argv, true, NULL, 0, &c) < 0)
+		return -1;
+	path = slurp_fd(c.out, 65536);
+	if (reap(&c) != 0 || !path || !*path) {
+		free(path);
+		return -1;
+	}
+	path[strcspn(path, "\n")] = '\0';
+	snprintf(out, cap, "%s", path);
+	free(path);
+	return 0;
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/vigil-run-bench-XXXXXX", init[PATH_MAX], img[PATH_MAX];
+	char kernel[PATH_MAX];
+	const char *env = getenv("RUN_BENCH_BOOTS");
+	int boots = env ? atoi(env) : 5;
+	double a[32], b[32], c[32], s[32], raw[32], late[4096];
+	int nl = 0;
+	uint32_t tsc = 0;
+	char *true_cmd[] = { (char *)"true", NULL };
+
+	if (boots < 1 || boots > 32)
+		boots = 5;
+	if (!mkdtemp(dir) || vigil_find_kernel("/boot", kernel, sizeof(kernel)) < 0) {
+		fprintf(stderr, "run-bench: no temporary directory or no kernel\n");
+		return 1;
+	}
+	/* the TSC frequency as vigil finds it */
+	vigil_tsc_khz(&tsc);
+	snprintf(init, sizeof(init), "%s/init.sh", dir);
+	if (write_file(init, init_byte, 0755) < 0 || build_image(init, img, sizeof(img)) < 0) {
+		fprintf(stderr, "run-bench: cannot build the busybox image\n");
+		return 1;
+	}
+	for (int i = 0; i < boots; i++) {
+		a[i] = vigil_event(NULL, "ready", true_cmd);
+		b[i] = vigil_event(img, "first_byte", true_cmd);
+		c[i] = plain_boot(kernel, img, false, NULL);
+		s[i] = stdout_rate();
+		raw_tuned(kernel, img, &raw[i], tsc);
+		nl += stall_lateness(late + nl, (int)(sizeof(late) / sizeof(late[0])) - nl);
+		printf("boot %d: ready %.0f ms, busybox byte %.0f ms, plain pc %.0f ms, "
+		       "stdout %.0f MB/s, raw %.0f MB/s\n",
+		       i + 1, a[i], b[i], c[i], s[i], raw[i]);
+		fflush(stdout);
+	}
+	qsort(late, (size_t)nl, sizeof(late[0]), cmp_double);
+	printf("stall lateness: %d samples, median %.2f ms, max %.2f ms\n", nl,
+	       nl ? late[nl / 2] : -1, nl ? late[nl - 1] : -1);
+	printf("run-bench: boot_ready_ms=%.0f busybox_first_byte_ms=%.0f plain_pc_busybox_ms=%.0f "
+	       "stdout_MBps=%.0f raw_port_MBps=%.0f stall_p99_late_ms=%.1f\n",
+	       median(a, boots), median(b, boots), median(c, boots), median(s, boots),
+	       median(raw, boots), nl ? late[(size_t)(nl * 99 / 100)] : -1.0);
+	return 0;
+}

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for host/cli/initramfs.c: plan, cache and content of the image. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "cpio_reader.h"
+#include "initramfs.h"
+#include "test_util.h"
+
+struct fx {
+	char *dir;
+	char init[PATH_MAX], moddir[PATH_MAX], cache[PATH_MAX], tree[PATH_MAX];
+};
+
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	f->dir = tu_mkdtemp();
+	snprintf(f->init, sizeof(f->init), "%s/agent", f->dir);
+	snprintf(f->moddir, sizeof(f->moddir), "%s/modules/6.1.0-test", f->dir);
+	snprintf(f->cache, sizeof(f->cache), "%s/cache", f->dir);
+	snprintf(f->tree, sizeof(f->tree), "%s/tree", f->dir);
+	mkdir(f->cache, 0755);
+	tu_write_str(f->dir, "agent", "#!/bin/sh\necho agent\n");
+	tu_write_str(f->dir, "modules/6.1.0-test/modules.dep",
+		     "kernel/virtio_ring.ko:\n"
+		     "kernel/virtio.ko: kernel/virtio_ring.ko\n"
+		     "kernel/virtio_console.ko: kernel/virtio.ko kernel/virtio_ring.ko\n");
+	tu_write_str(f->dir, "modules/6.1.0-test/kernel/virtio_ring.ko", "RING");
+	tu_write_str(f->dir, "modules/6.1.0-test/kernel/virtio.ko", "VIRTIO");
+	tu_write_str(f->dir, "modules/6.1.0-test/kernel/virtio_console.ko", "CONSOLE");
+	tu_write_str(f->dir, "tree/a.txt", "A");
+	tu_write_str(f->dir, "tree/sub/b.txt", "BB");
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+
+	tu_rm_rf(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static const struct vigil_kmod_want mods[] = { { "virtio_console", true }, { "tcp_diag", false } };
+
+static void base_opts(struct fx *f, struct vigil_ird_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->init = f->init;
+	o->init_is_agent = true;
+	o->modules_dir = f->moddir;
+	o->mods = mods;
+	o->n_mods = 2;
+	o->cache_dir = f->cache;
+	o->ld_conf = "/etc/ld.so.conf";
+}
+
+static void test_layout(void **state)
+{
+	struct fx *f = *state;
+	struct vigil_ird_add adds[] = { { f->tree, "/opt/tree" } };
+	struct vigil_ird_opts o;
+	struct vigil_ird_result res;
+	struct tcpio_entry e;
+	uint8_t *img;
+	size_t len;
+
+	base_opts(f, &o);
+	o.adds = adds;
+	o.n_adds = 1;
+	assert_int_equal(vigil_ird_build(&o, NULL, &res), 0);
+	assert_false(res.cache_hit);
+	assert_int_equal(res.modules, 3);
+	assert_int_equal(strlen(res.hash), 32);
+	img = tcpio_slurp(res.path, &len);
+	assert_non_null(img);
+	assert_int_equal(tcpio_find(img, len, "init", &e), 1);
+	assert_int_equal(e.mode, S_IFREG | 0755);
+	assert_memory_equal(e.data, "#!/bin/sh\necho agent\n", e.size);
+	assert_int_equal(tcpio_find(img, len, "bin/vigil-agent", &e), 1);
+	assert_int_equal(e.mode & S_IFMT, S_IFLNK);
+	assert_memory_equal(e.data, "/init", 5);
+	assert_int_equal(tcpio_find(img, len, "dev/console", &e), 1);
+	assert_int_equal(e.mode, S_IFCHR | 0600);
+	assert_int_equal(e.rmajor, 5);
+	assert_int_equal(tcpio_find(img, len, "etc/vigil/modules", &e), 1);
+	{
+		const char want[] = "/lib/modules/6.1.0-test/kernel/virtio_ring.ko\n"
+				    "/lib/modules/6.1.0-test/kernel/virtio.ko\n"
+				    "/lib/modules/6.1.0-test/kernel/virtio_console.ko\n";
+		assert_int_equal(e.size, strlen(want));
+		assert_memory_equal(e.data, want, strlen(want));
+	}
+	assert_int_equal(tcpio_find(img, len, "lib/modules/6.1.0-test/modules.dep", &e), 1);
+	assert_non_null(memmem(e.data, e.size, "kernel/virtio.ko: kernel/virtio_ring.ko\n", 40));
+	assert_int_equal(tcpio_find(img, len, "lib/modules/6.1.0-test/kernel/virtio.ko", &e), 1);
+	assert_memory_equal(e.data, "VIRTIO", 6);
+	/* parents come before children */
+	assert_int_equal(tcpio_find(img, len, "opt", &e), 1);
+	assert_int_equal(e.mode & S_IFMT, S_IFDIR);
+	assert_int_equal(tcpio_find(img, len, "opt/tree/sub/b.txt", &e), 1);
+	assert_memory_equal(e.data, "BB", 2);
+	{
+		size_t off = 0;
+		int seen_lib = 0, r;
+		while ((r = tcpio_next(img, len, &off, &e)) == 1) {
+			if (strcmp(e.name, "lib") == 0)
+				seen_lib = 1;
+			if (strncmp(e.name, "lib/", 4) == 0)
+				assert_true(seen_lib);
+		}
+		assert_int_equal(r, 0);
+	}
+	free(img);
+}
+
+static void test_cache_hit_and_invalidation(void **state)
+{
+	struct fx *f = *state;
+	struct vigil_ird_opts o;
+	struct vigil_ird_result a, b, c;
+
+	base_opts(f, &o);
+	assert_int_equal(vigil_ird_build(&o, NULL, &a), 0);
+	assert_int_equal(vigil_ird_build(&o, NULL, &b), 0);
+	assert_true(b.cache_hit);
+	assert_string_equal(a.path, b.path);
+	assert_string_equal(a.hash, b.hash);
+	/* same size, different content: a new image */
+	tu_write_str(f->dir, "modules/6.1.0-test/kernel/virtio.ko", "VIRTIX");
+	assert_int_equal(vigil_ird_build(&o, NULL, &c), 0);
+	assert_false(c.cache_hit);
+	assert_string_not_equal(a.hash, c.hash);
+	/* no busybox vs a different init program: different hashes too */
+	o.init_is_agent = false;
+	assert_int_equal(vigil_ird_build(&o, NULL, &b), 0);
+	assert_string_not_equal(b.hash, c.hash);
+}
+
+static void test_add_overrides_and_errors(void **state)
+{
+	struct fx *f = *state;
+	char other[PATH_MAX];
+	struct vigil_ird_add adds[] = { { other, "/init" } };
+	struct vigil_ird_add bad[] = { { other, "/../escape" } };
+	struct vigil_ird_add missing[] = { { "/nonexistent/file", "/x" } };
+	struct vigil_ird_opts o;
+	struct vigil_ird_result res;
+	struct tcpio_entry e;
+	uint8_t *img;
+	size_t len, count = 0, off = 0;
+
+	snprintf(other, sizeof(other), "%s/tree/a.txt", f->dir);
+	base_opts(f, &o);
+	o.adds = adds;
+	o.n_adds = 1;
+	assert_int_equal(vigil_ird_build(&o, NULL, &res), 0);
+	img = tcpio_slurp(res.path, &len);
+	while (tcpio_next(img, len, &off, &e) == 1)
+		count += strcmp(e.name, "init") == 0;
+	assert_int_equal(count, 1); /* replaced, not duplicated */
+	assert_int_equal(tcpio_find(img, len, "init", &e), 1);
+	assert_memory_equal(e.data, "A", 1);
+	free(img);
+
+	o.adds = bad;
+	assert_int_equal(vigil_ird_build(&o, NULL, &res), -EINVAL);
+	assert_non_null(strstr(res.detail, "escape"));
+	o.adds = missing;
+	assert_int_equal(vigil_ird_build(&o, NULL, &res), -ENOENT);
+	assert_non_null(strstr(res.detail, "/nonexistent/file"));
+	/* a required module the kernel lacks */
+	{
+		struct vigil_kmod_want need[] = { { "virtio_gpu", true } };
+		o.adds = NULL;
+		o.n_adds = 0;
+		o.mods = need;
+		o.n_mods = 1;
+		assert_int_equal(vigil_ird_build(&o, NULL, &res), -ENOENT);
+		assert_non_null(strstr(res.detail, "virtio_gpu"));
+	}
+}
+
+/* A host program comes with its interpreter and libraries, at their paths. */
+static void test_host_program(void **state)
+{
+	struct fx *f = *state;
+	char self[PATH_MAX];
+	const char *exes[1] = { self };
+	struct vigil_ird_opts o;
+	struct vigil_ird_result res;
+	struct tcpio_entry e;
+	uint8_t *img;
+	size_t len, off = 0;
+	bool libc = false;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	assert_true(n > 0);
+	self[n] = '\0';
+	base_opts(f, &o);
+	o.exes = exes;
+	o.n_exes = 1;
+	o.cache_dir = NULL;
+	{
+		char out[PATH_MAX];
+		snprintf(out, sizeof(out), "%s/out.cpio", f->dir);
+		assert_int_equal(vigil_ird_build(&o, out, &res), 0);
+		assert_string_equal(res.path, out);
+	}
+	img = tcpio_slurp(res.path, &len);
+	assert_int_equal(tcpio_find(img, len, self + 1, &e), 1);
+	assert_int_equal(e.mode, S_IFREG | 0755);
+	while (tcpio_next(img, len, &off, &e) == 1)
+		libc |= strstr(e.name, "/libc.so.6") != NULL;
+	assert_true(libc);
+	free(img);
+}
+
+static void test_cache_prune(void **state)
+{
+	struct fx *f = *state;
+	struct vigil_ird_opts o;
+	struct vigil_ird_result res;
+	char body[32];
+	size_t n = 0;
+	FILE *p;
+	char cmd[PATH_MAX + 32], line[64];
+
+	base_opts(f, &o);
+	for (int i = 0; i < VIGIL_IRD_CACHE_KEEP + 3; i++) {
+		snprintf(body, sizeof(body), "init %d\n", i);
+		tu_write_str(f->dir, "agent", body);
+		assert_int_equal(vigil_ird_build(&o, NULL, &res), 0);
+	}
+	snprintf(cmd, sizeof(cmd), "ls %s | grep -c '^initramfs-'", f->cache);
+	p = popen(cmd, "r");
+	assert_non_null(fgets(line, sizeof(line), p));
+	pclose(p);
+	n = strtoul(line, NULL, 10);
+	assert_int_equal(n, VIGIL_IRD_CACHE_KEEP);
+	/* the newest survives */
+	assert_int_equal(access(res.path, R_OK), 0);
+}
+
+static void test_kernel_release(void **state)
+{
+	struct fx *f = *state;
+	uint8_t hdr[0x400];
+	char rel[64], path[PATH_MAX];
+
+	memset(hdr, 0, sizeof(hdr));
+	memcpy(hdr + 0x202, "HdrS", 4);
+	hdr[0x20E] = 0x00; /* version string at 0x100 + 0x200 */
+	hdr[0x20F] = 0x01;
+	memcpy(hdr + 0x300, "6.1.0-99-test (someone@host) #1 SMP", 35);
+	assert_int_equal(tu_write(f->dir, "bzImage", hdr, sizeof(hdr), 0644), 0);
+	snprintf(path, sizeof(path), "%s/bzImage", f->dir);
+	assert_int_equal(vigil_kernel_release(path, rel, sizeof(rel)), 0);
+	assert_string_equal(rel, "6.1.0-99-test");
+	assert_int_equal(vigil_kernel_release(path, rel, 5), -ENOEXEC);
+	hdr[0x202] = 'X';
+	assert_int_equal(tu_write(f->dir, "bzImage", hdr, sizeof(hdr), 0644), 0);
+	assert_int_equal(vigil_kernel_release(path, rel, sizeof(rel)), -ENOEXEC);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_layout, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_hit_and_invalidation, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_add_overrides_and_errors, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_host_program, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_prune, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_kernel_release, fx_setup, fx_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target: the serial console scanner (host/cli/console.c) on
+ * arbitrary guest bytes, split at a point taken from the input. Checks the
+ * bounds it promises: the excerpt and every delivered line stay in their
+ * limits and are terminated.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "console.h"
+
+/* Checked in every build type (assert would vanish under NDEBUG). */
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c))                                                                          \
+			abort();                                                                   \
+	} while (0)
+
+static void on_line(void *ctx, const char *line, size_t len, enum vigil_con_kind k)
+{
+	(void)ctx;
+	CHECK(len <= VIGIL_CON_LINE_MAX);
+	CHECK(strlen(line) == len);
+	CHECK((unsigned)k < VIGIL_CON__COUNT);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct vigil_console c;
+	size_t cut = size ? data[0] % (size + 1) : 0;
+
+	vigil_console_init(&c);
+	vigil_console_feed(&c, (const char *)data, cut, on_line, NULL);
+	vigil_console_feed(&c, (const char *)data + cut, size - cut, on_line, NULL);
+	vigil_console_flush(&c, on_line, NULL);
+	CHECK(c.excerpt_len <= VIGIL_CON_EXCERPT_MAX);
+	CHECK(strlen(c.excerpt) == c.excerpt_len);
+	CHECK(c.bytes == size);
+	return 0;
+}

@@ -1,0 +1,299 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# vigil VM scenarios: each boots the guest kernel under TCG with the agent as
+# init and checks the verdict, the events and the exit status of `vigil run`.
+#
+#   scenarios.sh NAME      run one scenario (ctest runs each as vm_NAME)
+#
+# Environment: VIGIL (the vigil binary), VIGIL_AGENT (the static agent),
+# VIGIL_KERNEL (optional). Exit 0 pass, 1 fail, 77 skipped (no kernel/QEMU).
+set -u
+
+VIGIL=${VIGIL:?set VIGIL to the vigil binary}
+export VIGIL_AGENT=${VIGIL_AGENT:?set VIGIL_AGENT to the static agent}
+NAME=${1:?usage: scenarios.sh NAME}
+WORK=$(mktemp -d /tmp/vigil-vmtest.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK" || exit 1
+
+command -v qemu-system-x86_64 >/dev/null || { echo "skip: no qemu-system-x86_64"; exit 77; }
+if [ -z "${VIGIL_KERNEL:-}" ] && ! ls /boot/vmlinuz-* >/dev/null 2>&1; then
+	echo "skip: no guest kernel (/boot/vmlinuz-* or VIGIL_KERNEL)"
+	exit 77
+fi
+
+fail() {
+	echo "FAIL $NAME: $*"
+	for f in verdict.json events.jsonl console.txt err.txt; do
+		[ -f "$f" ] && { echo "--- $f (tail)"; tail -n 30 "$f" | cut -c1-300; }
+	done
+	exit 1
+}
+
+# run_vigil EXPECTED_STATUS [vigil run options...] -- COMMAND...
+run_vigil() {
+	want=$1
+	shift
+	ev="--events events.jsonl"
+	[ "${NO_EVENTS:-}" = 1 ] && ev=""
+	"$VIGIL" run --accel tcg -q --verdict verdict.json $ev \
+		--console console.txt "$@" >out.txt 2>err.txt
+	got=$?
+	[ "$got" = "$want" ] || fail "exit status $got, want $want"
+}
+
+# The QEMU child of a vigil process (from /proc: no procps needed).
+qemu_child() {
+	for st in /proc/[0-9]*/stat; do
+		f=$(sed 's/.*) //' "$st" 2>/dev/null) || continue
+		set -- $f # $1 state, $2 ppid
+		[ "$2" = "$VPARENT" ] || continue
+		p=${st#/proc/}
+		p=${p%/stat}
+		case "$(cat /proc/$p/comm 2>/dev/null)" in qemu-system*) echo "$p"; return 0 ;; esac
+	done
+	return 1
+}
+
+outcome_is() {
+	grep -q "^  \"outcome\": \"$1\"" verdict.json || fail "outcome is not $1"
+}
+
+# field of the first event of a type: event_field stall pid
+event_count() {
+	grep -c "\"event\":\"$1\"" events.jsonl
+}
+
+case "$NAME" in
+exit0)
+	run_vigil 0 -- true
+	outcome_is PASS
+	grep -q '"status": 0' verdict.json || fail "no workload exit status 0"
+	;;
+exit3)
+	run_vigil 3 -- sh -c 'echo out; echo err >&2; exit 3'
+	outcome_is WORKLOAD_FAILED
+	grep -q '"status": 3' verdict.json || fail "exit status 3 not in the verdict"
+	[ "$(cat out.txt)" = out ] || fail "stdout not echoed"
+	grep -q '^err$' err.txt || fail "stderr not echoed"
+	;;
+stdout20m)
+	# the guest hashes what it writes; the host hashes what it got (no
+	# events file: rendering 20 MiB of output as JSON is not what is tested)
+	NO_EVENTS=1 run_vigil 0 --memory 512M -- sh -c \
+		'head -c 20971520 /dev/urandom >/tmp/f && md5sum </tmp/f >&2 && cat /tmp/f'
+	want=$(grep -o '^[0-9a-f]\{32\}' err.txt | head -1)
+	got=$(md5sum <out.txt | cut -c1-32)
+	size=$(wc -c <out.txt)
+	[ "$size" = 20971520 ] || fail "got $size bytes of stdout, want 20971520"
+	[ -n "$want" ] && [ "$want" = "$got" ] || fail "stdout hash $got, guest wrote $want"
+	;;
+stall)
+	run_vigil 0 --stall-threshold 1s -- sh -c '
+		vigil-agent beat --every 100 & A=$!
+		vigil-agent beat --every 100 & B=$!
+		vigil-agent beat --every 100 & C=$!
+		echo "stopped $B"
+		sleep 1; kill -STOP $B; sleep 2; kill -CONT $B; sleep 1
+		kill $A $B $C; wait; exit 0'
+	pid=$(sed -n 's/^stopped //p' out.txt)
+	[ -n "$pid" ] || fail "no pid from the guest"
+	[ "$(event_count stall)" -ge 1 ] || fail "no stall event"
+	if grep '"event":"stall"' events.jsonl | grep -v "\"pid\":$pid," | grep -q .; then
+		fail "a process other than $pid stalled"
+	fi
+	grep '"event":"recovery"' events.jsonl | grep -q "\"pid\":$pid," ||
+		fail "no recovery of $pid"
+	outcome_is PASS
+	;;
+watchdog_pause)
+	# 3 s of work inside a 2 s watchdog, 2 s of it paused: passes
+	run_vigil 0 --workload-duration 2s -- sh -c '
+		vigil-agent emit scenario-start w; sleep 0.5
+		vigil-agent emit scenario-pause w; sleep 2
+		vigil-agent emit scenario-resume w; sleep 0.5
+		vigil-agent emit scenario-end w'
+	outcome_is PASS
+	grep -q '"event":"scenario"' events.jsonl || fail "no scenario events"
+	;;
+watchdog_timeout)
+	run_vigil 124 --workload-duration 1s -- sh -c '
+		vigil-agent emit scenario-start w; sleep 30'
+	outcome_is WATCHDOG_TIMEOUT
+	;;
+sched_exit)
+	run_vigil 120 -- sh -c \
+		'vigil-agent emit sched-exit --kind 1024 --code 7 "runqueue stuck"; sleep 30'
+	outcome_is SCHED_EXIT
+	grep -q 'runqueue stuck' verdict.json || fail "reason not in the verdict"
+	grep -q '"kind": 1024' verdict.json || fail "kind not in the verdict"
+	# ends within 1 s of the frame
+	t1=$(grep '"event":"sched_exit"' events.jsonl | sed 's/.*"t_ns":\([0-9]*\).*/\1/')
+	t2=$(grep '"event":"run_end"' events.jsonl | sed 's/.*"t_ns":\([0-9]*\).*/\1/')
+	[ -n "$t1" ] && [ -n "$t2" ] && [ $((t2 - t1)) -lt 1000000000 ] ||
+		fail "run ended $((t2 - t1)) ns after SCHED_EXIT"
+	;;
+panic)
+	run_vigil 126 -- sh -c 'echo c >/proc/sysrq-trigger'
+	outcome_is GUEST_CRASH
+	grep -q 'Kernel panic' verdict.json || fail "no panic line in the evidence"
+	;;
+boot_timeout)
+	# an init that never says it is ready
+	printf '#!/bin/sh\nexec sleep 600\n' >init.sh
+	chmod +x init.sh
+	"$VIGIL" initramfs -q --init "$WORK/init.sh" -o "$WORK/never.cpio" >/dev/null ||
+		fail "cannot build the image"
+	run_vigil 127 --initrd "$WORK/never.cpio" --boot-timeout 4s -- true
+	outcome_is BOOT_TIMEOUT
+	;;
+snapshot)
+	run_vigil 0 --snapshot-dir "$WORK/snaps" -- sh -c \
+		'vigil-agent snapshot --kind memory --tag t1 && echo reply-ok'
+	grep -q reply-ok out.txt || fail "the guest did not get a successful reply"
+	ls "$WORK"/snaps/t1-*.elf >/dev/null 2>&1 || fail "no dump file"
+	[ "$(wc -c <"$(ls "$WORK"/snaps/t1-*.elf | head -1)")" -gt 1000000 ] ||
+		fail "dump file too small"
+	;;
+host_starved)
+	"$VIGIL" run --accel tcg -q --verdict verdict.json --events events.jsonl \
+		--stall-threshold 1s -- sh -c \
+		'vigil-agent beat --every 100 & sleep 9; kill $!; exit 0' >out.txt 2>err.txt &
+	vp=$!
+	qp=""
+	for i in $(seq 50); do
+		qp=$(VPARENT=$vp qemu_child)
+		[ -n "$qp" ] && grep -q '"event":"process_new"' events.jsonl 2>/dev/null &&
+			[ "$(grep -c '"event":"process_new"' events.jsonl)" -ge 2 ] && break
+		sleep 0.2
+	done
+	[ -n "$qp" ] || fail "no QEMU child"
+	sleep 0.5
+	kill -STOP "$qp"
+	sleep 3
+	kill -CONT "$qp"
+	wait $vp
+	got=$?
+	grep '"event":"stall"' events.jsonl | grep -q '"host_starved":false' &&
+		fail "a stall was blamed on the guest"
+	[ "$got" = 0 ] || fail "exit status $got"
+	grep -q '"host_starved":true' events.jsonl ||
+		grep -q 'HOST_STARVED' verdict.json || fail "no host starvation seen"
+	;;
+qemu_killed)
+	"$VIGIL" run --accel tcg -q --verdict verdict.json --events events.jsonl \
+		-- sh -c 'sleep 60' >out.txt 2>err.txt &
+	vp=$!
+	for i in $(seq 100); do
+		grep -q '"event":"ready"' events.jsonl 2>/dev/null && break
+		sleep 0.1
+	done
+	qp=$(VPARENT=$vp qemu_child)
+	[ -n "$qp" ] || fail "no QEMU child"
+	start=$(date +%s)
+	kill -KILL "$qp"
+	wait $vp
+	got=$?
+	[ $(($(date +%s) - start)) -le 5 ] || fail "vigil took too long to notice"
+	[ "$got" = 124 ] || fail "exit status $got, want 124"
+	outcome_is LINK_LOST
+	;;
+tcp_flow)
+	run_vigil 0 -- sh -c '
+		ip link set lo up
+		sleep 4 | nc -l -p 5555 >/dev/null &
+		sleep 0.3
+		(echo hello; sleep 2.5) | nc 127.0.0.1 5555
+		wait; exit 0'
+	# both ends of the connection are seen (sock_diag sees each socket)
+	grep -q '"opened": [2-9]' verdict.json || fail "the connection was not seen"
+	;;
+attach | vm_stop)
+	# QEMU started by hand, the port in server mode; vigil attaches to it.
+	# vm_stop: a second QMP socket lets the test stop the VM for longer
+	# than the stall threshold: the VM's stop is not a stall.
+	img=$("$VIGIL" initramfs -q) || fail "cannot build the image"
+	kernel=${VIGIL_KERNEL:-$(ls /boot/vmlinuz-* | sort -V | tail -1)}
+	if [ "$NAME" = attach ]; then
+		work='vigil-agent beat --every 100 & sleep 7; exit 0'
+	else
+		command -v python3 >/dev/null || { echo "skip: no python3 for QMP"; exit 77; }
+		work='vigil-agent beat --every 100 & sleep 9; exit 0'
+	fi
+	# -M pc: microvm would need tsc_early_khz, which vigil run computes
+	qemu-system-x86_64 -M pc -accel tcg -m 512 -nodefaults -no-user-config \
+		-display none -no-reboot -name t,debug-threads=on -kernel "$kernel" \
+		-initrd "$img" -serial file:console.txt \
+		-append "console=ttyS0 loglevel=4 tsc=reliable no_timer_check -- sh -c \"$work\"" \
+		-device virtio-serial-pci \
+		-chardev socket,id=vport,path="$WORK/port.sock",server=on,wait=off \
+		-device virtserialport,chardev=vport,name=org.vigil.bulk.0 \
+		-qmp unix:"$WORK/qmp.sock",server=on,wait=off \
+		-qmp unix:"$WORK/qmp2.sock",server=on,wait=off -device pvpanic &
+	qp=$!
+	trap 'kill -9 $qp 2>/dev/null; rm -rf "$WORK"' EXIT
+	for i in $(seq 50); do [ -S port.sock ] && [ -S qmp2.sock ] && break; sleep 0.1; done
+	if [ "$NAME" = attach ]; then
+		"$VIGIL" attach -q --socket port.sock --qmp qmp.sock --events ev1.jsonl &
+		vp=$!
+		for i in $(seq 100); do
+			grep -q '"event":"process_new"' ev1.jsonl 2>/dev/null && break
+			sleep 0.1
+		done
+		grep -q '"event":"process_new"' ev1.jsonl || fail "the first attach saw no beats"
+		# SIGTERM: a background job of a script ignores SIGINT
+		kill -TERM $vp
+		wait $vp
+		[ $? = 125 ] || fail "an interrupted attach must exit 125"
+		sleep 0.5
+		"$VIGIL" attach -q --socket port.sock --qmp qmp.sock --verdict verdict.json \
+			--events events.jsonl || fail "the second attach did not pass"
+		outcome_is PASS
+		grep -q '"lost_frames": [0-9]' verdict.json || fail "no seq accounting"
+	else
+		"$VIGIL" attach -q --socket port.sock --qmp qmp.sock --stall-threshold 1s \
+			--verdict verdict.json --events events.jsonl &
+		vp=$!
+		for i in $(seq 100); do
+			grep -q '"event":"process_new"' events.jsonl 2>/dev/null && break
+			sleep 0.1
+		done
+		sleep 0.5
+		python3 - "$WORK/qmp2.sock" <<'PY' || fail "QMP stop/cont failed"
+import json, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+f.readline()
+def cmd(c):
+    f.write(json.dumps({"execute": c}) + "\n"); f.flush()
+    while "return" not in json.loads(f.readline()):
+        pass
+cmd("qmp_capabilities"); cmd("stop"); time.sleep(2.5); cmd("cont")
+PY
+		wait $vp || fail "attach exit status $?"
+		[ "$(event_count process_new)" -ge 1 ] || fail "no beating process"
+		[ "$(event_count vm_stopped)" -ge 1 ] || fail "the stop was not seen"
+		[ "$(event_count stall)" = 0 ] || fail "the VM's stop was taken for a stall"
+	fi
+	wait $qp
+	;;
+record_decode)
+	# the replay gives the same events, verdict and status as the run
+	run_vigil 2 --stall-threshold 1s --record run.rec -- sh -c '
+		vigil-agent beat --every 100 & B=$!
+		sleep 0.5; kill -STOP $B; sleep 1.5; kill -CONT $B; sleep 0.3
+		vigil-agent emit result t1 pass; kill $B; exit 2'
+	"$VIGIL" decode -q --verdict decoded.json run.rec >decoded.jsonl
+	[ $? = 2 ] || fail "decode exit status differs"
+	cmp -s events.jsonl decoded.jsonl || fail "decoded events differ"
+	cmp -s verdict.json decoded.json || fail "decoded verdict differs"
+	[ "$(event_count stall)" -ge 1 ] || fail "no stall to replay"
+	;;
+*)
+	echo "unknown scenario $NAME"
+	exit 2
+	;;
+esac
+echo "ok $NAME"
