@@ -15,36 +15,18 @@
 
 int ctl_open(struct ctl *s, const char *path, mode_t mode)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t len = strlen(path);
-	char dir[108], *slash;
-	int fd, e;
+	int fd;
 
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
 	for (int i = 0; i < CTL_MAX_CONN; i++)
 		s->conn[i].fd = -1;
-	if (len >= sizeof(sa.sun_path))
+	if (len >= sizeof(s->path))
 		return -ENAMETOOLONG;
-	memcpy(dir, path, len + 1);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		e = util_mkdir_p(dir, 0755);
-		if (e < 0)
-			return e;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = util_unix_bind(path, SOCK_STREAM, mode, CTL_MAX_CONN, false);
 	if (fd < 0)
-		return -errno;
-	memcpy(sa.sun_path, path, len);
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0 ||
-	    listen(fd, CTL_MAX_CONN) < 0) {
-		e = -errno;
-		close(fd);
-		return e;
-	}
+		return fd;
 	memcpy(s->path, path, len + 1);
 	s->fd = fd;
 	return 0;

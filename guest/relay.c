@@ -69,43 +69,22 @@ static uint64_t pidns_cached(struct relay *r, uint32_t pid, uint64_t now_ns)
 
 int relay_open(struct relay *r, const char *path, mode_t mode, relay_sink_fn sink, void *ctx)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t len = strlen(path);
-	char dir[108];
-	char *slash;
-	int one = 1, fd, e;
+	int fd;
 
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
 	r->proc = "/proc";
 	r->sink = sink;
 	r->ctx = ctx;
-	if (len >= sizeof(sa.sun_path))
+	if (len >= sizeof(r->path))
 		return -ENAMETOOLONG;
-	memcpy(dir, path, len + 1);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		e = util_mkdir_p(dir, 0755);
-		if (e < 0)
-			return e;
-	}
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = util_unix_bind(path, SOCK_DGRAM, mode, 0, true);
 	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
-		goto fail;
-	memcpy(sa.sun_path, path, len);
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0)
-		goto fail;
+		return fd;
 	memcpy(r->path, path, len + 1);
 	r->fd = fd;
 	return 0;
-fail:
-	e = -errno;
-	close(fd);
-	return e;
 }
 
 void relay_close(struct relay *r)

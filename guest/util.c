@@ -5,7 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 size_t util_fmt_u64(char *p, uint64_t v)
 {
@@ -123,4 +126,41 @@ int util_write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)w;
 	}
 	return 0;
+}
+
+int util_unix_bind(const char *path, int type, unsigned mode, int backlog, bool passcred)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = strlen(path);
+	char dir[sizeof(sa.sun_path)];
+	char *slash;
+	int one = 1, fd, e;
+
+	if (len >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(dir, path, len + 1);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		e = util_mkdir_p(dir, 0755);
+		if (e < 0)
+			return e;
+	}
+	fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (passcred && setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+		e = -errno;
+		close(fd);
+		return e;
+	}
+	memcpy(sa.sun_path, path, len);
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, (mode_t)mode) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, backlog) < 0)) {
+		e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
 }

@@ -7,6 +7,7 @@
 #ifndef VIGIL_GUEST_UTIL_H
 #define VIGIL_GUEST_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -57,6 +58,14 @@ int util_parse_ms(const char *s, uint64_t *out_ms);
 int util_read_file(const char *path, char *buf, size_t cap);
 /* mkdir -p with mode for every missing component; 0 or -errno. */
 int util_mkdir_p(const char *path, unsigned mode);
+/*
+ * A non-blocking, close-on-exec unix socket of `type` bound at path with the
+ * given mode; its directory is created (0755) if missing and a stale socket
+ * file is replaced. SOCK_STREAM sockets also listen (backlog). With
+ * passcred, SO_PASSCRED is on before the socket is reachable, so no message
+ * arrives without credentials. Returns the fd or a negative errno.
+ */
+int util_unix_bind(const char *path, int type, unsigned mode, int backlog, bool passcred);
 /* write() all of buf on a blocking fd; 0 or -errno. */
 int util_write_all(int fd, const void *buf, size_t len);
 
