@@ -79,15 +79,20 @@ exit3)
 	grep -q '^err$' err.txt || fail "stderr not echoed"
 	;;
 stdout20m)
-	# the guest hashes what it writes; the host hashes what it got (no
-	# events file: rendering 20 MiB of output as JSON is not what is tested)
-	NO_EVENTS=1 run_vigil 0 --memory 512M -- sh -c \
+	# the guest hashes what it writes; the host hashes what it got, while
+	# it also renders every chunk into the events file (random bytes: the
+	# slowest text to escape)
+	run_vigil 0 --memory 512M -- sh -c \
 		'head -c 20971520 /dev/urandom >/tmp/f && md5sum </tmp/f >&2 && cat /tmp/f'
 	want=$(grep -o '^[0-9a-f]\{32\}' err.txt | head -1)
 	got=$(md5sum <out.txt | cut -c1-32)
 	size=$(wc -c <out.txt)
 	[ "$size" = 20971520 ] || fail "got $size bytes of stdout, want 20971520"
 	[ -n "$want" ] && [ "$want" = "$got" ] || fail "stdout hash $got, guest wrote $want"
+	[ "$(grep -c '"event":"output","t_ns":[0-9]*,"mono_ns":[0-9]*,"stream":"stdout"' \
+		events.jsonl)" -ge 320 ] || fail "fewer stdout events than 64 KiB chunks"
+	tail -n 1 events.jsonl | grep -q '"event":"run_end","t_ns":[0-9]*,"mono_ns":[0-9]*,"outcome":"PASS"' ||
+		fail "the events file does not end with a PASS run_end"
 	;;
 stall)
 	run_vigil 0 --stall-threshold 1s -- sh -c '
@@ -105,6 +110,8 @@ stall)
 	fi
 	grep '"event":"recovery"' events.jsonl | grep -q "\"pid\":$pid," ||
 		fail "no recovery of $pid"
+	grep '"event":"stall"' events.jsonl | grep -q '"host_starved":true' &&
+		fail "a guest stall was blamed on the host"
 	outcome_is PASS
 	;;
 watchdog_pause)
@@ -208,6 +215,18 @@ tcp_flow)
 		wait; exit 0'
 	# both ends of the connection are seen (sock_diag sees each socket)
 	grep -q '"opened": [2-9]' verdict.json || fail "the connection was not seen"
+	# the client's end: some port -> 127.0.0.1:5555, opened then closed
+	cli=$(grep '"event":"flow"' events.jsonl | grep '"state":"opened"' |
+		grep '"protocol":6,' | grep '"dst_port":5555,' | grep '"dst_addr":"[:f]*127.0.0.1"' |
+		head -1 | sed -n 's/.*"src_port":\([0-9]*\),.*/\1/p')
+	[ -n "$cli" ] && [ "$cli" != 5555 ] || fail "no flow event for the client's end"
+	# the server's end: 5555 -> the client's port
+	grep '"event":"flow"' events.jsonl | grep '"state":"opened"' |
+		grep -q "\"src_port\":5555,.*\"dst_port\":$cli," ||
+		fail "no flow event for the server's end (5555 -> $cli)"
+	[ "$(grep '"event":"flow"' events.jsonl | grep '"state":"closed"' |
+		grep -c "\"src_port\":\($cli\|5555\),.*\"dst_port\":\(5555\|$cli\),")" -ge 2 ] ||
+		fail "the connection's two ends were not seen closing"
 	;;
 attach | vm_stop)
 	# QEMU started by hand, the port in server mode; vigil attaches to it.

@@ -146,6 +146,7 @@ static void account(struct flows *ft, struct flow_ent *en, const struct vigil_fl
 		en->pid = f->pid;
 }
 
+/* Add a new key. Returns its entry number, or -ENOSPC (dropped, counted). */
 static int insert(struct flows *ft, const struct flow_key *k, uint32_t h,
 		  const struct vigil_flow *f)
 {
@@ -182,15 +183,17 @@ static int insert(struct flows *ft, const struct flow_key *k, uint32_t h,
 	ft->st.opened++;
 	ft->st.open_now++;
 	account(ft, en, f);
-	return 1;
+	return (int)e;
 }
 
-int flows_record(struct flows *ft, const struct vigil_flow *f)
+int flows_record(struct flows *ft, const struct vigil_flow *f, const struct flow_ent **ent)
 {
 	struct flow_key k;
 	uint32_t h;
 	uint32_t pos;
 
+	if (ent)
+		*ent = NULL;
 	key_of(f, &k);
 	h = key_hash(&k);
 	pos = ix_lookup(ft, &k, h);
@@ -202,18 +205,21 @@ int flows_record(struct flows *ft, const struct vigil_flow *f)
 			ft->st.orphan_close++;
 			ft->st.bytes += f->bytes;
 			ft->st.packets += f->packets;
-			return 0;
+			return FLOW_CHANGE_CLOSED;
 		}
 		int r = insert(ft, &k, h, f);
 
-		if (r >= 0)
-			ft->st.events++;
-		return r;
+		if (r < 0)
+			return r;
+		ft->st.events++;
+		if (ent)
+			*ent = &ft->ent[r];
+		return FLOW_CHANGE_OPENED;
 	}
 
 	uint32_t e = ft->ix[pos] - 1;
 	struct flow_ent *en = &ft->ent[e];
-	int opened = 0;
+	int change = FLOW_CHANGE_NONE;
 
 	ft->st.events++;
 	account(ft, en, f);
@@ -222,14 +228,17 @@ int flows_record(struct flows *ft, const struct vigil_flow *f)
 		ft->st.open_now--;
 		ft->st.closed++;
 		closed_append(ft, e);
+		change = FLOW_CHANGE_CLOSED;
 	} else if (f->event == VIGIL_FLOW_OPENED && !en->open) {
 		closed_unlink(ft, e);
 		en->open = 1;
 		ft->st.open_now++;
 		ft->st.opened++;
-		opened = 1;
+		change = FLOW_CHANGE_OPENED;
 	}
-	return opened;
+	if (ent)
+		*ent = en;
+	return change;
 }
 
 const struct flow_ent *flows_find(const struct flows *ft, const struct vigil_flow *f)

@@ -60,12 +60,20 @@ struct flows {
 int flows_new(uint32_t capacity, struct flows **out);
 void flows_free(struct flows *ft);
 
+/* What one record changed (flows_record's non-negative results). */
+enum flow_change {
+	FLOW_CHANGE_NONE = 0,   /* updated counts only, or a repeat */
+	FLOW_CHANGE_OPENED = 1, /* a new key, a reopened closed one, or a first ACTIVE */
+	FLOW_CHANGE_CLOSED = 2, /* an open flow closed, or a CLOSED for an unknown one */
+};
+
 /*
- * Apply one well-formed flow record. Returns 1 when it opened a flow (a new
- * key or a reopened closed one: the caller credits the running scenario), 0
- * when it only updated or closed one, -ENOSPC when it was dropped.
+ * Apply one well-formed flow record. Returns an enum flow_change (OPENED:
+ * the caller credits the running scenario), or -ENOSPC when it was dropped.
+ * *ent (when ent is not NULL) is set to the flow's entry, or NULL when the
+ * record left none (dropped, or an orphan CLOSED); valid until the next call.
  */
-int flows_record(struct flows *ft, const struct vigil_flow *f);
+int flows_record(struct flows *ft, const struct vigil_flow *f, const struct flow_ent **ent);
 
 /* The entry for a key, or NULL. */
 const struct flow_ent *flows_find(const struct flows *ft, const struct vigil_flow *f);

@@ -8,6 +8,7 @@
  * every other byte is written as the four characters \xNN (so the JSON
  * text holds "\\xNN"), which keeps the output valid and the bytes visible.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 #include "session.h"
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. */
-static size_t utf8_seq(const uint8_t *p, size_t n)
+static inline size_t utf8_seq(const uint8_t *p, size_t n)
 {
 	uint32_t cp;
 	size_t len;
@@ -140,6 +141,7 @@ static const char *const event_names[VIGIL_EV__COUNT] = {
 	[VIGIL_EV_ANOMALY] = "anomaly",
 	[VIGIL_EV_FINDING] = "finding",
 	[VIGIL_EV_RUN_END] = "run_end",
+	[VIGIL_EV_FLOW] = "flow",
 };
 
 const char *vigil_event_name(enum vigil_event_type t)
@@ -204,6 +206,31 @@ static json_object *finding_json(const struct vigil_finding *f)
 	add_u64(o, "silence_ns", f->silence_ns);
 	add(o, "detail", jcstr(f->detail));
 	return o;
+}
+
+/* A flow address as text: dotted quad for family 4, RFC 5952 for 6. */
+static json_object *flow_addr(uint8_t family, const uint8_t addr[16])
+{
+	char txt[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, txt, sizeof(txt)))
+		return NULL;
+	return json_object_new_string(txt);
+}
+
+static void flow_fields(json_object *o, const struct vigil_flow *f)
+{
+	add(o, "state",
+	    json_object_new_string(f->event == VIGIL_FLOW_CLOSED ? "closed" : "opened"));
+	add_u64(o, "family", f->family);
+	add_u64(o, "protocol", f->protocol);
+	add(o, "src_addr", flow_addr(f->family, f->src_addr));
+	add_u64(o, "src_port", f->src_port);
+	add(o, "dst_addr", flow_addr(f->family, f->dst_addr));
+	add_u64(o, "dst_port", f->dst_port);
+	add_u64(o, "bytes", f->bytes);
+	add_u64(o, "packets", f->packets);
+	add_u64(o, "pid", f->pid);
 }
 
 static void event_fields(json_object *o, const struct vigil_event *ev)
@@ -331,6 +358,9 @@ static void event_fields(json_object *o, const struct vigil_event *ev)
 		    json_object_new_string(vigil_outcome_name(ev->run_end.verdict->outcome)));
 		add_i64(o, "exit_code", vigil_verdict_exit_code(ev->run_end.verdict));
 		break;
+	case VIGIL_EV_FLOW:
+		flow_fields(o, ev->flow.flow);
+		break;
 	case VIGIL_EV_LINK_UP:
 	case VIGIL_EV_LINK_DOWN:
 	case VIGIL_EV_FIRST_BYTE:
@@ -355,8 +385,219 @@ static int render(json_object *o, int flags, char **out)
 	return len > INT32_MAX ? INT32_MAX : (int)len;
 }
 
+/* ---- OUTPUT events: a direct writer --------------------------------------
+ *
+ * Workload output is the one event that comes in bulk (a 20 MiB burst is
+ * 320 events of 64 KiB), so it is written straight into one buffer instead
+ * of through json-c objects (which copy the text three times and escape it
+ * a byte at a time). The bytes are the same as json-c would write for the
+ * same fields in the same order (PLAIN, NOSLASHESCAPE): tests compare the
+ * two.
+ */
+
+/*
+ * How each byte is written inside a JSON string, as a table built at
+ * compile time: up to 6 characters and their count. Plain bytes stand for
+ * themselves; '"', '\\' and \b \f \n \r \t get a backslash; other control
+ * bytes are \u00XX; a byte that cannot start a valid UTF-8 sequence
+ * (0x80..0xc1, 0xf5..0xff) is the text \xNN with its backslash escaped.
+ * The possible lead bytes 0xc2..0xf4 are marked: whether they start a
+ * valid sequence depends on the bytes after them.
+ */
+struct esc_ent {
+	char s[6];
+	uint8_t n;    /* characters written */
+	uint8_t lead; /* 1: a possible UTF-8 lead byte, look at what follows */
+};
+
+#define ESC_HEX(d)   ((char)((d) < 10 ? '0' + (d) : 'a' + (d)-10))
+#define ESC_SHORT(c) ((c) == '"' || (c) == '\\' || ((c) >= 8 && (c) <= 13 && (c) != 11))
+#define ESC_CTRL(c)  ((c) < 0x20 && !ESC_SHORT(c))
+#define ESC_HIGH(c)  ((c) >= 0x80)
+#define ESC_SHORT_CH(c)                                                                            \
+	((c) == 8    ? 'b'                                                                         \
+	 : (c) == 9  ? 't'                                                                         \
+	 : (c) == 10 ? 'n'                                                                         \
+	 : (c) == 12 ? 'f'                                                                         \
+	 : (c) == 13 ? 'r'                                                                         \
+		     : (char)(c))
+#define ESC_ENT(c)                                                                                 \
+	{                                                                                          \
+		{ ESC_SHORT(c) || ESC_CTRL(c) || ESC_HIGH(c) ? '\\' : (char)(c),                   \
+		  ESC_SHORT(c)  ? ESC_SHORT_CH(c)                                                  \
+		  : ESC_CTRL(c) ? 'u'                                                              \
+		  : ESC_HIGH(c) ? '\\'                                                             \
+				: 0,                                                               \
+		  ESC_CTRL(c)   ? '0'                                                              \
+		  : ESC_HIGH(c) ? 'x'                                                              \
+				: 0,                                                               \
+		  ESC_CTRL(c)   ? '0'                                                              \
+		  : ESC_HIGH(c) ? ESC_HEX((c) >> 4)                                                \
+				: 0,                                                               \
+		  ESC_CTRL(c)   ? ESC_HEX((c) >> 4)                                                \
+		  : ESC_HIGH(c) ? ESC_HEX((c)&15)                                                  \
+				: 0,                                                               \
+		  ESC_CTRL(c) ? ESC_HEX((c)&15) : 0 },                                             \
+		    (uint8_t)(ESC_SHORT(c)  ? 2                                                    \
+			      : ESC_CTRL(c) ? 6                                                    \
+			      : ESC_HIGH(c) ? 5                                                    \
+					    : 1),                                                  \
+		    (uint8_t)((c) >= 0xc2 && (c) <= 0xf4)                                          \
+	}
+#define ESC_R4(c)  ESC_ENT(c), ESC_ENT((c) + 1), ESC_ENT((c) + 2), ESC_ENT((c) + 3)
+#define ESC_R16(c) ESC_R4(c), ESC_R4((c) + 4), ESC_R4((c) + 8), ESC_R4((c) + 12)
+#define ESC_R64(c) ESC_R16(c), ESC_R16((c) + 16), ESC_R16((c) + 32), ESC_R16((c) + 48)
+
+static const struct esc_ent esc_tab[256] = { ESC_R64(0), ESC_R64(64), ESC_R64(128), ESC_R64(192) };
+
+_Static_assert(sizeof(struct esc_ent) == 8, "one 8-byte store per byte");
+
+/* Worst case characters written per input byte: a control byte as \u00XX. */
+#define ESC_MAX_PER_BYTE 6u
+/* The writer stores 8 bytes at a time and may run this far past the end. */
+#define ESC_SLACK 8u
+
+/*
+ * Nonzero when a byte of the 8 in w needs more than a copy (below 0x20,
+ * '"', '\\' or 0x80 and above). The lowest flagged byte is exact (a borrow
+ * can only flag bytes above a true one), which is all the caller uses.
+ */
+static inline uint64_t esc_mask(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t q = w ^ (ones * '"');
+	uint64_t b = w ^ (ones * '\\');
+	uint64_t ctl = (w - ones * 0x20) & ~w; /* below 0x20 */
+
+	q = (q - ones) & ~q; /* '"' */
+	b = (b - ones) & ~b; /* '\\' */
+	return (ctl | q | b | w) & high;
+}
+
+/* One byte (or one valid UTF-8 sequence) at p[*i]; returns the new end. */
+static inline char *esc_one(char *o, const uint8_t *p, size_t len, size_t *i)
+{
+	const struct esc_ent *e = &esc_tab[p[*i]];
+
+	if (e->lead) {
+		size_t k = utf8_seq(p + *i, len - *i);
+
+		if (k) {
+			memcpy(o, p + *i, k);
+			*i += k;
+			return o + k;
+		}
+	}
+	memcpy(o, e, 8); /* n characters, then junk the next write covers */
+	*i += 1;
+	return o + e->n;
+}
+
+/*
+ * Write the escaped text of p[0..len) at o; returns the new end. o needs
+ * len * ESC_MAX_PER_BYTE + ESC_SLACK bytes. Clean runs go 8 bytes at a
+ * time; a word with something to escape goes through the table.
+ */
+static char *esc_text(char *o, const uint8_t *p, size_t len)
+{
+	size_t i = 0;
+
+	while (len - i >= 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		if (!esc_mask(w)) {
+			memcpy(o, &w, 8);
+			o += 8;
+			i += 8;
+			continue;
+		}
+		/* A UTF-8 sequence may carry i past end: that is fine. */
+		for (size_t end = i + 8; i < end;)
+			o = esc_one(o, p, len, &i);
+	}
+	while (i < len)
+		o = esc_one(o, p, len, &i);
+	return o;
+}
+
+static char *put_str(char *o, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(o, s, n);
+	return o + n;
+}
+
+static char *put_u64(char *o, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*o++ = tmp[--n];
+	return o;
+}
+
+/* Longest output chunk rendered: the output's length must fit an int. */
+#define OUTPUT_JSON_MAX_LEN ((INT32_MAX - 512u) / ESC_MAX_PER_BYTE)
+
+static int output_to_json(const struct vigil_event *ev, char **out)
+{
+	/* fixed text and 5 numbers of at most 20 digits: well under 512 */
+	size_t cap = 512 + (size_t)ev->output.len * ESC_MAX_PER_BYTE + ESC_SLACK;
+	char *buf, *o;
+
+	if (ev->output.len > OUTPUT_JSON_MAX_LEN)
+		return -EMSGSIZE;
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	o = put_str(buf, "{\"event\":\"output\",\"t_ns\":");
+	o = put_u64(o, ev->t_ns);
+	o = put_str(o, ",\"mono_ns\":");
+	o = put_u64(o, ev->now_ns);
+	o = put_str(o, ",\"stream\":\"");
+	o = put_str(o, stream_name(ev->output.stream));
+	o = put_str(o, ev->output.crc_ok ? "\",\"crc_ok\":true" : "\",\"crc_ok\":false");
+	if (ev->output.stream == VIGIL_MSG_DMESG || ev->output.stream == VIGIL_MSG_LOG) {
+		o = put_str(o, ",\"level\":");
+		o = put_u64(o, ev->output.level);
+	}
+	if (ev->output.stream == VIGIL_MSG_DMESG) {
+		o = put_str(o, ",\"kmsg_seq\":");
+		o = put_u64(o, ev->output.kmsg_seq);
+		o = put_str(o, ",\"ts_us\":");
+		o = put_u64(o, ev->output.ts_us);
+	}
+	o = put_str(o, ",\"text\":\"");
+	if (ev->output.data)
+		o = esc_text(o, ev->output.data, ev->output.len);
+	o = put_str(o, "\"}");
+	*o = '\0';
+
+	size_t len = (size_t)(o - buf);
+
+	/* Give back the worst-case room when most of it went unused. */
+	if (cap - len > 65536) {
+		char *shrunk = realloc(buf, len + 1);
+
+		if (shrunk)
+			buf = shrunk;
+	}
+	*out = buf;
+	return (int)len;
+}
+
 int vigil_event_to_json(const struct vigil_event *ev, char **out)
 {
+	if (ev->type == VIGIL_EV_OUTPUT)
+		return output_to_json(ev, out);
+
 	json_object *o = json_object_new_object();
 
 	if (!o)

@@ -31,6 +31,7 @@
 #define SES_SNAP_DONE_RING 8u
 #define SES_PING_RING      4u
 #define SES_PROG_RING      256u
+#define SES_PROG_MIN_NS    (10 * 1000000ull) /* fastest probe sampling period */
 #define SES_TX_CAP         (VIGIL_WIRE_HDR_LEN + 10 + VIGIL_WIRE_STR_MAX)
 #define SES_NO_SCENARIO    UINT32_MAX
 #define NSEC_PER_SEC       1000000000ull
@@ -183,6 +184,7 @@ struct vigil_session {
 
 	/* progress probe */
 	uint64_t prog_next;
+	uint64_t prog_period; /* min(progress_interval, max(shortest pid deadline / 8, 10 ms)) */
 	struct prog_sample prog[SES_PROG_RING];
 	uint32_t prog_head, prog_n;
 
@@ -470,11 +472,20 @@ static void prog_sample(struct vigil_session *s)
 }
 
 /*
- * Did the vCPUs get (almost) no CPU time since runnable time since_rt? Uses
- * the oldest sample at or after since_rt (or the oldest kept) against a
- * fresh one; needs a window of at least half of min_window_ns.
+ * Did the vCPUs get (almost) no CPU time in the recent part of a silence
+ * that began at runnable time since_rt and has now run past dl_ns?
+ *
+ * The window ends now and starts at the newest kept sample that is at least
+ * dl_ns / 4 old and still inside the silence (none that old: the oldest one
+ * inside it). Judging the whole silence would be wrong: a host that stops
+ * QEMU does so some time after the last beat (up to a beat interval), and
+ * the vCPU time before the stop would hide the starvation. Samples come
+ * every prog_period (at most dl_ns / 8 for every pid seen), so the window
+ * starts between 5/8 and 3/4 of the deadline into the silence. A window
+ * shorter than min(dl_ns / 8, half the ring's span) is not judged (samples
+ * too sparse). O(SES_PROG_RING), no allocation; called once per stall.
  */
-static bool host_starved(struct vigil_session *s, uint64_t since_rt, uint64_t min_window_ns)
+static bool host_starved(struct vigil_session *s, uint64_t since_rt, uint64_t dl_ns)
 {
 	uint64_t cpu_now;
 	const struct prog_sample *base = NULL;
@@ -483,20 +494,32 @@ static bool host_starved(struct vigil_session *s, uint64_t since_rt, uint64_t mi
 		return false;
 	if (s->h.progress.sample(s->h.progress.ctx, &cpu_now) < 0)
 		return false;
+	uint64_t now_rt = rt_now(s);
+	uint64_t target = now_rt > dl_ns / 4 ? now_rt - dl_ns / 4 : 0;
+
 	for (uint32_t i = 0; i < s->prog_n; i++) {
 		uint32_t idx = (s->prog_head + SES_PROG_RING - s->prog_n + i) % SES_PROG_RING;
+		const struct prog_sample *p = &s->prog[idx];
 
-		base = &s->prog[idx];
-		if (base->rt_ns >= since_rt)
-			break;
+		if (p->rt_ns < since_rt)
+			continue;
+		if (p->rt_ns <= target) {
+			base = p; /* the newest at least dl_ns / 4 old so far */
+			continue;
+		}
+		if (!base)
+			base = p; /* none that old: the oldest inside the silence */
+		break;
 	}
-	uint64_t now_rt = rt_now(s);
-
-	if (now_rt <= base->rt_ns || cpu_now < base->cpu_ns)
+	if (!base || now_rt <= base->rt_ns || cpu_now < base->cpu_ns)
 		return false;
 	uint64_t window = now_rt - base->rt_ns;
+	uint64_t ring_half = s->prog_period > UINT64_MAX / (SES_PROG_RING / 2)
+				 ? UINT64_MAX
+				 : (uint64_t)(SES_PROG_RING / 2) * s->prog_period;
+	uint64_t min_window = dl_ns / 8 < ring_half ? dl_ns / 8 : ring_half;
 
-	if (window < min_window_ns / 2)
+	if (window < min_window)
 		return false;
 	/* progress / window < permille / 1000, in integers (both below 2^64
 	 * for windows under ~580 years / 1000). */
@@ -521,6 +544,17 @@ static void trk_event(void *ctx, enum trk_event tev, const struct trk_slot *sl, 
 	switch (tev) {
 	case TRK_EV_NEW:
 		ev.type = VIGIL_EV_PROCESS_NEW;
+		/* Sample the probe often enough to judge this pid's stalls. */
+		if (sl->dl_ns / 8 < s->prog_period) {
+			uint64_t p =
+			    sl->dl_ns / 8 > SES_PROG_MIN_NS ? sl->dl_ns / 8 : SES_PROG_MIN_NS;
+
+			if (p < s->prog_period) {
+				if (s->prog_next > s->now + p)
+					s->prog_next = s->now + p;
+				s->prog_period = p;
+			}
+		}
 		break;
 	case TRK_EV_RECOVERY:
 		ev.type = VIGIL_EV_RECOVERY;
@@ -542,7 +576,7 @@ static void trk_event(void *ctx, enum trk_event tev, const struct trk_slot *sl, 
 	}
 	emit(s, &ev);
 	if (tev == TRK_EV_STALL && s->o.on_stall == VIGIL_ON_STALL_FAIL && !s->ended) {
-		static const char starved[] = "the vCPUs got no CPU time during the silence";
+		static const char starved[] = "the vCPUs got no CPU time before the deadline";
 		static const char stalled[] = "a tracked process missed its deadline";
 		bool hs = ev.process.host_starved;
 
@@ -673,10 +707,28 @@ static int on_flow(struct vigil_session *s, const struct vigil_frame *f)
 	if (vigil_flows_decode(f->payload, f->hdr.len, &r) < 0)
 		return -EBADMSG;
 	for (uint32_t i = 0; i < r.count; i++) {
+		const struct flow_ent *en;
+		int change;
+
 		vigil_flow_get(&r, i, &fl);
-		if (flows_record(s->flows, &fl) == 1 && s->scen_running &&
+		change = flows_record(s->flows, &fl, &en);
+		if (change == FLOW_CHANGE_OPENED && s->scen_running &&
 		    s->scen_cur != SES_NO_SCENARIO)
 			s->scen[s->scen_cur].flows_opened++;
+		if (change <= FLOW_CHANGE_NONE)
+			continue;
+		/* One event per change, at most one per record: the record
+		 * with the flow's totals and the change as its event. */
+		struct vigil_event ev = { .type = VIGIL_EV_FLOW };
+
+		fl.event = change == FLOW_CHANGE_OPENED ? VIGIL_FLOW_OPENED : VIGIL_FLOW_CLOSED;
+		if (en) {
+			fl.bytes = en->bytes;
+			fl.packets = en->packets;
+			fl.pid = en->pid;
+		}
+		ev.flow.flow = &fl;
+		emit(s, &ev);
 	}
 	return 0;
 }
@@ -954,6 +1006,9 @@ static int on_workload_exit(struct vigil_session *s, const struct vigil_frame *f
 	}
 	if (s->o.mode == VIGIL_MODE_RUN)
 		s->ended = true;
+	/* The acknowledgement the agent waits for before powering off: every
+	 * byte up to this EXIT has been read (docs/wire.md, SHUTDOWN). */
+	vigil_session_request_shutdown(s, s->now);
 	return 0;
 }
 
@@ -1264,7 +1319,7 @@ uint64_t vigil_session_tick(struct vigil_session *s, uint64_t now_ns)
 
 	if (s->h.progress.sample && !s->vm_stopped && s->now >= s->prog_next) {
 		prog_sample(s);
-		s->prog_next = s->now + s->o.progress_interval_ns;
+		s->prog_next = s->now + s->prog_period;
 	}
 	if (!s->vm_stopped)
 		trk_expire(s->trk, now_rt);
@@ -1637,6 +1692,7 @@ int vigil_session_new(const struct vigil_session_opts *opts,
 	s->tb_tokens = s->tb_cap;
 	s->tb_last = now_ns;
 	s->prog_next = now_ns;
+	s->prog_period = s->o.progress_interval_ns;
 	s->anom_next = now_ns + o.anomaly_interval_ns;
 	if (o.boot_timeout_ns && o.mode == VIGIL_MODE_RUN) {
 		s->boot_armed = true;

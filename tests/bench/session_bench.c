@@ -14,7 +14,13 @@
  *    after their first beat; for every STALL event, lateness = the time the
  *    sink sees it - the pid's deadline. Reports the p99.
  *
+ * 4. output JSON (printed, not on the last line): MB/s of
+ *    vigil_event_to_json() for OUTPUT events of 64 KiB chunks (the largest
+ *    a frame carries) of printable ASCII, of UTF-8 text and of random
+ *    bytes; MB counts input bytes.
+ *
  * Usage: session-bench [seconds for part 3, default 10]
+ *        SESSION_BENCH_JSON_ONLY=1 session-bench   (part 4 alone)
  * Last line: session-bench: beats_per_s=N idle_tick_ns=T stall_p99_late_us=L
  */
 #include <errno.h>
@@ -329,6 +335,61 @@ static double bench_stall_latency(double seconds, uint32_t *n_stalls)
 	return (double)late[idx] / 1e3;
 }
 
+/* MB/s of rendering OUTPUT events of one 64 KiB chunk each. */
+static double output_json_mbps(const uint8_t *chunk, uint32_t len)
+{
+	struct vigil_event ev = { .type = VIGIL_EV_OUTPUT, .now_ns = 1, .t_ns = 1 };
+	uint64_t total = 0, out_bytes = 0;
+	uint64_t t0 = mono_ns(), t1;
+
+	ev.output.stream = VIGIL_MSG_STDOUT;
+	ev.output.crc_ok = true;
+	ev.output.data = chunk;
+	ev.output.len = len;
+	do {
+		for (int i = 0; i < 64; i++) {
+			char *json;
+			int n = vigil_event_to_json(&ev, &json);
+
+			if (n < 0)
+				die("vigil_event_to_json", n);
+			out_bytes += (uint64_t)n;
+			free(json);
+			total += len;
+		}
+		t1 = mono_ns();
+	} while (t1 - t0 < 500000000ull);
+	if (out_bytes < total)
+		die("output JSON shorter than its input", EINVAL);
+	return (double)total / 1e6 / ((double)(t1 - t0) / 1e9);
+}
+
+static void bench_output_json(void)
+{
+	enum { CHUNK = 65536 };
+	static uint8_t text[CHUNK], utf8[CHUNK], bin[CHUNK];
+	static const char words[] = "the quick brown fox jumps over the lazy dog 0123456789\n";
+	static const char cyr[] =
+	    "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 "; /* 2-byte sequences */
+	uint64_t x = 0x9e3779b97f4a7c15ull; /* its own generator: rnd() feeds parts 1-3 */
+
+	for (uint32_t i = 0; i < CHUNK; i++) {
+		text[i] = (uint8_t)words[i % (sizeof(words) - 1)];
+		utf8[i] = (uint8_t)cyr[i % (sizeof(cyr) - 1)];
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		bin[i] = (uint8_t)(x >> 32);
+	}
+	double a = output_json_mbps(text, CHUNK);
+	double b = output_json_mbps(utf8, CHUNK - CHUNK % (sizeof(cyr) - 1));
+	double c = output_json_mbps(bin, CHUNK);
+
+	printf("output json: printable %.0f MB/s, utf-8 %.0f MB/s, random bytes %.0f MB/s "
+	       "(64 KiB chunks)\n",
+	       a, b, c);
+}
+
 int main(int argc, char **argv)
 {
 	double seconds = argc > 1 ? atof(argv[1]) : 10.0;
@@ -338,6 +399,9 @@ int main(int argc, char **argv)
 		seconds = 6; /* the first stalls come due after 5 s */
 	make_pids();
 	printf("crc32c: %s\n", vigil_crc32c_impl());
+	bench_output_json();
+	if (getenv("SESSION_BENCH_JSON_ONLY"))
+		return 0;
 	double bps = bench_beats();
 	double tick = bench_idle_tick();
 	double late = bench_stall_latency(seconds, &stalls);

@@ -40,27 +40,36 @@ static void test_open_close_reopen(void **state)
 
 	(void)state;
 	assert_int_equal(flows_new(16, &ft), 0);
-	assert_int_equal(flows_record(ft, &f), 1);
-	assert_int_equal(flows_record(ft, &f), 0); /* a repeated OPENED */
+	assert_int_equal(flows_record(ft, &f, NULL), 1);
+	assert_int_equal(flows_record(ft, &f, NULL), 0); /* a repeated OPENED */
 	f.event = VIGIL_FLOW_ACTIVE;
 	f.bytes = 500;
 	f.packets = 5;
-	assert_int_equal(flows_record(ft, &f), 0);
+	assert_int_equal(flows_record(ft, &f, NULL), 0);
 	f.bytes = 300; /* counts never go back */
-	assert_int_equal(flows_record(ft, &f), 0);
+	assert_int_equal(flows_record(ft, &f, NULL), 0);
 	f.event = VIGIL_FLOW_CLOSED;
 	f.bytes = 800;
-	assert_int_equal(flows_record(ft, &f), 0);
+	const struct flow_ent *en = NULL;
+
+	assert_int_equal(flows_record(ft, &f, &en), FLOW_CHANGE_CLOSED);
+	assert_non_null(en);
+	assert_int_equal(en->bytes, 800);
+	assert_int_equal(en->packets, 5);
+	assert_int_equal(en->open, 0);
+	/* A second CLOSED changes nothing. */
+	assert_int_equal(flows_record(ft, &f, &en), FLOW_CHANGE_NONE);
+	assert_non_null(en);
 	assert_int_equal(ft->st.bytes, 800);
 	assert_int_equal(ft->st.packets, 5);
 	assert_int_equal(ft->st.open_now, 0);
 	assert_int_equal(ft->st.closed, 1);
 	f.event = VIGIL_FLOW_OPENED;
-	assert_int_equal(flows_record(ft, &f), 1); /* reopened */
+	assert_int_equal(flows_record(ft, &f, NULL), 1); /* reopened */
 	assert_int_equal(ft->st.opened, 2);
 	assert_int_equal(ft->st.unique, 1);
 	assert_int_equal(ft->st.open_now, 1);
-	assert_int_equal(ft->st.events, 6);
+	assert_int_equal(ft->st.events, 7);
 	flows_free(ft);
 }
 
@@ -73,17 +82,17 @@ static void test_keys_distinct(void **state)
 	(void)state;
 	assert_int_equal(flows_new(16, &ft), 0);
 	b.family = 6;
-	assert_int_equal(flows_record(ft, &a), 1);
-	assert_int_equal(flows_record(ft, &b), 1);
+	assert_int_equal(flows_record(ft, &a, NULL), 1);
+	assert_int_equal(flows_record(ft, &b, NULL), 1);
 	b = a;
 	b.protocol = 17;
-	assert_int_equal(flows_record(ft, &b), 1);
+	assert_int_equal(flows_record(ft, &b, NULL), 1);
 	b = a;
 	b.dst_addr[15] = 1;
-	assert_int_equal(flows_record(ft, &b), 1);
+	assert_int_equal(flows_record(ft, &b, NULL), 1);
 	b = a;
 	b.dst_port = 444;
-	assert_int_equal(flows_record(ft, &b), 1);
+	assert_int_equal(flows_record(ft, &b, NULL), 1);
 	assert_int_equal(ft->st.unique, 5);
 	assert_non_null(flows_find(ft, &a));
 	flows_free(ft);
@@ -98,33 +107,36 @@ static void test_full_reclaims_oldest_closed(void **state)
 	for (uint16_t p = 0; p < 16; p++) {
 		struct vigil_flow f = fl(p, VIGIL_FLOW_OPENED, 0);
 
-		assert_int_equal(flows_record(ft, &f), 1);
+		assert_int_equal(flows_record(ft, &f, NULL), 1);
 	}
 	/* Close 5 then 3: 5 closed first is the oldest. */
 	struct vigil_flow c5 = fl(5, VIGIL_FLOW_CLOSED, 0), c3 = fl(3, VIGIL_FLOW_CLOSED, 0);
 
-	flows_record(ft, &c5);
-	flows_record(ft, &c3);
+	flows_record(ft, &c5, NULL);
+	flows_record(ft, &c3, NULL);
 	struct vigil_flow n = fl(100, VIGIL_FLOW_OPENED, 0);
 
-	assert_int_equal(flows_record(ft, &n), 1);
+	assert_int_equal(flows_record(ft, &n, NULL), 1);
 	assert_int_equal(ft->st.table_full, 1);
 	assert_int_equal(ft->st.reclaimed, 1);
 	assert_null(flows_find(ft, &c5));
 	assert_non_null(flows_find(ft, &c3));
 	n.src_port = 101;
-	assert_int_equal(flows_record(ft, &n), 1);
+	assert_int_equal(flows_record(ft, &n, NULL), 1);
 	assert_null(flows_find(ft, &c3));
 	/* Everything open now: the next new key is dropped, counted. */
 	n.src_port = 102;
-	assert_int_equal(flows_record(ft, &n), -ENOSPC);
+	const struct flow_ent *en = &ft->ent[0];
+
+	assert_int_equal(flows_record(ft, &n, &en), -ENOSPC);
+	assert_null(en);
 	assert_int_equal(ft->st.dropped, 1);
 	assert_int_equal(ft->st.table_full, 3);
 	assert_int_equal(ft->st.in_table, 16);
 	/* Existing flows still update. */
 	struct vigil_flow u = fl(0, VIGIL_FLOW_ACTIVE, 1000);
 
-	assert_int_equal(flows_record(ft, &u), 0);
+	assert_int_equal(flows_record(ft, &u, NULL), 0);
 	assert_int_equal(ft->st.bytes, 1000);
 	flows_free(ft);
 }
@@ -135,14 +147,19 @@ static void test_orphan_close(void **state)
 	struct vigil_flow f = fl(9, VIGIL_FLOW_CLOSED, 4096);
 
 	(void)state;
+	const struct flow_ent *en = NULL;
+
 	assert_int_equal(flows_new(16, &ft), 0);
-	assert_int_equal(flows_record(ft, &f), 0);
+	en = (const struct flow_ent *)ft; /* any non-NULL value: must be cleared */
+	assert_int_equal(flows_record(ft, &f, &en), FLOW_CHANGE_CLOSED);
+	assert_null(en);
 	assert_int_equal(ft->st.orphan_close, 1);
 	assert_int_equal(ft->st.bytes, 4096);
 	assert_int_equal(ft->st.in_table, 0);
 	/* An ACTIVE for an unseen flow opens it (its OPENED was missed). */
 	f.event = VIGIL_FLOW_ACTIVE;
-	assert_int_equal(flows_record(ft, &f), 1);
+	assert_int_equal(flows_record(ft, &f, &en), FLOW_CHANGE_OPENED);
+	assert_ptr_equal(en, flows_find(ft, &f));
 	assert_int_equal(ft->st.open_now, 1);
 	assert_int_equal(flows_new(8, &ft), -EINVAL);
 	flows_free(NULL);
@@ -164,7 +181,7 @@ static void test_random_consistency(void **state)
 		x ^= x << 17;
 		struct vigil_flow f = fl((uint16_t)(x % 64), (uint8_t)(1 + (x >> 8) % 3), x >> 40);
 
-		flows_record(ft, &f);
+		flows_record(ft, &f, NULL);
 		if (i % 997)
 			continue;
 		uint32_t used = 0, open = 0, closed_list = 0;

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +87,7 @@ static void test_every_event_renders(void **state)
 {
 	struct vigil_verdict v;
 	struct vigil_finding f = { .outcome = VIGIL_OUTCOME_LINK_LOST };
+	struct vigil_flow fl = { .family = 4, .protocol = 6, .event = VIGIL_FLOW_OPENED };
 
 	(void)state;
 	memset(&v, 0, sizeof(v));
@@ -99,6 +101,8 @@ static void test_every_event_renders(void **state)
 			ev.run_end.verdict = &v;
 		if (t == VIGIL_EV_ANOMALY)
 			ev.anomaly.counter = "garbage_bytes";
+		if (t == VIGIL_EV_FLOW)
+			ev.flow.flow = &fl;
 		assert_true(vigil_event_to_json(&ev, &txt) > 0);
 		json_object *o = parse(txt);
 
@@ -108,6 +112,262 @@ static void test_every_event_renders(void **state)
 		json_object_put(o);
 		free(txt);
 	}
+}
+
+/* ---- output events: the direct writer against json-c -------------------- */
+
+/*
+ * Naive reference of the documented escaping: a byte run is kept when it is
+ * a well-formed UTF-8 sequence by the Unicode standard's table of byte
+ * ranges (3.9, table 3-7), every other byte becomes the four characters
+ * \xNN. Returns the length written to out (room: 4 * len + 1).
+ */
+static size_t ref_escape(const uint8_t *p, size_t len, char *out)
+{
+	static const struct {
+		uint8_t lo[4], hi[4];
+		size_t n;
+	} forms[] = {
+		{ { 0x00 }, { 0x7f }, 1 },
+		{ { 0xc2, 0x80 }, { 0xdf, 0xbf }, 2 },
+		{ { 0xe0, 0xa0, 0x80 }, { 0xe0, 0xbf, 0xbf }, 3 },
+		{ { 0xe1, 0x80, 0x80 }, { 0xec, 0xbf, 0xbf }, 3 },
+		{ { 0xed, 0x80, 0x80 }, { 0xed, 0x9f, 0xbf }, 3 },
+		{ { 0xee, 0x80, 0x80 }, { 0xef, 0xbf, 0xbf }, 3 },
+		{ { 0xf0, 0x90, 0x80, 0x80 }, { 0xf0, 0xbf, 0xbf, 0xbf }, 4 },
+		{ { 0xf1, 0x80, 0x80, 0x80 }, { 0xf3, 0xbf, 0xbf, 0xbf }, 4 },
+		{ { 0xf4, 0x80, 0x80, 0x80 }, { 0xf4, 0x8f, 0xbf, 0xbf }, 4 },
+	};
+	size_t o = 0;
+
+	for (size_t i = 0; i < len;) {
+		size_t k = 0;
+
+		for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]) && !k; f++) {
+			size_t j;
+
+			if (forms[f].n > len - i)
+				continue;
+			for (j = 0; j < forms[f].n; j++)
+				if (p[i + j] < forms[f].lo[j] || p[i + j] > forms[f].hi[j])
+					break;
+			if (j == forms[f].n)
+				k = forms[f].n;
+		}
+		if (k) {
+			memcpy(out + o, p + i, k);
+			o += k;
+			i += k;
+		} else {
+			o += (size_t)sprintf(out + o, "\\x%02x", p[i]);
+			i++;
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* The output event as json-c renders it, fields in the documented order. */
+static char *ref_output_json(const struct vigil_event *ev)
+{
+	static const char *const streams[] = { [VIGIL_MSG_STDOUT] = "stdout",
+					       [VIGIL_MSG_STDERR] = "stderr",
+					       [VIGIL_MSG_DMESG] = "dmesg",
+					       [VIGIL_MSG_LOG] = "log" };
+	char *text = malloc(4 * (size_t)ev->output.len + 1);
+	size_t tn;
+	json_object *o = json_object_new_object();
+
+	assert_non_null(text);
+	tn = ref_escape(ev->output.data, ev->output.len, text);
+	json_object_object_add(o, "event", json_object_new_string("output"));
+	json_object_object_add(o, "t_ns", json_object_new_uint64(ev->t_ns));
+	json_object_object_add(o, "mono_ns", json_object_new_uint64(ev->now_ns));
+	json_object_object_add(o, "stream", json_object_new_string(streams[ev->output.stream]));
+	json_object_object_add(o, "crc_ok", json_object_new_boolean(ev->output.crc_ok));
+	if (ev->output.stream == VIGIL_MSG_DMESG || ev->output.stream == VIGIL_MSG_LOG)
+		json_object_object_add(o, "level", json_object_new_uint64(ev->output.level));
+	if (ev->output.stream == VIGIL_MSG_DMESG) {
+		json_object_object_add(o, "kmsg_seq", json_object_new_uint64(ev->output.kmsg_seq));
+		json_object_object_add(o, "ts_us", json_object_new_uint64(ev->output.ts_us));
+	}
+	json_object_object_add(o, "text", json_object_new_string_len(text, (int)tn));
+	char *r = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							       JSON_C_TO_STRING_NOSLASHESCAPE));
+
+	json_object_put(o);
+	free(text);
+	assert_non_null(r);
+	return r;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* Random text biased to the interesting bytes: controls, quotes,
+ * backslashes, lead and continuation bytes, whole valid sequences. */
+static void fill_tricky(uint8_t *p, size_t len)
+{
+	static const uint8_t pool[] = { 0,    1,    8,    9,    10,   11,   12,   13,
+					0x1f, '"',  '\\', '/',  'a',  ' ',  0x7f, 0x80,
+					0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xef,
+					0xf0, 0xf4, 0xf5, 0xff, 0xa0, 0x9f, 0x8f, 0x90 };
+	static const char *const seqs[] = { "\xc3\xa9",     "\xe2\x82\xac",     "\xf0\x9f\x98\x80",
+					    "\xed\x9f\xbf", "\xf4\x8f\xbf\xbf", "plain text!" };
+
+	for (size_t i = 0; i < len;) {
+		uint64_t r = rnd();
+
+		if (r % 4 == 0) {
+			const char *q = seqs[(r >> 8) % 6];
+			size_t n = strlen(q);
+
+			if (n > len - i)
+				n = len - i; /* a sequence cut by the end */
+			memcpy(p + i, q, n);
+			i += n;
+		} else if (r % 4 == 1) {
+			p[i++] = (uint8_t)(r >> 16);
+		} else {
+			p[i++] = pool[(r >> 16) % sizeof(pool)];
+		}
+	}
+}
+
+static void check_output(const uint8_t *data, uint32_t len, uint16_t stream, bool crc_ok,
+			 uint64_t t)
+{
+	struct vigil_event ev = { .type = VIGIL_EV_OUTPUT, .now_ns = t * 7 + 1, .t_ns = t };
+	char *got = NULL;
+
+	ev.output.stream = stream;
+	ev.output.crc_ok = crc_ok;
+	ev.output.level = (uint8_t)t;
+	ev.output.kmsg_seq = UINT64_MAX - t;
+	ev.output.ts_us = t * 1000;
+	ev.output.data = data;
+	ev.output.len = len;
+	int n = vigil_event_to_json(&ev, &got);
+	char *want = ref_output_json(&ev);
+
+	assert_true(n >= 0);
+	assert_int_equal(strlen(got), (size_t)n);
+	assert_string_equal(got, want);
+	/* and it parses back to the escaped text */
+	json_object *o = parse(got);
+	char *esc = malloc(4 * (size_t)len + 1);
+
+	assert_non_null(esc);
+	size_t en = ref_escape(data, len, esc);
+
+	assert_int_equal((size_t)json_object_get_string_len(get(o, "text")), en);
+	assert_memory_equal(json_object_get_string(get(o, "text")), esc, en);
+	free(esc);
+	json_object_put(o);
+	free(got);
+	free(want);
+}
+
+static void test_output_matches_jsonc(void **state)
+{
+	static const uint16_t streams[] = { VIGIL_MSG_STDOUT, VIGIL_MSG_STDERR, VIGIL_MSG_DMESG,
+					    VIGIL_MSG_LOG };
+	static uint8_t buf[70000];
+
+	(void)state;
+	/* Every single byte, and every pair of bytes starting with a high one
+	 * at each position of an 8-byte word. */
+	for (uint32_t c = 0; c < 256; c++) {
+		uint8_t one = (uint8_t)c;
+
+		check_output(&one, 1, VIGIL_MSG_STDOUT, true, c);
+		for (uint32_t at = 0; at < 10; at++) {
+			memset(buf, 'x', 12);
+			buf[at] = (uint8_t)c;
+			buf[at + 1] = (uint8_t)(0x80 + c % 64);
+			check_output(buf, 12, VIGIL_MSG_STDERR, false, at);
+		}
+	}
+	/* Lengths 0..80 and random lengths, all streams. */
+	for (uint32_t i = 0; i < 3000; i++) {
+		uint32_t len = i < 81 ? i : (uint32_t)(rnd() % 600);
+
+		fill_tricky(buf, len);
+		check_output(buf, len, streams[i % 4], i % 3 != 0, rnd());
+	}
+	/* One chunk as large as a frame carries, random bytes, and clean
+	 * text with one escape at the very end. */
+	for (size_t i = 0; i < 65536; i++)
+		buf[i] = (uint8_t)rnd();
+	check_output(buf, 65536, VIGIL_MSG_STDOUT, true, 1);
+	memset(buf, 'a', 65536);
+	buf[65535] = '\n';
+	check_output(buf, 65536, VIGIL_MSG_STDOUT, true, 2);
+	/* No data pointer with a zero length. */
+	check_output(NULL, 0, VIGIL_MSG_LOG, true, 3);
+}
+
+static void test_flow_event(void **state)
+{
+	struct vigil_flow fl = { .family = 4, .protocol = 6, .event = VIGIL_FLOW_OPENED };
+	struct vigil_event ev = { .type = VIGIL_EV_FLOW, .now_ns = 5, .t_ns = 4 };
+	char *txt = NULL;
+
+	(void)state;
+	fl.src_addr[0] = 127;
+	fl.src_addr[3] = 1;
+	fl.dst_addr[0] = 10;
+	fl.dst_addr[1] = 255;
+	fl.dst_addr[3] = 7;
+	fl.src_port = 40000;
+	fl.dst_port = 5555;
+	fl.bytes = 1ull << 40;
+	fl.packets = 12;
+	fl.pid = 77;
+	ev.flow.flow = &fl;
+	assert_true(vigil_event_to_json(&ev, &txt) > 0);
+	json_object *o = parse(txt);
+
+	assert_string_equal(json_object_get_string(get(o, "event")), "flow");
+	assert_string_equal(json_object_get_string(get(o, "state")), "opened");
+	assert_int_equal(json_object_get_int(get(o, "family")), 4);
+	assert_int_equal(json_object_get_int(get(o, "protocol")), 6);
+	assert_string_equal(json_object_get_string(get(o, "src_addr")), "127.0.0.1");
+	assert_string_equal(json_object_get_string(get(o, "dst_addr")), "10.255.0.7");
+	assert_int_equal(json_object_get_int(get(o, "src_port")), 40000);
+	assert_int_equal(json_object_get_int(get(o, "dst_port")), 5555);
+	assert_int_equal(json_object_get_uint64(get(o, "bytes")), 1ull << 40);
+	assert_int_equal(json_object_get_int(get(o, "packets")), 12);
+	assert_int_equal(json_object_get_int(get(o, "pid")), 77);
+	json_object_put(o);
+	free(txt);
+
+	/* IPv6, closed: the shortest text form. */
+	memset(fl.src_addr, 0, 16);
+	memset(fl.dst_addr, 0, 16);
+	fl.family = 6;
+	fl.event = VIGIL_FLOW_CLOSED;
+	fl.src_addr[15] = 1;
+	fl.dst_addr[0] = 0x20;
+	fl.dst_addr[1] = 0x01;
+	fl.dst_addr[2] = 0x0d;
+	fl.dst_addr[3] = 0xb8;
+	fl.dst_addr[15] = 0x2a;
+	assert_true(vigil_event_to_json(&ev, &txt) > 0);
+	o = parse(txt);
+	assert_string_equal(json_object_get_string(get(o, "state")), "closed");
+	assert_int_equal(json_object_get_int(get(o, "family")), 6);
+	assert_string_equal(json_object_get_string(get(o, "src_addr")), "::1");
+	assert_string_equal(json_object_get_string(get(o, "dst_addr")), "2001:db8::2a");
+	json_object_put(o);
+	free(txt);
 }
 
 static void test_verdict_json(void **state)
@@ -159,6 +419,8 @@ int main(void)
 		cmocka_unit_test(test_stall_event),
 		cmocka_unit_test(test_output_not_utf8),
 		cmocka_unit_test(test_every_event_renders),
+		cmocka_unit_test(test_output_matches_jsonc),
+		cmocka_unit_test(test_flow_event),
 		cmocka_unit_test(test_verdict_json),
 	};
 

@@ -39,6 +39,7 @@ struct fx {
 	struct vigil_event last[VIGIL_EV__COUNT];
 	bool last_crc_ok;
 	char last_text[256];
+	struct vigil_flow flow_last; /* copy of the last FLOW event's record */
 	/* writer: host-to-guest frames parsed back */
 	struct vigil_asm tx_asm;
 	uint32_t n_tx;
@@ -74,6 +75,10 @@ static void sink(void *ctx, const struct vigil_event *ev)
 		f->last_crc_ok = ev->output.crc_ok;
 		memcpy(f->last_text, ev->output.data, n);
 		f->last_text[n] = '\0';
+	}
+	if (ev->type == VIGIL_EV_FLOW) {
+		f->flow_last = *ev->flow.flow;
+		f->last[ev->type].flow.flow = NULL;
 	}
 	/* Borrowed pointers die with the callback. */
 	if (ev->type == VIGIL_EV_FINDING)
@@ -419,6 +424,8 @@ static void test_exit_and_tests(void **state)
 	assert_int_equal(vigil_session_ended(f->s), 0);
 	feed(f, raw(f, VIGIL_MSG_EXIT, "\0\0", 2), 2);
 	assert_int_equal(counters(f).type[VIGIL_MSG_EXIT].malformed, 1);
+	/* Neither the torn nor the malformed EXIT is acknowledged. */
+	assert_int_equal(f->n_tx, 0);
 	feed(f, test_result(f, VIGIL_TEST_PASS, "a"), 3);
 	feed(f, test_result(f, VIGIL_TEST_SKIP, "b"), 4);
 	n = test_result(f, VIGIL_TEST_FAIL, "torn");
@@ -426,8 +433,12 @@ static void test_exit_and_tests(void **state)
 	feed(f, n, 5);
 	feed(f, exit_frame(f, 0, 0), 6);
 	assert_int_equal(vigil_session_ended(f->s), 1);
+	/* The valid EXIT is answered with SHUTDOWN: the agent may power off. */
+	assert_int_equal(f->n_tx, 1);
+	assert_int_equal(f->tx_type[0], VIGIL_MSG_SHUTDOWN);
 	feed(f, exit_frame(f, 3, 0), 7);
 	assert_int_equal(counters(f).exits_ignored, 1);
+	assert_int_equal(f->n_tx, 1); /* the repeat is not */
 	v = vigil_session_finish(f->s, T0 + 8);
 	assert_int_equal(v->outcome, VIGIL_OUTCOME_PASS);
 	assert_null(v->primary);
@@ -755,6 +766,159 @@ static void test_host_starved(void **state)
 	fx_free(f);
 }
 
+/*
+ * The host stops QEMU some time after the last beat and after the probe
+ * sample that follows it: the vCPU time before the stop must not hide the
+ * starvation at the end of the silence.
+ */
+static void test_host_starved_late_stop(void **state)
+{
+	struct fx *f = fx_new_probe(tune_fail, true);
+	struct vigil_beat b = bt(600, 1, 0);
+
+	(void)state;
+	f->have_probe = true;
+	vigil_session_tick(f->s, T0);
+	feed(f, beats(f, &b, 1), 0);
+	/* The guest runs hard for 300 ms of the 1 s silence, then gets nothing. */
+	for (uint64_t t = 50 * MS; t < 1 * S; t += 50 * MS) {
+		if (t <= 300 * MS)
+			f->cpu_ns += 50 * MS;
+		vigil_session_tick(f->s, T0 + t);
+	}
+	assert_int_equal(f->count[VIGIL_EV_STALL], 0);
+	vigil_session_tick(f->s, T0 + 1 * S);
+	assert_int_equal(f->count[VIGIL_EV_STALL], 1);
+	assert_true(f->last[VIGIL_EV_STALL].process.host_starved);
+	assert_int_equal(vigil_session_finish(f->s, T0 + 2 * S)->outcome,
+			 VIGIL_OUTCOME_HOST_STARVED);
+	fx_free(f);
+
+	/* CPU time inside the recent window (the last quarter of the
+	 * deadline) makes it the process's stall. */
+	f = fx_new_probe(tune_fail, true);
+	f->have_probe = true;
+	vigil_session_tick(f->s, T0);
+	b.nonce = 1;
+	feed(f, beats(f, &b, 1), 0);
+	for (uint64_t t = 50 * MS; t < 1 * S; t += 50 * MS) {
+		if (t > 800 * MS && t <= 900 * MS)
+			f->cpu_ns += 10 * MS;
+		vigil_session_tick(f->s, T0 + t);
+	}
+	vigil_session_tick(f->s, T0 + 1 * S);
+	assert_int_equal(f->count[VIGIL_EV_STALL], 1);
+	assert_false(f->last[VIGIL_EV_STALL].process.host_starved);
+	assert_int_equal(vigil_session_finish(f->s, T0 + 2 * S)->outcome,
+			 VIGIL_OUTCOME_PROCESS_STALL);
+	fx_free(f);
+
+	/* No probe sample inside the silence (the only one predates the
+	 * beat): nothing to judge by, a plain stall even though the CPU
+	 * count never moved. */
+	f = fx_new_probe(tune_fail, true);
+	f->have_probe = true;
+	vigil_session_tick(f->s, T0);
+	b.nonce = 1;
+	feed(f, beats(f, &b, 1), 100 * MS);
+	vigil_session_tick(f->s, T0 + 1100 * MS);
+	assert_int_equal(f->count[VIGIL_EV_STALL], 1);
+	assert_false(f->last[VIGIL_EV_STALL].process.host_starved);
+	fx_free(f);
+}
+
+/*
+ * A pid with a short deadline (300 ms, beating every 100 ms) and the host
+ * stopping QEMU about 100 ms after its last beat, at every phase against
+ * the probe's sampling, with tick() driven by the session's own deadlines
+ * as a runner does: always HOST_STARVED. The probe's period shrinks to fit
+ * the deadline.
+ */
+static void test_host_starved_short_deadline(void **state)
+{
+	(void)state;
+	for (uint64_t phase = 0; phase < 250 * MS; phase += 7 * MS) {
+		struct fx *f = fx_new_probe(tune_fail, true);
+		struct vigil_beat b = bt(800, 1, 300);
+		uint64_t t = 0, stop = phase + 110 * MS;
+
+		f->have_probe = true;
+		vigil_session_tick(f->s, T0);
+		/* The guest runs (and the pid beats every 100 ms) until phase. */
+		for (uint64_t beat_at = 0; beat_at <= phase; beat_at += 100 * MS) {
+			b.nonce++;
+			feed(f, beats(f, &b, 1), beat_at);
+		}
+		b.nonce++;
+		feed(f, beats(f, &b, 1), phase);
+		uint64_t next = vigil_session_next_deadline(f->s);
+
+		assert_true(next <= T0 + phase + 300 * MS / 8);
+		while (f->count[VIGIL_EV_STALL] == 0) {
+			next = vigil_session_next_deadline(f->s);
+			assert_true(next != VIGIL_DEADLINE_NONE);
+			t = next - T0;
+			/* a running guest: 1 ms of vCPU time per ms until the stop */
+			f->cpu_ns = (t < stop ? t : stop);
+			vigil_session_tick(f->s, next);
+			assert_true(t <= phase + 400 * MS);
+		}
+		assert_true(f->last[VIGIL_EV_STALL].process.host_starved);
+		assert_int_equal(f->last[VIGIL_EV_STALL].process.pid, 800);
+		fx_free(f);
+	}
+}
+
+static void tune_long_deadline(struct vigil_session_opts *o)
+{
+	o->stall_threshold_ns = 600 * S;
+	o->on_stall = VIGIL_ON_STALL_FAIL;
+}
+
+/*
+ * A deadline longer than the probe ring reaches back: the window is what the
+ * ring holds (256 samples), the judgement still works, and the ring does not
+ * grow.
+ */
+static void test_host_starved_long_deadline(void **state)
+{
+	struct fx *f = fx_new_probe(tune_long_deadline, true);
+	struct vigil_beat b = bt(700, 1, 0);
+	uint64_t t = 0;
+
+	(void)state;
+	f->have_probe = true;
+	vigil_session_tick(f->s, T0);
+	feed(f, beats(f, &b, 1), 0);
+	/* CPU flows for the first 500 s of the 600 s silence, then stops:
+	 * the last 64 s the ring covers are starved. */
+	for (t = 250 * MS; t < 600 * S; t += 250 * MS) {
+		if (t <= 500 * S)
+			f->cpu_ns += 10 * MS;
+		vigil_session_tick(f->s, T0 + t);
+	}
+	assert_int_equal(f->count[VIGIL_EV_STALL], 0);
+	vigil_session_tick(f->s, T0 + 600 * S);
+	assert_int_equal(f->count[VIGIL_EV_STALL], 1);
+	assert_true(f->last[VIGIL_EV_STALL].process.host_starved);
+	fx_free(f);
+
+	/* Same, but the CPU flows until 590 s: inside the ring's reach. */
+	f = fx_new_probe(tune_long_deadline, true);
+	f->have_probe = true;
+	vigil_session_tick(f->s, T0);
+	feed(f, beats(f, &b, 1), 0);
+	for (t = 250 * MS; t < 600 * S; t += 250 * MS) {
+		if (t <= 590 * S)
+			f->cpu_ns += 10 * MS;
+		vigil_session_tick(f->s, T0 + t);
+	}
+	vigil_session_tick(f->s, T0 + 600 * S);
+	assert_int_equal(f->count[VIGIL_EV_STALL], 1);
+	assert_false(f->last[VIGIL_EV_STALL].process.host_starved);
+	fx_free(f);
+}
+
 /* ---- snapshots --------------------------------------------------------- */
 
 static void test_snapshot_flow(void **state)
@@ -1037,6 +1201,71 @@ static void test_flows_per_scenario(void **state)
 	fx_free(f);
 }
 
+/* One FLOW event per change of a flow, none for updates or repeats. */
+static void test_flow_events(void **state)
+{
+	struct fx *f = fx_new(NULL);
+	struct vigil_flow fl = { .family = 4, .protocol = 6, .event = VIGIL_FLOW_OPENED };
+
+	(void)state;
+	fl.src_addr[0] = 127;
+	fl.src_addr[3] = 1;
+	memcpy(fl.dst_addr, fl.src_addr, 4);
+	fl.src_port = 41000;
+	fl.dst_port = 5555;
+	fl.bytes = 10;
+	fl.packets = 1;
+	fl.pid = 321;
+	feed(f, seal(f, VIGIL_MSG_FLOW, vigil_flows_encode(PL, PCAP, &fl, 1)), 1);
+	assert_int_equal(f->count[VIGIL_EV_FLOW], 1);
+	assert_int_equal(f->last[VIGIL_EV_FLOW].t_ns, 1);
+	assert_int_equal(f->flow_last.event, VIGIL_FLOW_OPENED);
+	assert_int_equal(f->flow_last.bytes, 10);
+	/* A repeated OPENED and an ACTIVE change nothing. */
+	feed(f, seal(f, VIGIL_MSG_FLOW, vigil_flows_encode(PL, PCAP, &fl, 1)), 2);
+	fl.event = VIGIL_FLOW_ACTIVE;
+	fl.bytes = 5000;
+	fl.packets = 9;
+	feed(f, seal(f, VIGIL_MSG_FLOW, vigil_flows_encode(PL, PCAP, &fl, 1)), 3);
+	assert_int_equal(f->count[VIGIL_EV_FLOW], 1);
+	/* Closed with smaller counts than seen: the event carries the totals. */
+	fl.event = VIGIL_FLOW_CLOSED;
+	fl.bytes = 100;
+	fl.packets = 2;
+	fl.pid = 0;
+	feed(f, seal(f, VIGIL_MSG_FLOW, vigil_flows_encode(PL, PCAP, &fl, 1)), 4);
+	assert_int_equal(f->count[VIGIL_EV_FLOW], 2);
+	assert_int_equal(f->flow_last.event, VIGIL_FLOW_CLOSED);
+	assert_int_equal(f->flow_last.bytes, 5000);
+	assert_int_equal(f->flow_last.packets, 9);
+	assert_int_equal(f->flow_last.pid, 321);
+	assert_int_equal(f->flow_last.src_port, 41000);
+	assert_int_equal(f->flow_last.dst_port, 5555);
+	assert_memory_equal(f->flow_last.dst_addr, fl.dst_addr, 16);
+	feed(f, seal(f, VIGIL_MSG_FLOW, vigil_flows_encode(PL, PCAP, &fl, 1)), 5);
+	assert_int_equal(f->count[VIGIL_EV_FLOW], 2);
+	/* A CLOSED for a flow never seen, in a frame with an OPENED: two. */
+	struct vigil_flow two[2] = { fl, fl };
+
+	two[0].src_port = 42000;
+	two[0].bytes = 77;
+	two[1].src_port = 43000;
+	two[1].event = VIGIL_FLOW_OPENED;
+	feed(f, seal(f, VIGIL_MSG_FLOW, vigil_flows_encode(PL, PCAP, two, 2)), 6);
+	assert_int_equal(f->count[VIGIL_EV_FLOW], 4);
+	assert_int_equal(f->flow_last.event, VIGIL_FLOW_OPENED);
+	assert_int_equal(f->flow_last.src_port, 43000);
+	/* A torn frame changes nothing. */
+	two[1].src_port = 44000;
+	size_t n = seal(f, VIGIL_MSG_FLOW, vigil_flows_encode(PL, PCAP, two, 2));
+
+	tear(n);
+	feed(f, n, 7);
+	assert_int_equal(f->count[VIGIL_EV_FLOW], 4);
+	assert_int_equal(counters(f).flows.orphan_close, 1);
+	fx_free(f);
+}
+
 /* Any split of the stream gives the same state. */
 static void test_split_independence(void **state)
 {
@@ -1140,6 +1369,9 @@ int main(void)
 		cmocka_unit_test(test_vm_stop_excluded),
 		cmocka_unit_test(test_stall_fail_and_recovery),
 		cmocka_unit_test(test_host_starved),
+		cmocka_unit_test(test_host_starved_late_stop),
+		cmocka_unit_test(test_host_starved_short_deadline),
+		cmocka_unit_test(test_host_starved_long_deadline),
 		cmocka_unit_test(test_snapshot_flow),
 		cmocka_unit_test(test_snapshot_no_provider),
 		cmocka_unit_test(test_ping_pong),
@@ -1150,6 +1382,7 @@ int main(void)
 		cmocka_unit_test(test_clock_regression_and_jump),
 		cmocka_unit_test(test_harness_error_and_shutdown),
 		cmocka_unit_test(test_flows_per_scenario),
+		cmocka_unit_test(test_flow_events),
 		cmocka_unit_test(test_split_independence),
 		cmocka_unit_test(test_anomaly_events),
 		cmocka_unit_test(test_options),

@@ -118,6 +118,7 @@ enum vigil_event_type {
 	VIGIL_EV_ANOMALY,          /* a stream or tracker counter moved: .anomaly */
 	VIGIL_EV_FINDING,          /* a finding was recorded: .finding */
 	VIGIL_EV_RUN_END,          /* vigil_session_finish(): .run_end */
+	VIGIL_EV_FLOW,             /* a flow opened or closed: .flow */
 	VIGIL_EV__COUNT,
 };
 
@@ -199,7 +200,7 @@ struct vigil_event {
 			uint64_t pidns_inode;
 			uint64_t deadline_ns; /* the pid's threshold (clamped deadline_ms) */
 			uint64_t silence_ns;  /* STALL: silence so far; RECOVERY: whole silence */
-			bool host_starved;    /* STALL: the vCPUs got no CPU time meanwhile */
+			bool host_starved;    /* STALL: no vCPU time late in the silence */
 			enum vigil_gone_reason gone; /* PROCESS_GONE only */
 		} process;
 		struct {
@@ -232,6 +233,15 @@ struct vigil_event {
 		struct {
 			const struct vigil_verdict *verdict;
 		} run_end;
+		struct {
+			/* The record that changed the flow, with the change as its
+			 * event (VIGIL_FLOW_OPENED: a new flow, a reopened one or
+			 * a first ACTIVE; VIGIL_FLOW_CLOSED: an open flow closed,
+			 * or a CLOSED for one never seen) and, for a flow in the
+			 * table, its totals: the largest bytes and packets
+			 * reported, the last non-zero pid. */
+			const struct vigil_flow *flow;
+		} flow;
 	};
 };
 
@@ -330,9 +340,12 @@ struct vigil_session_opts {
 	uint64_t
 	    link_grace_ns; /* link down this long before the run ended -> LINK_LOST; default 10 s */
 	uint64_t ping_interval_ns; /* PING period while the link is up; 0 off; default 1 s */
-	/* host starvation: a silence is HOST_STARVED when the vCPUs got less than
-	 * starved_permille / 1000 of the silence in CPU time */
-	uint64_t progress_interval_ns; /* probe sampling period; default 250 ms */
+	/* host starvation: a stall is HOST_STARVED when the vCPUs got less than
+	 * starved_permille / 1000 of the recent window in CPU time: about the
+	 * last quarter of the pid's deadline (see docs/verdict.md) */
+	uint64_t progress_interval_ns; /* probe sampling period, shortened to 1/8 of
+					  the shortest pid deadline (>= 10 ms); default
+					  250 ms */
 	uint32_t starved_permille;     /* default 2 (0.2 %) */
 	/* bounded tables */
 	uint32_t flow_capacity;       /* flows tracked, 16..65536; default 4096 */
@@ -542,7 +555,10 @@ VIGIL_API int vigil_verdict_summary(const struct vigil_verdict *v, char *buf, si
 
 /*
  * Render one event as a single-line JSON object, no newline (schema:
- * docs/events.md). *out is malloc'ed; returns its length or -ENOMEM.
+ * docs/events.md). *out is malloc'ed; returns its length, -ENOMEM, or
+ * -EMSGSIZE for an OUTPUT chunk too long for an int-sized rendering
+ * (over ~357 MB). OUTPUT events take a direct writer (about 1 GB/s of
+ * printable text), the others json-c.
  */
 VIGIL_API int vigil_event_to_json(const struct vigil_event *ev, char **out);
 
