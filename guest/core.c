@@ -78,9 +78,13 @@ struct core {
 	uint64_t self_nonce;
 	uint32_t self_pid;
 	uint64_t self_pidns;
-	bool exiting; /* draining; return when the queue is empty */
-	uint64_t drain_deadline_ns;
-	bool stopping; /* shutdown asked: waiting for the workload to end */
+	bool exiting;               /* draining; return when the queue is empty */
+	uint64_t drain_deadline_ns; /* pushed out while the host keeps reading */
+	uint64_t drain_sent;        /* ch.st.bytes_sent when last looked at */
+	bool await_ack;             /* an EXIT went out: wait for the host's SHUTDOWN */
+	bool host_done;             /* SHUTDOWN received: the host has read our EXIT */
+	uint64_t ack_deadline_ns;   /* bound on that wait, 0 until the queue is empty */
+	bool stopping;              /* shutdown asked: waiting for the workload to end */
 	bool poweroff;
 	int exit_code;
 	uint64_t last_stats[32];
@@ -139,6 +143,7 @@ void core_cfg_defaults(struct core_cfg *cfg)
 	cfg->self_beat_ms = 1000;
 	cfg->grace_ms = 5000;
 	cfg->drain_ms = 5000;
+	cfg->ack_ms = 2000;
 	cfg->stall_ms = 2000;
 	cfg->on_shutdown = CORE_SHUTDOWN_EXIT;
 	cfg->log_fd = 2;
@@ -262,6 +267,9 @@ static void on_frame(void *ctx, const struct vigil_frame *f)
 		break;
 	}
 	case VIGIL_MSG_SHUTDOWN:
+		k->host_done = true;
+		if (k->exiting)
+			break; /* the host has read our EXIT: nothing more to stop */
 		if (k->cfg->on_shutdown == CORE_SHUTDOWN_IGNORE) {
 			k->shutdown_ignored++;
 			core_log(k, 5, "SHUTDOWN from the host ignored (--on-shutdown ignore)");
@@ -346,6 +354,7 @@ static void reap(struct core *k, uint64_t now)
 		k->w_pipe[0].fd = k->run.fd[0];
 		k->w_pipe[1].fd = k->run.fd[1];
 		k->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		k->await_ack = true; /* runner_reaped queued the EXIT */
 		core_log(k, 6, "workload exited: %s %d", WIFEXITED(status) ? "status" : "signal",
 			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 		if (k->cfg->exit_with_workload || k->stopping)
@@ -496,6 +505,8 @@ static uint64_t timers(struct core *k, uint64_t now)
 	}
 	if (k->exiting)
 		next = min_ns(next, k->drain_deadline_ns);
+	if (k->exiting && k->ack_deadline_ns)
+		next = min_ns(next, k->ack_deadline_ns);
 	/* Paused producers resume when the port is declared stalled. */
 	if (k->ch.blocked_since && chan_out_pressure(&k->ch))
 		next = min_ns(next, k->ch.blocked_since + cfg->stall_ms * NSEC_PER_MSEC);
@@ -717,6 +728,31 @@ static void teardown(struct core *k)
 
 /* ---- loop -------------------------------------------------------------- */
 
+/*
+ * Done draining? A host that keeps reading keeps the drain going (the
+ * deadline counts from the last byte moved), so a slow reader loses
+ * nothing. An empty queue is not enough after an EXIT: the last bytes
+ * written may still sit in the VMM, and powering off would drop them. The
+ * host answers the EXIT with SHUTDOWN once it has read it; wait for that,
+ * bounded by ack_ms (a host that does not answer, or none connected).
+ */
+static bool drained(struct core *k, uint64_t now)
+{
+	if (k->ch.st.bytes_sent != k->drain_sent) {
+		k->drain_sent = k->ch.st.bytes_sent;
+		k->drain_deadline_ns = now + k->cfg->drain_ms * NSEC_PER_MSEC;
+	}
+	if (now >= k->drain_deadline_ns)
+		return true;
+	if (chan_pending(&k->ch))
+		return false;
+	if (!k->await_ack || k->host_done || !k->ch.connected)
+		return true;
+	if (!k->ack_deadline_ns)
+		k->ack_deadline_ns = now + k->cfg->ack_ms * NSEC_PER_MSEC;
+	return now >= k->ack_deadline_ns;
+}
+
 int core_run(const struct core_cfg *cfg)
 {
 	struct core *k = &K;
@@ -740,7 +776,7 @@ int core_run(const struct core_cfg *cfg)
 			if (chan_flush(&k->ch, now) == -EPIPE)
 				port_lost(k, now);
 		}
-		if (k->exiting && (!chan_pending(&k->ch) || now >= k->drain_deadline_ns))
+		if (k->exiting && drained(k, now))
 			break;
 		interest(k, now);
 		if (next) {

@@ -321,6 +321,7 @@ static int pid1_main(void)
 	cfg.flows_ms = param_off(&cl, "flows") ? 0 : param_ms(&cl, "flows_ms", cfg.flows_ms);
 	cfg.grace_ms = param_ms(&cl, "grace_ms", cfg.grace_ms);
 	cfg.drain_ms = param_ms(&cl, "drain_ms", cfg.drain_ms);
+	cfg.ack_ms = param_ms(&cl, "ack_ms", cfg.ack_ms);
 	cfg.stats_ms = param_ms(&cl, "stats_ms", cfg.stats_ms);
 	if (param_off(&cl, "kmsg"))
 		cfg.kmsg_path = NULL;

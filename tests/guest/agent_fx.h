@@ -48,6 +48,7 @@ static inline void agent_fx_init(struct agent_fx *a)
 	a->cfg.self_beat_ms = 100;
 	a->cfg.log_fd = -1;
 	a->cfg.on_shutdown = CORE_SHUTDOWN_EXIT;
+	a->cfg.ack_ms = 100; /* these hosts do not answer EXIT with SHUTDOWN */
 	a->host = -1;
 	rx_init(&a->rx);
 }

@@ -266,6 +266,7 @@ static void test_workload_status(void **state)
 
 	a->cfg.argv = argv;
 	a->cfg.exit_with_workload = true;
+	/* This host never answers the EXIT: the agent falls back after ack_ms. */
 	agent_fx_start(a);
 	assert_true(rx_drain(&a->rx, a->host, 5000));
 	assert_int_equal(agent_fx_wait(a, 5000), 7);
@@ -279,6 +280,24 @@ static void test_workload_status(void **state)
 	assert_int_equal(e.exit_status, 7);
 }
 
+/* After EXIT the agent keeps the guest up until the host says it has read
+ * it (SHUTDOWN), so nothing still inside the VMM is lost at power-off. */
+static void test_exit_waits_for_shutdown(void **state)
+{
+	struct agent_fx *a = *state;
+	char *argv[] = { "sh", "-c", "echo bye", NULL };
+
+	a->cfg.argv = argv;
+	a->cfg.exit_with_workload = true;
+	a->cfg.ack_ms = 20000;
+	agent_fx_start(a);
+	/* Still up 700 ms after the workload, its EXIT long delivered. */
+	assert_int_equal(agent_fx_wait(a, 700), -1);
+	assert_true(rx_find(&a->rx, VIGIL_MSG_EXIT, 0) > 0);
+	assert_int_equal(rx_send(a->host, VIGIL_MSG_SHUTDOWN, 0, "\0\0\0\0", 4), 0);
+	assert_int_equal(agent_fx_wait(a, 3000), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +309,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reader_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_term_then_kill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workload_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exit_waits_for_shutdown, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
