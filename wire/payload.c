@@ -77,32 +77,33 @@ int vigil_flow_check(const uint8_t rec[VIGIL_WIRE_FLOW_LEN])
 	return 0;
 }
 
-int vigil_beats_decode(const uint8_t *p, size_t len, struct vigil_records *out)
+/* Inlined into each caller with its own check, so the per-record check is a
+ * direct (and inlined) call on the per-frame path. */
+static inline __attribute__((always_inline)) int records_decode(const uint8_t *p, size_t len,
+								size_t rec_len,
+								int (*check)(const uint8_t *),
+								struct vigil_records *out)
 {
-	size_t count = len / VIGIL_WIRE_BEAT_LEN;
+	size_t count = len / rec_len;
 
-	if (len % VIGIL_WIRE_BEAT_LEN || count < 1 || count > VIGIL_WIRE_MAX_RECORDS)
+	if (len % rec_len || count < 1 || count > VIGIL_WIRE_MAX_RECORDS)
 		return -EBADMSG;
 	for (size_t i = 0; i < count; i++)
-		if (vigil_beat_check(p + i * VIGIL_WIRE_BEAT_LEN))
+		if (check(p + i * rec_len))
 			return -EBADMSG;
 	out->base = p;
 	out->count = (uint32_t)count;
 	return 0;
 }
 
+int vigil_beats_decode(const uint8_t *p, size_t len, struct vigil_records *out)
+{
+	return records_decode(p, len, VIGIL_WIRE_BEAT_LEN, vigil_beat_check, out);
+}
+
 int vigil_flows_decode(const uint8_t *p, size_t len, struct vigil_records *out)
 {
-	size_t count = len / VIGIL_WIRE_FLOW_LEN;
-
-	if (len % VIGIL_WIRE_FLOW_LEN || count < 1 || count > VIGIL_WIRE_MAX_RECORDS)
-		return -EBADMSG;
-	for (size_t i = 0; i < count; i++)
-		if (vigil_flow_check(p + i * VIGIL_WIRE_FLOW_LEN))
-			return -EBADMSG;
-	out->base = p;
-	out->count = (uint32_t)count;
-	return 0;
+	return records_decode(p, len, VIGIL_WIRE_FLOW_LEN, vigil_flow_check, out);
 }
 
 void vigil_flow_get(const struct vigil_records *r, uint32_t i, struct vigil_flow *out)
@@ -149,8 +150,7 @@ int vigil_scenario_decode(const uint8_t *p, size_t len, struct vigil_str *name)
 	return 0;
 }
 
-int vigil_snapshot_request_decode(const uint8_t *p, size_t len,
-				  struct vigil_snapshot_request *out)
+int vigil_snapshot_request_decode(const uint8_t *p, size_t len, struct vigil_snapshot_request *out)
 {
 	struct vigil_snapshot_request r;
 	size_t off = 8;
@@ -457,8 +457,7 @@ int vigil_scenario_encode(uint8_t *out, size_t cap, struct vigil_str name)
 	return rc ? rc : (int)off;
 }
 
-int vigil_snapshot_request_encode(uint8_t *out, size_t cap,
-				  const struct vigil_snapshot_request *in)
+int vigil_snapshot_request_encode(uint8_t *out, size_t cap, const struct vigil_snapshot_request *in)
 {
 	size_t off = 8;
 	int rc;
