@@ -113,27 +113,23 @@ static inline __attribute__((always_inline)) void asm_deliver(struct vigil_asm *
 	out->regression = regression;
 }
 
-void vigil_asm_init(struct vigil_asm *a)
+void vigil_asm_reset(struct vigil_asm *a)
 {
 	/* hold[] needs no clearing: only hold[0..hold_len) is ever read. */
 	a->in = NULL;
 	a->in_len = 0;
 	a->hold_len = 0;
 	a->hold_need = 0;
-	a->have_seq = false;
-	a->hold_done = false;
-	a->expect_seq = 0;
-	memset(&a->st, 0, sizeof(a->st));
-}
-
-void vigil_asm_reset(struct vigil_asm *a)
-{
-	a->in = NULL;
-	a->in_len = 0;
-	a->hold_len = 0;
-	a->hold_need = 0;
 	a->hold_done = false;
 	a->st.resets++;
+}
+
+void vigil_asm_init(struct vigil_asm *a)
+{
+	a->have_seq = false;
+	a->expect_seq = 0;
+	vigil_asm_reset(a);
+	memset(&a->st, 0, sizeof(a->st));
 }
 
 void vigil_asm_push(struct vigil_asm *a, const uint8_t *buf, size_t len)
