@@ -5,6 +5,7 @@
  * string is read with a bounded pread and must end inside PATH_MAX.
  */
 #include "elfdeps.h"
+#include "paths.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -375,19 +376,12 @@ static bool closure_has(const struct vigil_elf_closure *c, const char *path)
  * way as long as the directories are real ones, which they are there. */
 static void lexical_norm(char *path)
 {
-	char *out = path, *p = path;
+	const char *p = path, *s;
+	char *out = path;
+	size_t l;
 
-	while (*p) {
-		char *s;
-		size_t l;
-		while (*p == '/')
-			p++;
-		s = p;
-		while (*p && *p != '/')
-			p++;
-		l = (size_t)(p - s);
-		if (l == 0 || (l == 1 && s[0] == '.'))
-			continue;
+	/* Writing trails reading: out never passes the component being read. */
+	while ((s = vigil_path_next(&p, &l))) {
 		if (l == 2 && s[0] == '.' && s[1] == '.') {
 			while (out > path && *--out != '/')
 				;

@@ -22,6 +22,7 @@
 
 #include "cpio.h"
 #include "elfdeps.h"
+#include "paths.h"
 
 #define IRD_FORMAT      "vigil-initramfs-1"
 #define IRD_DECOMP_MAX  (256u << 20) /* a decompressed module, bytes */
@@ -173,23 +174,13 @@ static int hash_file(struct ird_hash *h, const char *path)
 /* "/usr//bin/./x" -> "usr/bin/x"; NULL for "", "/" or any ".." component. */
 static char *norm_path(const char *in)
 {
-	size_t len = strlen(in), o = 0;
-	char *out = malloc(len + 1);
-	const char *p = in;
+	const char *p = in, *s;
+	char *out = malloc(strlen(in) + 1);
+	size_t o = 0, l;
 
 	if (!out)
 		return NULL;
-	while (*p) {
-		const char *s;
-		size_t l;
-		while (*p == '/')
-			p++;
-		s = p;
-		while (*p && *p != '/')
-			p++;
-		l = (size_t)(p - s);
-		if (l == 0 || (l == 1 && s[0] == '.'))
-			continue;
+	while ((s = vigil_path_next(&p, &l))) {
 		if (l == 2 && s[0] == '.' && s[1] == '.') {
 			free(out);
 			return NULL;

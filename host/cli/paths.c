@@ -131,3 +131,27 @@ int vigil_find_program(const char *name, const char *path_env, char *buf, size_t
 	}
 	return -ENOENT;
 }
+
+const char *vigil_path_next(const char **p, size_t *len)
+{
+	const char *s = *p;
+
+	for (;;) {
+		const char *start;
+
+		while (*s == '/')
+			s++;
+		if (!*s) {
+			*p = s;
+			return NULL;
+		}
+		start = s;
+		while (*s && *s != '/')
+			s++;
+		if (s - start == 1 && start[0] == '.')
+			continue;
+		*p = s;
+		*len = (size_t)(s - start);
+		return start;
+	}
+}

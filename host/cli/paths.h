@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * paths: where vigil finds the things a run needs on the host: the agent
- * binary, the default guest kernel, programs on $PATH. No state.
+ * binary, the default guest kernel, programs on $PATH; and a walk over a
+ * path's components. No state.
  * Errors: negative errno; buffers are written only on success.
  */
 #ifndef VIGIL_CLI_PATHS_H
@@ -23,5 +24,12 @@ int vigil_find_kernel(const char *boot_dir, char *buf, size_t cap);
 /* name resolved like execvp: contains '/' -> itself; else the first
  * executable regular file in path_env (":"-separated). */
 int vigil_find_program(const char *name, const char *path_env, char *buf, size_t cap);
+
+/*
+ * The next component of a '/'-separated path at *p, skipping empty ones and
+ * "."; its length in *len, *p moved past it. NULL at the end. ".." is
+ * returned like any other component: what it means is the caller's call.
+ */
+const char *vigil_path_next(const char **p, size_t *len);
 
 #endif /* VIGIL_CLI_PATHS_H */

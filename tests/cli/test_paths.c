@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <string.h>
 
 #include "paths.h"
 #include "test_util.h"
@@ -82,12 +83,34 @@ static void test_find_agent_env(void **state)
 	free(d);
 }
 
+static void test_path_next(void **state)
+{
+	const char *p = "//usr/./lib/../x/", *c;
+	static const char *const want[] = { "usr", "lib", "..", "x" };
+	size_t l, n = 0;
+
+	(void)state;
+	while ((c = vigil_path_next(&p, &l))) {
+		assert_true(n < 4);
+		assert_int_equal(l, strlen(want[n]));
+		assert_memory_equal(c, want[n], l);
+		n++;
+	}
+	assert_int_equal(n, 4);
+	assert_int_equal(*p, '\0');
+	p = "/./";
+	assert_null(vigil_path_next(&p, &l));
+	p = "";
+	assert_null(vigil_path_next(&p, &l));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_find_program),
 		cmocka_unit_test(test_find_kernel),
 		cmocka_unit_test(test_find_agent_env),
+		cmocka_unit_test(test_path_next),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
