@@ -206,6 +206,28 @@ static double vigil_event(const char *initrd, const char *name, char *const *wor
 	return ms;
 }
 
+/* Read the port until `want` bytes came (or 30 s of silence, or EOF):
+ * times of the first and last byte, and the count. */
+static void port_read(int fd, uint64_t want, uint64_t *first, uint64_t *last, uint64_t *got)
+{
+	static uint8_t buf[1 << 20];
+
+	while (*got < want) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 30000) <= 0)
+			break;
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		if (!*first)
+			*first = now_ns();
+		*got += (uint64_t)n;
+		*last = now_ns();
+	}
+}
+
 /* QEMU started by hand, the port on a socketpair: ms to the first byte, and
  * with bulk the MB/s from the first byte to BULK bytes. */
 static double plain_boot(const char *kernel, const char *initrd, bool bulk, double *mbps)
@@ -241,7 +263,6 @@ static double plain_boot(const char *kernel, const char *initrd, bool bulk, doub
 	};
 	struct child c;
 	uint64_t t0, first = 0, last = 0, got = 0;
-	static uint8_t buf[1 << 20];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
@@ -250,21 +271,7 @@ static double plain_boot(const char *kernel, const char *initrd, bool bulk, doub
 	if (spawn(argv, false, &sv[1], 1, &c) < 0)
 		return -1;
 	close(sv[1]);
-	for (;;) {
-		struct pollfd p = { .fd = sv[0], .events = POLLIN };
-		ssize_t n;
-		if (poll(&p, 1, 30000) <= 0)
-			break;
-		n = read(sv[0], buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		if (!first)
-			first = now_ns();
-		got += (uint64_t)n;
-		last = now_ns();
-		if (!bulk || got >= BULK)
-			break;
-	}
+	port_read(sv[0], bulk ? BULK : 1, &first, &last, &got);
 	kill(c.pid, SIGKILL);
 	reap(&c);
 	close(sv[0]);
@@ -311,7 +318,6 @@ static double raw_tuned(const char *kernel, const char *initrd, double *mbps, ui
 	};
 	struct child c;
 	uint64_t first = 0, last = 0, got = 0;
-	static uint8_t buf[1 << 20];
 
 	snprintf(append, sizeof(append),
 		 "console=ttyS0 loglevel=4 tsc=reliable no_timer_check noreplace-smp "
@@ -323,21 +329,7 @@ static double raw_tuned(const char *kernel, const char *initrd, double *mbps, ui
 	if (spawn(argv, false, &sv[1], 1, &c) < 0)
 		return -1;
 	close(sv[1]);
-	for (;;) {
-		struct pollfd p = { .fd = sv[0], .events = POLLIN };
-		ssize_t n;
-		if (poll(&p, 1, 30000) <= 0)
-			break;
-		n = read(sv[0], buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		if (!first)
-			first = now_ns();
-		got += (uint64_t)n;
-		last = now_ns();
-		if (got >= BULK)
-			break;
-	}
+	port_read(sv[0], BULK, &first, &last, &got);
 	kill(c.pid, SIGKILL);
 	reap(&c);
 	close(sv[0]);
