@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "init.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -110,34 +111,65 @@ static int mount_one(const char *src, const char *dst, const char *type, unsigne
 	return 0;
 }
 
+int init_dir_populated(const char *dir)
+{
+	struct dirent *d;
+	DIR *dp = opendir(dir);
+	int r = 0;
+
+	if (!dp)
+		return errno == ENOENT ? 0 : -errno;
+	while ((d = readdir(dp))) {
+		if (strcmp(d->d_name, ".") && strcmp(d->d_name, "..")) {
+			r = 1;
+			break;
+		}
+	}
+	closedir(dp);
+	return r;
+}
+
+int init_tmpfs(const char *dir, mode_t mode)
+{
+	char data[16];
+	int r = init_dir_populated(dir);
+
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		/* Carried by the host in the initramfs: keep it, with the tmpfs's mode. */
+		return chmod(dir, mode) < 0 ? -errno : 0;
+	}
+	snprintf(data, sizeof(data), "mode=%04o", (unsigned)mode);
+	r = mount_one("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, data, mode);
+	return r < 0 ? r : 1;
+}
+
 int init_mounts(void)
 {
-	const unsigned long nse = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	static const struct {
+		const char *src, *dst, *type, *data;
+		unsigned long flags;
+		mode_t mode;
+	} m[] = {
+		{ "proc", "/proc", "proc", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, 0555 },
+		{ "sysfs", "/sys", "sysfs", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, 0555 },
+		{ "devtmpfs", "/dev", "devtmpfs", "mode=0755", MS_NOSUID, 0755 },
+		{ "devpts", "/dev/pts", "devpts", "gid=5,mode=620,ptmxmode=666",
+		  MS_NOSUID | MS_NOEXEC, 0755 },
+		{ "tmpfs", "/dev/shm", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV, 01777 },
+	};
 	int e, first = 0;
 
 	umask(022);
-	if ((e = mount_one("proc", "/proc", "proc", nse, NULL, 0555)) < 0 && !first)
+	for (size_t i = 0; i < ARRAY_SIZE(m); i++) {
+		e = mount_one(m[i].src, m[i].dst, m[i].type, m[i].flags, m[i].data, m[i].mode);
+		if (e < 0 && !first)
+			first = e;
+	}
+	if ((e = init_tmpfs("/run", 0755)) < 0 && !first)
 		first = e;
-	if ((e = mount_one("sysfs", "/sys", "sysfs", nse, NULL, 0555)) < 0 && !first)
-		first = e;
-	if ((e = mount_one("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", 0755)) < 0 &&
-	    !first)
-		first = e;
-	if ((e = mount_one("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-			   "gid=5,mode=620,ptmxmode=666", 0755)) < 0 &&
-	    !first)
-		first = e;
-	if ((e = mount_one("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777",
-			   01777)) < 0 &&
-	    !first)
-		first = e;
-	if ((e = mount_one("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", 0755)) <
-		0 &&
-	    !first)
-		first = e;
-	if ((e = mount_one("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 01777)) <
-		0 &&
-	    !first)
+	if ((e = init_tmpfs("/tmp", 01777)) < 0 && !first)
 		first = e;
 	return first;
 }

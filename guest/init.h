@@ -19,6 +19,7 @@
 #define VIGIL_GUEST_INIT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define INIT_CMDLINE_MAX 8192
 #define INIT_MAX_ARGS    256
@@ -39,8 +40,20 @@ int init_parse_cmdline(const char *s, size_t len, struct init_cmdline *out);
 /* Value of vigil.KEY, or NULL. */
 const char *init_param(const struct init_cmdline *c, const char *key);
 
-/* Mount proc, sys, devtmpfs, devpts, /dev/shm, /run and /tmp; 0 or the first -errno. */
+/*
+ * Mount proc, sys, devtmpfs, devpts, /dev/shm, and tmpfs on /run and /tmp
+ * unless the host carried files there (init_tmpfs); 0 or the first -errno.
+ */
 int init_mounts(void);
+/*
+ * A tmpfs of this mode on dir (created if missing), unless dir already has
+ * entries: those were carried in the initramfs, whose root is RAM-backed
+ * and writable, and a mount would hide them; then dir keeps them and gets
+ * the mode. 1 mounted, 0 kept, or -errno.
+ */
+int init_tmpfs(const char *dir, mode_t mode);
+/* 1 when dir has an entry besides "." and "..", 0 when not or missing, or -errno. */
+int init_dir_populated(const char *dir);
 /* Bring the loopback interface up (the kernel then gives it 127.0.0.1/8 and ::1). 0 or -errno. */
 int init_loopback(void);
 /* Make sure fds 0, 1, 2 are open (on /dev/console, else /dev/null). */

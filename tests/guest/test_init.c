@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests for guest/init.c (command line contract) and guest/port.c (lookup by name). */
+/*
+ * Tests for guest/init.c (command line contract, tmpfs over /tmp and /run
+ * only where nothing was carried) and guest/port.c (lookup by name).
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,10 +11,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "init.h"
@@ -109,6 +115,80 @@ static void test_port_find(void **state)
 	assert_int_equal(system(p), 0);
 }
 
+static void touch(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs("#!/bin/sh\necho hello\n", f);
+	fclose(f);
+}
+
+/* Files the host carried under /tmp or /run stay visible: no tmpfs over them. */
+static void test_tmpfs_keeps_carried(void **state)
+{
+	char root[64], p[256];
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmp_template(root, sizeof(root), "/tmp/vigil-root-")));
+	snprintf(p, sizeof(p), "%s/tmp", root);
+	assert_int_equal(mkdir(p, 0755), 0); /* as the host's cpio makes it */
+	snprintf(p, sizeof(p), "%s/tmp/x", root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/tmp/x/hello", root);
+	touch(p);
+	snprintf(p, sizeof(p), "%s/tmp", root);
+	assert_int_equal(init_dir_populated(p), 1);
+	assert_int_equal(init_tmpfs(p, 01777), 0);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 01777); /* sticky, world-writable */
+	snprintf(p, sizeof(p), "%s/tmp/x/hello", root);
+	assert_int_equal(access(p, R_OK), 0); /* still there */
+	/* A dot file is an entry too. */
+	snprintf(p, sizeof(p), "%s/run", root);
+	assert_int_equal(mkdir(p, 0700), 0);
+	assert_int_equal(init_dir_populated(p), 0);
+	snprintf(p, sizeof(p), "%s/run/.keep", root);
+	touch(p);
+	snprintf(p, sizeof(p), "%s/run", root);
+	assert_int_equal(init_dir_populated(p), 1);
+	assert_int_equal(init_tmpfs(p, 0755), 0);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	snprintf(p, sizeof(p), "%s/missing", root);
+	assert_int_equal(init_dir_populated(p), 0);
+	snprintf(p, sizeof(p), "rm -rf %s", root);
+	assert_int_equal(system(p), 0);
+}
+
+/* An empty or missing directory gets its tmpfs (where this test may mount). */
+static void test_tmpfs_mounts_empty(void **state)
+{
+	char root[64], p[256];
+	struct statfs sf;
+	struct stat st;
+	int r;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmp_template(root, sizeof(root), "/tmp/vigil-root-")));
+	snprintf(p, sizeof(p), "%s/tmp", root); /* missing: created */
+	r = init_tmpfs(p, 01777);
+	if (r == -EPERM) {
+		/* No CAP_SYS_ADMIN here: the directory was made, the mount refused. */
+		assert_int_equal(stat(p, &st), 0);
+	} else {
+		assert_int_equal(r, 1);
+		assert_int_equal(statfs(p, &sf), 0);
+		assert_true(sf.f_type == TMPFS_MAGIC);
+		assert_int_equal(stat(p, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 01777);
+		assert_int_equal(umount2(p, MNT_DETACH), 0);
+	}
+	snprintf(p, sizeof(p), "rm -rf %s", root);
+	assert_int_equal(system(p), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -116,6 +196,8 @@ int main(void)
 		cmocka_unit_test(test_run_param),
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_port_find),
+		cmocka_unit_test(test_tmpfs_keeps_carried),
+		cmocka_unit_test(test_tmpfs_mounts_empty),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
