@@ -114,11 +114,15 @@ int cli_beat(int argc, char **argv)
 		return map_err("beat", ao.socket_path ? ao.socket_path : VIGIL_BEAT_SOCK_DEFAULT, e,
 			       "");
 	}
-	/* A long-lived helper: one identity (this pid) until SIGTERM/SIGINT. */
+	/*
+	 * A long-lived helper: one identity (this pid) until SIGTERM/SIGINT.
+	 * No --deadline: deadline 0, so the host's --stall-threshold applies
+	 * (a deadline derived from --every would silently override it).
+	 */
 	signal(SIGTERM, on_stop);
 	signal(SIGINT, on_stop);
 	while (!beat_stop) {
-		vigil_beat(status, (uint32_t)payload, (uint32_t)(deadline ? deadline : every * 3));
+		vigil_beat(status, (uint32_t)payload, (uint32_t)deadline);
 		poll(NULL, 0, (int)(every < INT32_MAX ? every : INT32_MAX));
 	}
 	vigil_beat(VIGIL_STATUS_STOPPING, (uint32_t)payload, 0);

@@ -9,6 +9,9 @@
  *                    result NAME pass|fail|skip|error [--duration D] [MESSAGE]
  *   vigil-agent snapshot --kind memory|cpu|counters [--tag T] [--timeout D]
  *
+ * beat declares a deadline only with --deadline; otherwise deadline_ms is 0
+ * and the host's --stall-threshold applies to the beating process.
+ *
  * Exit codes: CLI_OK, CLI_FAILED (the agent or host refused, snapshot
  * status not 0), CLI_USAGE, CLI_UNREACHABLE (no agent on the socket),
  * CLI_TIMEOUT.

@@ -161,6 +161,83 @@ static void test_beat_cli(void **state)
 	assert_true(seen);
 }
 
+/* Start `vigil-agent beat ARGS... --sock PATH` as a child; its pid. */
+static pid_t beat_helper(const char *sock, const char *payload, const char *deadline)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (deadline)
+			execl(VIGIL_AGENT_BIN, "vigil-agent", "beat", "--every", "50", "--payload",
+			      payload, "--deadline", deadline, "--sock", sock, (char *)NULL);
+		else
+			execl(VIGIL_AGENT_BIN, "vigil-agent", "beat", "--every", "50", "--payload",
+			      payload, "--sock", sock, (char *)NULL);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	return pid;
+}
+
+/* The beats of pid seen so far: how many, and the deadline of the last. */
+static int beats_of(const struct rx *r, pid_t pid, uint32_t *deadline_ms, uint16_t *status)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < r->n; i++) {
+		struct vigil_records rec;
+		struct vigil_beat b;
+
+		if (r->f[i].type != VIGIL_MSG_BEAT ||
+		    vigil_beats_decode(rx_payload(r, i), r->f[i].len, &rec) < 0)
+			continue;
+		for (uint32_t k = 0; k < rec.count; k++) {
+			vigil_beat_get(&rec, k, &b);
+			if (b.pid != (uint32_t)pid)
+				continue;
+			*deadline_ms = b.deadline_ms;
+			*status = b.status;
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * beat --every declares no deadline of its own (0: the host's
+ * --stall-threshold applies); only --deadline declares one.
+ */
+static void test_beat_every_deadline(void **state)
+{
+	struct agent_fx *a = *state;
+	pid_t plain = beat_helper(a->beat, "11", NULL), dl = beat_helper(a->beat, "12", "900");
+	uint64_t end = rx_now_ms() + 5000;
+	uint32_t d_plain = 1, d_dl = 0;
+	uint16_t st = 0;
+	int st_wait;
+
+	while (
+	    (beats_of(&a->rx, plain, &d_plain, &st) < 3 || beats_of(&a->rx, dl, &d_dl, &st) < 3) &&
+	    rx_now_ms() < end)
+		rx_pump(&a->rx, a->host, 50);
+	assert_true(beats_of(&a->rx, plain, &d_plain, &st) >= 3);
+	assert_int_equal(d_plain, 0);
+	assert_int_equal(st, VIGIL_BEAT_OK);
+	assert_true(beats_of(&a->rx, dl, &d_dl, &st) >= 3);
+	assert_int_equal(d_dl, 900);
+	/* SIGTERM: a last STOPPING beat, and a clean exit. */
+	kill(plain, SIGTERM);
+	assert_int_equal(waitpid(plain, &st_wait, 0), plain);
+	assert_true(WIFEXITED(st_wait) && WEXITSTATUS(st_wait) == 0);
+	end = rx_now_ms() + 5000;
+	while ((beats_of(&a->rx, plain, &d_plain, &st), st != VIGIL_BEAT_STOPPING) &&
+	       rx_now_ms() < end)
+		rx_pump(&a->rx, a->host, 50);
+	assert_int_equal(st, VIGIL_BEAT_STOPPING);
+	kill(dl, SIGTERM);
+	assert_int_equal(waitpid(dl, &st_wait, 0), dl);
+}
+
 /* Start `snapshot` in the background, answer its request with status, return its exit code. */
 static int snapshot_answered(struct agent_fx *a, int32_t status, const char *detail, char *out,
 			     size_t cap, bool answer)
@@ -249,6 +326,7 @@ int main(void)
 		cmocka_unit_test(test_usage_and_unreachable),
 		cmocka_unit_test_setup_teardown(test_emit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_beat_cli, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_beat_every_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_rejects, setup, teardown),
 	};

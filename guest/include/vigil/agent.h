@@ -58,10 +58,13 @@ VIGIL_AGENT_API int vigil_agent_init(const struct vigil_agent_opts *opts);
 
 /*
  * Send one beat: status (VIGIL_STATUS_*), an opaque app_payload, and
- * deadline_ms, the promise of the next beat within that many ms (0: the
- * host's default). Returns 0 when the datagram was queued to the agent,
- * -EINVAL for a status over 3, -EAGAIN when the agent's queue is full,
- * -ENOENT or -ECONNREFUSED when no agent listens; every failure is counted.
+ * deadline_ms, the promise of the next beat within that many ms. The
+ * host's --stall-threshold applies to every process unless it declares its
+ * own deadline this way; 0 declares none (the threshold applies). The host
+ * clamps a declared deadline to its bounds. Returns 0 when the datagram
+ * was queued to the agent, -EINVAL for a status over 3, -EAGAIN when the
+ * agent's queue is full, -ENOENT or -ECONNREFUSED when no agent listens;
+ * every failure is counted.
  */
 VIGIL_AGENT_API int vigil_beat(uint16_t status, uint32_t app_payload, uint32_t deadline_ms);
 
