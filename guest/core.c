@@ -339,6 +339,15 @@ static void kmsg_line(void *ctx, const struct kmsg_rec *r)
 		scx_kmsg(&k->scx, r->text, r->text_len, &k->ch, mono_ns());
 }
 
+/* The workload is over (reaped, or refused before it started): its EXIT is queued. */
+static void workload_over(struct core *k, int exit_code, uint64_t now)
+{
+	k->exit_code = exit_code;
+	k->await_ack = true;
+	if (k->cfg->exit_with_workload || k->stopping)
+		begin_exit(k, now);
+}
+
 static void reap(struct core *k, uint64_t now)
 {
 	for (;;) {
@@ -353,12 +362,10 @@ static void reap(struct core *k, uint64_t now)
 		watch_set(k, &k->w_pipe[1], TAG_ERR, 0);
 		k->w_pipe[0].fd = k->run.fd[0];
 		k->w_pipe[1].fd = k->run.fd[1];
-		k->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		k->await_ack = true; /* runner_reaped queued the EXIT */
 		core_log(k, 6, "workload exited: %s %d", WIFEXITED(status) ? "status" : "signal",
 			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-		if (k->cfg->exit_with_workload || k->stopping)
-			begin_exit(k, now);
+		workload_over(k, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+			      now);
 	}
 }
 
@@ -558,7 +565,7 @@ static int send_hello(struct core *k)
 	uname(&u);
 	gethostname(host, sizeof(host) - 1);
 	h.capabilities = CORE_CAP_BEATS | (k->have_ctl ? CORE_CAP_CTL : 0) |
-			 (k->cfg->argv ? CORE_CAP_WORKLOAD : 0) |
+			 (k->cfg->argv || k->cfg->workload_error ? CORE_CAP_WORKLOAD : 0) |
 			 (k->have_kmsg ? CORE_CAP_KMSG : 0) | (k->have_flows ? CORE_CAP_FLOWS : 0) |
 			 (k->have_scx ? CORE_CAP_SCX : 0);
 	h.guest_boottime_ns = boot_ns();
@@ -593,26 +600,43 @@ static void sd_notify_ready(void)
 	close(fd);
 }
 
-static int setup(struct core *k, const struct core_cfg *cfg)
+/* The workload, or its refusal (which ends it at once). */
+static int start_workload(struct core *k, uint64_t now)
 {
-	sigset_t mask;
-	int fd, e;
-	uint64_t now = mono_ns();
+	const struct core_cfg *cfg = k->cfg;
+	struct runner_spec rs = {
+		.argv = cfg->argv, .envp = cfg->envp, .cwd = cfg->cwd, .scenario = cfg->scenario
+	};
+	int e;
 
-	memset(k, 0, sizeof(*k));
-	k->cfg = cfg;
-	k->w_port.fd = k->w_sig.fd = k->w_beat.fd = k->w_ctl.fd = k->w_kmsg.fd = -1;
-	k->w_pipe[0].fd = k->w_pipe[1].fd = -1;
-	for (int i = 0; i < CTL_MAX_CONN; i++)
-		k->w_conn[i].fd = -1;
-	k->run.fd[0] = k->run.fd[1] = -1;
-	k->relay.fd = k->ctl.fd = k->kmsg.fd = k->flows.nl = k->sfd = -1;
-	signal(SIGPIPE, SIG_IGN);
-	k->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (k->ep < 0)
-		return -errno;
+	if (cfg->workload_error) {
+		if (cfg->log_fd >= 0)
+			dprintf(cfg->log_fd, "%s", cfg->workload_error);
+		e = runner_refuse(&k->ch, cfg->workload_error, CORE_WORKLOAD_REFUSED);
+		if (e < 0)
+			return e;
+		workload_over(k, CORE_WORKLOAD_REFUSED, now);
+		return 0;
+	}
+	if (!cfg->argv)
+		return 0;
+	e = runner_start(&k->run, &rs, &k->ch);
+	if (e < 0) {
+		core_log(k, 3, "cannot start workload %s: %s", cfg->argv[0], strerror(-e));
+		return e;
+	}
+	k->have_run = true;
+	k->w_pipe[0].fd = k->run.fd[0];
+	k->w_pipe[1].fd = k->run.fd[1];
+	return 0;
+}
 
-	fd = cfg->port_fd;
+/* The port: found by name, or the fd given; then its queues. */
+static int open_port(struct core *k)
+{
+	const struct core_cfg *cfg = k->cfg;
+	int fd = cfg->port_fd, e;
+
 	if (fd < 0) {
 		fd = port_open(cfg->port_name, cfg->port_wait_ms);
 		if (fd < 0) {
@@ -627,17 +651,13 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 	if (e < 0)
 		return e;
 	k->w_port.fd = fd;
+	return 0;
+}
 
-	/* Signals before anything forks, so no SIGCHLD is missed. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	k->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (k->sfd < 0)
-		return -errno;
-	k->w_sig.fd = k->sfd;
+/* Kernel log, flows and sched_ext: each optional, a failure only disables it. */
+static void open_sources(struct core *k, uint64_t now)
+{
+	const struct core_cfg *cfg = k->cfg;
 
 	k->have_kmsg = cfg->kmsg_path && kmsg_open(&k->kmsg, cfg->kmsg_path, cfg->kmsg_rate,
 						   cfg->kmsg_burst, now) == 0;
@@ -651,13 +671,14 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 		scx_init(&k->scx, cfg->scx_path);
 		k->have_scx = true;
 	}
-	k->self_pid = (uint32_t)getpid();
-	k->self_pidns = relay_pidns("/proc", k->self_pid);
+}
 
-	e = send_hello(k);
-	if (e < 0)
-		return e;
-	e = relay_open(&k->relay, cfg->beat_path, cfg->beat_mode, beat_sink, k);
+/* The beat and control sockets. */
+static int open_sockets(struct core *k)
+{
+	const struct core_cfg *cfg = k->cfg;
+	int e = relay_open(&k->relay, cfg->beat_path, cfg->beat_mode, beat_sink, k);
+
 	if (e < 0) {
 		core_log(k, 3, "cannot bind beat socket %s: %s", cfg->beat_path, strerror(-e));
 		return e;
@@ -673,6 +694,47 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 		k->have_ctl = true;
 		k->w_ctl.fd = k->ctl.fd;
 	}
+	return 0;
+}
+
+static int setup(struct core *k, const struct core_cfg *cfg)
+{
+	sigset_t mask;
+	int e;
+	uint64_t now = mono_ns();
+
+	memset(k, 0, sizeof(*k));
+	k->cfg = cfg;
+	k->w_port.fd = k->w_sig.fd = k->w_beat.fd = k->w_ctl.fd = k->w_kmsg.fd = -1;
+	k->w_pipe[0].fd = k->w_pipe[1].fd = -1;
+	for (int i = 0; i < CTL_MAX_CONN; i++)
+		k->w_conn[i].fd = -1;
+	k->run.fd[0] = k->run.fd[1] = -1;
+	k->relay.fd = k->ctl.fd = k->kmsg.fd = k->flows.nl = k->sfd = -1;
+	signal(SIGPIPE, SIG_IGN);
+	k->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (k->ep < 0)
+		return -errno;
+	e = open_port(k);
+	if (e < 0)
+		return e;
+
+	/* Signals before anything forks, so no SIGCHLD is missed. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	k->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (k->sfd < 0)
+		return -errno;
+	k->w_sig.fd = k->sfd;
+
+	open_sources(k, now);
+	k->self_pid = (uint32_t)getpid();
+	k->self_pidns = relay_pidns("/proc", k->self_pid);
+	if ((e = send_hello(k)) < 0 || (e = open_sockets(k)) < 0)
+		return e;
 	/* Ready to relay. */
 	e = chan_push(&k->ch, CHAN_Q_CTL, VIGIL_MSG_SYS_RDY, NULL, 0, false);
 	if (e < 0)
@@ -690,21 +752,12 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 	if (!k->have_flows && cfg->flows_ms)
 		core_log(k, 4,
 			 "NETLINK_SOCK_DIAG unavailable (inet_diag module?): no FLOW records");
-
-	if (cfg->argv) {
-		e = runner_start(&k->run, cfg->argv, cfg->envp, cfg->cwd);
-		if (e < 0) {
-			core_log(k, 3, "cannot start workload %s: %s", cfg->argv[0], strerror(-e));
-			return e;
-		}
-		k->have_run = true;
-		k->w_pipe[0].fd = k->run.fd[0];
-		k->w_pipe[1].fd = k->run.fd[1];
-	}
+	for (const char *const *note = cfg->notes; note && *note; note++)
+		core_log(k, 4, "%s", *note);
 	k->next_stats_ns = now + cfg->stats_ms * NSEC_PER_MSEC;
 	k->next_flows_ns = now;
 	k->next_self_ns = now;
-	return 0;
+	return start_workload(k, now);
 }
 
 static void teardown(struct core *k)

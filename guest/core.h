@@ -6,7 +6,9 @@
  * from each module's next deadline, so an idle agent sleeps.
  *
  * Order on the wire: HELLO (seq 0), then SYS_RDY once the beat and control
- * sockets are bound, then everything else by chan's priorities.
+ * sockets are bound, then everything else by chan's priorities. With a
+ * scenario: SCENARIO_START before the workload starts, SCENARIO_END after
+ * its last output and before its EXIT.
  * Runs until the workload ends (exit_with_workload), SIGTERM/SIGINT, or a
  * SHUTDOWN frame (per on_shutdown); then drains the queue for at most
  * drain_ms and returns.
@@ -25,6 +27,9 @@
 #define CORE_CAP_FLOWS    (1u << 3)
 #define CORE_CAP_SCX      (1u << 4)
 #define CORE_CAP_CTL      (1u << 5)
+
+/* The EXIT status of a workload that could not be started (workload_error). */
+#define CORE_WORKLOAD_REFUSED 126
 
 enum core_on_shutdown {
 	CORE_SHUTDOWN_IGNORE = 0, /* count it, do nothing */
@@ -58,6 +63,12 @@ struct core_cfg {
 	enum core_on_shutdown on_shutdown;
 	bool notify; /* sd_notify READY=1 once SYS_RDY is queued */
 	int log_fd;  /* copies of warnings and errors, -1 for none */
+
+	/* Set from the workload file in PID 1 mode; NULL: none. */
+	const char *scenario;       /* SCENARIO_START/END around the workload */
+	const char *workload_error; /* instead of argv: the workload cannot run; this text is
+				     * its STDERR, and it counts as exited with status 126 */
+	const char *const *notes;   /* warnings sent as LOG once SYS_RDY is out, NULL-terminated */
 };
 
 void core_cfg_defaults(struct core_cfg *cfg);

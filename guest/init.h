@@ -9,7 +9,8 @@
  * Words after the first lone "--" form the workload's argv, split on
  * spaces; double quotes group words and are removed (as the kernel does).
  * vigil.run= wins over "--" when both are given. Only "vigil."-prefixed
- * words are vigil's: other words belong to the kernel.
+ * words are vigil's: other words belong to the kernel. The workload file
+ * (workload.h), when present, replaces the workload given here.
  *
  * Limits: INIT_MAX_ARGS words, INIT_MAX_PARAMS vigil parameters, a
  * command line of at most INIT_CMDLINE_MAX bytes (the kernel's own bound

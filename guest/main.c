@@ -25,6 +25,7 @@
 #include "core.h"
 #include "init.h"
 #include "util.h"
+#include "workload.h"
 
 extern char **environ;
 
@@ -41,7 +42,8 @@ static const char usage_text[] =
     "STOPPING). The host's --stall-threshold applies to every process unless it\n"
     "declares its own deadline with --deadline (or the deadline argument of\n"
     "vigil_beat()); --every alone declares none.\n"
-    "As PID 1 it is an init: see docs/agent.md for the kernel command line.\n"
+    "As PID 1 it is an init: see docs/agent.md for the kernel command line and\n"
+    "the workload file /etc/vigil/workload.\n"
     "Daemon options:\n"
     "  --port NAME          virtio-serial port name (org.vigil.bulk.0)\n"
     "  --port-fd N          use fd N as the port (tests, wrappers)\n"
@@ -290,17 +292,109 @@ static void end_all(void)
 	init_poweroff();
 }
 
+/* The agent's settings from vigil.* parameters. */
+static void pid1_config(const struct init_cmdline *cl, struct core_cfg *cfg)
+{
+	const char *v;
+
+	core_cfg_defaults(cfg);
+	cfg->port_name = (v = init_param(cl, "port")) && *v ? v : cfg->port_name;
+	cfg->port_wait_ms = param_ms(cl, "port_wait_ms", cfg->port_wait_ms);
+	cfg->flows_ms = param_off(cl, "flows") ? 0 : param_ms(cl, "flows_ms", cfg->flows_ms);
+	cfg->grace_ms = param_ms(cl, "grace_ms", cfg->grace_ms);
+	cfg->drain_ms = param_ms(cl, "drain_ms", cfg->drain_ms);
+	cfg->ack_ms = param_ms(cl, "ack_ms", cfg->ack_ms);
+	cfg->stats_ms = param_ms(cl, "stats_ms", cfg->stats_ms);
+	if (param_off(cl, "kmsg"))
+		cfg->kmsg_path = NULL;
+	if ((v = init_param(cl, "kmsg_rate"))) {
+		uint64_t r;
+
+		if (util_parse_u64(v, 1000000, &r) == 0 && r) {
+			cfg->kmsg_rate = (uint32_t)r;
+			cfg->kmsg_burst = (uint32_t)r * 4;
+		}
+	}
+	cfg->on_shutdown = CORE_SHUTDOWN_POWEROFF;
+}
+
+/*
+ * The workload: the workload file when it exists (it replaces the command
+ * line's; an invalid one is reported as the workload's failure, never
+ * replaced by the command line's), else vigil.run=, else the words after
+ * "--", else none (monitor until SHUTDOWN).
+ */
+static void pid1_workload(const struct init_cmdline *cl, struct core_cfg *cfg)
+{
+	static struct wl wl;
+	static char err[WL_ERR_LEN];
+	static char *env[128], *merged[WL_MAX_ENV + ARRAY_SIZE(env)];
+	static char *sh_argv[4];
+	const char *v;
+	int r;
+
+	cfg->exit_with_workload = true;
+	cfg->envp = build_env(env, ARRAY_SIZE(env), cfg->beat_path, cfg->ctl_path);
+	cfg->cwd = (v = init_param(cl, "cwd")) && *v ? v : "/root";
+	r = wl_load(WL_PATH, &wl, err);
+	if (r < 0) {
+		cfg->workload_error = err;
+	} else if (r > 0) {
+		/* Cannot fail: merged holds all of env and WL_MAX_ENV more. */
+		if (wl_env_merge(&wl, env, merged, ARRAY_SIZE(merged)) >= 0)
+			cfg->envp = merged;
+		cfg->argv = wl.argv;
+		cfg->cwd = wl.cwd ? wl.cwd : cfg->cwd;
+		cfg->scenario = wl.scenario;
+		cfg->notes = wl.notes;
+	} else if (cl->run) {
+		sh_argv[0] = "/bin/sh";
+		sh_argv[1] = "-c";
+		sh_argv[2] = (char *)cl->run;
+		sh_argv[3] = NULL;
+		cfg->argv = sh_argv;
+	} else if (cl->argc) {
+		cfg->argv = cl->argv;
+	} else {
+		cfg->exit_with_workload = false;
+	}
+}
+
+/* PID 1 from here on: reap whatever reaches us; power off when the agent ends. */
+static void pid1_wait(pid_t agent, const sigset_t *mask) __attribute__((noreturn));
+static void pid1_wait(pid_t agent, const sigset_t *mask)
+{
+	for (;;) {
+		siginfo_t si;
+		pid_t pid;
+		int st;
+
+		if (sigwaitinfo(mask, &si) < 0)
+			continue;
+		if (si.si_signo != SIGCHLD) {
+			kill(agent, SIGTERM);
+			continue;
+		}
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (pid != agent)
+				continue;
+			if (!WIFEXITED(st))
+				dprintf(2, "vigil-agent: agent died (signal %d): powering off\n",
+					WTERMSIG(st));
+			end_all();
+		}
+	}
+}
+
 static int pid1_main(void)
 {
 	static struct init_cmdline cl;
-	static char *env[128];
-	static char *sh_argv[4];
 	char cmdline[INIT_CMDLINE_MAX], moddir[300];
 	struct core_cfg cfg;
 	struct utsname u;
 	sigset_t mask;
 	pid_t agent;
-	int n, loaded, st;
+	int n, loaded;
 	const char *v;
 
 	init_mounts();
@@ -318,40 +412,8 @@ static int pid1_main(void)
 	snprintf(moddir, sizeof(moddir), "/lib/modules/%s", u.release);
 	loaded = init_load_modules(moddir, "/etc/vigil/modules", pid1_log);
 	mkdir("/root", 0700);
-
-	core_cfg_defaults(&cfg);
-	cfg.port_name = (v = init_param(&cl, "port")) && *v ? v : cfg.port_name;
-	cfg.port_wait_ms = param_ms(&cl, "port_wait_ms", cfg.port_wait_ms);
-	cfg.flows_ms = param_off(&cl, "flows") ? 0 : param_ms(&cl, "flows_ms", cfg.flows_ms);
-	cfg.grace_ms = param_ms(&cl, "grace_ms", cfg.grace_ms);
-	cfg.drain_ms = param_ms(&cl, "drain_ms", cfg.drain_ms);
-	cfg.ack_ms = param_ms(&cl, "ack_ms", cfg.ack_ms);
-	cfg.stats_ms = param_ms(&cl, "stats_ms", cfg.stats_ms);
-	if (param_off(&cl, "kmsg"))
-		cfg.kmsg_path = NULL;
-	if ((v = init_param(&cl, "kmsg_rate"))) {
-		uint64_t r;
-
-		if (util_parse_u64(v, 1000000, &r) == 0 && r) {
-			cfg.kmsg_rate = (uint32_t)r;
-			cfg.kmsg_burst = (uint32_t)r * 4;
-		}
-	}
-	cfg.on_shutdown = CORE_SHUTDOWN_POWEROFF;
-	cfg.exit_with_workload = true;
-	cfg.envp = build_env(env, ARRAY_SIZE(env), cfg.beat_path, cfg.ctl_path);
-	cfg.cwd = (v = init_param(&cl, "cwd")) && *v ? v : "/root";
-	if (cl.run) {
-		sh_argv[0] = "/bin/sh";
-		sh_argv[1] = "-c";
-		sh_argv[2] = (char *)cl.run;
-		sh_argv[3] = NULL;
-		cfg.argv = sh_argv;
-	} else if (cl.argc) {
-		cfg.argv = cl.argv;
-	} else {
-		cfg.exit_with_workload = false; /* monitor only, until SHUTDOWN */
-	}
+	pid1_config(&cl, &cfg);
+	pid1_workload(&cl, &cfg);
 	if (loaded == 0)
 		dprintf(2, "vigil-agent: no kernel modules loaded from %s\n", moddir);
 
@@ -372,26 +434,7 @@ static int pid1_main(void)
 		dprintf(2, "vigil-agent: fork: %s: powering off\n", strerror(errno));
 		init_poweroff();
 	}
-	/* PID 1: reap whatever reaches us; end when the agent does. */
-	for (;;) {
-		siginfo_t si;
-		pid_t pid;
-
-		if (sigwaitinfo(&mask, &si) < 0)
-			continue;
-		if (si.si_signo != SIGCHLD) {
-			kill(agent, SIGTERM);
-			continue;
-		}
-		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-			if (pid != agent)
-				continue;
-			if (!WIFEXITED(st))
-				dprintf(2, "vigil-agent: agent died (signal %d): powering off\n",
-					WTERMSIG(st));
-			end_all();
-		}
-	}
+	pid1_wait(agent, &mask);
 }
 
 int main(int argc, char **argv)

@@ -9,40 +9,92 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void child(char *const argv[], char *const envp[], const char *cwd, int out, int err)
+extern char **environ;
+
+/* Bytes exec needs for the strings and pointers of argv and envp. */
+static size_t exec_bytes(char *const argv[], char *const envp[])
+{
+	size_t n = sizeof(char *);
+
+	for (char *const *a = argv; *a; a++)
+		n += strlen(*a) + 1 + sizeof(char *);
+	for (char *const *e = envp; e && *e; e++)
+		n += strlen(*e) + 1 + sizeof(char *);
+	return n;
+}
+
+/*
+ * exec refuses strings over a quarter of the soft stack limit: raise it
+ * (in the child only) so that a large argv fits, up to the hard limit.
+ */
+static void fit_stack(char *const argv[], char *const envp[])
+{
+	rlim_t need = (rlim_t)exec_bytes(argv, envp) * 4 + (1u << 20);
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_STACK, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+	setrlimit(RLIMIT_STACK, &rl);
+}
+
+static void child(const struct runner_spec *s, int out, int err)
 {
 	sigset_t none;
 	int null = open("/dev/null", O_RDONLY);
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int s = 1; s < NSIG; s++)
-		signal(s, SIG_DFL);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
 	setsid();
 	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		_exit(127);
-	if (cwd && chdir(cwd) < 0)
-		dprintf(2, "vigil-agent: cannot enter %s: %s\n", cwd, strerror(errno));
-	if (envp)
-		execvpe(argv[0], argv, envp);
+	if (s->cwd && chdir(s->cwd) < 0)
+		dprintf(2, "vigil-agent: cannot enter %s: %s\n", s->cwd, strerror(errno));
+	fit_stack(s->argv, s->envp ? s->envp : environ);
+	if (s->envp)
+		execvpe(s->argv[0], s->argv, s->envp);
 	else
-		execvp(argv[0], argv);
-	dprintf(2, "vigil-agent: cannot run %s: %s\n", argv[0], strerror(errno));
+		execvp(s->argv[0], s->argv);
+	dprintf(2, "vigil-agent: cannot run %s: %s\n", s->argv[0], strerror(errno));
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
-int runner_start(struct runner *w, char *const argv[], char *const envp[], const char *cwd)
+static int push_scenario(struct chan *c, uint16_t type, const char *name, bool after_output)
+{
+	uint8_t buf[2 + VIGIL_WIRE_STR_MAX];
+	size_t len = strlen(name);
+	int n;
+
+	if (len > VIGIL_WIRE_STR_MAX)
+		return -EINVAL;
+	n = vigil_scenario_encode(buf, sizeof(buf), (struct vigil_str){ name, (uint16_t)len });
+	if (n < 0)
+		return n;
+	return chan_push(c, CHAN_Q_CTL, type, buf, (uint32_t)n, after_output);
+}
+
+static int push_exit(struct chan *c, int32_t status, int32_t sig)
+{
+	struct vigil_exit ex = { .exit_status = status, .signal = sig };
+	uint8_t buf[8];
+	int n = vigil_exit_encode(buf, sizeof(buf), &ex);
+
+	if (n < 0)
+		return n;
+	return chan_push(c, CHAN_Q_CTL, VIGIL_MSG_EXIT, buf, (uint32_t)n, true);
+}
+
+static int spawn(struct runner *w, const struct runner_spec *s)
 {
 	int out[2], err[2], e;
 	pid_t pid;
 
-	memset(w, 0, sizeof(*w));
-	w->fd[0] = w->fd[1] = -1;
-	if (!argv || !argv[0])
-		return -EINVAL;
 	if (pipe2(out, O_CLOEXEC) < 0)
 		return -errno;
 	if (pipe2(err, O_CLOEXEC) < 0) {
@@ -53,7 +105,7 @@ int runner_start(struct runner *w, char *const argv[], char *const envp[], const
 	}
 	pid = fork();
 	if (pid == 0)
-		child(argv, envp, cwd, out[1], err[1]);
+		child(s, out[1], err[1]);
 	e = pid < 0 ? -errno : 0;
 	close(out[1]);
 	close(err[1]);
@@ -68,6 +120,42 @@ int runner_start(struct runner *w, char *const argv[], char *const envp[], const
 	w->fd[0] = out[0];
 	w->fd[1] = err[0];
 	return 0;
+}
+
+int runner_start(struct runner *w, const struct runner_spec *s, struct chan *c)
+{
+	int e;
+
+	memset(w, 0, sizeof(*w));
+	w->fd[0] = w->fd[1] = -1;
+	if (!s->argv || !s->argv[0])
+		return -EINVAL;
+	if (s->scenario) {
+		e = push_scenario(c, VIGIL_MSG_SCENARIO_START, s->scenario, false);
+		if (e < 0)
+			return e;
+	}
+	e = spawn(w, s);
+	if (e < 0) {
+		if (s->scenario) /* keep the pair: the host saw the START */
+			push_scenario(c, VIGIL_MSG_SCENARIO_END, s->scenario, true);
+		return e;
+	}
+	w->scenario = s->scenario;
+	return 0;
+}
+
+int runner_refuse(struct chan *c, const char *msg, int status)
+{
+	size_t len = strlen(msg);
+	int e;
+
+	if (len > RUNNER_CHUNK)
+		len = RUNNER_CHUNK;
+	e = chan_push(c, CHAN_Q_OUT, VIGIL_MSG_STDERR, msg, (uint32_t)len, false);
+	if (e < 0)
+		return e;
+	return push_exit(c, status, 0);
 }
 
 ssize_t runner_pump(struct runner *w, int i, struct chan *c)
@@ -103,10 +191,6 @@ ssize_t runner_pump(struct runner *w, int i, struct chan *c)
 
 int runner_reaped(struct runner *w, pid_t pid, int status, struct chan *c)
 {
-	struct vigil_exit ex;
-	uint8_t buf[8];
-	int n;
-
 	if (w->pid <= 0 || pid != w->pid)
 		return 0;
 	w->exited = true;
@@ -118,11 +202,11 @@ int runner_reaped(struct runner *w, pid_t pid, int status, struct chan *c)
 		for (int k = 0; k < 64 && runner_pump(w, i, c) > 0; k++)
 			;
 	}
-	ex.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	ex.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-	n = vigil_exit_encode(buf, sizeof(buf), &ex);
-	if (n > 0)
-		chan_push(c, CHAN_Q_CTL, VIGIL_MSG_EXIT, buf, (uint32_t)n, true);
+	/* Both after that output: control frames wait for earlier output items. */
+	if (w->scenario)
+		push_scenario(c, VIGIL_MSG_SCENARIO_END, w->scenario, true);
+	push_exit(c, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 	return 1;
 }
 

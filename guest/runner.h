@@ -10,6 +10,16 @@
  * once the port has stalled the pipes are read anyway and the output queue
  * drops its oldest frames (counted), so a dead host never blocks the
  * workload.
+ *
+ * Scenario: with a name, SCENARIO_START is queued right before the child is
+ * started and SCENARIO_END after its output has been taken from the pipes,
+ * before EXIT, so the host sees START, output, END, EXIT.
+ *
+ * Large argv: when argv and envp need more than a quarter of the stack
+ * rlimit (the kernel's bound for exec's strings, 2 MiB at the usual
+ * 8 MiB), the child raises its soft stack limit before exec (the kernel
+ * caps the strings at 6 MiB whatever the limit; one word over 128 KiB is
+ * refused by exec with E2BIG).
  */
 #ifndef VIGIL_GUEST_RUNNER_H
 #define VIGIL_GUEST_RUNNER_H
@@ -22,26 +32,44 @@
 
 #define RUNNER_CHUNK (32u * 1024) /* bytes per STDOUT/STDERR frame at most */
 
+struct runner_spec {
+	char *const *argv;    /* argv[0] is searched in PATH; at least one word */
+	char *const *envp;    /* NULL: inherit */
+	const char *cwd;      /* NULL: inherit */
+	const char *scenario; /* NULL: none; else the SCENARIO_START/END name */
+};
+
 struct runner {
-	pid_t pid;   /* > 0 while running */
-	int fd[2];   /* read ends: [0] stdout, [1] stderr; -1 once at EOF */
-	bool exited; /* reaped; status holds the wait status */
+	const char *scenario; /* SCENARIO_END with this name before EXIT, or NULL */
+	pid_t pid;            /* > 0 while running */
+	int fd[2];            /* read ends: [0] stdout, [1] stderr; -1 once at EOF */
+	bool exited;          /* reaped; status holds the wait status */
 	int status;
 	uint64_t bytes[2];   /* forwarded from each pipe */
 	uint64_t kill_at_ns; /* SIGKILL time after a SIGTERM, 0 if none */
 };
 
 /*
- * Start argv[0] (searched in PATH) with envp in cwd (NULL: inherit). The
- * child's signal mask and dispositions are reset. 0 or -errno.
+ * Start the workload s describes, queueing SCENARIO_START into c first when
+ * it names one. The child's signal mask and dispositions are reset. 0 or
+ * -errno (-ENOBUFS: the control queue is full).
  */
-int runner_start(struct runner *w, char *const argv[], char *const envp[], const char *cwd);
+int runner_start(struct runner *w, const struct runner_spec *s, struct chan *c);
+/*
+ * A workload that cannot be started at all (an invalid workload file):
+ * queue msg as its STDERR and an EXIT with status, as if it had run. 0 or
+ * -errno.
+ */
+int runner_refuse(struct chan *c, const char *msg, int status);
 /*
  * Forward what pipe i holds now into c. Bytes forwarded; 0 at EOF (the fd
  * is closed and set to -1); -EAGAIN when empty.
  */
 ssize_t runner_pump(struct runner *w, int i, struct chan *c);
-/* A child was reaped: 1 when it was the workload (EXIT is queued), else 0. */
+/*
+ * A child was reaped: 1 when it was the workload (what its pipes hold, then
+ * SCENARIO_END when it has a scenario, then EXIT are queued), else 0.
+ */
 int runner_reaped(struct runner *w, pid_t pid, int status, struct chan *c);
 /* Signal the workload's process group. */
 void runner_signal(struct runner *w, int sig);

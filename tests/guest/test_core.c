@@ -298,6 +298,212 @@ static void test_exit_waits_for_shutdown(void **state)
 	assert_int_equal(agent_fx_wait(a, 3000), 0);
 }
 
+/*
+ * The frames the host acts on, in arrival order (beats, stats and logs
+ * left out), as a string of letters: H HELLO, R SYS_RDY, S SCENARIO_START,
+ * o STDOUT, e STDERR, s SCENARIO_END, X EXIT.
+ */
+static void frame_order(const struct rx *r, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n && n + 1 < cap; i++) {
+		switch (r->f[i].type) {
+		case VIGIL_MSG_HELLO:
+			out[n++] = 'H';
+			break;
+		case VIGIL_MSG_SYS_RDY:
+			out[n++] = 'R';
+			break;
+		case VIGIL_MSG_SCENARIO_START:
+			out[n++] = 'S';
+			break;
+		case VIGIL_MSG_STDOUT:
+			out[n++] = 'o';
+			break;
+		case VIGIL_MSG_STDERR:
+			out[n++] = 'e';
+			break;
+		case VIGIL_MSG_SCENARIO_END:
+			out[n++] = 's';
+			break;
+		case VIGIL_MSG_EXIT:
+			out[n++] = 'X';
+			break;
+		default:
+			break;
+		}
+	}
+	out[n] = '\0';
+}
+
+static void scenario_run(struct agent_fx *a, const char *script, int status)
+{
+	char *argv[] = { "sh", "-c", (char *)script, NULL };
+	char order[64];
+	struct vigil_str name;
+	struct vigil_exit e;
+	ssize_t i;
+
+	a->cfg.argv = argv;
+	a->cfg.exit_with_workload = true;
+	a->cfg.scenario = "from-file \xc3\xa9";
+	agent_fx_start(a);
+	assert_true(rx_drain(&a->rx, a->host, 10000));
+	assert_int_equal(agent_fx_wait(a, 5000), status);
+	frame_order(&a->rx, order, sizeof(order));
+	/* One write, one STDOUT frame: the whole order is known. */
+	assert_string_equal(order, "HRSosX");
+	i = rx_find(&a->rx, VIGIL_MSG_STDOUT, 0);
+	assert_int_equal(a->rx.f[i].len, 12);
+	assert_memory_equal(rx_payload(&a->rx, (size_t)i), "all of it\n\n\n", 12);
+	for (uint16_t t = VIGIL_MSG_SCENARIO_START; t <= VIGIL_MSG_SCENARIO_END;
+	     t += VIGIL_MSG_SCENARIO_END - VIGIL_MSG_SCENARIO_START) {
+		i = rx_find(&a->rx, t, 0);
+		assert_int_equal(
+		    vigil_scenario_decode(rx_payload(&a->rx, (size_t)i), a->rx.f[i].len, &name), 0);
+		assert_int_equal(name.len, 12);
+		assert_memory_equal(name.ptr, "from-file \xc3\xa9", 12);
+	}
+	i = rx_find(&a->rx, VIGIL_MSG_EXIT, 0);
+	assert_int_equal(vigil_exit_decode(rx_payload(&a->rx, (size_t)i), a->rx.f[i].len, &e), 0);
+	assert_int_equal(e.exit_status, status);
+	assert_int_equal(e.signal, 0);
+}
+
+/* A scenario around the workload: START before it, END after its output, before EXIT. */
+static void test_scenario_exit_0(void **state)
+{
+	scenario_run(*state, "printf 'all of it\\n\\n\\n'", 0);
+}
+
+static void test_scenario_exit_7(void **state)
+{
+	scenario_run(*state, "printf 'all of it\\n\\n\\n'; exit 7", 7);
+}
+
+/* Output written just before the exit, in pieces, still comes before END. */
+static void test_scenario_end_after_output(void **state)
+{
+	struct agent_fx *a = *state;
+	char *argv[] = { "sh", "-c",
+			 "i=0; while [ $i -lt 200 ]; do echo line $i; i=$((i+1)); done; "
+			 "echo last >&2; exit 3",
+			 NULL };
+	ssize_t end, ex, lastout = -1;
+
+	a->cfg.argv = argv;
+	a->cfg.exit_with_workload = true;
+	a->cfg.scenario = "s";
+	agent_fx_start(a);
+	assert_true(rx_drain(&a->rx, a->host, 10000));
+	assert_int_equal(agent_fx_wait(a, 5000), 3);
+	end = rx_find(&a->rx, VIGIL_MSG_SCENARIO_END, 0);
+	ex = rx_find(&a->rx, VIGIL_MSG_EXIT, 0);
+	for (size_t i = 0; i < a->rx.n; i++) {
+		if (a->rx.f[i].type == VIGIL_MSG_STDOUT || a->rx.f[i].type == VIGIL_MSG_STDERR)
+			lastout = (ssize_t)i;
+	}
+	assert_true(rx_find(&a->rx, VIGIL_MSG_SCENARIO_START, 0) <
+		    rx_find(&a->rx, VIGIL_MSG_STDOUT, 0));
+	assert_true(lastout > 0 && end > lastout && ex == end + 1);
+	assert_int_equal(rx_find(&a->rx, VIGIL_MSG_SCENARIO_END, (size_t)end + 1), -1);
+}
+
+/* An invalid workload file: its message as the workload's stderr, EXIT 126, nothing run. */
+static void test_workload_refused(void **state)
+{
+	struct agent_fx *a = *state;
+	static const char msg[] = "vigil-agent: /etc/vigil/workload: record 3 has no '='\n";
+	char order[64];
+	struct vigil_hello h;
+	struct vigil_exit e;
+	ssize_t i;
+
+	a->cfg.workload_error = msg;
+	a->cfg.exit_with_workload = true;
+	a->cfg.scenario = NULL;
+	agent_fx_start(a);
+	assert_true(rx_drain(&a->rx, a->host, 10000));
+	assert_int_equal(agent_fx_wait(a, 5000), 126);
+	frame_order(&a->rx, order, sizeof(order));
+	assert_string_equal(order, "HReX");
+	i = rx_find(&a->rx, VIGIL_MSG_STDERR, 0);
+	assert_int_equal(a->rx.f[i].len, sizeof(msg) - 1);
+	assert_memory_equal(rx_payload(&a->rx, (size_t)i), msg, sizeof(msg) - 1);
+	i = rx_find(&a->rx, VIGIL_MSG_EXIT, 0);
+	assert_int_equal(vigil_exit_decode(rx_payload(&a->rx, (size_t)i), a->rx.f[i].len, &e), 0);
+	assert_int_equal(e.exit_status, 126);
+	assert_int_equal(e.signal, 0);
+	assert_int_equal(vigil_hello_decode(rx_payload(&a->rx, 0), a->rx.f[0].len, &h), 0);
+	assert_true(h.capabilities & CORE_CAP_WORKLOAD);
+}
+
+/* Notes (unknown workload-file keys) go out as LOG lines. */
+static void test_notes_logged(void **state)
+{
+	struct agent_fx *a = *state;
+	static const char *const notes[] = { "f: ignoring unknown key 'zz' (record 2)", NULL };
+	char *argv[] = { "true", NULL };
+	struct vigil_log lg;
+	bool seen = false;
+
+	a->cfg.argv = argv;
+	a->cfg.exit_with_workload = true;
+	a->cfg.notes = notes;
+	agent_fx_start(a);
+	assert_true(rx_drain(&a->rx, a->host, 10000));
+	assert_int_equal(agent_fx_wait(a, 5000), 0);
+	for (size_t i = 0; i < a->rx.n; i++) {
+		if (a->rx.f[i].type != VIGIL_MSG_LOG)
+			continue;
+		assert_int_equal(vigil_log_decode(rx_payload(&a->rx, i), a->rx.f[i].len, &lg), 0);
+		if (lg.text_len == strlen(notes[0]) && !memcmp(lg.text, notes[0], lg.text_len)) {
+			assert_int_equal(lg.level, 4);
+			seen = true;
+		}
+	}
+	assert_true(seen);
+}
+
+/*
+ * The workload file allows 65536 words: more than exec takes under the
+ * usual 8 MiB stack limit (2 MiB of strings). The runner makes room.
+ */
+static void test_big_argv(void **state)
+{
+	struct agent_fx *a = *state;
+	const size_t n = 65536, wlen = 47;
+	char **argv = calloc(n + 1, sizeof(*argv));
+	char *words = malloc((n - 4) * (wlen + 1));
+	ssize_t i;
+
+	argv[0] = "sh";
+	argv[1] = "-c";
+	argv[2] = "echo $# ${65532}";
+	argv[3] = "sh";
+	for (size_t k = 0; k < n - 4; k++) {
+		char *w = words + k * (wlen + 1);
+
+		memset(w, 'a' + (int)(k % 26), wlen);
+		snprintf(w, wlen + 1, "%zu", k + 1);
+		w[strlen(w)] = 'w'; /* the number, then letters up to wlen */
+		w[wlen] = '\0';
+		argv[4 + k] = w;
+	}
+	a->cfg.argv = argv;
+	a->cfg.exit_with_workload = true;
+	agent_fx_start(a);
+	assert_true(rx_drain(&a->rx, a->host, 20000));
+	assert_int_equal(agent_fx_wait(a, 5000), 0);
+	i = rx_find(&a->rx, VIGIL_MSG_STDOUT, 0);
+	assert_true(i >= 0);
+	assert_int_equal(a->rx.f[i].len, 6 + wlen + 1);
+	assert_memory_equal(rx_payload(&a->rx, (size_t)i), "65532 65532w", 12);
+	free(words);
+	free(argv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,6 +516,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shutdown_term_then_kill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workload_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_waits_for_shutdown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scenario_exit_0, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scenario_exit_7, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scenario_end_after_output, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workload_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notes_logged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_big_argv, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
