@@ -80,6 +80,51 @@ VIGIL_API const char *vigil_outcome_name(enum vigil_outcome o);
  */
 VIGIL_API int vigil_outcome_rank(enum vigil_outcome o);
 
+/* ---- kernel trouble ----------------------------------------------------- */
+
+/*
+ * What a kernel log line reports. The classifier looks at the message
+ * itself, after an optional printk timestamp "[   12.345678] " (and caller
+ * id "[    T1] "), so a word in the middle of a line never matches. The
+ * patterns (kernel 6.1, older and arm64 forms where they differ):
+ * PANIC "Kernel panic - not syncing" and its "---[ end Kernel panic";
+ * OOPS "Oops:", "general protection fault", a die() header such as
+ * "invalid opcode: 0000 [#1]" or arm64 "Internal error: Oops: ... [#1]";
+ * BUG "BUG: ..." (not a soft lockup), "kernel BUG at", SLUB's
+ * "BUG <cache> (Not tainted): ...", "UBSAN: ...", arm64 "Unable to handle
+ * kernel ..."; WARNING "WARNING: CPU: N PID: N at ..." and lockdep's reports
+ * ("WARNING: possible circular locking dependency detected", ...), never
+ * "------------[ cut here ]"; OOM "Out of memory: Killed process N",
+ * "Memory cgroup out of memory: Killed process N", "oom-kill:...,pid=N"
+ * (a session makes one finding per kill); HUNG_TASK "INFO: task X:N
+ * blocked for more than N seconds."; SOFT_LOCKUP "watchdog: BUG: soft
+ * lockup - CPU#N stuck" and "Watchdog detected hard LOCKUP"; RCU_STALL
+ * "rcu: INFO: rcu_sched detected stalls", "... self-detected stall",
+ * "... detected expedited stalls".
+ */
+enum vigil_kernel_trouble {
+	VIGIL_KT_NONE = 0,
+	VIGIL_KT_PANIC,       /* "Kernel panic - not syncing" */
+	VIGIL_KT_OOPS,        /* "Oops:", "general protection fault", "...: 0000 [#1]" */
+	VIGIL_KT_BUG,         /* "BUG: ...", "kernel BUG at", "UBSAN:" (not soft lockup) */
+	VIGIL_KT_WARNING,     /* "WARNING: CPU: N PID: N at ...", lockdep's warnings */
+	VIGIL_KT_OOM,         /* "... Killed process N", "oom-kill:": one finding a kill */
+	VIGIL_KT_HUNG_TASK,   /* "INFO: task X:N blocked for more than N seconds." */
+	VIGIL_KT_SOFT_LOCKUP, /* "watchdog: BUG: soft lockup - CPU#N stuck", hard LOCKUP */
+	VIGIL_KT_RCU_STALL,   /* "rcu: INFO: rcu_sched detected stalls", "self-detected" */
+	VIGIL_KT__COUNT,
+};
+
+/* Classify one line (no newline needed; a trailing CR/LF is ignored). NULL
+ * or an empty line is VIGIL_KT_NONE. Pure; safe on any bytes. */
+VIGIL_API enum vigil_kernel_trouble vigil_kernel_line_classify(const char *line, size_t len);
+/* "panic", "oops", "bug", "warning", "oom", "hung_task", "soft_lockup",
+ * "rcu_stall"; "none" for VIGIL_KT_NONE and other values. */
+VIGIL_API const char *vigil_kernel_trouble_name(enum vigil_kernel_trouble k);
+/* The kind named name[0..len) (case-insensitive; '-' and '_' alike, so
+ * "hung-task" is "hung_task"), "none" included; -EINVAL for anything else. */
+VIGIL_API int vigil_kernel_trouble_parse(const char *name, size_t len);
+
 /* One thing that went wrong (or the workload's clean end). */
 struct vigil_finding {
 	enum vigil_outcome outcome;
