@@ -162,6 +162,8 @@ static const char *stream_name(uint16_t type)
 		return "dmesg";
 	case VIGIL_MSG_LOG:
 		return "log";
+	case VIGIL_SOURCE_VMM:
+		return "vmm";
 	default:
 		return "console";
 	}
@@ -194,17 +196,56 @@ static const char *agent_stat_names[VIGIL_STAT__KNOWN] = {
 	"beats_rejected", "flows_sent",     "kmsg_lines",    "write_stalls",
 };
 
-static json_object *finding_json(const struct vigil_finding *f)
+static json_object *evidence_json(const struct vigil_evidence *e, uint32_t n)
+{
+	json_object *a = json_object_new_array();
+
+	for (uint32_t i = 0; i < n; i++) {
+		json_object *x = json_object_new_object();
+
+		add_u64(x, "t_ns", e[i].t_ns);
+		add(x, "source", json_object_new_string(stream_name(e[i].source)));
+		add(x, "line", jcstr(e[i].line));
+		json_object_array_add(a, x);
+	}
+	return a;
+}
+
+/* A finding; in the verdict (v not NULL) with its evidence, findings[idx]. */
+static json_object *finding_json(const struct vigil_finding *f, const struct vigil_verdict *v,
+				 uint32_t idx)
 {
 	json_object *o = json_object_new_object();
 
 	add(o, "outcome", json_object_new_string(vigil_outcome_name(f->outcome)));
+	add(o, "fatal", json_object_new_boolean(f->fatal));
 	add_u64(o, "t_ns", f->t_ns);
 	add_i64(o, "status", f->status);
 	add_u64(o, "kind", f->kind);
 	add_u64(o, "pid", f->pid);
 	add_u64(o, "silence_ns", f->silence_ns);
 	add(o, "detail", jcstr(f->detail));
+	if (f->outcome == VIGIL_OUTCOME_KERNEL_TROUBLE ||
+	    (f->outcome == VIGIL_OUTCOME_GUEST_CRASH && f->kind == VIGIL_KT_PANIC))
+		add(o, "trouble",
+		    json_object_new_string(
+			vigil_kernel_trouble_name((enum vigil_kernel_trouble)f->kind)));
+	if (f->outcome == VIGIL_OUTCOME_PROCESS_STALL || f->outcome == VIGIL_OUTCOME_HOST_STARVED) {
+		bool rec = f->recovered_ns != 0;
+
+		add(o, "recovered", json_object_new_boolean(rec));
+		add_stamp(o, "recovered_ns", f->recovered_ns);
+		add(o, "recovery_silence_ns",
+		    rec ? json_object_new_uint64(f->recovery_silence_ns) : NULL);
+		add(o, "recovered_after_s",
+		    rec ? json_object_new_double((double)f->recovery_silence_ns / 1e9) : NULL);
+	}
+	if (v) {
+		const struct vigil_evidence *lines;
+		uint32_t n = vigil_verdict_finding_evidence(v, idx, &lines);
+
+		add(o, "evidence", evidence_json(lines, n));
+	}
 	return o;
 }
 
@@ -351,7 +392,7 @@ static void event_fields(json_object *o, const struct vigil_event *ev)
 		add_u64(o, "total", ev->anomaly.total);
 		break;
 	case VIGIL_EV_FINDING:
-		add(o, "finding", finding_json(ev->finding.finding));
+		add(o, "finding", finding_json(ev->finding.finding, NULL, 0));
 		break;
 	case VIGIL_EV_RUN_END:
 		add(o, "outcome",
@@ -655,6 +696,17 @@ static json_object *flows_json(const struct vigil_flow_counters *f)
 	return o;
 }
 
+/* Troubles seen by kind: { "panic": 0, "oops": 0, ... }. */
+static json_object *kernel_trouble_json(const struct vigil_session_counters *c)
+{
+	json_object *o = json_object_new_object();
+
+	for (int k = VIGIL_KT_NONE + 1; k < VIGIL_KT__COUNT; k++)
+		add_u64(o, vigil_kernel_trouble_name((enum vigil_kernel_trouble)k),
+			c->kernel_trouble[k]);
+	return o;
+}
+
 static json_object *counters_json(const struct vigil_session_counters *c)
 {
 	json_object *o = json_object_new_object();
@@ -725,8 +777,12 @@ static json_object *counters_json(const struct vigil_session_counters *c)
 	SES(link_ups);
 	SES(link_downs);
 	SES(evidence_lines);
+	SES(findings_dropped);
+	SES(evidence_dropped);
+	SES(kernel_trouble_dropped);
 #undef SES
 	add(o, "session", ses);
+	add(o, "kernel_trouble", kernel_trouble_json(c));
 	add(o, "tracker", tracker_json(&c->tracker));
 	return o;
 }
@@ -739,13 +795,14 @@ int vigil_verdict_to_json(const struct vigil_verdict *v, unsigned flags, char **
 
 	if (!o)
 		return -ENOMEM;
-	add_u64(o, "verdict_version", 1);
+	add_u64(o, "verdict_version", 2);
 	add(o, "outcome", json_object_new_string(vigil_outcome_name(v->outcome)));
 	add_i64(o, "exit_code", vigil_verdict_exit_code(v));
-	add(o, "primary", v->primary ? finding_json(v->primary) : NULL);
+	add(o, "primary",
+	    v->primary ? finding_json(v->primary, v, (uint32_t)(v->primary - v->findings)) : NULL);
 	a = json_object_new_array();
 	for (uint32_t i = 0; i < v->n_findings; i++)
-		json_object_array_add(a, finding_json(&v->findings[i]));
+		json_object_array_add(a, finding_json(&v->findings[i], v, i));
 	add(o, "findings", a);
 
 	if (v->have_sched_exit) {
@@ -833,17 +890,6 @@ int vigil_verdict_to_json(const struct vigil_verdict *v, unsigned flags, char **
 
 	add(o, "counters", counters_json(&v->counters));
 	add(o, "flows", flows_json(&v->counters.flows));
-
-	a = json_object_new_array();
-	for (uint32_t i = 0; i < v->n_evidence; i++) {
-		json_object *e = json_object_new_object();
-
-		add_u64(e, "t_ns", v->evidence[i].t_ns);
-		add(e, "source", json_object_new_string(stream_name(v->evidence[i].source)));
-		add(e, "line", jcstr(v->evidence[i].line));
-		json_object_array_add(a, e);
-	}
-	add(o, "evidence", a);
 
 	return render(o,
 		      (flags & VIGIL_JSON_PRETTY ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED

@@ -6,10 +6,13 @@
  *
  * Owns every table of one guest, sized by vigil_session_new() from the
  * options: the assembler (one frame, ~64 KiB), the tracker, the flow table,
- * scenarios, test results, findings (SES_MAX_FINDINGS), the evidence ring,
- * the answered-snapshot ring and one host-to-guest frame buffer. Nothing on
- * the feed/tick paths allocates, formats or blocks; strings from the guest
- * are copied with a bound and cut ones are counted.
+ * scenarios, test results, the findings and their evidence pool
+ * (findings.c), the kernel-trouble tracker (kernel.c), three line rings (the
+ * console's and the DMESG/LOG stream's last evidence_lines lines, for a
+ * failed boot; the workload's last SES_OUTPUT_LINES output lines, for its
+ * failure), the answered-snapshot ring and one host-to-guest frame buffer.
+ * Nothing on the feed/tick paths allocates, formats or blocks; strings from
+ * the guest are copied with a bound and cut ones are counted.
  *
  * Clocks: s->now is the largest now_ns seen (regressions are clamped).
  * Runnable time (rt) = host time - time the VM was stopped; it drives stall
@@ -19,15 +22,20 @@
  * Expected load: one guest per session; up to tens of millions of beat
  * records per second through feed() in benchmarks, far less in practice.
  */
+#define _GNU_SOURCE /* memrchr */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "findings.h"
 #include "flows.h"
+#include "kernel.h"
 #include "session.h"
 #include "tracker.h"
 
-#define SES_MAX_FINDINGS   32u
+#define SES_OUTPUT_LINES   20u /* workload output lines kept for its failure */
+#define SES_STALL_FINDINGS 16u /* stall findings kept (one per stall episode) */
+#define SES_VMM_LINES      8u  /* lines of vigil_session_vmm_exited's detail kept */
 #define SES_SNAP_DONE_RING 8u
 #define SES_PING_RING      4u
 #define SES_PROG_RING      256u
@@ -51,6 +59,13 @@ struct ping_sent {
 struct prog_sample {
 	uint64_t rt_ns;
 	uint64_t cpu_ns;
+};
+
+/* The last cap lines of a source (evidence of a failed boot or workload). */
+struct ring {
+	struct vigil_evidence *e; /* [cap]; .finding unused */
+	uint64_t *hash;           /* [cap] kt_line_hash of each line, or NULL */
+	uint32_t cap, head, n;
 };
 
 /* Counters reported through ANOMALY events, in report order. */
@@ -160,13 +175,16 @@ struct vigil_session {
 	bool test_failed;
 
 	/* findings and evidence */
-	struct vigil_finding findings[SES_MAX_FINDINGS];
-	uint32_t n_findings;
-	struct vigil_evidence *ring; /* [o.evidence_lines] recent lines */
-	uint32_t ring_head, ring_n;
-	struct vigil_evidence *evid; /* [2 x evidence_lines] lines around the first failure */
-	uint32_t n_evid;
-	bool evid_frozen;
+	struct fnd fnd;
+	struct ktr ktr;
+	struct ring con_ring;               /* console lines, the boot's evidence */
+	struct ring kern_ring;              /* DMESG and LOG lines, the boot's evidence */
+	struct ring out_ring;               /* workload STDOUT/STDERR lines */
+	char out_part[2][VIGIL_DETAIL_MAX]; /* STDOUT, STDERR: the line being written */
+	uint32_t out_part_len[2];
+	bool boot_given; /* the boot lines went to a finding (once) */
+	uint32_t stall_findings;
+	uint32_t crash_id; /* the GUEST_CRASH finding, 0 none */
 
 	/* snapshots */
 	bool snap_busy;
@@ -291,98 +309,299 @@ static void emit_simple(struct vigil_session *s, enum vigil_event_type type)
 	emit(s, &ev);
 }
 
+/* ---- findings ---------------------------------------------------------- */
+
+/* What a finding says; see struct vigil_finding. */
+struct finding_in {
+	enum vigil_outcome oc;
+	int32_t status;
+	uint32_t kind;
+	uint32_t pid;
+	uint64_t silence;
+	const char *detail; /* may be NULL */
+	size_t detail_len;
+	bool fatal; /* may decide the outcome */
+	bool ends;  /* the run is over */
+};
+
+/*
+ * Record a finding (bounded, see findings.h) and emit FINDING. Returns its
+ * id, 0 when it was not kept. ends holds either way.
+ */
+static uint32_t finding_add(struct vigil_session *s, const struct finding_in *in)
+{
+	struct vigil_finding *f;
+	uint32_t id = 0;
+
+	if (s->finished)
+		return 0;
+	f = fnd_add(&s->fnd, in->oc, in->fatal, &id);
+	if (f) {
+		f->t_ns = s->now - s->t0;
+		f->status = in->status;
+		f->kind = in->kind;
+		f->pid = in->pid;
+		f->silence_ns = in->silence;
+		if (in->detail)
+			vigil__copy_text(f->detail, sizeof(f->detail), in->detail, in->detail_len);
+
+		struct vigil_event ev = { .type = VIGIL_EV_FINDING, .finding.finding = f };
+
+		emit(s, &ev);
+	}
+	if (in->ends)
+		s->ended = true;
+	return f ? id : 0;
+}
+
+/* A fatal finding with a fixed sentence. */
+static uint32_t finding_text(struct vigil_session *s, enum vigil_outcome oc, const char *text,
+			     bool ends)
+{
+	struct finding_in in = { .oc = oc,
+				 .detail = text,
+				 .detail_len = text ? strlen(text) : 0,
+				 .fatal = true,
+				 .ends = ends };
+
+	return finding_add(s, &in);
+}
+
 /* ---- evidence ---------------------------------------------------------- */
 
-static void evidence_add(struct vigil_session *s, uint16_t source, const void *text, size_t len)
+static void ring_put(struct vigil_session *s, struct ring *r, uint16_t source, const void *text,
+		     size_t len)
 {
 	const char *t = text;
 	struct vigil_evidence *e;
 
-	/* One line per entry: drop trailing newlines. */
+	if (r->cap == 0)
+		return;
 	while (len > 0 && (t[len - 1] == '\n' || t[len - 1] == '\r'))
 		len--;
-	s->c.evidence_lines++;
-	if (s->o.evidence_lines == 0)
-		return;
-	if (s->evid_frozen) {
-		/* After the first failure: keep the lines that follow it, up to
-		 * the second half of the evidence array. */
-		if (s->n_evid < 2 * s->o.evidence_lines) {
-			e = &s->evid[s->n_evid++];
-			e->t_ns = s->now - s->t0;
-			e->source = source;
-			vigil__copy_text(e->line, sizeof(e->line), t, len);
-		}
-		return;
-	}
-	e = &s->ring[s->ring_head];
-	s->ring_head = (s->ring_head + 1) % s->o.evidence_lines;
-	if (s->ring_n < s->o.evidence_lines)
-		s->ring_n++;
+	if (r->hash)
+		r->hash[r->head] = kt_line_hash(t, len);
+	e = &r->e[r->head];
+	r->head = (r->head + 1) % r->cap;
+	if (r->n < r->cap)
+		r->n++;
 	e->t_ns = s->now - s->t0;
 	e->source = source;
 	vigil__copy_text(e->line, sizeof(e->line), t, len);
 }
 
-static void evidence_freeze(struct vigil_session *s)
+/* Slot of the i-th oldest line. */
+static uint32_t ring_slot(const struct ring *r, uint32_t i)
 {
-	uint32_t cap = s->o.evidence_lines;
-
-	if (s->evid_frozen)
-		return;
-	s->evid_frozen = true;
-	for (uint32_t i = 0; i < s->ring_n; i++) {
-		uint32_t idx = (s->ring_head + cap - s->ring_n + i) % cap;
-
-		s->evid[s->n_evid++] = s->ring[idx];
-	}
+	return (r->head + r->cap - r->n + i) % r->cap;
 }
 
-/* ---- findings ---------------------------------------------------------- */
+static bool line_to(struct vigil_session *s, uint32_t id, uint16_t source, const void *text,
+		    size_t len)
+{
+	return fnd_line(&s->fnd, id, s->now - s->t0, source, text, len);
+}
+
+static void ring_line_to(struct vigil_session *s, uint32_t id, const struct vigil_evidence *e)
+{
+	fnd_line(&s->fnd, id, e->t_ns, e->source, e->line, strlen(e->line));
+}
+
+/* Is kernel-ring line k also in the console ring (the same message)? */
+static bool on_console_ring(const struct vigil_session *s, uint32_t k)
+{
+	uint64_t h = s->kern_ring.hash[k];
+
+	for (uint32_t i = 0; i < s->con_ring.n; i++)
+		if (s->con_ring.hash[ring_slot(&s->con_ring, i)] == h)
+			return true;
+	return false;
+}
 
 /*
- * Record a finding (bounded: past SES_MAX_FINDINGS only a higher-ranked one
- * replaces the last slot, so the outcome is never lost). ends: the run is
- * over. Emits FINDING.
+ * The boot's last lines go to finding id (once per run): both rings merged
+ * by time, without the kernel lines the console already shows, the last
+ * evidence_lines of them. Two passes: count, then copy the tail.
  */
-static void finding_add(struct vigil_session *s, enum vigil_outcome oc, int32_t status,
-			uint32_t kind, uint32_t pid, uint64_t silence, const char *detail,
-			size_t detail_len, bool ends)
+static void boot_evidence(struct vigil_session *s, uint32_t id)
 {
-	struct vigil_finding *f;
+	const struct ring *c = &s->con_ring, *k = &s->kern_ring;
+	uint32_t total = 0;
 
-	if (s->finished)
+	if (s->boot_given || !id)
 		return;
-	if (s->n_findings < SES_MAX_FINDINGS) {
-		f = &s->findings[s->n_findings++];
-	} else {
-		f = &s->findings[SES_MAX_FINDINGS - 1];
-		if (vigil_outcome_rank(oc) <= vigil_outcome_rank(f->outcome))
-			goto out;
+	s->boot_given = true;
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t i = 0, j = 0, pos = 0;
+		uint32_t skip = total > s->o.evidence_lines ? total - s->o.evidence_lines : 0;
+
+		while (i < c->n || j < k->n) {
+			const struct vigil_evidence *e;
+			uint32_t ks = j < k->n ? ring_slot(k, j) : 0;
+
+			if (j >= k->n ||
+			    (i < c->n && c->e[ring_slot(c, i)].t_ns <= k->e[ks].t_ns)) {
+				e = &c->e[ring_slot(c, i++)];
+			} else {
+				j++;
+				if (on_console_ring(s, ks))
+					continue;
+				e = &k->e[ks];
+			}
+			if (pass == 1 && pos >= skip)
+				ring_line_to(s, id, e);
+			pos++;
+		}
+		total = pos;
 	}
-	memset(f, 0, sizeof(*f));
-	f->outcome = oc;
-	f->t_ns = s->now - s->t0;
-	f->status = status;
-	f->kind = kind;
-	f->pid = pid;
-	f->silence_ns = silence;
-	if (detail)
-		vigil__copy_text(f->detail, sizeof(f->detail), detail, detail_len);
-	evidence_freeze(s);
-
-	struct vigil_event ev = { .type = VIGIL_EV_FINDING, .finding.finding = f };
-
-	emit(s, &ev);
-out:
-	if (ends)
-		s->ended = true;
 }
 
-static void finding_text(struct vigil_session *s, enum vigil_outcome oc, const char *text,
-			 bool ends)
+/* Workload output: bytes up to a newline wait in out_part (cut at
+ * VIGIL_DETAIL_MAX - 1). */
+static void part_append(struct vigil_session *s, uint32_t k, const uint8_t *p, size_t n)
 {
-	finding_add(s, oc, 0, 0, 0, 0, text, text ? strlen(text) : 0, ends);
+	uint32_t room = VIGIL_DETAIL_MAX - 1 - s->out_part_len[k];
+
+	if (n > room)
+		n = room;
+	memcpy(s->out_part[k] + s->out_part_len[k], p, n);
+	s->out_part_len[k] += (uint32_t)n;
+}
+
+/*
+ * A CRC-valid STDOUT/STDERR chunk: its complete lines go to the output
+ * ring. Only the last SES_OUTPUT_LINES lines of a chunk can stay there, so
+ * the copying starts after the newline before them: per chunk, one scan
+ * back over those lines and one forward, whatever the chunk's size.
+ */
+static void output_take(struct vigil_session *s, uint16_t stream, const uint8_t *p, size_t len)
+{
+	uint32_t k = stream == VIGIL_MSG_STDERR;
+	const uint8_t *end = p + len, *from = p, *q = end;
+
+	for (uint32_t nl = 0; q > p && nl <= SES_OUTPUT_LINES; nl++) {
+		const uint8_t *x = memrchr(p, '\n', (size_t)(q - p));
+
+		if (!x)
+			break;
+		if (nl == SES_OUTPUT_LINES) {
+			from = x + 1; /* what came before would be pushed out */
+			s->out_part_len[k] = 0;
+		}
+		q = x;
+	}
+	for (;;) {
+		const uint8_t *x = memchr(from, '\n', (size_t)(end - from));
+
+		part_append(s, k, from, (size_t)((x ? x : end) - from));
+		if (!x)
+			break;
+		ring_put(s, &s->out_ring, stream, s->out_part[k], s->out_part_len[k]);
+		s->out_part_len[k] = 0;
+		from = x + 1;
+	}
+}
+
+/* The workload's last output lines (and its unfinished ones) go to id. */
+static void output_evidence(struct vigil_session *s, uint32_t id)
+{
+	static const uint16_t streams[2] = { VIGIL_MSG_STDOUT, VIGIL_MSG_STDERR };
+
+	if (!id)
+		return;
+	for (uint32_t i = 0; i < s->out_ring.n; i++)
+		ring_line_to(s, id, &s->out_ring.e[ring_slot(&s->out_ring, i)]);
+	for (uint32_t k = 0; k < 2; k++)
+		if (s->out_part_len[k])
+			line_to(s, id, streams[k], s->out_part[k], s->out_part_len[k]);
+}
+
+/* ---- kernel trouble ---------------------------------------------------- */
+
+/* A new trouble: KERNEL_TROUBLE, fatal when its kind is in fail_on; a panic
+ * is a GUEST_CRASH (with the boot's lines when it came before SYS_RDY). */
+static uint32_t trouble_open(struct vigil_session *s, const struct ktr_res *r)
+{
+	bool panic = r->kind == VIGIL_KT_PANIC;
+	bool fatal = panic || (s->o.fail_on & (1u << r->kind));
+	struct finding_in in = {
+		.oc = panic ? VIGIL_OUTCOME_GUEST_CRASH : VIGIL_OUTCOME_KERNEL_TROUBLE,
+		.kind = r->kind,
+		.pid = r->pid,
+		.detail = r->body,
+		.detail_len = r->len,
+		.fatal = fatal,
+		.ends = fatal,
+	};
+	uint32_t id;
+
+	s->c.kernel_trouble[r->kind]++;
+	id = finding_add(s, &in);
+	if (panic && id) {
+		s->crash_id = id;
+		if (!s->ready_ever)
+			boot_evidence(s, id);
+	}
+	return id;
+}
+
+/* One kernel line (a console line, a kmsg record's first line): the
+ * tracker decides, the session records. Returns the finding it went to. */
+static uint32_t kernel_line(struct vigil_session *s, enum ktr_src src, uint16_t source,
+			    const char *line, size_t len)
+{
+	struct ktr_res r;
+	struct vigil_finding *f;
+	uint32_t id = 0;
+
+	ktr_line(&s->ktr, src, line, len, &r);
+	switch (r.act) {
+	case KTR_EVIDENCE:
+		id = r.id;
+		f = r.better_detail ? fnd_get(&s->fnd, id) : NULL;
+		if (f) /* "Killed process 123 (sort) ..." says more than "oom-kill:..." */
+			vigil__copy_text(f->detail, sizeof(f->detail), r.body, r.len);
+		line_to(s, id, source, line, len);
+		break;
+	case KTR_OPEN:
+		id = trouble_open(s, &r);
+		ktr_opened(&s->ktr, src, &r, id);
+		line_to(s, id, source, line, len);
+		break;
+	case KTR_DROP:
+		s->c.kernel_trouble[r.kind]++;
+		s->c.kernel_trouble_dropped++;
+		break;
+	case KTR_SKIP:
+	case KTR_DUP:
+		break;
+	}
+	return id;
+}
+
+/*
+ * A CRC-valid DMESG or LOG record. DMESG: one kmsg record, whose first line
+ * is scanned; the lines after it (a multi-line message) belong to the same
+ * report. Both go to the kernel ring, the boot's evidence.
+ */
+static void kernel_record(struct vigil_session *s, uint16_t source, const uint8_t *text, size_t len)
+{
+	const char *t = (const char *)text, *end = t + len;
+	const char *nl = memchr(t, '\n', len);
+	size_t first = nl ? (size_t)(nl - t) : len;
+	uint32_t id = 0;
+
+	s->c.evidence_lines++;
+	if (source == VIGIL_MSG_DMESG && !s->finished)
+		id = kernel_line(s, KTR_DMESG, source, t, first);
+	ring_put(s, &s->kern_ring, source, t, first);
+	for (uint32_t k = 0; id && nl && k < KTR_SPLAT_LINES; k++) {
+		const char *p = nl + 1;
+
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if ((nl ? nl : end) > p)
+			line_to(s, id, source, p, (size_t)((nl ? nl : end) - p));
+	}
 }
 
 /* ---- host-to-guest frames ---------------------------------------------- */
@@ -528,6 +747,70 @@ static bool host_starved(struct vigil_session *s, uint64_t since_rt, uint64_t dl
 
 /* ---- tracker events ---------------------------------------------------- */
 
+/* Sample the probe often enough to judge the stalls of the shortest
+ * deadline any pid declared so far. */
+static void prog_fit(struct vigil_session *s)
+{
+	uint64_t dl = s->trk->min_dl_ns;
+	uint64_t p;
+
+	if (dl / 8 >= s->prog_period)
+		return;
+	p = dl / 8 > SES_PROG_MIN_NS ? dl / 8 : SES_PROG_MIN_NS;
+	if (p < s->prog_period) {
+		if (s->prog_next > s->now + p)
+			s->prog_next = s->now + p;
+		s->prog_period = p;
+	}
+}
+
+/*
+ * One finding per stall episode while the run goes on: under on_stall FAIL
+ * the first one is fatal and ends the run; under WARN each is non-fatal (at
+ * most SES_STALL_FINDINGS, the rest counted as findings_dropped).
+ */
+static void stall_finding(struct vigil_session *s, uint32_t pid, uint64_t silence, bool hs)
+{
+	static const char starved[] = "the vCPUs got no CPU time before the deadline";
+	static const char stalled[] = "a tracked process missed its deadline";
+	bool fail = s->o.on_stall == VIGIL_ON_STALL_FAIL;
+	struct finding_in in = {
+		.oc = hs ? VIGIL_OUTCOME_HOST_STARVED : VIGIL_OUTCOME_PROCESS_STALL,
+		.pid = pid,
+		.silence = silence,
+		.detail = hs ? starved : stalled,
+		.detail_len = hs ? sizeof(starved) - 1 : sizeof(stalled) - 1,
+		.fatal = fail,
+		.ends = fail,
+	};
+
+	if (s->stall_findings >= SES_STALL_FINDINGS) {
+		s->fnd.dropped++;
+		return;
+	}
+	if (finding_add(s, &in))
+		s->stall_findings++;
+}
+
+/* A stalled pid beat again: its latest stall finding, if kept and not yet
+ * recovered, records when and after how long. */
+static void stall_recovered(struct vigil_session *s, uint32_t pid, uint64_t silence)
+{
+	for (uint32_t i = s->fnd.n; i-- > 0;) {
+		struct vigil_finding *f = &s->fnd.f[i];
+
+		if ((f->outcome != VIGIL_OUTCOME_PROCESS_STALL &&
+		     f->outcome != VIGIL_OUTCOME_HOST_STARVED) ||
+		    f->pid != pid)
+			continue;
+		if (!f->recovered_ns) {
+			f->recovered_ns = stamp(s);
+			f->recovery_silence_ns = silence;
+		}
+		return;
+	}
+}
+
 static void trk_event(void *ctx, enum trk_event tev, const struct trk_slot *sl, uint64_t now_rt,
 		      uint64_t silence)
 {
@@ -544,17 +827,6 @@ static void trk_event(void *ctx, enum trk_event tev, const struct trk_slot *sl, 
 	switch (tev) {
 	case TRK_EV_NEW:
 		ev.type = VIGIL_EV_PROCESS_NEW;
-		/* Sample the probe often enough to judge this pid's stalls. */
-		if (sl->dl_ns / 8 < s->prog_period) {
-			uint64_t p =
-			    sl->dl_ns / 8 > SES_PROG_MIN_NS ? sl->dl_ns / 8 : SES_PROG_MIN_NS;
-
-			if (p < s->prog_period) {
-				if (s->prog_next > s->now + p)
-					s->prog_next = s->now + p;
-				s->prog_period = p;
-			}
-		}
 		break;
 	case TRK_EV_RECOVERY:
 		ev.type = VIGIL_EV_RECOVERY;
@@ -575,15 +847,10 @@ static void trk_event(void *ctx, enum trk_event tev, const struct trk_slot *sl, 
 		break;
 	}
 	emit(s, &ev);
-	if (tev == TRK_EV_STALL && s->o.on_stall == VIGIL_ON_STALL_FAIL && !s->ended) {
-		static const char starved[] = "the vCPUs got no CPU time before the deadline";
-		static const char stalled[] = "a tracked process missed its deadline";
-		bool hs = ev.process.host_starved;
-
-		finding_add(s, hs ? VIGIL_OUTCOME_HOST_STARVED : VIGIL_OUTCOME_PROCESS_STALL, 0, 0,
-			    sl->pid, silence, hs ? starved : stalled,
-			    hs ? sizeof(starved) - 1 : sizeof(stalled) - 1, true);
-	}
+	if (tev == TRK_EV_STALL && !s->ended)
+		stall_finding(s, sl->pid, silence, ev.process.host_starved);
+	if (tev == TRK_EV_RECOVERY && !s->finished)
+		stall_recovered(s, sl->pid, silence);
 }
 
 /* ---- dispatch handlers ------------------------------------------------- */
@@ -640,6 +907,26 @@ static int on_hello(struct vigil_session *s, const struct vigil_frame *f)
 	return 0;
 }
 
+/*
+ * MODE_RUN: the agent starts the workload right after SYS_RDY, so its time
+ * and its watchdog start here, with or without scenarios. A scenario paused
+ * before (an odd guest) keeps the watchdog stopped; only the part of the
+ * pause after this counts as a pause.
+ */
+static void workload_begin(struct vigil_session *s)
+{
+	uint64_t now_rt = rt_now(s);
+
+	if (!s->tl.workload_start_ns)
+		s->tl.workload_start_ns = stamp(s);
+	if (!s->o.workload_duration_ns || s->ended || s->wl_armed)
+		return;
+	s->wl_armed = true;
+	s->wl_deadline_rt = now_rt + s->o.workload_duration_ns;
+	if (s->scen_paused)
+		s->wl_deadline_rt -= now_rt - s->scen_pause_rt;
+}
+
 static int on_sys_rdy(struct vigil_session *s, const struct vigil_frame *f)
 {
 	if (vigil_sys_rdy_decode(f->payload, f->hdr.len) < 0)
@@ -653,6 +940,8 @@ static int on_sys_rdy(struct vigil_session *s, const struct vigil_frame *f)
 		s->ready_ever = true;
 		s->boot_armed = false;
 		s->tl.ready_ns = stamp(s);
+		if (s->o.mode == VIGIL_MODE_RUN)
+			workload_begin(s);
 	}
 
 	struct vigil_event ev = { .type = VIGIL_EV_READY };
@@ -696,6 +985,7 @@ static int on_beat(struct vigil_session *s, const struct vigil_frame *f)
 		vigil_beat_get(&r, i, &b);
 		trk_beat(s->trk, &b, now_rt);
 	}
+	prog_fit(s);
 	return 0;
 }
 
@@ -753,8 +1043,16 @@ static int on_sched_exit(struct vigil_session *s, const struct vigil_frame *f)
 	ev.sched_exit.kind = se.kind;
 	ev.sched_exit.reason = se.reason;
 	emit(s, &ev);
-	finding_add(s, VIGIL_OUTCOME_SCHED_EXIT, se.exit_code, se.kind, 0, 0, se.reason.ptr,
-		    se.reason.len, true);
+
+	struct finding_in in = { .oc = VIGIL_OUTCOME_SCHED_EXIT,
+				 .status = se.exit_code,
+				 .kind = se.kind,
+				 .detail = se.reason.ptr,
+				 .detail_len = se.reason.len,
+				 .fatal = true,
+				 .ends = true };
+
+	finding_add(s, &in);
 	return 0;
 }
 
@@ -784,10 +1082,13 @@ static uint64_t scenario_close(struct vigil_session *s, bool by_end)
 		s->scen_pause_total += p;
 		s->wl_pause_total += p;
 		s->scen_paused = false;
+		if (s->wl_armed)
+			s->wl_deadline_rt += p;
 	}
 	run = now_rt - s->scen_start_rt - s->scen_pause_total;
 	s->wl_used_rt += run;
-	s->wl_armed = false;
+	if (s->o.mode == VIGIL_MODE_WATCH)
+		s->wl_armed = false; /* the budget counts scenario time only */
 	s->scen_running = false;
 	if (s->scen_cur != SES_NO_SCENARIO) {
 		struct vigil_scenario *sc = &s->scen[s->scen_cur];
@@ -832,9 +1133,8 @@ static int on_scenario(struct vigil_session *s, const struct vigil_frame *f)
 			s->c.scenarios_dropped++;
 			s->scen_cur = SES_NO_SCENARIO;
 		}
-		if (s->o.workload_duration_ns && !s->ended) {
-			/* The budget is the workload's unpaused running time
-			 * over all scenarios. */
+		if (s->o.mode == VIGIL_MODE_WATCH && s->o.workload_duration_ns && !s->ended) {
+			/* The unpaused running time over all scenarios. */
 			uint64_t left = s->o.workload_duration_ns > s->wl_used_rt
 					    ? s->o.workload_duration_ns - s->wl_used_rt
 					    : 0;
@@ -938,6 +1238,11 @@ static int on_snapshot_request(struct vigil_session *s, const struct vigil_frame
 	return 0;
 }
 
+/*
+ * Output of any CRC state is shown (flagged when torn); only CRC-valid
+ * chunks feed the evidence: DMESG/LOG records the kernel ring and the
+ * trouble scan, STDOUT/STDERR the workload's output lines.
+ */
 static int on_output(struct vigil_session *s, const struct vigil_frame *f)
 {
 	struct vigil_event ev = { .type = VIGIL_EV_OUTPUT };
@@ -956,7 +1261,6 @@ static int on_output(struct vigil_session *s, const struct vigil_frame *f)
 		ev.output.ts_us = d.ts_us;
 		ev.output.data = d.text;
 		ev.output.len = d.text_len;
-		evidence_add(s, VIGIL_MSG_DMESG, d.text, d.text_len);
 	} else if (f->hdr.type == VIGIL_MSG_LOG) {
 		struct vigil_log l;
 
@@ -965,14 +1269,17 @@ static int on_output(struct vigil_session *s, const struct vigil_frame *f)
 		ev.output.level = l.level;
 		ev.output.data = l.text;
 		ev.output.len = l.text_len;
-	} else if (f->hdr.type == VIGIL_MSG_STDERR) {
-		evidence_add(s, VIGIL_MSG_STDERR, f->payload,
-			     f->hdr.len < VIGIL_DETAIL_MAX ? f->hdr.len : VIGIL_DETAIL_MAX);
 	}
 	s->c.output_bytes += f->hdr.len;
 	if (!f->crc_ok)
 		s->c.output_torn++;
 	emit(s, &ev);
+	if (!f->crc_ok)
+		return 0;
+	if (f->hdr.type == VIGIL_MSG_DMESG || f->hdr.type == VIGIL_MSG_LOG)
+		kernel_record(s, f->hdr.type, ev.output.data, ev.output.len);
+	else
+		output_take(s, f->hdr.type, ev.output.data, ev.output.len);
 	return 0;
 }
 
@@ -1000,9 +1307,15 @@ static int on_workload_exit(struct vigil_session *s, const struct vigil_frame *f
 	emit(s, &ev);
 	if (x.exit_status != 0 || x.signal != 0) {
 		static const char msg[] = "the workload exited with a failure";
+		struct finding_in in = { .oc = VIGIL_OUTCOME_WORKLOAD_FAILED,
+					 .status = x.exit_status,
+					 .kind = (uint32_t)x.signal,
+					 .detail = msg,
+					 .detail_len = sizeof(msg) - 1,
+					 .fatal = true,
+					 .ends = true };
 
-		finding_add(s, VIGIL_OUTCOME_WORKLOAD_FAILED, x.exit_status, (uint32_t)x.signal, 0,
-			    0, msg, sizeof(msg) - 1, true);
+		output_evidence(s, finding_add(s, &in));
 	}
 	if (s->o.mode == VIGIL_MODE_RUN)
 		s->ended = true;
@@ -1040,10 +1353,14 @@ static int on_test_result(struct vigil_session *s, const struct vigil_frame *f)
 	ev.test.message = tr.message;
 	emit(s, &ev);
 	if ((tr.outcome == VIGIL_TEST_FAIL || tr.outcome == VIGIL_TEST_ERROR) && !s->test_failed) {
+		struct finding_in in = { .oc = VIGIL_OUTCOME_WORKLOAD_FAILED,
+					 .detail = tr.name.ptr,
+					 .detail_len = tr.name.len,
+					 .fatal = true };
+
 		s->test_failed = true;
 		/* The first failing test names the finding; the run goes on. */
-		finding_add(s, VIGIL_OUTCOME_WORKLOAD_FAILED, 0, 0, 0, 0, tr.name.ptr, tr.name.len,
-			    false);
+		output_evidence(s, finding_add(s, &in));
 	}
 	return 0;
 }
@@ -1307,6 +1624,35 @@ uint64_t vigil_session_next_deadline(const struct vigil_session *s)
 	return d;
 }
 
+/* The timeouts on runnable time: boot, workload watchdog, link grace. */
+static void runnable_timeouts(struct vigil_session *s, uint64_t now_rt)
+{
+	uint32_t id;
+
+	if (s->boot_armed && now_rt >= s->boot_rt) {
+		s->boot_armed = false;
+		if (!s->ended) {
+			id = finding_text(s, VIGIL_OUTCOME_BOOT_TIMEOUT,
+					  "no SYS_RDY within the boot timeout", true);
+			boot_evidence(s, id);
+		}
+	}
+	if (s->wl_armed && !s->scen_paused && now_rt >= s->wl_deadline_rt) {
+		s->wl_armed = false;
+		if (!s->ended) {
+			id = finding_text(s, VIGIL_OUTCOME_WATCHDOG_TIMEOUT,
+					  "the workload ran past its duration", true);
+			output_evidence(s, id);
+		}
+	}
+	if (s->link_grace && now_rt >= s->link_lost_rt) {
+		s->link_grace = false;
+		if (!s->ended)
+			finding_text(s, VIGIL_OUTCOME_LINK_LOST,
+				     "the guest link closed and did not come back", true);
+	}
+}
+
 uint64_t vigil_session_tick(struct vigil_session *s, uint64_t now_ns)
 {
 	uint64_t now_rt;
@@ -1323,26 +1669,8 @@ uint64_t vigil_session_tick(struct vigil_session *s, uint64_t now_ns)
 	}
 	if (!s->vm_stopped)
 		trk_expire(s->trk, now_rt);
-	if (!s->finished && !s->vm_stopped) {
-		if (s->boot_armed && now_rt >= s->boot_rt) {
-			s->boot_armed = false;
-			if (!s->ended)
-				finding_text(s, VIGIL_OUTCOME_BOOT_TIMEOUT,
-					     "no SYS_RDY within the boot timeout", true);
-		}
-		if (s->wl_armed && !s->scen_paused && now_rt >= s->wl_deadline_rt) {
-			s->wl_armed = false;
-			if (!s->ended)
-				finding_text(s, VIGIL_OUTCOME_WATCHDOG_TIMEOUT,
-					     "the workload ran past its duration", true);
-		}
-		if (s->link_grace && now_rt >= s->link_lost_rt) {
-			s->link_grace = false;
-			if (!s->ended)
-				finding_text(s, VIGIL_OUTCOME_LINK_LOST,
-					     "the guest link closed and did not come back", true);
-		}
-	}
+	if (!s->finished && !s->vm_stopped)
+		runnable_timeouts(s, now_rt);
 	if (s->run_armed && s->now >= s->run_deadline && !s->finished) {
 		s->run_armed = false;
 		if (!s->ended)
@@ -1431,20 +1759,104 @@ void vigil_session_link_down(struct vigil_session *s, uint64_t now_ns)
 	emit_simple(s, VIGIL_EV_LINK_DOWN);
 }
 
+/* Is line b the message of finding detail a (timestamps aside; a detail
+ * cut at VIGIL_DETAIL_MAX - 1 bytes matches the start of b)? */
+static bool same_message(const char *a, size_t an, const char *b, size_t bn)
+{
+	size_t n1, n2, o1 = kt_strip(a, an, &n1), o2 = kt_strip(b, bn, &n2);
+
+	if (an == VIGIL_DETAIL_MAX - 1 && n2 > n1)
+		n2 = n1;
+	return n1 == n2 && memcmp(a + o1, b + o2, n1) == 0;
+}
+
 void vigil_session_guest_crashed(struct vigil_session *s, uint64_t now_ns, const char *evidence)
 {
+	static const char msg[] = "the guest kernel crashed";
+	size_t len = evidence ? strlen(evidence) : 0;
+	struct vigil_finding *f;
+	uint32_t id;
+
 	clock_in(s, now_ns);
+	if (s->finished)
+		return;
+	f = fnd_get(&s->fnd, s->crash_id);
+	if (f) {
+		/* One crash per run: this reports the one found (e.g. pvpanic
+		 * after the panic line); a new line is its evidence. */
+		if (evidence && !same_message(f->detail, strlen(f->detail), evidence, len))
+			line_to(s, s->crash_id, VIGIL_SOURCE_CONSOLE, evidence, len);
+		s->ended = true;
+		return;
+	}
+	id = finding_text(s, VIGIL_OUTCOME_GUEST_CRASH, evidence ? evidence : msg, true);
+	if (!id)
+		return;
+	s->crash_id = id;
+	ktr_crashed(&s->ktr, id);
+	if (!s->ready_ever)
+		boot_evidence(s, id);
 	if (evidence)
-		evidence_add(s, 0, evidence, strlen(evidence));
-	finding_text(s, VIGIL_OUTCOME_GUEST_CRASH, evidence ? evidence : "the guest kernel crashed",
-		     true);
+		line_to(s, id, VIGIL_SOURCE_CONSOLE, evidence, len);
 }
 
 void vigil_session_console_line(struct vigil_session *s, uint64_t now_ns, const char *line,
 				size_t len)
 {
 	clock_in(s, now_ns);
-	evidence_add(s, 0, line, len);
+	if (!line)
+		return;
+	s->c.evidence_lines++;
+	if (!s->finished)
+		kernel_line(s, KTR_CONSOLE, VIGIL_SOURCE_CONSOLE, line, len);
+	ring_put(s, &s->con_ring, VIGIL_SOURCE_CONSOLE, line, len);
+}
+
+/* The last SES_VMM_LINES non-empty lines of text (a CR before the LF
+ * dropped), oldest first, into out; returns how many. */
+static uint32_t last_lines(const char *t, size_t len, struct vigil_str out[SES_VMM_LINES])
+{
+	const char *end = t + len;
+	uint32_t n = 0;
+
+	while (end > t && n < SES_VMM_LINES) {
+		const char *nl = memrchr(t, '\n', (size_t)(end - t));
+		const char *start = nl ? nl + 1 : t;
+		size_t l = (size_t)(end - start);
+
+		if (l && start[l - 1] == '\r')
+			l--;
+		if (l)
+			out[SES_VMM_LINES - 1 - n++] =
+			    (struct vigil_str){ start,
+						(uint16_t)(l < UINT16_MAX ? l : UINT16_MAX) };
+		end = nl ? nl : t;
+	}
+	memmove(out, out + SES_VMM_LINES - n, n * sizeof(*out));
+	return n;
+}
+
+void vigil_session_vmm_exited(struct vigil_session *s, uint64_t now_ns, int status, int sig,
+			      const char *detail)
+{
+	static const char msg[] = "the VMM exited";
+	struct vigil_str lines[SES_VMM_LINES];
+	uint32_t n = detail ? last_lines(detail, strnlen(detail, 65536), lines) : 0;
+	struct finding_in in = { .oc = VIGIL_OUTCOME_QEMU_EXITED,
+				 .status = status,
+				 .kind = (uint32_t)sig,
+				 .detail = n ? lines[n - 1].ptr : msg, /* its last line */
+				 .detail_len = n ? lines[n - 1].len : sizeof(msg) - 1,
+				 .fatal = true,
+				 .ends = true };
+	uint32_t id;
+
+	clock_in(s, now_ns);
+	if (s->ended || s->finished)
+		return; /* e.g. powered off after the workload's EXIT */
+	id = finding_add(s, &in);
+	for (uint32_t i = 0; id && i < n; i++)
+		line_to(s, id, VIGIL_SOURCE_VMM, lines[i].ptr, lines[i].len);
 }
 
 void vigil_session_harness_error(struct vigil_session *s, uint64_t now_ns, const char *msg)
@@ -1486,6 +1898,8 @@ int vigil_session_ended(const struct vigil_session *s)
 void vigil_session_counters(const struct vigil_session *s, struct vigil_session_counters *out)
 {
 	*out = s->c;
+	out->findings_dropped = s->fnd.dropped;
+	out->evidence_dropped = s->fnd.lines_dropped;
 	out->stream = *vigil_asm_stats(s->as);
 	out->tracker = s->trk->st;
 	out->flows = s->flows->st;
@@ -1504,21 +1918,25 @@ const struct vigil_verdict *vigil_session_finish(struct vigil_session *s, uint64
 		scenario_close(s, false);
 	if (s->o.mode == VIGIL_MODE_RUN && !s->have_exit && !s->ended) {
 		if (!s->ready_ever)
-			finding_text(s, VIGIL_OUTCOME_BOOT_TIMEOUT,
-				     "the run ended before the guest was ready", true);
+			boot_evidence(s, finding_text(s, VIGIL_OUTCOME_BOOT_TIMEOUT,
+						      "the run ended before the guest was ready",
+						      true));
 		else
-			finding_text(s, VIGIL_OUTCOME_LINK_LOST,
-				     "the run ended before the workload reported its exit", true);
+			output_evidence(
+			    s, finding_text(s, VIGIL_OUTCOME_LINK_LOST,
+					    "the run ended before the workload reported its exit",
+					    true));
 	}
 	s->finished = true;
 	s->ended = true;
 	s->tl.end_ns = s->now - s->t0;
 
+	fnd_group(&s->fnd);
 	memset(v, 0, sizeof(*v));
-	v->primary = vigil__primary_finding(s->findings, s->n_findings);
+	v->primary = vigil__primary_finding(s->fnd.f, s->fnd.n);
 	v->outcome = v->primary ? v->primary->outcome : VIGIL_OUTCOME_PASS;
-	v->findings = s->findings;
-	v->n_findings = s->n_findings;
+	v->findings = s->fnd.f;
+	v->n_findings = s->fnd.n;
 	v->timeline = s->tl;
 	v->guest = s->guest;
 	v->have_exit = s->have_exit;
@@ -1535,12 +1953,8 @@ const struct vigil_verdict *vigil_session_finish(struct vigil_session *s, uint64
 	memcpy(v->tests_by_outcome, s->tests_by_outcome, sizeof(v->tests_by_outcome));
 	v->workload_run_ns = s->wl_used_rt;
 	v->workload_pause_ns = s->wl_pause_total;
-	if (!s->evid_frozen) {
-		/* A passing run: the recent lines, for context. */
-		evidence_freeze(s);
-	}
-	v->evidence = s->evid;
-	v->n_evidence = s->n_evid;
+	v->evidence = s->fnd.pool;
+	v->n_evidence = s->fnd.used;
 	vigil_session_counters(s, &v->counters);
 
 	struct vigil_event ev = { .type = VIGIL_EV_RUN_END, .run_end.verdict = v };
@@ -1626,7 +2040,41 @@ static int opts_check(const struct vigil_session_opts *o)
 		return -EINVAL;
 	if (o->beat_rate_per_s && o->beat_burst == 0)
 		return -EINVAL;
+	if (o->fail_on & ~(((1u << VIGIL_KT__COUNT) - 1) & ~1u))
+		return -EINVAL; /* an unknown kind, or VIGIL_KT_NONE */
 	return 0;
+}
+
+static int ring_new(struct ring *r, uint32_t cap, bool hashed)
+{
+	r->cap = cap;
+	r->e = calloc(cap ? cap : 1, sizeof(*r->e));
+	r->hash = hashed ? calloc(cap ? cap : 1, sizeof(*r->hash)) : NULL;
+	return !r->e || (hashed && !r->hash) ? -ENOMEM : 0;
+}
+
+static void ring_free(struct ring *r)
+{
+	free(r->e);
+	free(r->hash);
+}
+
+/*
+ * The line rings and the evidence pool. The pool holds one copy of the
+ * boot lines, three of the workload's output (a failed test, EXIT or the
+ * watchdog, LINK_LOST at finish), eight kernel reports, the VMM's lines and
+ * a few crash lines; non-fatal findings may fill at most four reports' worth.
+ */
+static int evidence_new(struct vigil_session *s)
+{
+	uint32_t cap = s->o.evidence_lines + 3 * (SES_OUTPUT_LINES + 2) + 8 * KTR_SPLAT_LINES +
+		       SES_VMM_LINES + 8;
+
+	if (ring_new(&s->con_ring, s->o.evidence_lines, true) < 0 ||
+	    ring_new(&s->kern_ring, s->o.evidence_lines, true) < 0 ||
+	    ring_new(&s->out_ring, SES_OUTPUT_LINES, false) < 0)
+		return -ENOMEM;
+	return fnd_init(&s->fnd, cap, 4 * KTR_SPLAT_LINES);
 }
 
 int vigil_session_new(const struct vigil_session_opts *opts,
@@ -1678,12 +2126,12 @@ int vigil_session_new(const struct vigil_session_opts *opts,
 	s->as = malloc(sizeof(*s->as));
 	s->scen = calloc(o.max_scenarios ? o.max_scenarios : 1, sizeof(*s->scen));
 	s->tests = calloc(o.max_tests ? o.max_tests : 1, sizeof(*s->tests));
-	s->ring = calloc(o.evidence_lines ? o.evidence_lines : 1, sizeof(*s->ring));
-	s->evid = calloc(o.evidence_lines ? 2 * o.evidence_lines : 1, sizeof(*s->evid));
-	if (!s->as || !s->scen || !s->tests || !s->ring || !s->evid) {
+	r = evidence_new(s);
+	if (!s->as || !s->scen || !s->tests || r < 0) {
 		vigil_session_free(s);
 		return -ENOMEM;
 	}
+	ktr_init(&s->ktr, o.fail_on);
 	vigil_asm_init(s->as);
 	s->t0 = s->now = now_ns;
 	s->last_next = VIGIL_DEADLINE_NONE;
@@ -1715,7 +2163,9 @@ void vigil_session_free(struct vigil_session *s)
 	free(s->as);
 	free(s->scen);
 	free(s->tests);
-	free(s->ring);
-	free(s->evid);
+	ring_free(&s->con_ring);
+	ring_free(&s->kern_ring);
+	ring_free(&s->out_ring);
+	fnd_fini(&s->fnd);
 	free(s);
 }

@@ -12,8 +12,8 @@
 
 #include <vigil/session.h>
 
-/* Pick the primary finding: highest rank, the earliest among equals. NULL
- * when n is 0. */
+/* Pick the primary finding: the fatal one with the highest rank, the
+ * earliest among equals. NULL when there is no fatal finding. */
 const struct vigil_finding *vigil__primary_finding(const struct vigil_finding *f, uint32_t n);
 
 /*

@@ -198,6 +198,11 @@ static uint32_t slot_evict(struct trk *t, uint64_t now_ns)
 	return TRK_NOPOS;
 }
 
+/*
+ * deadline_ms 0 is the host's threshold, unclamped; anything else is the
+ * pid's own deadline, clamped. Every beat declares it anew: a pid that
+ * declared its own and then beats with 0 is back on the threshold.
+ */
 uint64_t trk_deadline(const struct trk *t, uint32_t deadline_ms)
 {
 	uint64_t dl;
@@ -245,6 +250,8 @@ static enum trk_result trk_insert(struct trk *t, const struct vigil_beat *b, uin
 	sl->last_ns = now_ns;
 	sl->dl_ns = trk_deadline(t, b->deadline_ms);
 	sl->deadline_ns = now_ns + sl->dl_ns;
+	if (sl->dl_ns < t->min_dl_ns)
+		t->min_dl_ns = sl->dl_ns;
 	sl->pidns = b->pidns_inode;
 	sl->beats = 1;
 	sl->app_payload = b->app_payload;
@@ -321,8 +328,10 @@ enum trk_result trk_beat(struct trk *t, const struct vigil_beat *b, uint64_t now
 	uint64_t silence = now_ns - sl->last_ns;
 
 	sl->last_ns = now_ns;
-	sl->dl_ns = trk_deadline(t, b->deadline_ms);
+	sl->dl_ns = trk_deadline(t, b->deadline_ms); /* each beat declares it anew */
 	sl->deadline_ns = now_ns + sl->dl_ns;
+	if (sl->dl_ns < t->min_dl_ns)
+		t->min_dl_ns = sl->dl_ns;
 	if (sl->stalled) {
 		sl->stalled = 0;
 		t->st.stalled--;
@@ -403,6 +412,7 @@ int trk_new(const struct trk_opts *o, trk_event_fn cb, void *cb_ctx, struct trk 
 		t->slots[i].heap_pos = TRK_NOPOS;
 	}
 	t->free_n = o->capacity;
+	t->min_dl_ns = UINT64_MAX;
 	t->cb = cb;
 	t->cb_ctx = cb_ctx;
 	*out = t;

@@ -111,6 +111,7 @@ struct trk {
 	uint16_t *free_stack; /* [capacity] free slot numbers, top at free_n - 1 */
 	uint32_t free_n;
 	uint32_t evict_cursor; /* next slot the eviction scan looks at */
+	uint64_t min_dl_ns;    /* shortest threshold any beat gave a pid; UINT64_MAX none */
 	trk_event_fn cb;
 	void *cb_ctx;
 	struct vigil_tracker_counters st;

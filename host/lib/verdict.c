@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Verdict rules: outcome names, the precedence between findings, the exit
- * code of `vigil run`, and the one-line human summary. Pure functions over
- * a finished verdict; the JSON rendering is in json.c. docs/verdict.md
- * documents all of it.
+ * code of `vigil run`, a finding's evidence lines, and the one-line human
+ * summary. Pure functions over a finished verdict; the JSON rendering is in
+ * json.c. docs/verdict.md documents all of it.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "session.h"
@@ -22,14 +23,17 @@ static const char *const outcome_names[VIGIL_OUTCOME__COUNT] = {
 	[VIGIL_OUTCOME_HOST_STARVED] = "HOST_STARVED",
 	[VIGIL_OUTCOME_LINK_LOST] = "LINK_LOST",
 	[VIGIL_OUTCOME_HARNESS_ERROR] = "HARNESS_ERROR",
+	[VIGIL_OUTCOME_KERNEL_TROUBLE] = "KERNEL_TROUBLE",
+	[VIGIL_OUTCOME_QEMU_EXITED] = "QEMU_EXITED",
 };
 
 /*
  * Precedence, highest first. The guest's own evidence of what went wrong
- * comes first (a panic, the scheduler's exit, a stall, with host starvation
- * above a plain stall because it names the cause); then vigil's own failure,
- * which explains the timeouts and link loss that follow it; then the
- * timeouts, from the earliest phase; a workload's own failure last.
+ * comes first (a panic, then kernel trouble that fail_on made fatal, the
+ * scheduler's exit, a stall, with host starvation above a plain stall
+ * because it names the cause); then vigil's own failure and the VMM's
+ * death, which explain the timeouts and link loss that follow them; then
+ * the timeouts, from the earliest phase; a workload's own failure last.
  */
 static const int outcome_rank[VIGIL_OUTCOME__COUNT] = {
 	[VIGIL_OUTCOME_PASS] = 0,
@@ -38,11 +42,13 @@ static const int outcome_rank[VIGIL_OUTCOME__COUNT] = {
 	[VIGIL_OUTCOME_RUN_TIMEOUT] = 3,
 	[VIGIL_OUTCOME_WATCHDOG_TIMEOUT] = 4,
 	[VIGIL_OUTCOME_BOOT_TIMEOUT] = 5,
-	[VIGIL_OUTCOME_HARNESS_ERROR] = 6,
-	[VIGIL_OUTCOME_PROCESS_STALL] = 7,
-	[VIGIL_OUTCOME_HOST_STARVED] = 8,
-	[VIGIL_OUTCOME_SCHED_EXIT] = 9,
-	[VIGIL_OUTCOME_GUEST_CRASH] = 10,
+	[VIGIL_OUTCOME_QEMU_EXITED] = 6,
+	[VIGIL_OUTCOME_HARNESS_ERROR] = 7,
+	[VIGIL_OUTCOME_PROCESS_STALL] = 8,
+	[VIGIL_OUTCOME_HOST_STARVED] = 9,
+	[VIGIL_OUTCOME_SCHED_EXIT] = 10,
+	[VIGIL_OUTCOME_KERNEL_TROUBLE] = 11,
+	[VIGIL_OUTCOME_GUEST_CRASH] = 12,
 };
 
 const char *vigil_outcome_name(enum vigil_outcome o)
@@ -64,7 +70,7 @@ const struct vigil_finding *vigil__primary_finding(const struct vigil_finding *f
 	const struct vigil_finding *best = NULL;
 
 	for (uint32_t i = 0; i < n; i++) {
-		if (f[i].outcome == VIGIL_OUTCOME_PASS)
+		if (f[i].outcome == VIGIL_OUTCOME_PASS || !f[i].fatal)
 			continue;
 		/* Strictly higher: among equals the earliest stays. */
 		if (!best || vigil_outcome_rank(f[i].outcome) > vigil_outcome_rank(best->outcome))
@@ -93,10 +99,12 @@ int vigil_verdict_exit_code(const struct vigil_verdict *v)
 	case VIGIL_OUTCOME_WATCHDOG_TIMEOUT:
 	case VIGIL_OUTCOME_RUN_TIMEOUT:
 	case VIGIL_OUTCOME_LINK_LOST:
+	case VIGIL_OUTCOME_QEMU_EXITED:
 		return 124;
 	case VIGIL_OUTCOME_HARNESS_ERROR:
 		return 125;
 	case VIGIL_OUTCOME_GUEST_CRASH:
+	case VIGIL_OUTCOME_KERNEL_TROUBLE:
 		return 126;
 	case VIGIL_OUTCOME_BOOT_TIMEOUT:
 		return 127;
@@ -106,50 +114,177 @@ int vigil_verdict_exit_code(const struct vigil_verdict *v)
 	return 125;
 }
 
-int vigil_verdict_summary(const struct vigil_verdict *v, char *buf, size_t cap)
+uint32_t vigil_verdict_finding_evidence(const struct vigil_verdict *v, uint32_t finding,
+					const struct vigil_evidence **lines)
 {
-	const struct vigil_finding *p = v->primary;
-	uint64_t end = v->timeline.end_ns;
-	char what[VIGIL_DETAIL_MAX + 64];
+	uint32_t i = 0, n = 0;
+
+	/* Grouped by finding, in finding order. */
+	while (i < v->n_evidence && v->evidence[i].finding < finding)
+		i++;
+	while (i + n < v->n_evidence && v->evidence[i + n].finding == finding)
+		n++;
+	*lines = n ? &v->evidence[i] : NULL;
+	return n;
+}
+
+/* A bounded writer with snprintf's result: len is the length needed. */
+struct sbuf {
+	char *buf;
+	size_t cap;
+	size_t len;
+};
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	size_t room = b->len < b->cap ? b->cap - b->len : 0;
+	va_list ap;
 	int n;
 
-	what[0] = '\0';
+	va_start(ap, fmt);
+	n = vsnprintf(room ? b->buf + b->len : NULL, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->len += (size_t)n;
+}
+
+/* What the outcome's finding says (PASS: the workload's exit). */
+static void summary_what(struct sbuf *b, const struct vigil_verdict *v)
+{
+	const struct vigil_finding *p = v->primary;
+	const char *detail = p ? p->detail : "";
+
 	switch (v->outcome) {
 	case VIGIL_OUTCOME_PASS:
-		snprintf(what, sizeof(what), "workload exit %d", v->have_exit ? v->exit_status : 0);
+		sb_printf(b, "workload exit %d", v->have_exit ? v->exit_status : 0);
 		break;
 	case VIGIL_OUTCOME_WORKLOAD_FAILED:
 		if (v->have_exit && v->exit_signal)
-			snprintf(what, sizeof(what), "workload killed by signal %d",
-				 v->exit_signal);
+			sb_printf(b, "workload killed by signal %d", v->exit_signal);
 		else if (v->have_exit && v->exit_status)
-			snprintf(what, sizeof(what), "workload exit %d", v->exit_status);
+			sb_printf(b, "workload exit %d", v->exit_status);
 		else
-			snprintf(what, sizeof(what), "test '%s' failed", p ? p->detail : "");
+			sb_printf(b, "test '%s' failed", detail);
 		break;
 	case VIGIL_OUTCOME_SCHED_EXIT:
-		snprintf(what, sizeof(what), "scheduler exited (kind %u, code %d): %s",
-			 v->sched_exit_kind, v->sched_exit_code, v->sched_exit_reason);
+		sb_printf(b, "scheduler exited (kind %u, code %d): %s", v->sched_exit_kind,
+			  v->sched_exit_code, v->sched_exit_reason);
 		break;
 	case VIGIL_OUTCOME_PROCESS_STALL:
 	case VIGIL_OUTCOME_HOST_STARVED:
-		snprintf(what, sizeof(what), "pid %u silent for %.3f s: %s", p ? p->pid : 0,
-			 p ? (double)p->silence_ns / 1e9 : 0.0, p ? p->detail : "");
+		sb_printf(b, "pid %u silent for %.3f s: %s", p ? p->pid : 0,
+			  p ? (double)p->silence_ns / 1e9 : 0.0, detail);
+		break;
+	case VIGIL_OUTCOME_KERNEL_TROUBLE:
+		sb_printf(b, "kernel %s: %s",
+			  vigil_kernel_trouble_name(p ? (enum vigil_kernel_trouble)p->kind
+						      : VIGIL_KT_NONE),
+			  detail);
+		break;
+	case VIGIL_OUTCOME_QEMU_EXITED:
+		if (p && p->kind)
+			sb_printf(b, "QEMU killed by signal %u: %s", p->kind, detail);
+		else
+			sb_printf(b, "QEMU exited with status %d: %s", p ? p->status : -1, detail);
 		break;
 	default:
-		snprintf(what, sizeof(what), "%s", p ? p->detail : "");
+		sb_printf(b, "%s", detail);
 		break;
 	}
-	n = snprintf(buf, cap,
-		     "%s after %.2f s: %s; tests %u passed, %u failed, %u skipped, %u errors; "
-		     "%u finding%s",
-		     vigil_outcome_name(v->outcome), (double)end / 1e9, what,
-		     v->tests_by_outcome[VIGIL_TEST_PASS], v->tests_by_outcome[VIGIL_TEST_FAIL],
-		     v->tests_by_outcome[VIGIL_TEST_SKIP], v->tests_by_outcome[VIGIL_TEST_ERROR],
-		     v->n_findings, v->n_findings == 1 ? "" : "s");
+}
+
+static bool is_stall(const struct vigil_finding *f)
+{
+	return f->outcome == VIGIL_OUTCOME_PROCESS_STALL ||
+	       f->outcome == VIGIL_OUTCOME_HOST_STARVED;
+}
+
+/* "2 stalls (pid 84, recovered after 2.10 s; pid 90, not recovered)" */
+static void summary_stalls(struct sbuf *b, const struct vigil_verdict *v, const char **sep)
+{
+	uint32_t n = 0, shown = 0;
+
+	for (uint32_t i = 0; i < v->n_findings; i++)
+		n += !v->findings[i].fatal && is_stall(&v->findings[i]);
+	if (!n)
+		return;
+	sb_printf(b, "%s%u stall%s (", *sep, n, n == 1 ? "" : "s");
+	*sep = ", ";
+	for (uint32_t i = 0; i < v->n_findings && shown < 3; i++) {
+		const struct vigil_finding *f = &v->findings[i];
+
+		if (f->fatal || !is_stall(f))
+			continue;
+		sb_printf(b, "%spid %u%s, ", shown++ ? "; " : "", f->pid,
+			  f->outcome == VIGIL_OUTCOME_HOST_STARVED ? ", host starved" : "");
+		if (f->recovered_ns)
+			sb_printf(b, "recovered after %.2f s",
+				  (double)f->recovery_silence_ns / 1e9);
+		else
+			sb_printf(b, "not recovered");
+	}
+	sb_printf(b, "%s)", n > shown ? "; ..." : "");
+}
+
+static const char *const trouble_labels[VIGIL_KT__COUNT][2] = {
+	[VIGIL_KT_NONE] = { "kernel trouble", "kernel troubles" },
+	[VIGIL_KT_PANIC] = { "kernel panic", "kernel panics" },
+	[VIGIL_KT_OOPS] = { "kernel oops", "kernel oopses" },
+	[VIGIL_KT_BUG] = { "kernel BUG", "kernel BUGs" },
+	[VIGIL_KT_WARNING] = { "kernel warning", "kernel warnings" },
+	[VIGIL_KT_OOM] = { "OOM kill", "OOM kills" },
+	[VIGIL_KT_HUNG_TASK] = { "hung task", "hung tasks" },
+	[VIGIL_KT_SOFT_LOCKUP] = { "soft lockup", "soft lockups" },
+	[VIGIL_KT_RCU_STALL] = { "RCU stall", "RCU stalls" },
+};
+
+/* The non-fatal findings, all of them named: stalls, then kernel trouble by
+ * kind; then the other fatal findings and what the bounds dropped. */
+static void summary_others(struct sbuf *b, const struct vigil_verdict *v)
+{
+	uint32_t kt[VIGIL_KT__COUNT] = { 0 };
+	uint32_t fatal_more = 0;
+	uint64_t dropped = v->counters.findings_dropped + v->counters.kernel_trouble_dropped;
+	const char *sep = "; not fatal: ";
+
+	summary_stalls(b, v, &sep);
+	for (uint32_t i = 0; i < v->n_findings; i++) {
+		const struct vigil_finding *f = &v->findings[i];
+
+		if (f->fatal)
+			fatal_more += f != v->primary;
+		else if (f->outcome == VIGIL_OUTCOME_KERNEL_TROUBLE)
+			kt[f->kind < VIGIL_KT__COUNT ? f->kind : VIGIL_KT_NONE]++;
+	}
+	for (int k = 0; k < VIGIL_KT__COUNT; k++) {
+		if (!kt[k])
+			continue;
+		sb_printf(b, "%s%u %s", sep, kt[k], trouble_labels[k][kt[k] != 1]);
+		sep = ", ";
+	}
+	if (fatal_more)
+		sb_printf(b, "; %u more finding%s", fatal_more, fatal_more == 1 ? "" : "s");
+	if (dropped)
+		sb_printf(b, "; %llu finding%s not kept", (unsigned long long)dropped,
+			  dropped == 1 ? "" : "s");
+}
+
+int vigil_verdict_summary(const struct vigil_verdict *v, char *buf, size_t cap)
+{
+	struct sbuf b = { buf, cap, 0 };
+
+	if (cap > 0)
+		buf[0] = '\0';
+	sb_printf(&b, "%s after %.2f s: ", vigil_outcome_name(v->outcome),
+		  (double)v->timeline.end_ns / 1e9);
+	summary_what(&b, v);
+	sb_printf(&b, "; tests %u passed, %u failed, %u skipped, %u errors",
+		  v->tests_by_outcome[VIGIL_TEST_PASS], v->tests_by_outcome[VIGIL_TEST_FAIL],
+		  v->tests_by_outcome[VIGIL_TEST_SKIP], v->tests_by_outcome[VIGIL_TEST_ERROR]);
+	summary_others(&b, v);
 	/* Guest text must not drive the terminal: no control bytes. */
 	for (size_t i = 0; cap > 0 && i < cap - 1 && buf[i]; i++)
 		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
 			buf[i] = '?';
-	return n < 0 ? -EINVAL : n;
+	return b.len > INT32_MAX ? -EINVAL : (int)b.len;
 }

@@ -388,7 +388,7 @@ static void test_verdict_json(void **state)
 	assert_true(vigil_verdict_to_json(v, VIGIL_JSON_PRETTY, &txt) > 0);
 	json_object *o = parse(txt);
 
-	assert_int_equal(json_object_get_int(get(o, "verdict_version")), 1);
+	assert_int_equal(json_object_get_int(get(o, "verdict_version")), 2);
 	assert_string_equal(json_object_get_string(get(o, "outcome")), "HARNESS_ERROR");
 	assert_int_equal(json_object_get_int(get(o, "exit_code")), 125);
 	json_object *p = get(o, "primary");
@@ -398,11 +398,12 @@ static void test_verdict_json(void **state)
 
 	assert_int_equal(json_object_get_int64(get(tl, "ready_ns")), 10);
 	assert_null(get(tl, "exit_ns")); /* never happened */
-	json_object *ev = get(o, "evidence");
-
-	assert_int_equal(json_object_array_length(ev), 1);
-	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(ev, 0), "line")),
-			    "bad \\xfe byte");
+	/* Evidence belongs to findings: a console line that explains none is
+	 * not in the verdict. */
+	assert_false(json_object_object_get_ex(o, "evidence", NULL));
+	assert_true(json_object_get_boolean(get(p, "fatal")));
+	assert_int_equal(json_object_array_length(get(p, "evidence")), 0);
+	assert_false(json_object_object_get_ex(p, "recovered", NULL));
 	json_object *types = get(get(o, "counters"), "types");
 
 	assert_int_equal(json_object_get_int(get(get(types, "SYS_RDY"), "frames")), 1);
@@ -411,6 +412,97 @@ static void test_verdict_json(void **state)
 	json_object_put(o);
 	free(txt);
 	vigil_session_free(s);
+}
+
+/* Per-finding evidence, non-fatal findings, stall recovery, kernel trouble
+ * counters. */
+static void test_verdict_findings_json(void **state)
+{
+	struct vigil_session_opts so;
+	struct vigil_session *s;
+	uint8_t fb[256];
+	struct vigil_beat b = { .pid = 77, .nonce = 1 };
+	char *txt = NULL;
+	int n;
+
+	(void)state;
+	vigil_session_opts_default(&so);
+	so.stall_threshold_ns = 1000000000ull;
+	assert_int_equal(vigil_session_new(&so, NULL, 0, &s), 0);
+	n = vigil_frame_seal(fb, sizeof(fb), VIGIL_MSG_SYS_RDY, 0, 0);
+	vigil_session_feed(s, fb, (size_t)n, 1);
+	n = vigil_frame_seal(fb, sizeof(fb), VIGIL_MSG_BEAT, 1,
+			     (size_t)vigil_beats_encode(fb + VIGIL_WIRE_HDR_LEN,
+							sizeof(fb) - VIGIL_WIRE_HDR_LEN, &b, 1));
+	vigil_session_feed(s, fb, (size_t)n, 1);
+	vigil_session_tick(s, 2000000000ull);
+	b.nonce = 2;
+	n = vigil_frame_seal(fb, sizeof(fb), VIGIL_MSG_BEAT, 2,
+			     (size_t)vigil_beats_encode(fb + VIGIL_WIRE_HDR_LEN,
+							sizeof(fb) - VIGIL_WIRE_HDR_LEN, &b, 1));
+	vigil_session_feed(s, fb, (size_t)n, 3500000001ull);
+	vigil_session_console_line(s, 4000000000ull, "[ 4.0] BUG: kernel NULL pointer dereference",
+				   43);
+	vigil_session_console_line(s, 4000000000ull, "[ 4.0] Call Trace:", 18);
+	vigil_session_harness_error(s, 5000000000ull, "qmp gone");
+	const struct vigil_verdict *v = vigil_session_finish(s, 6000000000ull);
+
+	assert_true(vigil_verdict_to_json(v, 0, &txt) > 0);
+	json_object *o = parse(txt);
+	json_object *fs = get(o, "findings");
+
+	assert_string_equal(json_object_get_string(get(o, "outcome")), "HARNESS_ERROR");
+	assert_int_equal(json_object_array_length(fs), 3);
+	json_object *st = json_object_array_get_idx(fs, 0);
+
+	assert_string_equal(json_object_get_string(get(st, "outcome")), "PROCESS_STALL");
+	assert_false(json_object_get_boolean(get(st, "fatal")));
+	assert_true(json_object_get_boolean(get(st, "recovered")));
+	assert_int_equal(json_object_get_int64(get(st, "recovered_ns")), 3500000001ll);
+	assert_int_equal(json_object_get_int64(get(st, "recovery_silence_ns")), 3500000000ll);
+	assert_true(json_object_get_double(get(st, "recovered_after_s")) > 3.49);
+	json_object *kt = json_object_array_get_idx(fs, 1);
+
+	assert_string_equal(json_object_get_string(get(kt, "outcome")), "KERNEL_TROUBLE");
+	assert_string_equal(json_object_get_string(get(kt, "trouble")), "bug");
+	assert_false(json_object_get_boolean(get(kt, "fatal")));
+	json_object *ev = get(kt, "evidence");
+
+	assert_int_equal(json_object_array_length(ev), 2);
+	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(ev, 1), "line")),
+			    "[ 4.0] Call Trace:");
+	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(ev, 1), "source")),
+			    "console");
+	json_object *c = get(o, "counters");
+
+	assert_int_equal(json_object_get_int(get(get(c, "kernel_trouble"), "bug")), 1);
+	assert_int_equal(json_object_get_int(get(get(c, "kernel_trouble"), "oom")), 0);
+	assert_int_equal(json_object_get_int(get(get(c, "session"), "findings_dropped")), 0);
+	assert_string_equal(json_object_get_string(get(get(o, "primary"), "detail")), "qmp gone");
+	json_object_put(o);
+	free(txt);
+	vigil_session_free(s);
+}
+
+/* A FINDING event says whether the finding is fatal. */
+static void test_finding_event(void **state)
+{
+	struct vigil_finding f = { .outcome = VIGIL_OUTCOME_KERNEL_TROUBLE,
+				   .kind = VIGIL_KT_OOM,
+				   .pid = 5 };
+	struct vigil_event ev = { .type = VIGIL_EV_FINDING, .finding.finding = &f };
+	char *txt = NULL;
+
+	(void)state;
+	assert_true(vigil_event_to_json(&ev, &txt) > 0);
+	json_object *o = parse(txt);
+	json_object *x = get(o, "finding");
+
+	assert_false(json_object_get_boolean(get(x, "fatal")));
+	assert_string_equal(json_object_get_string(get(x, "trouble")), "oom");
+	assert_false(json_object_object_get_ex(x, "evidence", NULL));
+	json_object_put(o);
+	free(txt);
 }
 
 int main(void)
@@ -422,6 +514,8 @@ int main(void)
 		cmocka_unit_test(test_output_matches_jsonc),
 		cmocka_unit_test(test_flow_event),
 		cmocka_unit_test(test_verdict_json),
+		cmocka_unit_test(test_verdict_findings_json),
+		cmocka_unit_test(test_finding_event),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

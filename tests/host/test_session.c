@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,8 @@
 #define MS 1000000ull
 #define S  1000000000ull
 #define T0 (1000 * S) /* the fake clock starts here */
+
+#define SES_STALLS_TRIED 20u /* stall episodes of a flapping pid */
 
 /* ---- fakes ------------------------------------------------------------- */
 
@@ -539,6 +542,8 @@ static void test_output_and_evidence(void **state)
 {
 	struct fx *f = fx_new(NULL);
 	size_t n;
+	uint32_t ne;
+	const struct vigil_evidence *e;
 	struct vigil_dmesg d = { .level = 0,
 				 .kmsg_seq = 9,
 				 .ts_us = 77,
@@ -556,26 +561,41 @@ static void test_output_and_evidence(void **state)
 	feed(f, raw(f, VIGIL_MSG_STDERR, "oops", 4), 2);
 	assert_true(f->last_crc_ok);
 	assert_string_equal(f->last_text, "oops");
+	/* A panic in the kernel log is the crash. */
 	feed(f, seal(f, VIGIL_MSG_DMESG, vigil_dmesg_encode(PL, PCAP, &d)), 3);
 	assert_int_equal(f->last[VIGIL_EV_OUTPUT].output.kmsg_seq, 9);
 	assert_string_equal(f->last_text, "Kernel panic - not syncing\n");
+	assert_int_equal(vigil_session_ended(f->s), 1);
+	assert_int_equal(f->count[VIGIL_EV_FINDING], 1);
 	feed(f, raw(f, VIGIL_MSG_DMESG, "\x01", 1), 4); /* too short */
 	assert_int_equal(counters(f).type[VIGIL_MSG_DMESG].malformed, 1);
 	vigil_session_console_line(f->s, T0 + 5, "console says hi", 15);
+	/* The runner's report of the same crash adds its line, not a finding. */
 	vigil_session_guest_crashed(f->s, T0 + 6, "pvpanic");
-	assert_int_equal(vigil_session_ended(f->s), 1);
-	/* Lines after the failure are kept too. */
 	vigil_session_console_line(f->s, T0 + 7, "after", 5);
+	assert_int_equal(f->count[VIGIL_EV_FINDING], 1);
 
 	const struct vigil_verdict *v = vigil_session_finish(f->s, T0 + 8);
 
 	assert_int_equal(v->outcome, VIGIL_OUTCOME_GUEST_CRASH);
 	assert_int_equal(vigil_verdict_exit_code(v), 126);
-	assert_int_equal(v->n_evidence, 5);
-	assert_string_equal(v->evidence[0].line, "oops");
-	assert_string_equal(v->evidence[1].line, "Kernel panic - not syncing");
-	assert_string_equal(v->evidence[3].line, "pvpanic");
-	assert_string_equal(v->evidence[4].line, "after");
+	assert_int_equal(v->n_findings, 1);
+	assert_true(v->findings[0].fatal);
+	assert_int_equal(v->findings[0].kind, VIGIL_KT_PANIC);
+	assert_string_equal(v->findings[0].detail, "Kernel panic - not syncing");
+	assert_int_equal(v->counters.kernel_trouble[VIGIL_KT_PANIC], 1);
+	/* Evidence explains the finding: neither the workload's output nor the
+	 * unrelated console lines. */
+	e = NULL;
+	ne = vigil_verdict_finding_evidence(v, 0, &e);
+	assert_int_equal(ne, 2);
+	assert_int_equal(v->n_evidence, 2);
+	assert_string_equal(e[0].line, "Kernel panic - not syncing");
+	assert_int_equal(e[0].source, VIGIL_MSG_DMESG);
+	assert_string_equal(e[1].line, "pvpanic");
+	assert_int_equal(e[1].source, VIGIL_SOURCE_CONSOLE);
+	assert_int_equal(vigil_verdict_finding_evidence(v, 1, &e), 0);
+	assert_null(e);
 	fx_free(f);
 }
 
@@ -592,6 +612,7 @@ static void test_watchdog_pause_resume(void **state)
 
 	(void)state;
 	assert_int_equal(vigil_session_tick(f->s, T0), VIGIL_DEADLINE_NONE);
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 1 * S);
 	feed(f, scenario(f, VIGIL_MSG_SCENARIO_START, "boot-storm"), 1 * S);
 	assert_int_equal(vigil_session_next_deadline(f->s), T0 + 11 * S);
 	feed(f, scenario(f, VIGIL_MSG_SCENARIO_PAUSE, ""), 3 * S);
@@ -618,9 +639,16 @@ static void test_watchdog_pause_resume(void **state)
 	fx_free(f);
 }
 
+static void tune_watch_budget(struct vigil_session_opts *o)
+{
+	o->workload_duration_ns = 10 * S;
+	o->mode = VIGIL_MODE_WATCH;
+}
+
+/* Watch mode has no EXIT: the budget is the scenarios' running time. */
 static void test_scenarios_run_time(void **state)
 {
-	struct fx *f = fx_new(tune_watchdog);
+	struct fx *f = fx_new(tune_watch_budget);
 
 	(void)state;
 	feed(f, scenario(f, VIGIL_MSG_SCENARIO_END, "x"), 0); /* nothing runs */
@@ -670,6 +698,7 @@ static void test_vm_stop_excluded(void **state)
 
 	(void)state;
 	feed(f, beats(f, &b, 1), 0);
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 0);
 	feed(f, scenario(f, VIGIL_MSG_SCENARIO_START, "s"), 0);
 	assert_int_equal(vigil_session_next_deadline(f->s), T0 + 1 * S);
 	assert_int_equal(vigil_session_vm_stopped(f->s, T0 + 500 * MS), 1);
@@ -687,7 +716,7 @@ static void test_vm_stop_excluded(void **state)
 	vigil_session_tick(f->s, T0 + 100500 * MS);
 	assert_int_equal(f->count[VIGIL_EV_STALL], 1);
 	assert_int_equal(f->last[VIGIL_EV_STALL].process.silence_ns, 1 * S);
-	/* Watchdog: 10 s of runnable time from the START = host 109.5 s. */
+	/* Watchdog: 10 s of runnable time from SYS_RDY = host 109.5 s. */
 	vigil_session_tick(f->s, T0 + 109 * S);
 	assert_int_equal(vigil_session_ended(f->s), 0);
 	vigil_session_tick(f->s, T0 + 109500 * MS);
@@ -722,6 +751,10 @@ static void test_stall_fail_and_recovery(void **state)
 
 	assert_int_equal(v->outcome, VIGIL_OUTCOME_PROCESS_STALL);
 	assert_int_equal(v->primary->pid, 400);
+	assert_true(v->primary->fatal);
+	assert_int_equal(v->primary->silence_ns, 2 * S);
+	assert_int_equal(v->primary->recovered_ns, 5 * S);
+	assert_int_equal(v->primary->recovery_silence_ns, 5 * S);
 	assert_int_equal(vigil_verdict_exit_code(v), 121);
 	fx_free(f);
 }
@@ -1353,6 +1386,488 @@ static void test_options(void **state)
 	vigil_session_free(NULL);
 }
 
+/* ---- the workload watchdog from SYS_RDY -------------------------------- */
+
+static void test_watchdog_without_scenarios(void **state)
+{
+	struct fx *f = fx_new(tune_watchdog);
+	const struct vigil_verdict *v;
+
+	(void)state;
+	/* Nothing runs before SYS_RDY. */
+	assert_int_equal(vigil_session_tick(f->s, T0 + 1 * S), VIGIL_DEADLINE_NONE);
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 2 * S);
+	assert_int_equal(vigil_session_next_deadline(f->s), T0 + 12 * S);
+	vigil_session_tick(f->s, T0 + 12 * S - 1);
+	assert_int_equal(vigil_session_ended(f->s), 0);
+	vigil_session_tick(f->s, T0 + 12 * S);
+	assert_int_equal(vigil_session_ended(f->s), 1);
+	v = vigil_session_finish(f->s, T0 + 13 * S);
+	assert_int_equal(v->outcome, VIGIL_OUTCOME_WATCHDOG_TIMEOUT);
+	assert_int_equal(v->timeline.workload_start_ns, 2 * S);
+	assert_int_equal(v->n_findings, 1);
+	fx_free(f);
+
+	/* A VM stop in the middle extends it by the stop. */
+	f = fx_new(tune_watchdog);
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 0);
+	vigil_session_vm_stopped(f->s, T0 + 3 * S);
+	vigil_session_vm_resumed(f->s, T0 + 5 * S);
+	assert_int_equal(vigil_session_next_deadline(f->s), T0 + 12 * S);
+	vigil_session_tick(f->s, T0 + 12 * S - 1);
+	assert_int_equal(vigil_session_ended(f->s), 0);
+	vigil_session_tick(f->s, T0 + 12 * S);
+	assert_int_equal(vigil_session_ended(f->s), 1);
+	fx_free(f);
+
+	/* A scenario pause extends it by the pause, also when the scenario
+	 * ends while paused. */
+	f = fx_new(tune_watchdog);
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 0);
+	feed(f, scenario(f, VIGIL_MSG_SCENARIO_START, "a"), 1 * S);
+	feed(f, scenario(f, VIGIL_MSG_SCENARIO_PAUSE, "a"), 2 * S);
+	feed(f, scenario(f, VIGIL_MSG_SCENARIO_RESUME, "a"), 6 * S);
+	feed(f, scenario(f, VIGIL_MSG_SCENARIO_END, "a"), 7 * S);
+	/* Between scenarios the workload still runs. */
+	assert_int_equal(vigil_session_next_deadline(f->s), T0 + 14 * S);
+	feed(f, scenario(f, VIGIL_MSG_SCENARIO_START, "b"), 8 * S);
+	feed(f, scenario(f, VIGIL_MSG_SCENARIO_PAUSE, "b"), 9 * S);
+	feed(f, scenario(f, VIGIL_MSG_SCENARIO_END, "b"), 10 * S);
+	assert_int_equal(vigil_session_next_deadline(f->s), T0 + 15 * S);
+	vigil_session_tick(f->s, T0 + 15 * S - 1);
+	assert_int_equal(vigil_session_ended(f->s), 0);
+	vigil_session_tick(f->s, T0 + 15 * S);
+	assert_int_equal(vigil_session_ended(f->s), 1);
+	v = vigil_session_finish(f->s, T0 + 16 * S);
+	assert_int_equal(v->outcome, VIGIL_OUTCOME_WATCHDOG_TIMEOUT);
+	assert_int_equal(v->timeline.workload_start_ns, 1); /* SYS_RDY at t 0 */
+	fx_free(f);
+
+	/* EXIT before the duration: PASS, and nothing fires later. */
+	f = fx_new(tune_watchdog);
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 0);
+	feed(f, exit_frame(f, 0, 0), 9 * S);
+	assert_int_equal(vigil_session_tick(f->s, T0 + 30 * S), VIGIL_DEADLINE_NONE);
+	v = vigil_session_finish(f->s, T0 + 31 * S);
+	assert_int_equal(v->outcome, VIGIL_OUTCOME_PASS);
+	assert_int_equal(v->n_findings, 0);
+	fx_free(f);
+}
+
+/* ---- non-fatal stall findings ------------------------------------------ */
+
+static void tune_warn(struct vigil_session_opts *o)
+{
+	o->stall_threshold_ns = 1 * S;
+}
+
+static void test_stall_warn_findings(void **state)
+{
+	struct fx *f = fx_new(tune_warn);
+	struct vigil_beat b = bt(400, 1, 0);
+	const struct vigil_verdict *v;
+	char line[512];
+
+	(void)state;
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 0);
+	feed(f, beats(f, &b, 1), 0);
+	vigil_session_tick(f->s, T0 + 2 * S);
+	assert_int_equal(f->count[VIGIL_EV_STALL], 1);
+	/* A finding, reported, that does not end the run. */
+	assert_int_equal(f->count[VIGIL_EV_FINDING], 1);
+	assert_int_equal(vigil_session_ended(f->s), 0);
+	b.nonce = 2;
+	feed(f, beats(f, &b, 1), 5 * S);
+	assert_int_equal(f->count[VIGIL_EV_RECOVERY], 1);
+	/* A second stall episode: a second finding, never recovered. */
+	vigil_session_tick(f->s, T0 + 7 * S);
+	assert_int_equal(f->count[VIGIL_EV_FINDING], 2);
+	feed(f, exit_frame(f, 0, 0), 8 * S);
+	v = vigil_session_finish(f->s, T0 + 9 * S);
+	assert_int_equal(v->outcome, VIGIL_OUTCOME_PASS);
+	assert_null(v->primary);
+	assert_int_equal(vigil_verdict_exit_code(v), 0);
+	assert_int_equal(v->n_findings, 2);
+	assert_int_equal(v->findings[0].outcome, VIGIL_OUTCOME_PROCESS_STALL);
+	assert_false(v->findings[0].fatal);
+	assert_int_equal(v->findings[0].pid, 400);
+	assert_int_equal(v->findings[0].silence_ns, 2 * S);
+	assert_int_equal(v->findings[0].recovered_ns, 5 * S);
+	assert_int_equal(v->findings[0].recovery_silence_ns, 5 * S);
+	assert_false(v->findings[1].fatal);
+	assert_int_equal(v->findings[1].recovered_ns, 0);
+	assert_int_equal(v->findings[1].recovery_silence_ns, 0);
+	vigil_verdict_summary(v, line, sizeof(line));
+	assert_non_null(strstr(line, "PASS after 9.00 s"));
+	assert_non_null(strstr(line,
+			       "not fatal: 2 stalls (pid 400, recovered after 5.00 s; pid 400, "
+			       "not recovered)"));
+	fx_free(f);
+
+	/* A flapping pid: bounded, the rest counted. */
+	f = fx_new(tune_warn);
+	b = bt(401, 1, 0);
+	for (uint64_t i = 0; i < SES_STALLS_TRIED; i++) {
+		b.nonce = i + 1;
+		feed(f, beats(f, &b, 1), i * 3 * S);
+		vigil_session_tick(f->s, T0 + i * 3 * S + 2 * S);
+	}
+	assert_int_equal(counters(f).tracker.stalls, SES_STALLS_TRIED);
+	assert_int_equal(f->count[VIGIL_EV_FINDING], 16);
+	assert_int_equal(counters(f).findings_dropped, SES_STALLS_TRIED - 16);
+	v = vigil_session_finish(f->s, T0 + 100 * S);
+	/* No EXIT after SYS_RDY... there was no SYS_RDY: the fatal one wins. */
+	assert_int_equal(v->outcome, VIGIL_OUTCOME_BOOT_TIMEOUT);
+	assert_int_equal(v->n_findings, 17);
+	vigil_verdict_summary(v, line, sizeof(line));
+	assert_non_null(strstr(line, "16 stalls (pid 401, recovered after 3.00 s; "));
+	assert_non_null(strstr(line, "; ...)"));
+	assert_non_null(strstr(line, "; 4 findings not kept"));
+	fx_free(f);
+}
+
+/* ---- kernel trouble ---------------------------------------------------- */
+
+static size_t dmesg(struct fx *f, const char *text)
+{
+	struct vigil_dmesg d = { .level = 4,
+				 .kmsg_seq = 1,
+				 .ts_us = 1,
+				 .text = (const uint8_t *)text,
+				 .text_len = (uint32_t)strlen(text) };
+
+	return seal(f, VIGIL_MSG_DMESG, vigil_dmesg_encode(PL, PCAP, &d));
+}
+
+static void console(struct fx *f, const char *line, uint64_t at)
+{
+	vigil_session_console_line(f->s, T0 + at, line, strlen(line));
+}
+
+static void test_kernel_trouble(void **state)
+{
+	static const char killed[] = "Out of memory: Killed process 123 (sort) total-vm:1052444kB, "
+				     "anon-rss:1034764kB, file-rss:4kB, shmem-rss:0kB, UID:0 "
+				     "pgtables:2096kB oom_score_adj:0";
+	struct fx *f = fx_new(NULL);
+	const struct vigil_evidence *e;
+	const struct vigil_verdict *v;
+	char line[512];
+	size_t n;
+
+	(void)state;
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 0);
+	/* A warning's report on the console, then the same on DMESG. */
+	console(f, "[    5.120533] WARNING: CPU: 0 PID: 1 at a.c:1 f+0x0/0x1", 1 * S);
+	console(f, "[    5.120600] Modules linked in: foo", 1 * S);
+	console(f, "[    5.120700] RAX: 0000000000000000 RBX: 0000000000000001", 1 * S);
+	console(f, "[    5.120800] Call Trace:", 1 * S);
+	feed(f, dmesg(f, "WARNING: CPU: 0 PID: 1 at a.c:1 f+0x0/0x1"), 1 * S);
+	feed(f, dmesg(f, "Modules linked in: foo"), 1 * S);
+	console(f, "[    5.200000] systemd[1]: Started foo.", 1 * S);
+	console(f, "[    5.200001]  not_part+0x1/0x2", 1 * S);
+	assert_int_equal(f->count[VIGIL_EV_FINDING], 1);
+	/* One OOM kill, its two kmsg lines and the console's copy. */
+	feed(f,
+	     dmesg(f, "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,"
+		      "mems_allowed=0,global_oom,task_memcg=/,task=sort,pid=123,uid=0"),
+	     2 * S);
+	feed(f, dmesg(f, killed), 2 * S);
+	snprintf(line, sizeof(line), "[   40.118270] %s", killed);
+	console(f, line, 2 * S);
+	assert_int_equal(f->count[VIGIL_EV_FINDING], 2);
+	/* A torn record is shown, not scanned. */
+	n = dmesg(f, "BUG: torn");
+	tear(n);
+	feed(f, n, 3 * S);
+	assert_int_equal(f->count[VIGIL_EV_FINDING], 2);
+	/* A multi-line record: the lines after the first are its evidence. */
+	feed(f, dmesg(f, "BUG: multi\nline two\nline three\n"), 3 * S);
+	assert_int_equal(f->count[VIGIL_EV_FINDING], 3);
+	assert_int_equal(vigil_session_ended(f->s), 0);
+	feed(f, exit_frame(f, 0, 0), 4 * S);
+	v = vigil_session_finish(f->s, T0 + 5 * S);
+
+	assert_int_equal(v->outcome, VIGIL_OUTCOME_PASS);
+	assert_int_equal(v->n_findings, 3);
+	for (uint32_t i = 0; i < 3; i++) {
+		assert_int_equal(v->findings[i].outcome, VIGIL_OUTCOME_KERNEL_TROUBLE);
+		assert_false(v->findings[i].fatal);
+	}
+	assert_int_equal(v->findings[0].kind, VIGIL_KT_WARNING);
+	assert_string_equal(v->findings[0].detail, "WARNING: CPU: 0 PID: 1 at a.c:1 f+0x0/0x1");
+	assert_int_equal(vigil_verdict_finding_evidence(v, 0, &e), 3);
+	assert_string_equal(e[0].line, "[    5.120533] WARNING: CPU: 0 PID: 1 at a.c:1 f+0x0/0x1");
+	assert_string_equal(e[1].line, "[    5.120600] Modules linked in: foo");
+	assert_string_equal(e[2].line, "[    5.120800] Call Trace:");
+	assert_int_equal(e[0].source, VIGIL_SOURCE_CONSOLE);
+	assert_int_equal(v->findings[1].kind, VIGIL_KT_OOM);
+	assert_int_equal(v->findings[1].pid, 123);
+	assert_string_equal(v->findings[1].detail, killed); /* the line that names the kill */
+	assert_int_equal(vigil_verdict_finding_evidence(v, 1, &e), 2);
+	assert_int_equal(v->findings[2].kind, VIGIL_KT_BUG);
+	assert_int_equal(vigil_verdict_finding_evidence(v, 2, &e), 3);
+	assert_string_equal(e[0].line, "BUG: multi");
+	assert_string_equal(e[2].line, "line three");
+	assert_int_equal(v->counters.kernel_trouble[VIGIL_KT_WARNING], 1);
+	assert_int_equal(v->counters.kernel_trouble[VIGIL_KT_OOM], 1);
+	assert_int_equal(v->counters.kernel_trouble[VIGIL_KT_BUG], 1);
+	vigil_verdict_summary(v, line, sizeof(line));
+	assert_non_null(strstr(line, "; not fatal: 1 kernel BUG, 1 kernel warning, 1 OOM kill"));
+	fx_free(f);
+}
+
+static void tune_fail_on(struct vigil_session_opts *o)
+{
+	o->fail_on = 1u << VIGIL_KT_OOPS | 1u << VIGIL_KT_WARNING;
+}
+
+static void test_kernel_trouble_fail_on(void **state)
+{
+	struct fx *f = fx_new(tune_fail_on);
+	const struct vigil_verdict *v;
+	char line[96];
+
+	(void)state;
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 0);
+	/* Not in fail_on: non-fatal; past the per-kind bound: counted. */
+	for (int i = 0; i < 10; i++) {
+		snprintf(line, sizeof(line), "INFO: task t:%d blocked for more than 120 seconds.",
+			 100 + i);
+		feed(f, dmesg(f, line), 1 * S);
+	}
+	assert_int_equal(vigil_session_ended(f->s), 0);
+	assert_int_equal(counters(f).kernel_trouble[VIGIL_KT_HUNG_TASK], 10);
+	assert_int_equal(counters(f).kernel_trouble_dropped, 2);
+	feed(f, dmesg(f, "Oops: 0002 [#1] PREEMPT SMP NOPTI"), 2 * S);
+	assert_int_equal(vigil_session_ended(f->s), 1);
+	v = vigil_session_finish(f->s, T0 + 3 * S);
+	assert_int_equal(v->outcome, VIGIL_OUTCOME_KERNEL_TROUBLE);
+	assert_int_equal(vigil_verdict_exit_code(v), 126);
+	assert_int_equal(v->primary->kind, VIGIL_KT_OOPS);
+	assert_true(v->primary->fatal);
+	assert_int_equal(v->n_findings, 9); /* 8 hung tasks and the Oops; no LINK_LOST */
+	assert_int_equal(v->findings[0].pid, 100);
+	assert_false(v->findings[0].fatal);
+	fx_free(f);
+
+	struct vigil_session_opts o;
+	struct vigil_session *s;
+
+	vigil_session_opts_default(&o);
+	o.fail_on = 1u; /* VIGIL_KT_NONE */
+	assert_int_equal(vigil_session_new(&o, NULL, 0, &s), -EINVAL);
+	o.fail_on = 1u << VIGIL_KT__COUNT;
+	assert_int_equal(vigil_session_new(&o, NULL, 0, &s), -EINVAL);
+}
+
+static void test_panic_line_before_ready(void **state)
+{
+	struct fx *f = fx_new(NULL);
+	const struct vigil_evidence *e;
+	const struct vigil_verdict *v;
+
+	(void)state;
+	console(f, "boot 1", 1 * MS);
+	console(f, "[    0.5] boot 2", 2 * MS);
+	feed(f, dmesg(f, "boot 2"), 3 * MS); /* the console showed it */
+	feed(f, dmesg(f, "dmesg only"), 4 * MS);
+	console(f, "[    1.0] Kernel panic - not syncing: VFS: Unable to mount root fs", 5 * MS);
+	assert_int_equal(vigil_session_ended(f->s), 1);
+	console(f, "[    1.0] Kernel Offset: disabled", 6 * MS);
+	console(f,
+		"[    1.0] ---[ end Kernel panic - not syncing: VFS: Unable to mount root fs ]---",
+		7 * MS);
+	/* The runner reports the same line: nothing new. */
+	vigil_session_guest_crashed(f->s, T0 + 8 * MS,
+				    "Kernel panic - not syncing: VFS: Unable to mount root fs");
+	v = vigil_session_finish(f->s, T0 + 9 * MS);
+	assert_int_equal(v->outcome, VIGIL_OUTCOME_GUEST_CRASH);
+	assert_int_equal(v->n_findings, 1); /* no BOOT_TIMEOUT on top */
+	assert_int_equal(v->findings[0].kind, VIGIL_KT_PANIC);
+	/* The boot's lines (console and kmsg merged), then the panic's. */
+	assert_int_equal(vigil_verdict_finding_evidence(v, 0, &e), 6);
+	assert_string_equal(e[0].line, "boot 1");
+	assert_string_equal(e[1].line, "[    0.5] boot 2");
+	assert_string_equal(e[2].line, "dmesg only");
+	assert_int_equal(e[2].source, VIGIL_MSG_DMESG);
+	assert_string_equal(e[3].line,
+			    "[    1.0] Kernel panic - not syncing: VFS: Unable to mount root fs");
+	assert_string_equal(e[4].line, "[    1.0] Kernel Offset: disabled");
+	fx_free(f);
+}
+
+static void tune_boot_lines(struct vigil_session_opts *o)
+{
+	o->evidence_lines = 4;
+	o->boot_timeout_ns = 5 * S;
+}
+
+static void test_boot_timeout_evidence(void **state)
+{
+	struct fx *f = fx_new(tune_boot_lines);
+	const struct vigil_evidence *e;
+	const struct vigil_verdict *v;
+	char line[32];
+
+	(void)state;
+	for (int i = 0; i < 6; i++) {
+		snprintf(line, sizeof(line), "boot %d", i);
+		console(f, line, (uint64_t)i * MS);
+	}
+	vigil_session_tick(f->s, T0 + 5 * S);
+	v = vigil_session_finish(f->s, T0 + 6 * S);
+	assert_int_equal(v->outcome, VIGIL_OUTCOME_BOOT_TIMEOUT);
+	assert_int_equal(vigil_verdict_finding_evidence(v, 0, &e), 4);
+	assert_string_equal(e[0].line, "boot 2");
+	assert_string_equal(e[3].line, "boot 5");
+	fx_free(f);
+
+	/* A run that booted keeps no boot lines. */
+	f = fx_new(tune_boot_lines);
+	console(f, "boot", 1);
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 2);
+	feed(f, exit_frame(f, 0, 0), 3);
+	v = vigil_session_finish(f->s, T0 + 4);
+	assert_int_equal(v->n_evidence, 0);
+	fx_free(f);
+}
+
+static void test_workload_output_evidence(void **state)
+{
+	struct fx *f = fx_new(NULL);
+	const struct vigil_evidence *e;
+	const struct vigil_verdict *v;
+	char chunk[512];
+	size_t len = 0;
+
+	(void)state;
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 0);
+	for (int i = 0; i < 30; i++)
+		len += (size_t)snprintf(chunk + len, sizeof(chunk) - len, "line %d\n", i);
+	feed(f, raw(f, VIGIL_MSG_STDOUT, "par", 3), 1);
+	feed(f, raw(f, VIGIL_MSG_STDOUT, chunk, len), 2);
+	feed(f, raw(f, VIGIL_MSG_STDERR, "err a\nerr b", 11), 3);
+	feed(f, raw(f, VIGIL_MSG_STDOUT, "tail", 4), 4);
+	feed(f, exit_frame(f, 3, 0), 5);
+	v = vigil_session_finish(f->s, T0 + 6);
+	assert_int_equal(v->outcome, VIGIL_OUTCOME_WORKLOAD_FAILED);
+	/* The last 20 complete lines, then the unfinished ones. */
+	assert_int_equal(vigil_verdict_finding_evidence(v, 0, &e), 22);
+	assert_string_equal(e[0].line, "line 11");
+	assert_int_equal(e[0].source, VIGIL_MSG_STDOUT);
+	assert_string_equal(e[18].line, "line 29");
+	assert_string_equal(e[19].line, "err a");
+	assert_int_equal(e[19].source, VIGIL_MSG_STDERR);
+	assert_string_equal(e[20].line, "tail");
+	assert_string_equal(e[21].line, "err b");
+	fx_free(f);
+
+	/* A line split across chunks is one line; a failed test keeps the
+	 * output up to it. */
+	f = fx_new(NULL);
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 0);
+	feed(f, raw(f, VIGIL_MSG_STDOUT, "asserting x ", 12), 1);
+	feed(f, raw(f, VIGIL_MSG_STDOUT, "== 2\nfailed\n", 12), 2);
+	feed(f, test_result(f, VIGIL_TEST_FAIL, "t1"), 3);
+	feed(f, raw(f, VIGIL_MSG_STDOUT, "later\n", 6), 4);
+	feed(f, exit_frame(f, 0, 0), 5);
+	v = vigil_session_finish(f->s, T0 + 6);
+	assert_int_equal(v->outcome, VIGIL_OUTCOME_WORKLOAD_FAILED);
+	assert_int_equal(vigil_verdict_finding_evidence(v, 0, &e), 2);
+	assert_string_equal(e[0].line, "asserting x == 2");
+	assert_string_equal(e[1].line, "failed");
+	fx_free(f);
+
+	/* A passing run: output is not evidence. */
+	f = fx_new(NULL);
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 0);
+	feed(f, raw(f, VIGIL_MSG_STDOUT, chunk, len), 1);
+	feed(f, exit_frame(f, 0, 0), 2);
+	v = vigil_session_finish(f->s, T0 + 3);
+	assert_int_equal(v->n_evidence, 0);
+	fx_free(f);
+}
+
+/* ---- the VMM's death --------------------------------------------------- */
+
+static void test_vmm_exited(void **state)
+{
+	struct fx *f = fx_new(NULL);
+	const struct vigil_evidence *e;
+	const struct vigil_verdict *v;
+	char line[512];
+
+	(void)state;
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 1);
+	vigil_session_vmm_exited(
+	    f->s, T0 + 2, -1, 9,
+	    "qemu-system-x86_64: warning: x\n\nqemu: terminating on signal 9\n");
+	assert_int_equal(vigil_session_ended(f->s), 1);
+	v = vigil_session_finish(f->s, T0 + 3);
+	assert_int_equal(v->outcome, VIGIL_OUTCOME_QEMU_EXITED);
+	assert_int_equal(vigil_verdict_exit_code(v), 124);
+	assert_int_equal(v->n_findings, 1); /* no LINK_LOST on top */
+	assert_int_equal(v->primary->status, -1);
+	assert_int_equal(v->primary->kind, 9);
+	assert_string_equal(v->primary->detail, "qemu: terminating on signal 9");
+	assert_int_equal(vigil_verdict_finding_evidence(v, 0, &e), 2);
+	assert_string_equal(e[0].line, "qemu-system-x86_64: warning: x");
+	assert_int_equal(e[1].source, VIGIL_SOURCE_VMM);
+	vigil_verdict_summary(v, line, sizeof(line));
+	assert_non_null(strstr(line, "QEMU_EXITED after 0.00 s: QEMU killed by signal 9: qemu: "
+				     "terminating on signal 9"));
+	fx_free(f);
+
+	/* Before SYS_RDY, no detail: no BOOT_TIMEOUT on top. */
+	f = fx_new(NULL);
+	vigil_session_vmm_exited(f->s, T0 + 1, 1, 0, NULL);
+	v = vigil_session_finish(f->s, T0 + 2);
+	assert_int_equal(v->outcome, VIGIL_OUTCOME_QEMU_EXITED);
+	assert_int_equal(v->n_findings, 1);
+	assert_string_equal(v->primary->detail, "the VMM exited");
+	assert_int_equal(v->primary->status, 1);
+	fx_free(f);
+
+	/* After the workload's EXIT: the run had ended, nothing is recorded. */
+	f = fx_new(NULL);
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 1);
+	feed(f, exit_frame(f, 0, 0), 2);
+	vigil_session_vmm_exited(f->s, T0 + 3, 0, 0, "powered off");
+	v = vigil_session_finish(f->s, T0 + 4);
+	assert_int_equal(v->outcome, VIGIL_OUTCOME_PASS);
+	assert_int_equal(v->n_findings, 0);
+	fx_free(f);
+}
+
+/* ---- the stall threshold and the probe ----------------------------------- */
+
+/* A pid that declares a short deadline after beating with 0 makes the probe
+ * sample faster, as a pid that starts with it does. */
+static void test_probe_follows_declared_deadline(void **state)
+{
+	struct fx *f = fx_new_probe(NULL, true);
+	struct vigil_beat b = bt(500, 1, 0);
+
+	(void)state;
+	f->have_probe = true;
+	vigil_session_tick(f->s, T0);
+	feed(f, beats(f, &b, 1), 10 * MS);
+	/* The threshold (5 s) needs no faster sampling than 250 ms. */
+	assert_int_equal(vigil_session_next_deadline(f->s), T0 + 250 * MS);
+	b.nonce = 2;
+	b.deadline_ms = 400;
+	feed(f, beats(f, &b, 1), 20 * MS);
+	assert_int_equal(vigil_session_next_deadline(f->s), T0 + 70 * MS);
+	/* Its stall comes 400 ms after that beat. */
+	vigil_session_tick(f->s, T0 + 420 * MS - 1);
+	assert_int_equal(f->count[VIGIL_EV_STALL], 0);
+	vigil_session_tick(f->s, T0 + 420 * MS);
+	assert_int_equal(f->count[VIGIL_EV_STALL], 1);
+	assert_int_equal(f->last[VIGIL_EV_STALL].process.deadline_ns, 400 * MS);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1386,6 +1901,15 @@ int main(void)
 		cmocka_unit_test(test_split_independence),
 		cmocka_unit_test(test_anomaly_events),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_watchdog_without_scenarios),
+		cmocka_unit_test(test_stall_warn_findings),
+		cmocka_unit_test(test_kernel_trouble),
+		cmocka_unit_test(test_kernel_trouble_fail_on),
+		cmocka_unit_test(test_panic_line_before_ready),
+		cmocka_unit_test(test_boot_timeout_evidence),
+		cmocka_unit_test(test_workload_output_evidence),
+		cmocka_unit_test(test_vmm_exited),
+		cmocka_unit_test(test_probe_follows_declared_deadline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -251,6 +251,58 @@ static void test_deadline_clamp_and_shortening(void **state)
 	trk_free(t);
 }
 
+/*
+ * The host's threshold is every deadline_ms 0 beat's deadline, unclamped,
+ * whatever the pid declared before; a beat with deadline_ms > 0 declares
+ * its own (clamped) one, whatever came before. Each beat decides.
+ */
+static void test_threshold_rule(void **state)
+{
+	struct trk_opts o = opts(16);
+	struct evlog l = { 0 };
+	struct trk *t;
+	struct vigil_beat b = beat(710, 1);
+	uint64_t now = 0;
+
+	(void)state;
+	o.threshold_ns = 90 * S; /* above dl_max_ns: the host's choice stands */
+	assert_int_equal(trk_new(&o, on_ev, &l, &t), 0);
+	assert_int_equal(t->min_dl_ns, UINT64_MAX);
+	/* First beats with 0: the threshold. */
+	trk_beat(t, &b, now);
+	assert_int_equal(trk_find(t, 710)->dl_ns, 90 * S);
+	assert_int_equal(t->min_dl_ns, 90 * S);
+	/* Then its own deadline: 200 ms from this beat. */
+	b.nonce++;
+	b.deadline_ms = 200;
+	now = 1 * S;
+	trk_beat(t, &b, now);
+	assert_int_equal(trk_find(t, 710)->dl_ns, 200 * MS);
+	assert_int_equal(t->min_dl_ns, 200 * MS);
+	trk_expire(t, now + 200 * MS - 1);
+	assert_int_equal(l.n[TRK_EV_STALL], 0);
+	trk_expire(t, now + 200 * MS);
+	assert_int_equal(l.n[TRK_EV_STALL], 1);
+	/* Back to 0: the threshold again (not the 200 ms it had). */
+	b.nonce++;
+	b.deadline_ms = 0;
+	now = 2 * S;
+	assert_int_equal(trk_beat(t, &b, now), TRK_RECOVERED);
+	assert_int_equal(trk_find(t, 710)->dl_ns, 90 * S);
+	trk_expire(t, now + 89 * S);
+	assert_int_equal(l.n[TRK_EV_STALL], 1);
+	trk_expire(t, now + 90 * S);
+	assert_int_equal(l.n[TRK_EV_STALL], 2);
+	/* A declared deadline is clamped; a shorter one than any before
+	 * lowers the minimum. */
+	b.nonce++;
+	b.deadline_ms = 1;
+	trk_beat(t, &b, now + 91 * S);
+	assert_int_equal(trk_find(t, 710)->dl_ns, 50 * MS);
+	assert_int_equal(t->min_dl_ns, 50 * MS);
+	trk_free(t);
+}
+
 static void test_min_interval(void **state)
 {
 	struct trk_opts o = opts(16);
@@ -752,6 +804,7 @@ int main(void)
 		cmocka_unit_test(test_stall_once_and_recovery),
 		cmocka_unit_test(test_lazy_deadline_pushed),
 		cmocka_unit_test(test_deadline_clamp_and_shortening),
+		cmocka_unit_test(test_threshold_rule),
 		cmocka_unit_test(test_min_interval),
 		cmocka_unit_test(test_eviction_window_bounded),
 		cmocka_unit_test(test_eviction_strict),

@@ -17,10 +17,11 @@
 
 /* docs/verdict.md, highest first. */
 static const enum vigil_outcome order[] = {
-	VIGIL_OUTCOME_GUEST_CRASH,      VIGIL_OUTCOME_SCHED_EXIT,    VIGIL_OUTCOME_HOST_STARVED,
-	VIGIL_OUTCOME_PROCESS_STALL,    VIGIL_OUTCOME_HARNESS_ERROR, VIGIL_OUTCOME_BOOT_TIMEOUT,
-	VIGIL_OUTCOME_WATCHDOG_TIMEOUT, VIGIL_OUTCOME_RUN_TIMEOUT,   VIGIL_OUTCOME_LINK_LOST,
-	VIGIL_OUTCOME_WORKLOAD_FAILED,  VIGIL_OUTCOME_PASS,
+	VIGIL_OUTCOME_GUEST_CRASH,  VIGIL_OUTCOME_KERNEL_TROUBLE, VIGIL_OUTCOME_SCHED_EXIT,
+	VIGIL_OUTCOME_HOST_STARVED, VIGIL_OUTCOME_PROCESS_STALL,  VIGIL_OUTCOME_HARNESS_ERROR,
+	VIGIL_OUTCOME_QEMU_EXITED,  VIGIL_OUTCOME_BOOT_TIMEOUT,   VIGIL_OUTCOME_WATCHDOG_TIMEOUT,
+	VIGIL_OUTCOME_RUN_TIMEOUT,  VIGIL_OUTCOME_LINK_LOST,      VIGIL_OUTCOME_WORKLOAD_FAILED,
+	VIGIL_OUTCOME_PASS,
 };
 
 static void test_rank_order(void **state)
@@ -33,6 +34,8 @@ static void test_rank_order(void **state)
 		assert_true(vigil_outcome_rank(order[i]) > vigil_outcome_rank(order[i + 1]));
 	assert_int_equal(vigil_outcome_rank(VIGIL_OUTCOME_PASS), 0);
 	assert_string_equal(vigil_outcome_name(VIGIL_OUTCOME_HOST_STARVED), "HOST_STARVED");
+	assert_string_equal(vigil_outcome_name(VIGIL_OUTCOME_KERNEL_TROUBLE), "KERNEL_TROUBLE");
+	assert_string_equal(vigil_outcome_name(VIGIL_OUTCOME_QEMU_EXITED), "QEMU_EXITED");
 	assert_string_equal(vigil_outcome_name((enum vigil_outcome)99), "UNKNOWN");
 }
 
@@ -42,6 +45,7 @@ static void test_primary_pairwise(void **state)
 
 	(void)state;
 	memset(f, 0, sizeof(f));
+	f[0].fatal = f[1].fatal = true;
 	for (size_t i = 0; i < VIGIL_OUTCOME__COUNT; i++) {
 		for (size_t j = 0; j < VIGIL_OUTCOME__COUNT; j++) {
 			f[0].outcome = order[i];
@@ -57,6 +61,23 @@ static void test_primary_pairwise(void **state)
 		}
 	}
 	assert_null(vigil__primary_finding(f, 0));
+}
+
+/* A non-fatal finding never decides the outcome, whatever its rank. */
+static void test_primary_fatal_only(void **state)
+{
+	struct vigil_finding f[3];
+
+	(void)state;
+	memset(f, 0, sizeof(f));
+	f[0].outcome = VIGIL_OUTCOME_KERNEL_TROUBLE; /* non-fatal, ranks high */
+	f[1].outcome = VIGIL_OUTCOME_PROCESS_STALL;  /* non-fatal */
+	f[2].outcome = VIGIL_OUTCOME_WORKLOAD_FAILED;
+	assert_null(vigil__primary_finding(f, 2));
+	f[2].fatal = true;
+	assert_ptr_equal(vigil__primary_finding(f, 3), &f[2]);
+	f[1].fatal = true;
+	assert_ptr_equal(vigil__primary_finding(f, 3), &f[1]);
 }
 
 static struct vigil_session *run(void)
@@ -144,6 +165,8 @@ static void test_exit_codes(void **state)
 		{ VIGIL_OUTCOME_LINK_LOST, 124 },
 		{ VIGIL_OUTCOME_HARNESS_ERROR, 125 },
 		{ VIGIL_OUTCOME_GUEST_CRASH, 126 },
+		{ VIGIL_OUTCOME_KERNEL_TROUBLE, 126 },
+		{ VIGIL_OUTCOME_QEMU_EXITED, 124 },
 		{ VIGIL_OUTCOME_BOOT_TIMEOUT, 127 },
 	};
 
@@ -185,15 +208,49 @@ static void test_summary(void **state)
 	vigil_session_free(s);
 }
 
+/* Kernel trouble that fail_on made fatal, with the rest named. */
+static void test_summary_kernel_trouble(void **state)
+{
+	struct vigil_finding f[3];
+	struct vigil_verdict v;
+	char buf[512];
+
+	(void)state;
+	memset(f, 0, sizeof(f));
+	memset(&v, 0, sizeof(v));
+	f[0].outcome = VIGIL_OUTCOME_KERNEL_TROUBLE;
+	f[0].kind = VIGIL_KT_OOM;
+	f[1].outcome = VIGIL_OUTCOME_KERNEL_TROUBLE;
+	f[1].kind = VIGIL_KT_OOPS;
+	f[1].fatal = true;
+	strcpy(f[1].detail, "Oops: 0002 [#1] PREEMPT SMP NOPTI");
+	f[2].outcome = VIGIL_OUTCOME_LINK_LOST;
+	f[2].fatal = true;
+	v.findings = f;
+	v.n_findings = 3;
+	v.primary = vigil__primary_finding(f, 3);
+	v.outcome = v.primary->outcome;
+	v.timeline.end_ns = 1500000000ull;
+	v.counters.kernel_trouble_dropped = 2;
+	assert_int_equal(vigil_verdict_exit_code(&v), 126);
+	vigil_verdict_summary(&v, buf, sizeof(buf));
+	assert_string_equal(buf,
+			    "KERNEL_TROUBLE after 1.50 s: kernel oops: Oops: 0002 [#1] "
+			    "PREEMPT SMP NOPTI; tests 0 passed, 0 failed, 0 skipped, 0 errors; "
+			    "not fatal: 1 OOM kill; 1 more finding; 2 findings not kept");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rank_order),
 		cmocka_unit_test(test_primary_pairwise),
+		cmocka_unit_test(test_primary_fatal_only),
 		cmocka_unit_test(test_crash_beats_watchdog_and_keeps_both),
 		cmocka_unit_test(test_sched_exit_beats_workload_failure),
 		cmocka_unit_test(test_exit_codes),
 		cmocka_unit_test(test_summary),
+		cmocka_unit_test(test_summary_kernel_trouble),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,10 +5,12 @@
  * A session turns the byte stream of one guest (wire protocol v1) into
  * state, typed events and, at the end, one verdict. It owns the stream
  * assembler, the CRC-gated dispatch table, the per-guest liveness tracker,
- * the pause-aware workload watchdog, the flow table, the snapshot hand-off
- * and the verdict. It does no I/O of its own: bytes come in through
- * vigil_session_feed(), frames for the guest go out through a writer the
- * caller supplies, and the caller tells the session the time.
+ * the pause-aware workload watchdog, the flow table, the kernel-trouble
+ * scan of console and DMESG lines, the snapshot hand-off and the verdict,
+ * whose findings carry their own evidence lines. It does no I/O of its
+ * own: bytes come in through vigil_session_feed(), frames for the guest go
+ * out through a writer the caller supplies, and the caller tells the
+ * session the time.
  *
  * Time. Every call takes now_ns, the caller's CLOCK_MONOTONIC in
  * nanoseconds. The session never reads a clock. A now_ns smaller than the
@@ -64,30 +66,95 @@ enum vigil_outcome {
 	VIGIL_OUTCOME_WATCHDOG_TIMEOUT, /* workload ran past workload_duration (pauses excluded) */
 	VIGIL_OUTCOME_RUN_TIMEOUT,      /* the whole run ran past run_timeout (host time) */
 	VIGIL_OUTCOME_BOOT_TIMEOUT,     /* no SYS_RDY within boot_timeout (runnable time) */
-	VIGIL_OUTCOME_GUEST_CRASH,      /* kernel panic / pvpanic, reported by the runner */
+	VIGIL_OUTCOME_GUEST_CRASH,      /* kernel panic: a panic line, pvpanic */
 	VIGIL_OUTCOME_PROCESS_STALL,    /* a tracked process missed its deadline (on_stall fail) */
 	VIGIL_OUTCOME_HOST_STARVED,     /* silence while the vCPUs got no CPU time */
 	VIGIL_OUTCOME_LINK_LOST,        /* the guest link went away and did not come back */
 	VIGIL_OUTCOME_HARNESS_ERROR,    /* vigil itself failed (vigil_session_harness_error) */
+	VIGIL_OUTCOME_KERNEL_TROUBLE,   /* an Oops, BUG, OOM kill, ... (fatal: see fail_on) */
+	VIGIL_OUTCOME_QEMU_EXITED,      /* the VMM exited or was killed while the run went on */
 	VIGIL_OUTCOME__COUNT,
 };
 
 /* "PASS", "WORKLOAD_FAILED", ...; "UNKNOWN" for other values. */
 VIGIL_API const char *vigil_outcome_name(enum vigil_outcome o);
 /*
- * Precedence rank: when several findings exist, the one with the highest
- * rank is the outcome (ties: the earliest). PASS ranks 0.
+ * Precedence rank: among the fatal findings, the one with the highest rank
+ * is the outcome (ties: the earliest). PASS ranks 0. Highest first:
+ * GUEST_CRASH, KERNEL_TROUBLE, SCHED_EXIT, HOST_STARVED, PROCESS_STALL,
+ * HARNESS_ERROR, QEMU_EXITED, BOOT_TIMEOUT, WATCHDOG_TIMEOUT, RUN_TIMEOUT,
+ * LINK_LOST, WORKLOAD_FAILED.
  */
 VIGIL_API int vigil_outcome_rank(enum vigil_outcome o);
 
-/* One thing that went wrong (or the workload's clean end). */
+/* ---- kernel trouble ----------------------------------------------------- */
+
+/*
+ * What a kernel log line reports. The classifier looks at the message
+ * itself, after an optional printk timestamp "[   12.345678] " (and caller
+ * id "[    T1] "), so a word in the middle of a line never matches. The
+ * patterns (kernel 6.1, older and arm64 forms where they differ):
+ * PANIC "Kernel panic - not syncing" and its "---[ end Kernel panic";
+ * OOPS "Oops:", "general protection fault", a die() header such as
+ * "invalid opcode: 0000 [#1]" or arm64 "Internal error: Oops: ... [#1]";
+ * BUG "BUG: ..." (not a soft lockup), "kernel BUG at", SLUB's
+ * "BUG <cache> (Not tainted): ...", "UBSAN: ...", arm64 "Unable to handle
+ * kernel ..."; WARNING "WARNING: CPU: N PID: N at ..." and lockdep's reports
+ * ("WARNING: possible circular locking dependency detected", ...), never
+ * "------------[ cut here ]"; OOM "Out of memory: Killed process N",
+ * "Memory cgroup out of memory: Killed process N", "oom-kill:...,pid=N"
+ * (a session makes one finding per kill); HUNG_TASK "INFO: task X:N
+ * blocked for more than N seconds."; SOFT_LOCKUP "watchdog: BUG: soft
+ * lockup - CPU#N stuck" and "Watchdog detected hard LOCKUP"; RCU_STALL
+ * "rcu: INFO: rcu_sched detected stalls", "... self-detected stall",
+ * "... detected expedited stalls".
+ */
+enum vigil_kernel_trouble {
+	VIGIL_KT_NONE = 0,
+	VIGIL_KT_PANIC,       /* "Kernel panic - not syncing" */
+	VIGIL_KT_OOPS,        /* "Oops:", "general protection fault", "...: 0000 [#1]" */
+	VIGIL_KT_BUG,         /* "BUG: ...", "kernel BUG at", "UBSAN:" (not soft lockup) */
+	VIGIL_KT_WARNING,     /* "WARNING: CPU: N PID: N at ...", lockdep's warnings */
+	VIGIL_KT_OOM,         /* "... Killed process N", "oom-kill:": one finding a kill */
+	VIGIL_KT_HUNG_TASK,   /* "INFO: task X:N blocked for more than N seconds." */
+	VIGIL_KT_SOFT_LOCKUP, /* "watchdog: BUG: soft lockup - CPU#N stuck", hard LOCKUP */
+	VIGIL_KT_RCU_STALL,   /* "rcu: INFO: rcu_sched detected stalls", "self-detected" */
+	VIGIL_KT__COUNT,
+};
+
+/* Classify one line (no newline needed; a trailing CR/LF is ignored). NULL
+ * or an empty line is VIGIL_KT_NONE. Pure; safe on any bytes. */
+VIGIL_API enum vigil_kernel_trouble vigil_kernel_line_classify(const char *line, size_t len);
+/* "panic", "oops", "bug", "warning", "oom", "hung_task", "soft_lockup",
+ * "rcu_stall"; "none" for VIGIL_KT_NONE and other values. */
+VIGIL_API const char *vigil_kernel_trouble_name(enum vigil_kernel_trouble k);
+/* The kind named name[0..len) (case-insensitive; '-' and '_' alike, so
+ * "hung-task" is "hung_task"), "none" included; -EINVAL for anything else. */
+VIGIL_API int vigil_kernel_trouble_parse(const char *name, size_t len);
+
+/* ---- findings ------------------------------------------------------------ */
+
+/*
+ * One thing that went wrong. A fatal finding may decide the outcome; a
+ * non-fatal one (a stall under on_stall WARN, kernel trouble whose kind is
+ * not in fail_on) is reported in the verdict and its summary, never the
+ * outcome.
+ */
 struct vigil_finding {
 	enum vigil_outcome outcome;
-	uint64_t t_ns;       /* host ns since session creation */
-	int32_t status;      /* WORKLOAD_FAILED: exit status; SCHED_EXIT: exit code; else 0 */
-	uint32_t kind;       /* SCHED_EXIT: exit kind; WORKLOAD_FAILED: signal; else 0 */
-	uint32_t pid;        /* PROCESS_STALL / HOST_STARVED from a stall: the pid, else 0 */
-	uint64_t silence_ns; /* PROCESS_STALL / HOST_STARVED: runnable silence at detection */
+	uint64_t t_ns;         /* host ns since session creation */
+	int32_t status;        /* WORKLOAD_FAILED: exit status; SCHED_EXIT: exit code; QEMU_EXITED:
+				  its exit status or -1; else 0 */
+	uint32_t kind;         /* SCHED_EXIT: exit kind; WORKLOAD_FAILED: signal; QEMU_EXITED: the
+				  signal that killed it or 0; KERNEL_TROUBLE: enum vigil_kernel_trouble;
+				  GUEST_CRASH from a kernel line: VIGIL_KT_PANIC; else 0 */
+	uint32_t pid;          /* PROCESS_STALL / HOST_STARVED: the pid; KERNEL_TROUBLE: the OOM
+				  victim or the hung task, when the line names it; else 0 */
+	uint64_t silence_ns;   /* PROCESS_STALL / HOST_STARVED: runnable silence at detection */
+	bool fatal;            /* may decide the outcome */
+	uint64_t recovered_ns; /* PROCESS_STALL / HOST_STARVED: host ns since session creation
+				  when the pid beat again; 0 = not recovered */
+	uint64_t recovery_silence_ns;  /* the whole silence, at recovery; 0 = not recovered */
 	char detail[VIGIL_DETAIL_MAX]; /* NUL-terminated; raw guest bytes, escape when shown */
 };
 
@@ -316,6 +383,15 @@ enum vigil_session_mode {
  * sizeof(struct vigil_session_opts) as compiled by the caller, so that
  * fields added later keep their defaults for older callers.
  * Durations are ns; 0 disables a timeout.
+ *
+ * The workload watchdog. In MODE_RUN the workload runs from SYS_RDY (the
+ * agent starts it right after) to its EXIT, with or without scenarios;
+ * workload_duration_ns bounds that span's runnable time: VM stops and
+ * snapshot freezes (vigil_session_vm_stopped/_resumed) and scenario pauses
+ * (SCENARIO_PAUSE .. RESUME) do not count. Past it: WATCHDOG_TIMEOUT. In
+ * MODE_WATCH there is no EXIT: the budget is the scenarios' unpaused
+ * running time (first SCENARIO_START on, the time between scenarios not
+ * counted).
  */
 struct vigil_session_opts {
 	size_t sz;
@@ -335,7 +411,7 @@ struct vigil_session_opts {
 	enum vigil_on_stall on_stall; /* default WARN */
 	/* run */
 	uint64_t boot_timeout_ns;      /* session creation -> SYS_RDY, runnable time; default 0 */
-	uint64_t workload_duration_ns; /* first SCENARIO_START -> END, pauses excluded; default 0 */
+	uint64_t workload_duration_ns; /* the workload's runnable time, see below; default 0 */
 	uint64_t run_timeout_ns;       /* session creation -> end, host time; default 0 */
 	uint64_t
 	    link_grace_ns; /* link down this long before the run ended -> LINK_LOST; default 10 s */
@@ -351,11 +427,15 @@ struct vigil_session_opts {
 	uint32_t flow_capacity;       /* flows tracked, 16..65536; default 4096 */
 	uint32_t max_scenarios;       /* scenarios kept in the verdict; default 64 */
 	uint32_t max_tests;           /* test results kept; default 1024 */
-	uint32_t evidence_lines;      /* recent console/dmesg lines kept; default 16 */
+	uint32_t evidence_lines;      /* recent console and dmesg/log lines kept (each), the
+					 evidence of a failed boot; 0..4096; default 16 */
 	uint64_t anomaly_interval_ns; /* at most one ANOMALY report per counter per period; default
 					 1 s */
 	uint64_t
 	    clock_jump_ns; /* a call this late past the last deadline counts a jump; default 1 s */
+	/* kernel trouble */
+	uint32_t fail_on; /* bitmask (1u << VIGIL_KT_x): kernel trouble that ends the run;
+			     default 0. PANIC is always fatal (GUEST_CRASH). */
 };
 
 /* Fill *o with the defaults above (o->sz = sizeof *o). */
@@ -446,7 +526,13 @@ struct vigil_session_counters {
 	uint64_t vm_stopped_ns; /* host time the VM spent stopped */
 	uint64_t link_ups;
 	uint64_t link_downs;
-	uint64_t evidence_lines; /* console/dmesg lines seen */
+	uint64_t evidence_lines;   /* console, DMESG and LOG lines seen */
+	uint64_t findings_dropped; /* findings the bounded table did not keep (a non-fatal one
+				      past the bound, or removed to make room for a fatal one) */
+	uint64_t evidence_dropped; /* evidence lines the bounded pool did not keep */
+	uint64_t kernel_trouble[VIGIL_KT__COUNT]; /* troubles seen, by kind (each report once,
+						     kept or not; [VIGIL_KT_NONE] is 0) */
+	uint64_t kernel_trouble_dropped; /* of those, past the per-kind bound: no finding */
 	struct vigil_tracker_counters tracker;
 	struct vigil_flow_counters flows;
 };
@@ -460,7 +546,9 @@ struct vigil_timeline {
 	uint64_t hello_ns;          /* first HELLO */
 	uint64_t guest_boottime_ns; /* from HELLO: guest CLOCK_BOOTTIME when it was sent */
 	uint64_t ready_ns;          /* first SYS_RDY acted on */
-	uint64_t workload_start_ns; /* first SCENARIO_START */
+	uint64_t workload_start_ns; /* MODE_RUN: SYS_RDY (the workload starts right after),
+				       or an earlier SCENARIO_START; MODE_WATCH: the first
+				       SCENARIO_START */
 	uint64_t exit_ns;           /* workload EXIT */
 	uint64_t sched_exit_ns;
 	uint64_t end_ns; /* vigil_session_finish() */
@@ -485,9 +573,22 @@ struct vigil_test {
 	uint64_t t_ns;
 };
 
+#define VIGIL_SOURCE_CONSOLE 0u      /* evidence source: the serial console */
+#define VIGIL_SOURCE_VMM     0xffffu /* evidence source: the VMM (vigil_session_vmm_exited) */
+
+/*
+ * An evidence line: it explains findings[finding]. KERNEL_TROUBLE and a
+ * GUEST_CRASH from a kernel line: the trouble line and the report that
+ * follows it from the same source; BOOT_TIMEOUT and a crash before SYS_RDY:
+ * the last boot lines; WORKLOAD_FAILED (EXIT or the first failed test) and
+ * WATCHDOG_TIMEOUT: the workload's last output lines; QEMU_EXITED: the
+ * detail's lines.
+ */
 struct vigil_evidence {
 	uint64_t t_ns;
-	uint16_t source; /* 0 console, VIGIL_MSG_DMESG, VIGIL_MSG_STDERR ... */
+	uint16_t source;  /* VIGIL_SOURCE_CONSOLE, VIGIL_MSG_DMESG, VIGIL_MSG_LOG,
+			     VIGIL_MSG_STDOUT, VIGIL_MSG_STDERR, VIGIL_SOURCE_VMM */
+	uint32_t finding; /* index into the verdict's findings */
 	char line[VIGIL_DETAIL_MAX];
 };
 
@@ -506,8 +607,9 @@ struct vigil_guest_info {
  */
 struct vigil_verdict {
 	enum vigil_outcome outcome;
-	const struct vigil_finding *primary;  /* decides the outcome; NULL on PASS */
-	const struct vigil_finding *findings; /* all, in the order found */
+	const struct vigil_finding *primary;  /* the fatal finding that decides the outcome;
+						 NULL on PASS */
+	const struct vigil_finding *findings; /* all kept, fatal or not, in the order found */
 	uint32_t n_findings;
 	struct vigil_timeline timeline;
 	struct vigil_guest_info guest;
@@ -525,7 +627,9 @@ struct vigil_verdict {
 	uint32_t tests_by_outcome[4]; /* PASS, FAIL, SKIP, ERROR (all results, kept or not) */
 	uint64_t workload_run_ns;     /* scenarios' running time without pauses */
 	uint64_t workload_pause_ns;
-	const struct vigil_evidence *evidence; /* lines around the first failure */
+	const struct vigil_evidence *evidence; /* every finding's lines, grouped by finding in
+						  finding order (see
+						  vigil_verdict_finding_evidence) */
 	uint32_t n_evidence;
 	struct vigil_session_counters counters;
 };
@@ -534,10 +638,19 @@ struct vigil_verdict {
  * Exit code of `vigil run` for a verdict: 0 PASS; 1..123 the workload's own
  * status (a failed test with status 0 gives 1, a signal or a status
  * outside 1..123 gives 123); 120 SCHED_EXIT; 121 PROCESS_STALL or
- * HOST_STARVED; 124 WATCHDOG/RUN timeout and LINK_LOST; 125 HARNESS_ERROR;
- * 126 GUEST_CRASH; 127 BOOT_TIMEOUT.
+ * HOST_STARVED; 124 WATCHDOG/RUN timeout, LINK_LOST and QEMU_EXITED; 125
+ * HARNESS_ERROR; 126 GUEST_CRASH and KERNEL_TROUBLE; 127 BOOT_TIMEOUT.
  */
 VIGIL_API int vigil_verdict_exit_code(const struct vigil_verdict *v);
+
+/*
+ * The evidence lines of v->findings[finding], in the order they came:
+ * returns their count and points *lines at the first (NULL when there are
+ * none or finding is out of range). For a WORKLOAD_FAILED finding these
+ * are the workload's last output lines (STDOUT/STDERR) when it failed.
+ */
+VIGIL_API uint32_t vigil_verdict_finding_evidence(const struct vigil_verdict *v, uint32_t finding,
+						  const struct vigil_evidence **lines);
 
 #define VIGIL_JSON_PRETTY 1u
 
@@ -547,9 +660,10 @@ VIGIL_API int vigil_verdict_exit_code(const struct vigil_verdict *v);
  */
 VIGIL_API int vigil_verdict_to_json(const struct vigil_verdict *v, unsigned flags, char **out);
 /*
- * One-line human summary ("PASS in 3.21 s: 4 tests passed, ..."), written to
- * buf (always terminated when cap > 0). Returns the length it needed,
- * like snprintf.
+ * One-line human summary ("PASS after 3.21 s: workload exit 0; tests 4
+ * passed, ...; not fatal: 1 stall (pid 84 recovered after 2.10 s), 1 OOM
+ * kill"), written to buf (always terminated when cap > 0). Non-fatal
+ * findings are always named. Returns the length it needed, like snprintf.
  */
 VIGIL_API int vigil_verdict_summary(const struct vigil_verdict *v, char *buf, size_t cap);
 
@@ -609,15 +723,30 @@ VIGIL_API void vigil_session_link_up(struct vigil_session *s, uint64_t now_ns);
 VIGIL_API void vigil_session_link_down(struct vigil_session *s, uint64_t now_ns);
 
 /* The guest kernel crashed (pvpanic, a panic line on the console). evidence
- * may be NULL; it is copied. Ends the run. */
+ * may be NULL; it is copied. Ends the run. One GUEST_CRASH finding per run:
+ * a crash already found (e.g. from the panic line itself) gets the evidence
+ * line instead. */
 VIGIL_API void vigil_session_guest_crashed(struct vigil_session *s, uint64_t now_ns,
 					   const char *evidence);
-/* A console line (no newline needed), kept as evidence; copied. */
+/*
+ * A console line (no newline needed); copied. Kept in the boot ring and
+ * scanned for kernel trouble like the DMESG stream (a trouble seen on both
+ * gives one finding).
+ */
 VIGIL_API void vigil_session_console_line(struct vigil_session *s, uint64_t now_ns,
 					  const char *line, size_t len);
-/* vigil itself failed (QEMU died, QMP broke, ...); msg is copied. Ends the run. */
+/* vigil itself failed (QMP broke, ...); msg is copied. Ends the run. */
 VIGIL_API void vigil_session_harness_error(struct vigil_session *s, uint64_t now_ns,
 					   const char *msg);
+/* The VMM process exited or was killed while the run went on. status is its
+ * exit status (or -1), sig the signal that killed it (or 0); detail (may be
+ * NULL, copied, bounded) is e.g. the last lines of its stderr. Ends the run.
+ * Records QEMU_EXITED (status, kind = sig, detail: its last line; its lines
+ * are the evidence), unless the run had already ended: then nothing. The
+ * death explains a missing SYS_RDY or EXIT: finish() adds no BOOT_TIMEOUT
+ * or LINK_LOST after it. */
+VIGIL_API void vigil_session_vmm_exited(struct vigil_session *s, uint64_t now_ns, int status,
+					int sig, const char *detail);
 
 /*
  * Report the end of a snapshot started through the provider. status is 0 or
@@ -632,8 +761,9 @@ VIGIL_API int vigil_session_snapshot_done(struct vigil_session *s, uint32_t requ
 VIGIL_API int vigil_session_request_shutdown(struct vigil_session *s, uint64_t now_ns);
 
 /*
- * 1 once the run has ended (workload EXIT, SCHED_EXIT, a timeout, a crash, a
- * stall with on_stall fail, LINK_LOST, a harness error): the runner should
+ * 1 once the run has ended (workload EXIT, SCHED_EXIT, a timeout, a crash,
+ * kernel trouble in fail_on, a stall with on_stall fail, LINK_LOST, a
+ * harness error, the VMM's exit): the runner should
  * stop the guest and call vigil_session_finish(). 0 while it goes on.
  */
 VIGIL_API int vigil_session_ended(const struct vigil_session *s);
