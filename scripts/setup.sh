@@ -9,6 +9,7 @@ packages=(
 	clang-format
 	# libraries
 	libcmocka-dev libjson-c-dev libvirt-dev libmicrohttpd-dev linux-libc-dev
+	nettle-dev
 	# the static guest agent
 	musl-tools
 	# guests: QEMU, the Debian cloud kernel, busybox for the initramfs

@@ -37,7 +37,9 @@ run_vigil() {
 	shift
 	ev="--events events.jsonl"
 	[ "${NO_EVENTS:-}" = 1 ] && ev=""
-	"$VIGIL" run --accel tcg -q --verdict verdict.json $ev \
+	q=-q
+	[ "${LOUD:-}" = 1 ] && q="" # the summary on err.txt
+	"$VIGIL" run --accel tcg $q --verdict verdict.json $ev \
 		--console console.txt "$@" >out.txt 2>err.txt
 	got=$?
 	[ "$got" = "$want" ] || fail "exit status $got, want $want"
@@ -113,6 +115,121 @@ stall)
 	grep '"event":"stall"' events.jsonl | grep -q '"host_starved":true' &&
 		fail "a guest stall was blamed on the host"
 	outcome_is PASS
+	# the stall is a finding (not fatal under --on-stall warn) that recovered
+	grep -q '"outcome": "PROCESS_STALL"' verdict.json || fail "the stall is not a finding"
+	grep -q '"fatal": false' verdict.json || fail "the stall finding is marked fatal"
+	grep -q '"recovered": true' verdict.json || fail "the recovery is not in the finding"
+	;;
+missing_program)
+	# a program the image does not carry, inside a scenario: never a PASS
+	LOUD=1
+	run_vigil 123 --scenario load -- sh -c './my-test'
+	outcome_is WORKLOAD_FAILED
+	grep -q '"status": 127' verdict.json || fail "exit status 127 not in the verdict"
+	grep -q -- '--exe' err.txt || fail "no hint on how to carry the program"
+	grep -q '"hints": \[' verdict.json && grep -q -- '--exe' verdict.json ||
+		fail "no hint in the verdict"
+	[ "$(grep '"event":"scenario"' events.jsonl | grep -c '"name":"load"')" -ge 2 ] ||
+		fail "the scenario did not start and end around the command"
+	;;
+tmp_binary)
+	# a host program under /tmp (this test's own directory) runs in the guest
+	mkdir -p "$WORK/bin"
+	cp "$(command -v basename)" "$WORK/bin/hello"
+	run_vigil 0 -- "$WORK/bin/hello" /a/b/greeting
+	[ "$(cat out.txt)" = greeting ] || fail "got '$(cat out.txt)' from the /tmp program"
+	;;
+argv_words)
+	# 33 and 1000 words, with spaces, quotes, backslashes, newlines, empty
+	# words and UTF-8, arrive byte-exact
+	set -- a 'b c' '"q"' "it's" 'back\slash' "$(printf 'new\nline')" '' 'ü€' '$HOME' '*'
+	i=0
+	while [ $# -lt 33 ]; do i=$((i + 1)); set -- "$@" "w$i"; done
+	run_vigil 0 -- printf '[%s]\n' "$@"
+	printf '[%s]\n' "$@" >want.txt
+	cmp -s out.txt want.txt || fail "33 words did not arrive exact"
+	while [ $# -lt 1000 ]; do i=$((i + 1)); set -- "$@" "word-$i"; done
+	run_vigil 0 -- printf '[%s]\n' "$@"
+	printf '[%s]\n' "$@" >want.txt
+	cmp -s out.txt want.txt || fail "1000 words did not arrive exact"
+	;;
+watchdog_noscenario)
+	# --workload-duration bounds the workload even without scenarios
+	run_vigil 124 --workload-duration 2s -- sleep 8
+	outcome_is WATCHDOG_TIMEOUT
+	rdy=$(grep '"event":"ready"' events.jsonl | sed 's/.*"t_ns":\([0-9]*\).*/\1/')
+	wd=$(grep '"event":"finding"' events.jsonl | grep WATCHDOG_TIMEOUT |
+		sed 's/.*"t_ns":\([0-9]*\).*/\1/' | head -1)
+	[ -n "$rdy" ] && [ -n "$wd" ] || fail "no ready or watchdog event"
+	d=$(((wd - rdy) / 1000000))
+	[ "$d" -ge 2000 ] && [ "$d" -le 2500 ] || fail "watchdog fired ${d} ms after ready, want 2000"
+	;;
+threshold_rule)
+	# the host's --stall-threshold applies unless a process declares its own
+	# deadline: A (no --deadline, silent 2 s < 3 s) must not stall; B
+	# (--deadline 1s, silent 2 s) must
+	run_vigil 0 --stall-threshold 3s -- sh -c '
+		vigil-agent beat --every 500ms & A=$!
+		vigil-agent beat --every 200ms --deadline 1s & B=$!
+		echo "A $A B $B"
+		sleep 1; kill -STOP $A $B; sleep 2; kill -CONT $A $B; sleep 0.5
+		kill $A $B; wait; exit 0'
+	a=$(sed -n 's/^A \([0-9]*\) B.*/\1/p' out.txt)
+	b=$(sed -n 's/^A [0-9]* B \([0-9]*\)/\1/p' out.txt)
+	[ -n "$a" ] && [ -n "$b" ] || fail "no pids from the guest"
+	grep '"event":"stall"' events.jsonl | grep -q "\"pid\":$a," &&
+		fail "process $a stalled before the 3 s threshold"
+	grep '"event":"stall"' events.jsonl | grep -q "\"pid\":$b," ||
+		fail "process $b, with its own 1 s deadline, did not stall"
+	outcome_is PASS
+	;;
+env_scenario)
+	export FOO_FROM_HOST=host-value
+	run_vigil 0 --env FOO=bar --env FOO_FROM_HOST --scenario s1 \
+		-- sh -c 'echo "$FOO $FOO_FROM_HOST"; exit 0'
+	[ "$(cat out.txt)" = "bar host-value" ] || fail "environment not passed: $(cat out.txt)"
+	[ "$(grep '"event":"scenario"' events.jsonl | grep -c '"name":"s1"')" = 2 ] ||
+		fail "scenario s1 did not start and end"
+	grep -q '"FOO_FROM_HOST"' verdict.json || fail "the provenance lacks --env names"
+	grep -q 'host-value' verdict.json && fail "the provenance holds an --env value"
+	grep -q '"sha256": "[0-9a-f]\{64\}"' verdict.json || fail "no kernel hash in the provenance"
+	grep -q '"version": "[0-9]' verdict.json || fail "no QEMU version in the provenance"
+	;;
+oom)
+	# the kernel OOM-kills sort; the script goes on and passes: a finding,
+	# not fatal; with --fail-on oom the run fails with 126
+	work='head -c 300000000 /dev/zero | tr "\0" a | sort >/dev/null; echo after'
+	LOUD=1
+	run_vigil 0 --memory 128M -- sh -c "$work"
+	outcome_is PASS
+	grep -q '"outcome": "KERNEL_TROUBLE"' verdict.json || fail "the OOM kill is not a finding"
+	grep -q 'Killed process' verdict.json || fail "no OOM evidence line"
+	grep -qi 'oom kill' err.txt || fail "the summary does not mention the OOM kill"
+	run_vigil 126 --memory 128M --fail-on oom -- sh -c "$work"
+	outcome_is KERNEL_TROUBLE
+	;;
+kmsg_warning)
+	# a WARNING below the console's loglevel is found in the DMESG stream
+	# (written to /dev/kmsg here: the cloud kernel has no lkdtm to provoke one)
+	run_vigil 0 -- sh -c 'echo "<4>WARNING: CPU: 0 PID: 1 at kernel/fake.c:1 fake+0x0/0x10" \
+		>/dev/kmsg; sleep 0.5; exit 0'
+	grep -q '"outcome": "KERNEL_TROUBLE"' verdict.json || fail "the WARNING is not a finding"
+	grep -q 'kernel/fake.c' verdict.json || fail "no WARNING evidence line"
+	;;
+usage)
+	# no guest: every output checked before boot; values name their option
+	"$VIGIL" run --verdict /nonexistent/dir/v.json -- true 2>err.txt
+	[ $? = 125 ] && grep -q -- '--verdict /nonexistent/dir/v.json' err.txt ||
+		fail "an unwritable --verdict was not refused before boot"
+	"$VIGIL" run --events - --verdict - -- true 2>err.txt
+	[ $? = 125 ] && grep -q 'standard output' err.txt || fail "two outputs on stdout accepted"
+	"$VIGIL" run --timeout abc -- true 2>err.txt
+	[ $? = 125 ] && grep -q -- "--timeout" err.txt || fail "a bad duration names another option"
+	"$VIGIL" run --timeout 0 -- true 2>err.txt
+	[ $? = 125 ] || fail "--timeout 0 accepted"
+	head -c 4096 /dev/urandom >rand.bin
+	"$VIGIL" decode rand.bin >/dev/null 2>err.txt
+	[ $? = 125 ] && grep -q 'no vigil frame' err.txt || fail "decode of random bytes"
 	;;
 watchdog_pause)
 	# 3 s of work inside a 2 s watchdog, 2 s of it paused: passes
@@ -204,7 +321,37 @@ qemu_killed)
 	got=$?
 	[ $(($(date +%s) - start)) -le 5 ] || fail "vigil took too long to notice"
 	[ "$got" = 124 ] || fail "exit status $got, want 124"
-	outcome_is LINK_LOST
+	outcome_is QEMU_EXITED
+	grep -q '"kind": 9' verdict.json || fail "the signal (SIGKILL) is not in the verdict"
+	grep -q 'QEMU was killed by SIGKILL' err.txt || [ ! -s err.txt ] ||
+		fail "the summary does not name QEMU's death"
+	;;
+qemu_killed_boot)
+	# QEMU killed while the guest boots: QEMU's death, not a boot timeout
+	"$VIGIL" run --accel tcg --verdict verdict.json --events events.jsonl \
+		-- true >out.txt 2>err.txt &
+	vp=$!
+	qp=""
+	for i in $(seq 100); do
+		qp=$(VPARENT=$vp qemu_child) && break
+		sleep 0.05
+	done
+	[ -n "$qp" ] || fail "no QEMU child"
+	sleep 0.3
+	grep -q '"event":"ready"' events.jsonl && fail "the guest was ready too soon for this test"
+	kill -KILL "$qp"
+	wait $vp
+	got=$?
+	[ "$got" = 124 ] || fail "exit status $got, want 124"
+	outcome_is QEMU_EXITED
+	grep -q 'BOOT_TIMEOUT' verdict.json && fail "QEMU's death reported as a boot timeout"
+	grep -q 'QEMU_EXITED' err.txt || fail "the summary does not say QEMU_EXITED"
+	;;
+qemu_no_start)
+	# a QEMU that cannot start: vigil's own error with QEMU's message
+	run_vigil 125 --qemu-arg -no-such-option -- true
+	outcome_is HARNESS_ERROR
+	grep -q 'no-such-option' verdict.json || fail "QEMU's stderr is not in the verdict"
 	;;
 tcp_flow)
 	run_vigil 0 -- sh -c '

@@ -39,6 +39,26 @@ int vigil_parse_duration(const char *s, uint64_t *ns)
 	return -EINVAL;
 }
 
+int vigil_parse_duration_opt(const char *s, bool allow_none, uint64_t *ns)
+{
+	uint64_t v;
+	int e;
+
+	if (s && !strcmp(s, "none")) {
+		if (!allow_none)
+			return -EDOM;
+		*ns = 0;
+		return 0;
+	}
+	e = vigil_parse_duration(s, &v);
+	if (e < 0)
+		return e;
+	if (v == 0)
+		return -EDOM;
+	*ns = v;
+	return 0;
+}
+
 int vigil_parse_mem_mb(const char *s, unsigned *mb)
 {
 	char *end;
@@ -63,92 +83,4 @@ int vigil_parse_mem_mb(const char *s, unsigned *mb)
 		return -EINVAL; /* below what a kernel boots in, or over 1 TiB */
 	*mb = (unsigned)(v * mult);
 	return 0;
-}
-
-int vigil_cmdline_argv(char *buf, size_t cap, char *const *argv, int argc, int *bad)
-{
-	size_t o = strlen(buf), o0 = o;
-
-	/* on failure buf is left as it was */
-#define PUT(c)                                                                                     \
-	do {                                                                                       \
-		if (o + 1 >= cap) {                                                                \
-			buf[o0] = '\0';                                                            \
-			return -E2BIG;                                                             \
-		}                                                                                  \
-		buf[o++] = (c);                                                                    \
-	} while (0)
-	if (o)
-		PUT(' ');
-	PUT('-');
-	PUT('-');
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		bool quote = *a == '\0' || strpbrk(a, " \t") != NULL;
-		for (const char *c = a; *c; c++) {
-			if (*c == '"' || (unsigned char)*c < 0x20 || *c == 0x7f) {
-				if (bad)
-					*bad = i;
-				buf[o0] = '\0';
-				return -EINVAL;
-			}
-		}
-		PUT(' ');
-		if (quote)
-			PUT('"');
-		for (const char *c = a; *c; c++)
-			PUT(*c);
-		if (quote)
-			PUT('"');
-	}
-	buf[o] = '\0';
-#undef PUT
-	return (int)o;
-}
-
-int vigil_cmdline_shell(char *buf, size_t cap, char *const *argv, int argc)
-{
-	static const char head[] = "-- /bin/sh -c \"set -f;IFS=;eval $(printf %b 'exec";
-	static const char tail[] = "')\"";
-	size_t o = strlen(buf), o0 = o;
-
-	/* on failure buf is left as it was */
-#define PUTS(str)                                                                                  \
-	do {                                                                                       \
-		size_t l_ = strlen(str);                                                           \
-		if (o + l_ + 1 > cap) {                                                            \
-			buf[o0] = '\0';                                                            \
-			return -E2BIG;                                                             \
-		}                                                                                  \
-		memcpy(buf + o, str, l_);                                                          \
-		o += l_;                                                                           \
-	} while (0)
-	if (o)
-		PUTS(" ");
-	PUTS(head);
-	for (int i = 0; i < argc; i++) {
-		/* ' ' then the argument in single quotes; a single quote inside
-		 * is '\'' in shell terms, and every special byte is octal so
-		 * neither the kernel nor the outer quotes see it */
-		PUTS(" \\0047");
-		for (const unsigned char *c = (const unsigned char *)argv[i]; *c; c++) {
-			char esc[8];
-			if (*c == '\'') {
-				PUTS("\\0047\\0134\\0047\\0047");
-			} else if (*c == '"' || *c == '\\' || *c < 0x20 || *c == 0x7f ||
-				   *c == '%') {
-				snprintf(esc, sizeof(esc), "\\0%03o", *c);
-				PUTS(esc);
-			} else {
-				esc[0] = (char)*c;
-				esc[1] = '\0';
-				PUTS(esc);
-			}
-		}
-		PUTS("\\0047");
-	}
-	PUTS(tail);
-#undef PUTS
-	buf[o] = '\0';
-	return (int)o;
 }

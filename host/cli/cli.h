@@ -13,8 +13,10 @@
 
 /* Exit codes of vigil itself (docs/cli.md); the run's come from the verdict. */
 #define VIGIL_EXIT_OK      0
-#define VIGIL_EXIT_USAGE   2   /* bad command line (initramfs, decode) */
 #define VIGIL_EXIT_HARNESS 125 /* vigil's own error */
+/* A bad command line, in every subcommand: 125 too, since `vigil run`
+ * passes the workload's own statuses 1..123 through. */
+#define VIGIL_EXIT_USAGE VIGIL_EXIT_HARNESS
 
 /* The kernel modules every image carries when the kernel has them as
  * modules (both transports, so one image boots on pc and microvm). */

@@ -17,7 +17,8 @@
 
 #include "args.h"
 #include "cli.h"
-#include "junit.h"
+#include "finish.h"
+#include "outputs.h"
 #include "record.h"
 #include "runner.h"
 
@@ -35,7 +36,10 @@ static const char decode_usage[] =
     "  --junit FILE        JUnit XML\n"
     "  --stall-threshold DUR, --on-stall warn|fail  for a plain stream\n"
     "  -q, --quiet         no summary\n"
-    "  -h, --help          show this help\n";
+    "  -h, --help          show this help\n"
+    "\n"
+    "Exit status: the run's (see `vigil run --help`); 125 for a usage error, a\n"
+    "file that cannot be read, or one that holds no vigil frame.\n";
 
 struct replay {
 	struct vigil_rec_reader rd;
@@ -138,7 +142,13 @@ static uint8_t *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-int vigil_cmd_decode(int argc, char **argv)
+struct decode_args {
+	const char *events, *verdict, *junit, *file;
+	struct vigil_session_opts so;
+	bool quiet, help;
+};
+
+static int decode_parse(struct decode_args *d, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "events", required_argument, NULL, 'e' },
@@ -150,55 +160,50 @@ int vigil_cmd_decode(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *events = "-", *verdict = NULL, *junit = NULL;
-	struct vigil_session_opts so;
-	struct replay rp;
-	struct vigil_session *s = NULL;
-	const struct vigil_verdict *v;
-	struct vigil_rec rec;
-	bool quiet = false, is_rec;
-	uint64_t t0 = 1000000000ull, last = 0;
-	uint8_t *buf;
-	size_t len;
-	int c, e, code;
+	int c;
 
-	memset(&rp, 0, sizeof(rp));
-	vigil_session_opts_default(&so);
+	memset(d, 0, sizeof(*d));
+	d->events = "-";
+	vigil_session_opts_default(&d->so);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
-			events = strcmp(optarg, "none") ? optarg : NULL;
+			d->events = strcmp(optarg, "none") ? optarg : NULL;
 			break;
 		case 'V':
-			verdict = optarg;
+			d->verdict = optarg;
 			break;
 		case 'j':
-			junit = optarg;
+			d->junit = optarg;
 			break;
-		case 's': {
-			if (vigil_parse_duration(optarg, &so.stall_threshold_ns) < 0 ||
-			    !so.stall_threshold_ns) {
-				fprintf(stderr, "vigil decode: bad --stall-threshold '%s'\n",
+		case 's':
+			if (vigil_parse_duration_opt(optarg, false, &d->so.stall_threshold_ns) <
+			    0) {
+				fprintf(stderr,
+					"vigil decode: bad value '%s' for --stall-threshold (a "
+					"duration above 0, such as 5s)\n",
 					optarg);
 				return VIGIL_EXIT_USAGE;
 			}
 			break;
-		}
 		case 'o':
 			if (strcmp(optarg, "warn") && strcmp(optarg, "fail")) {
-				fprintf(stderr, "vigil decode: --on-stall wants warn or fail\n");
+				fprintf(stderr,
+					"vigil decode: bad value '%s' for --on-stall (warn "
+					"or fail)\n",
+					optarg);
 				return VIGIL_EXIT_USAGE;
 			}
-			so.on_stall =
+			d->so.on_stall =
 			    strcmp(optarg, "fail") ? VIGIL_ON_STALL_WARN : VIGIL_ON_STALL_FAIL;
 			break;
 		case 'q':
-			quiet = true;
+			d->quiet = true;
 			break;
 		case 'h':
-			fputs(decode_usage, stdout);
-			return VIGIL_EXIT_OK;
+			d->help = true;
+			return 0;
 		default:
 			fputs(decode_usage, stderr);
 			return VIGIL_EXIT_USAGE;
@@ -208,156 +213,266 @@ int vigil_cmd_decode(int argc, char **argv)
 		fputs(decode_usage, stderr);
 		return VIGIL_EXIT_USAGE;
 	}
-	buf = slurp(argv[optind], &len);
-	if (!buf) {
-		fprintf(stderr, "vigil decode: cannot read %s: %s\n", argv[optind],
-			strerror(errno));
-		return VIGIL_EXIT_HARNESS;
+	d->file = argv[optind];
+	return 0;
+}
+
+static int decode_outputs_check(const struct decode_args *d)
+{
+	struct vigil_out_paths p = { 0 };
+	char err[4200];
+
+	p.path[VIGIL_OUT_EVENTS] = d->events;
+	p.path[VIGIL_OUT_VERDICT] = d->verdict;
+	p.path[VIGIL_OUT_JUNIT] = d->junit;
+	if (vigil_outputs_check(&p, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vigil decode: %s%s\n", err,
+			d->events && !strcmp(d->events, "-") ? " (events go to stdout unless "
+							       "--events FILE or --events none)"
+							     : "");
+		return VIGIL_EXIT_USAGE;
 	}
-	e = vigil_rec_reader_init(&rp.rd, buf, len);
-	if (e < 0) {
-		fprintf(stderr, "vigil decode: %s is a damaged recording (%s)\n", argv[optind],
-			e == -EPROTO ? "another format version" : "bad header");
-		free(buf);
-		return VIGIL_EXIT_HARNESS;
-	}
-	is_rec = e == 1;
-	if (is_rec && vigil_runner_rec_header_parse(rp.rd.header, rp.rd.header_len, &so, &t0) < 0) {
-		fprintf(stderr, "vigil decode: %s has a bad header\n", argv[optind]);
-		free(buf);
-		return VIGIL_EXIT_HARNESS;
-	}
-	if (events) {
-		rp.events = strcmp(events, "-") ? fopen(events, "we") : stdout;
-		if (!rp.events) {
-			fprintf(stderr, "vigil decode: cannot write %s: %s\n", events,
-				strerror(errno));
-			free(buf);
-			return VIGIL_EXIT_HARNESS;
+	return 0;
+}
+
+/* One record into the session; answers (SNAPSHOT_START, PROGRESS) are
+ * consumed by the replay provider and probe where the session asks. */
+static void replay_one(struct vigil_session *s, const struct vigil_rec *rec)
+{
+	char text[4097];
+	size_t tl = rec->len < 4096 ? rec->len : 4096;
+
+	memcpy(text, rec->data, tl);
+	text[tl] = '\0';
+	switch (rec->kind) {
+	case VIGIL_REC_RX:
+		vigil_session_feed(s, rec->data, rec->len, rec->t_ns);
+		break;
+	case VIGIL_REC_LINK_UP:
+		vigil_session_link_up(s, rec->t_ns);
+		break;
+	case VIGIL_REC_LINK_DOWN:
+		vigil_session_link_down(s, rec->t_ns);
+		break;
+	case VIGIL_REC_VM_STOPPED:
+		vigil_session_vm_stopped(s, rec->t_ns);
+		break;
+	case VIGIL_REC_VM_RESUMED:
+		vigil_session_vm_resumed(s, rec->t_ns);
+		break;
+	case VIGIL_REC_CONSOLE:
+		vigil_session_console_line(s, rec->t_ns, text, tl);
+		break;
+	case VIGIL_REC_CRASHED:
+		vigil_session_guest_crashed(s, rec->t_ns, text);
+		break;
+	case VIGIL_REC_HARNESS_ERROR:
+		vigil_session_harness_error(s, rec->t_ns, text);
+		break;
+	case VIGIL_REC_VMM_EXITED:
+		if (rec->len >= 8) {
+			size_t dl = rec->len - 8 < 4096 ? rec->len - 8 : 4096;
+			memcpy(text, rec->data + 8, dl);
+			text[dl] = '\0';
+			vigil_session_vmm_exited(s, rec->t_ns, (int)(int32_t)vigil_le32(rec->data),
+						 (int)(int32_t)vigil_le32(rec->data + 4),
+						 dl ? text : NULL);
 		}
+		break;
+	case VIGIL_REC_SNAPSHOT_DONE:
+		if (rec->len >= 8) {
+			size_t dl = rec->len - 8 < 4096 ? rec->len - 8 : 4096;
+			memcpy(text, rec->data + 8, dl);
+			text[dl] = '\0';
+			vigil_session_snapshot_done(s, vigil_le32(rec->data),
+						    (int)(int32_t)vigil_le32(rec->data + 4), text,
+						    rec->t_ns);
+		}
+		break;
+	case VIGIL_REC_SHUTDOWN:
+		vigil_session_request_shutdown(s, rec->t_ns);
+		break;
+	case VIGIL_REC_TICK:
+		vigil_session_tick(s, rec->t_ns);
+		break;
+	default:
+		break; /* FINISH, answers, kinds of later versions */
+	}
+}
+
+/* FINISH carries the run's final provenance: it replaces the header's. */
+static void finish_provenance(const struct vigil_rec *rec, struct json_object **prov)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+
+	if (!rec->len || !(tok = json_tokener_new()))
+		return;
+	o = json_tokener_parse_ex(tok, (const char *)rec->data, (int)rec->len);
+	json_tokener_free(tok);
+	if (o && json_object_is_type(o, json_type_object)) {
+		json_object_put(*prov);
+		*prov = o;
+	} else {
+		json_object_put(o);
+	}
+}
+
+/* Replay every record up to FINISH; returns the last time seen. */
+static uint64_t replay_records(struct replay *rp, struct vigil_session *s, uint64_t last,
+			       bool quiet, struct json_object **prov)
+{
+	struct vigil_rec rec;
+	int e;
+
+	while ((e = vigil_rec_next(&rp->rd, &rec)) == 1) {
+		last = rec.t_ns ? rec.t_ns : last;
+		replay_one(s, &rec);
+		if (rec.kind == VIGIL_REC_FINISH) {
+			finish_provenance(&rec, prov);
+			break;
+		}
+	}
+	if (e < 0 && !quiet)
+		fprintf(stderr, "vigil decode: the recording ends in a damaged record; "
+				"replayed up to it\n");
+	return last;
+}
+
+static void feed_plain(struct vigil_session *s, const uint8_t *buf, size_t len, uint64_t t0)
+{
+	vigil_session_link_up(s, t0);
+	for (size_t off = 0; off < len; off += 65536)
+		vigil_session_feed(s, buf + off, len - off < 65536 ? len - off : 65536, t0);
+	vigil_session_tick(s, t0);
+}
+
+static int decode_session(struct replay *rp, struct decode_args *d, bool is_rec, uint64_t t0,
+			  struct vigil_session **s)
+{
+	struct vigil_session_hooks h = {
+		.sink = { dec_event, rp },
+		.writer = { dec_write, rp },
+		.snapshot = { dec_snapshot, rp },
+		.progress = { dec_progress, rp },
+	};
+	int e;
+
+	if (!is_rec)
+		h.progress.sample = NULL; /* nothing recorded: never conclude starvation */
+	e = vigil_session_new(&d->so, &h, t0, s);
+	if (e < 0)
+		fprintf(stderr, "vigil decode: cannot create a session: %s\n", strerror(-e));
+	return e;
+}
+
+/* The input: a recording (header parsed) or a plain stream. 1 recording,
+ * 0 plain, or an exit code < 0 after the message. */
+static int decode_open(struct replay *rp, struct decode_args *d, const uint8_t *buf, size_t len,
+		       uint64_t *t0, struct json_object **prov, bool *image_mode)
+{
+	int e = vigil_rec_reader_init(&rp->rd, buf, len);
+
+	if (e < 0) {
+		fprintf(stderr, "vigil decode: %s is a damaged recording (%s)\n", d->file,
+			e == -EPROTO ? "another format version" : "bad header");
+		return -1;
+	}
+	if (e == 1 && vigil_runner_rec_header_parse(rp->rd.header, rp->rd.header_len, &d->so, t0,
+						    prov, image_mode) < 0) {
+		fprintf(stderr, "vigil decode: %s has a bad header\n", d->file);
+		return -1;
+	}
+	return e;
+}
+
+static int decode_run(struct decode_args *d, uint8_t *buf, size_t len)
+{
+	struct replay rp;
+	struct vigil_session *s = NULL;
+	struct json_object *prov = NULL;
+	struct vigil_session_counters c;
+	uint64_t t0 = 1000000000ull, last;
+	bool image_mode = false;
+	int is_rec, code = VIGIL_EXIT_HARNESS;
+
+	memset(&rp, 0, sizeof(rp));
+	is_rec = decode_open(&rp, d, buf, len, &t0, &prov, &image_mode);
+	if (is_rec < 0)
+		return VIGIL_EXIT_HARNESS;
+	if (d->events) {
+		rp.events = strcmp(d->events, "-") ? fopen(d->events, "we") : stdout;
+		if (!rp.events) {
+			fprintf(stderr, "vigil decode: cannot write %s: %s\n", d->events,
+				strerror(errno));
+			goto out;
+		}
+	}
+	if (decode_session(&rp, d, is_rec, t0, &s) < 0)
+		goto out;
+	last = t0;
+	if (is_rec)
+		last = replay_records(&rp, s, last, d->quiet, &prov);
+	else
+		feed_plain(s, buf, len, t0);
+	vigil_session_counters(s, &c);
+	if (!is_rec && c.stream.frames == 0) {
+		fprintf(stderr,
+			"vigil decode: %s holds no vigil frame (%zu bytes): it is neither a "
+			"recording (vigil run --record) nor a stream from the guest's port\n",
+			d->file, len);
+		goto out;
 	}
 	{
-		struct vigil_session_hooks h = {
-			.sink = { dec_event, &rp },
-			.writer = { dec_write, &rp },
-			.snapshot = { dec_snapshot, &rp },
-			.progress = { dec_progress, &rp },
+		const struct vigil_verdict *v = vigil_session_finish(s, last);
+		struct vigil_finish_in in = {
+			.v = v,
+			.provenance = prov,
+			.image_mode = image_mode,
+			.verdict_path = d->verdict,
+			.junit_path = d->junit,
+			.cmd = "decode",
 		};
-		if (!is_rec)
-			h.progress.sample = NULL; /* nothing recorded: never conclude starvation */
-		e = vigil_session_new(&so, &h, t0, &s);
-		if (e < 0) {
-			fprintf(stderr, "vigil decode: cannot create a session: %s\n",
-				strerror(-e));
-			free(buf);
-			return VIGIL_EXIT_HARNESS;
-		}
+		code = vigil_verdict_exit_code(v);
+		if (!d->quiet)
+			vigil_finish_summary(stderr, &in);
+		if (rp.events)
+			fflush(rp.events);
+		if (vigil_finish_write(&in))
+			code = VIGIL_EXIT_HARNESS;
 	}
-	last = t0;
-	if (!is_rec) {
-		vigil_session_link_up(s, t0);
-		for (size_t off = 0; off < len; off += 65536)
-			vigil_session_feed(s, buf + off, len - off < 65536 ? len - off : 65536, t0);
-		vigil_session_tick(s, t0);
-	} else {
-		bool damaged = false;
-		while ((e = vigil_rec_next(&rp.rd, &rec)) == 1) {
-			char text[4097];
-			size_t tl = rec.len < 4096 ? rec.len : 4096;
-			last = rec.t_ns ? rec.t_ns : last;
-			/* SNAPSHOT_START and PROGRESS are answers: the replay provider
-			 * and probe consume them where the session asks (default below) */
-			memcpy(text, rec.data, tl);
-			text[tl] = '\0';
-			switch (rec.kind) {
-			case VIGIL_REC_RX:
-				vigil_session_feed(s, rec.data, rec.len, rec.t_ns);
-				break;
-			case VIGIL_REC_LINK_UP:
-				vigil_session_link_up(s, rec.t_ns);
-				break;
-			case VIGIL_REC_LINK_DOWN:
-				vigil_session_link_down(s, rec.t_ns);
-				break;
-			case VIGIL_REC_VM_STOPPED:
-				vigil_session_vm_stopped(s, rec.t_ns);
-				break;
-			case VIGIL_REC_VM_RESUMED:
-				vigil_session_vm_resumed(s, rec.t_ns);
-				break;
-			case VIGIL_REC_CONSOLE:
-				vigil_session_console_line(s, rec.t_ns, text, tl);
-				break;
-			case VIGIL_REC_CRASHED:
-				vigil_session_guest_crashed(s, rec.t_ns, text);
-				break;
-			case VIGIL_REC_HARNESS_ERROR:
-				vigil_session_harness_error(s, rec.t_ns, text);
-				break;
-			case VIGIL_REC_SNAPSHOT_DONE:
-				if (rec.len >= 8) {
-					size_t dl = rec.len - 8 < 4096 ? rec.len - 8 : 4096;
-					memcpy(text, rec.data + 8, dl);
-					text[dl] = '\0';
-					vigil_session_snapshot_done(
-					    s, vigil_le32(rec.data),
-					    (int)(int32_t)vigil_le32(rec.data + 4), text, rec.t_ns);
-				}
-				break;
-			case VIGIL_REC_SHUTDOWN:
-				vigil_session_request_shutdown(s, rec.t_ns);
-				break;
-			case VIGIL_REC_TICK:
-				vigil_session_tick(s, rec.t_ns);
-				break;
-			default:
-				break; /* FINISH, answers, kinds of later versions */
-			}
-			if (rec.kind == VIGIL_REC_FINISH)
-				break;
-		}
-		damaged = e < 0;
-		if (damaged && !quiet)
-			fprintf(stderr, "vigil decode: the recording ends in a damaged record; "
-					"replayed up to it\n");
-	}
-	v = vigil_session_finish(s, last);
-	code = vigil_verdict_exit_code(v);
-	if (!quiet) {
-		char line[1024];
-		vigil_verdict_summary(v, line, sizeof(line));
-		fprintf(stderr, "vigil: %s\n", line);
-	}
+out:
 	if (rp.events && rp.events != stdout)
 		fclose(rp.events);
 	else if (rp.events)
 		fflush(rp.events);
-	if (verdict) {
-		char *json;
-		int n = vigil_verdict_to_json(v, VIGIL_JSON_PRETTY, &json);
-		FILE *f = n < 0 ? NULL : strcmp(verdict, "-") ? fopen(verdict, "we") : stdout;
-		if (f) {
-			fwrite(json, 1, (size_t)n, f);
-			fputc('\n', f);
-			if (f != stdout)
-				fclose(f);
-		} else {
-			fprintf(stderr, "vigil decode: cannot write the verdict to %s\n", verdict);
-			code = VIGIL_EXIT_HARNESS;
-		}
-		if (n >= 0)
-			free(json);
-	}
-	if (junit) {
-		FILE *f = fopen(junit, "we");
-		if (!f || vigil_junit_write(f, v, "vigil") < 0) {
-			fprintf(stderr, "vigil decode: cannot write %s\n", junit);
-			code = VIGIL_EXIT_HARNESS;
-		}
-		if (f)
-			fclose(f);
-	}
+	json_object_put(prov);
 	vigil_session_free(s);
+	return code;
+}
+
+int vigil_cmd_decode(int argc, char **argv)
+{
+	struct decode_args d;
+	uint8_t *buf;
+	size_t len;
+	int code = decode_parse(&d, argc, argv);
+
+	if (code)
+		return code;
+	if (d.help) {
+		fputs(decode_usage, stdout);
+		return VIGIL_EXIT_OK;
+	}
+	code = decode_outputs_check(&d);
+	if (code)
+		return code;
+	buf = slurp(d.file, &len);
+	if (!buf) {
+		fprintf(stderr, "vigil decode: cannot read %s: %s\n", d.file, strerror(errno));
+		return VIGIL_EXIT_HARNESS;
+	}
+	code = decode_run(&d, buf, len);
 	free(buf);
 	return code;
 }

@@ -32,7 +32,10 @@ static const char initramfs_usage[] =
     "      --add SRC:DST      carry a host file or directory at guest path DST\n"
     "                         (repeatable; applied last, so it can replace files)\n"
     "  -q, --quiet            print only the path\n"
-    "  -h, --help             show this help\n";
+    "  -h, --help             show this help\n"
+    "\n"
+    "Exit status: 0 with the image's path on stdout; 125 for a usage error or\n"
+    "an image that could not be built (as every vigil command).\n";
 
 enum {
 	OPT_KERNEL = 256,

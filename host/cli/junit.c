@@ -95,6 +95,31 @@ static void xml_str(FILE *f, const char *s)
 	vigil_xml_escape(f, s, strlen(s));
 }
 
+/*
+ * The body of the run's failure: the workload's exit status or signal,
+ * then the evidence of the finding that decided the outcome (for a failed
+ * workload, its last output lines; for kernel trouble, the splat).
+ */
+static void run_failure_body(FILE *f, const struct vigil_verdict *v)
+{
+	const struct vigil_evidence *ev = NULL;
+	uint32_t n =
+	    v->primary
+		? vigil_verdict_finding_evidence(v, (uint32_t)(v->primary - v->findings), &ev)
+		: 0;
+
+	if (v->have_exit && v->exit_signal)
+		fprintf(f, "workload killed by signal %d&#10;", (int)v->exit_signal);
+	else if (v->have_exit)
+		fprintf(f, "workload exit status %d&#10;", (int)v->exit_status);
+	else
+		fputs("the workload did not exit&#10;", f);
+	for (uint32_t i = 0; i < n; i++) {
+		xml_str(f, ev[i].line);
+		fputs("&#10;", f);
+	}
+}
+
 int vigil_junit_write(FILE *f, const struct vigil_verdict *v, const char *suite)
 {
 	unsigned fails = 0, errors = 0, skipped = 0;
@@ -134,9 +159,14 @@ int vigil_junit_write(FILE *f, const struct vigil_verdict *v, const char *suite)
 			fputs("\" type=\"FAIL\"/></testcase>\n", f);
 			continue;
 		default:
+			/* ERROR, and outcomes of later protocol versions, as the verdict
+			 * names them */
 			fputs("><error message=\"", f);
 			xml_str(f, t->message);
-			fprintf(f, "\" type=\"outcome %u\"/></testcase>\n", t->outcome);
+			if (t->outcome == VIGIL_TEST_ERROR)
+				fputs("\" type=\"ERROR\"/></testcase>\n", f);
+			else
+				fprintf(f, "\" type=\"outcome %u\"/></testcase>\n", t->outcome);
 			continue;
 		}
 	}
@@ -153,10 +183,7 @@ int vigil_junit_write(FILE *f, const struct vigil_verdict *v, const char *suite)
 			xml_str(f, v->primary->detail);
 		}
 		fputs("\">", f);
-		for (uint32_t i = 0; i < v->n_evidence; i++) {
-			xml_str(f, v->evidence[i].line);
-			fputs("&#10;", f);
-		}
+		run_failure_body(f, v);
 		fputs("</failure></testcase>\n", f);
 	}
 	fputs("</testsuite>\n</testsuites>\n", f);

@@ -27,7 +27,7 @@ static void usage(FILE *f)
 	fputs("usage: vigil COMMAND [OPTIONS] [ARGS]\n\ncommands:\n", f);
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
-	fputs("\n`vigil COMMAND --help` describes a command.\n", f);
+	fputs("\n`vigil COMMAND --help` describes a command. A usage error exits 125.\n", f);
 }
 
 int main(int argc, char **argv)

@@ -35,7 +35,29 @@ struct vigil_qmp {
 	char *held; /* commands queued before the handshake ended */
 	size_t held_len;
 	struct vigil_qmp_stats st;
+	char version[32]; /* "7.2.19" from the greeting; "" before it */
 };
+
+/* The greeting's {"QMP": {"version": {"qemu": {"major", "minor", "micro"}}}}. */
+static void qmp_keep_version(struct vigil_qmp *q, struct json_object *qmp)
+{
+	struct json_object *ver, *qemu, *part[3];
+	static const char *const key[3] = { "major", "minor", "micro" };
+
+	if (!json_object_object_get_ex(qmp, "version", &ver) ||
+	    !json_object_object_get_ex(ver, "qemu", &qemu))
+		return;
+	for (int i = 0; i < 3; i++)
+		if (!json_object_object_get_ex(qemu, key[i], &part[i]))
+			return;
+	snprintf(q->version, sizeof(q->version), "%d.%d.%d", json_object_get_int(part[0]),
+		 json_object_get_int(part[1]), json_object_get_int(part[2]));
+}
+
+const char *vigil_qmp_version(const struct vigil_qmp *q)
+{
+	return q->version;
+}
 
 static int qmp_append(char **buf, size_t *len, const char *s, size_t n, size_t max)
 {
@@ -313,6 +335,7 @@ static int qmp_line(struct vigil_qmp *q, const char *line, size_t len)
 			return -EPROTO;
 		}
 		q->greeted = true;
+		qmp_keep_version(q, v);
 		json_object_put(msg);
 		/* The handshake goes first, ahead of anything held. */
 		{

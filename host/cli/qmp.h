@@ -60,6 +60,8 @@ bool vigil_qmp_want_write(const struct vigil_qmp *q);
 /* The greeting arrived and qmp_capabilities succeeded. */
 bool vigil_qmp_ready(const struct vigil_qmp *q);
 const struct vigil_qmp_stats *vigil_qmp_stats(const struct vigil_qmp *q);
+/* QEMU's version from the greeting ("7.2.19"); "" before the greeting. */
+const char *vigil_qmp_version(const struct vigil_qmp *q);
 
 /*
  * Read what is there (up to the budget) and dispatch. Returns 0, or -EPIPE

@@ -44,6 +44,7 @@ enum vigil_rec_kind {
 	VIGIL_REC_SHUTDOWN,       /* a SHUTDOWN was requested */
 	VIGIL_REC_FINISH,         /* the run ended here */
 	VIGIL_REC_TICK,           /* vigil_session_tick was called */
+	VIGIL_REC_VMM_EXITED,     /* i32 status, i32 signal, detail */
 	VIGIL_REC__COUNT,
 };
 

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -32,7 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "console.h"
+#include "finish.h"
 #include "initramfs.h"
 #include "junit.h"
 #include "qmp.h"
@@ -68,7 +71,9 @@ struct runner {
 	struct src sig, timer, pid, port, qmp_src, con, err;
 	pid_t qemu_pid;
 	bool qemu_exited;
-	int qemu_status;
+	bool qemu_up;    /* its QMP greeting or a guest byte arrived: it started */
+	int qemu_status; /* exit status, or -1 when a signal killed it */
+	int qemu_sig;    /* the signal that killed it, or 0 */
 	enum vigil_accel accel;
 	bool probing; /* accel auto: waiting for KVM's first byte */
 	uint64_t probe_deadline;
@@ -98,9 +103,11 @@ struct runner {
 	struct vigil_rec_writer rec;
 	bool recording;
 	char errbuf[RUN_ERR_MAX];
+	char qemu_version[32]; /* from the QMP greeting */
 	size_t errlen;
 	/* status line */
 	bool tty;
+	unsigned cols; /* terminal width (TIOCGWINSZ, again on SIGWINCH) */
 	bool status_drawn;
 	uint64_t status_next;
 	uint64_t t0;
@@ -583,7 +590,7 @@ static void ep_del(struct runner *r, struct src *s)
 
 /* ---- console ----------------------------------------------------------- */
 
-static void on_console_line(void *ctx, const char *line, size_t len, enum vigil_con_kind k)
+static void on_console_line(void *ctx, const char *line, size_t len, enum vigil_kernel_trouble k)
 {
 	struct runner *r = ctx;
 	uint64_t t = now_ns();
@@ -594,8 +601,7 @@ static void on_console_line(void *ctx, const char *line, size_t len, enum vigil_
 		status_clear(r);
 		fprintf(stderr, "console: %s\n", line);
 	}
-	if (k == VIGIL_CON_PANIC)
-		s_crashed(r, line, t);
+	(void)k; /* the session classifies console lines itself (panic, OOM, ...) */
 }
 
 static void console_ready(struct runner *r, uint32_t events)
@@ -641,10 +647,17 @@ static void err_ready(struct runner *r, uint32_t events)
 		status_clear(r);
 		write_all(2, buf, (size_t)n);
 	}
-	if (r->errlen + (size_t)n < sizeof(r->errbuf)) {
-		memcpy(r->errbuf + r->errlen, buf, (size_t)n);
-		r->errlen += (size_t)n;
+	/* keep the last RUN_ERR_MAX - 1 bytes: the end says why QEMU died */
+	if (r->errlen + (size_t)n >= sizeof(r->errbuf)) {
+		size_t drop = r->errlen + (size_t)n - (sizeof(r->errbuf) - 1);
+		drop = drop < r->errlen ? drop : r->errlen;
+		memmove(r->errbuf, r->errbuf + drop, r->errlen - drop);
+		r->errlen -= drop;
 	}
+	if ((size_t)n > sizeof(r->errbuf) - 1 - r->errlen)
+		n = (ssize_t)(sizeof(r->errbuf) - 1 - r->errlen);
+	memcpy(r->errbuf + r->errlen, buf, (size_t)n);
+	r->errlen += (size_t)n;
 }
 
 /* ---- the port ---------------------------------------------------------- */
@@ -686,6 +699,7 @@ static void port_ready(struct runner *r, uint32_t events)
 		t = now_ns();
 		if (!r->first_byte_ns)
 			r->first_byte_ns = t;
+		r->qemu_up = true;
 		if (r->probing) {
 			r->probing = false;
 			say(r, "accel kvm: the guest answered after %.2f s",
@@ -748,6 +762,11 @@ static void qmp_ready(struct runner *r, uint32_t events)
 		vigil_qmp_on_writable(r->qmp);
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		e = vigil_qmp_on_readable(r->qmp);
+		if (vigil_qmp_ready(r->qmp) && !r->qemu_up) {
+			r->qemu_up = true;
+			snprintf(r->qemu_version, sizeof(r->qemu_version), "%s",
+				 vigil_qmp_version(r->qmp));
+		}
 		if (e < 0) {
 			epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->qmp_src.fd, NULL);
 			r->qmp_src.fd = -1;
@@ -800,7 +819,8 @@ static void pid_ready(struct runner *r, uint32_t events)
 	if (waitid(P_PID, (id_t)r->qemu_pid, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
 		return;
 	r->qemu_exited = true;
-	r->qemu_status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+	r->qemu_status = si.si_code == CLD_EXITED ? si.si_status : -1;
+	r->qemu_sig = si.si_code == CLD_EXITED ? 0 : si.si_status;
 	ep_del(r, &r->pid);
 	drain_all(r);
 }
@@ -809,12 +829,18 @@ static int launch_qemu(struct runner *r, enum vigil_accel accel);
 
 /* ---- signals and timer ------------------------------------------------- */
 
+static void term_cols(struct runner *r);
+
 static void sig_ready(struct runner *r, uint32_t events)
 {
 	struct signalfd_siginfo si;
 
 	(void)events;
 	while (read(r->sig.fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGWINCH) {
+			term_cols(r);
+			continue;
+		}
 		if (r->signal_seen) {
 			/* a second signal: stop waiting for the guest */
 			if (r->qemu_pid > 0 && !r->qemu_exited)
@@ -846,20 +872,34 @@ static void arm_timer(struct runner *r, uint64_t next)
 	timerfd_settime(r->timer.fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
+/*
+ * The live status line on a terminal, cut to its width (a line that wraps
+ * leaves a stale copy on every redraw). The most useful parts come first.
+ */
 static void status_draw(struct runner *r, uint64_t t)
 {
 	struct vigil_session_counters c;
+	char line[256];
+	int n;
 
 	if (!r->tty || r->o->quiet || r->phase != PH_WATCH)
 		return;
 	vigil_session_counters(r->s, &c);
-	fprintf(stderr,
-		"\r\033[K[vigil %s %s %.1fs] %s | procs %u (%u stalled) | flows %u | tests %llu",
-		r->o->attach ? "attach" : vigil_machine_name(r->o->qemu.machine),
-		r->o->attach ? (r->qmp ? "qmp" : "no-qmp") : vigil_accel_name(r->accel),
-		(double)(t - r->t0) / 1e9, r->phase_text[0] ? r->phase_text : "booting",
-		c.tracker.tracked, c.tracker.stalled, c.flows.open_now,
-		(unsigned long long)c.type[VIGIL_MSG_TEST_RESULT].frames);
+	n = snprintf(line, sizeof(line),
+		     "[vigil %.1fs] %s | procs %u (%u stalled) | tests %llu | "
+		     "flows %u | %s %s",
+		     (double)(t - r->t0) / 1e9, r->phase_text[0] ? r->phase_text : "booting",
+		     c.tracker.tracked, c.tracker.stalled,
+		     (unsigned long long)c.type[VIGIL_MSG_TEST_RESULT].frames, c.flows.open_now,
+		     r->o->attach ? "attach" : vigil_machine_name(r->o->qemu.machine),
+		     r->o->attach ? (r->qmp ? "qmp" : "no-qmp") : vigil_accel_name(r->accel));
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	if (r->cols > 1 && (unsigned)n > r->cols - 1)
+		n = (int)r->cols - 1;
+	fprintf(stderr, "\r\033[K%.*s", n, line);
 	fflush(stderr);
 	r->status_drawn = true;
 }
@@ -897,6 +937,25 @@ static void close_sources(struct runner *r)
 	}
 }
 
+/* QEMU's part of the provenance: binary, argv, accelerator (the version
+ * comes with the QMP greeting and is added at the end). */
+static void provenance_qemu(struct runner *r, const struct vigil_argv *argv, enum vigil_accel accel)
+{
+	struct json_object *q, *a;
+
+	if (!r->o->provenance)
+		return;
+	q = json_object_new_object();
+	a = json_object_new_array();
+	for (size_t i = 0; i < argv->n; i++)
+		json_object_array_add(a, json_object_new_string(argv->v[i]));
+	json_object_object_add(q, "binary", json_object_new_string(argv->v[0]));
+	json_object_object_add(q, "argv", a);
+	json_object_object_add(r->o->provenance, "qemu", q);
+	json_object_object_add(r->o->provenance, "accel",
+			       json_object_new_string(vigil_accel_name(accel)));
+}
+
 static int launch_qemu(struct runner *r, enum vigil_accel accel)
 {
 	struct vigil_qemu_cfg c = r->o->qemu;
@@ -915,6 +974,7 @@ static int launch_qemu(struct runner *r, enum vigil_accel accel)
 	e = vigil_qemu_argv(&c, &argv);
 	if (e < 0)
 		return e;
+	provenance_qemu(r, &argv, accel);
 	if (r->o->verbose) {
 		char *line = vigil_argv_join(&argv);
 		say(r, "starting %s", line ? line : argv.v[0]);
@@ -1071,29 +1131,52 @@ static void kvm_mark_bad(const struct vigil_run_opts *o)
 
 /* ---- the session ------------------------------------------------------- */
 
-char *vigil_runner_rec_header(const struct vigil_session_opts *so, uint64_t t0_ns, const char *what)
-{
-	char *s = NULL;
+/* The session options a recording carries, as (name, field) pairs. */
+#define REC_U64_FIELDS(X)                                                                          \
+	X(stall_threshold_ns)                                                                      \
+	X(boot_timeout_ns)                                                                         \
+	X(workload_duration_ns)                                                                    \
+	X(run_timeout_ns)                                                                          \
+	X(link_grace_ns)                                                                           \
+	X(ping_interval_ns)                                                                        \
+	X(progress_interval_ns)
 
-	if (asprintf(&s,
-		     "{\"format\":\"vigil-record\",\"version\":1,\"what\":\"%s\",\"t0_ns\":%llu,"
-		     "\"mode\":%d,\"stall_threshold_ns\":%llu,\"on_stall\":%d,"
-		     "\"boot_timeout_ns\":%llu,\"workload_duration_ns\":%llu,"
-		     "\"run_timeout_ns\":%llu,\"link_grace_ns\":%llu,\"ping_interval_ns\":%llu,"
-		     "\"progress_interval_ns\":%llu,\"tracker_capacity\":%u}",
-		     what, (unsigned long long)t0_ns, (int)so->mode,
-		     (unsigned long long)so->stall_threshold_ns, (int)so->on_stall,
-		     (unsigned long long)so->boot_timeout_ns,
-		     (unsigned long long)so->workload_duration_ns,
-		     (unsigned long long)so->run_timeout_ns, (unsigned long long)so->link_grace_ns,
-		     (unsigned long long)so->ping_interval_ns,
-		     (unsigned long long)so->progress_interval_ns, so->tracker_capacity) < 0)
+char *vigil_runner_rec_header(const struct vigil_session_opts *so, uint64_t t0_ns, const char *what,
+			      struct json_object *provenance, bool image_mode)
+{
+	struct json_object *o = json_object_new_object();
+	char *out = NULL;
+	const char *txt;
+
+	if (!o)
 		return NULL;
-	return s;
+	json_object_object_add(o, "format", json_object_new_string("vigil-record"));
+	json_object_object_add(o, "version", json_object_new_int(1));
+	json_object_object_add(o, "what", json_object_new_string(what));
+	json_object_object_add(o, "t0_ns", json_object_new_uint64(t0_ns));
+	json_object_object_add(o, "mode", json_object_new_int((int)so->mode));
+	json_object_object_add(o, "on_stall", json_object_new_int((int)so->on_stall));
+	json_object_object_add(o, "fail_on", json_object_new_int64(so->fail_on));
+	json_object_object_add(o, "tracker_capacity", json_object_new_int64(so->tracker_capacity));
+	json_object_object_add(o, "image_mode", json_object_new_boolean(image_mode));
+#define U64(name) json_object_object_add(o, #name, json_object_new_uint64(so->name));
+	REC_U64_FIELDS(U64)
+#undef U64
+	if (provenance) {
+		json_object_object_add(o, "provenance", json_object_get(provenance));
+		txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		if (!txt || strlen(txt) >= VIGIL_REC_HEADER_MAX) /* a huge argv: leave it out */
+			json_object_object_del(o, "provenance");
+	}
+	txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	out = txt ? strdup(txt) : NULL;
+	json_object_put(o);
+	return out;
 }
 
 int vigil_runner_rec_header_parse(const char *json, size_t len, struct vigil_session_opts *so,
-				  uint64_t *t0_ns)
+				  uint64_t *t0_ns, struct json_object **provenance,
+				  bool *image_mode)
 {
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *o, *v;
@@ -1109,22 +1192,26 @@ int vigil_runner_rec_header_parse(const char *json, size_t len, struct vigil_ses
 #define U64(name)                                                                                  \
 	if (json_object_object_get_ex(o, #name, &v))                                               \
 		so->name = (uint64_t)json_object_get_uint64(v);
-	U64(stall_threshold_ns)
-	U64(boot_timeout_ns)
-	U64(workload_duration_ns)
-	U64(run_timeout_ns)
-	U64(link_grace_ns)
-	U64(ping_interval_ns)
-	U64(progress_interval_ns)
+	REC_U64_FIELDS(U64)
 #undef U64
 	if (json_object_object_get_ex(o, "mode", &v))
 		so->mode = (enum vigil_session_mode)json_object_get_int(v);
 	if (json_object_object_get_ex(o, "on_stall", &v))
 		so->on_stall = (enum vigil_on_stall)json_object_get_int(v);
+	if (json_object_object_get_ex(o, "fail_on", &v))
+		so->fail_on = (uint32_t)json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "tracker_capacity", &v))
 		so->tracker_capacity = (uint32_t)json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "t0_ns", &v))
 		*t0_ns = json_object_get_uint64(v);
+	if (image_mode)
+		*image_mode =
+		    json_object_object_get_ex(o, "image_mode", &v) && json_object_get_boolean(v);
+	if (provenance)
+		*provenance = json_object_object_get_ex(o, "provenance", &v) &&
+				      json_object_is_type(v, json_type_object)
+				  ? json_object_get(v)
+				  : NULL;
 	json_object_put(o);
 	return 0;
 }
@@ -1141,7 +1228,8 @@ static int session_start(struct runner *r, uint64_t t)
 
 	if (r->o->record_path) {
 		char *hdr =
-		    vigil_runner_rec_header(&r->o->sopts, t, r->o->attach ? "attach" : "run");
+		    vigil_runner_rec_header(&r->o->sopts, t, r->o->attach ? "attach" : "run",
+					    r->o->provenance, r->o->image_mode);
 		if (r->recording)
 			vigil_rec_close(&r->rec);
 		e = hdr ? vigil_rec_open(&r->rec, r->o->record_path, hdr) : -ENOMEM;
@@ -1160,6 +1248,136 @@ static int session_start(struct runner *r, uint64_t t)
 		fprintf(stderr, "vigil: cannot create the session: %s\n", strerror(-e));
 	r->link_up = false;
 	return e;
+}
+
+/* ---- when QEMU goes away ---------------------------------------------- */
+
+/* "exited with status 1", "was killed by SIGKILL". */
+static void qemu_how(const struct runner *r, char *buf, size_t cap)
+{
+	if (r->qemu_sig)
+		snprintf(buf, cap, "was killed by SIG%s",
+			 sigabbrev_np(r->qemu_sig) ? sigabbrev_np(r->qemu_sig) : "?");
+	else
+		snprintf(buf, cap, "exited with status %d", r->qemu_status);
+}
+
+/* The last `lines` non-empty lines of QEMU's stderr joined with " | ",
+ * without QEMU's "qemu-system-x86_64: " prefixes. */
+static void qemu_err_tail(struct runner *r, char *out, size_t cap, int lines)
+{
+	const char *start[8];
+	size_t len[8];
+	int n = 0;
+	size_t o = 0, i = r->errlen;
+
+	out[0] = '\0';
+	if (lines > 8)
+		lines = 8;
+	while (i > 0 && n < lines) {
+		size_t end = i, b;
+		while (end > 0 && r->errbuf[end - 1] == '\n')
+			end--;
+		b = end;
+		while (b > 0 && r->errbuf[b - 1] != '\n')
+			b--;
+		if (end > b) {
+			const char *l = r->errbuf + b, *c = memchr(l, ':', end - b);
+			/* drop "qemu-system-x86_64: " */
+			if (c && c + 2 <= r->errbuf + end && !memchr(l, ' ', (size_t)(c - l)) &&
+			    !strncmp(l, "qemu", 4))
+				l = c + 2;
+			start[n] = l;
+			len[n++] = (size_t)(r->errbuf + end - l);
+		}
+		i = b;
+	}
+	while (n-- > 0 && o + 4 < cap)
+		o += (size_t)snprintf(out + o, cap - o, "%s%.*s", o ? " | " : "", (int)len[n],
+				      start[n]);
+}
+
+/*
+ * QEMU is gone while the run went on: before it ever came up (no QMP
+ * greeting, no guest byte) it would not start, which is vigil's error
+ * (125) with its stderr; after that it is QEMU_EXITED with its status or
+ * signal and its last stderr lines (124), whatever the guest was doing.
+ */
+static void qemu_gone(struct runner *r, uint64_t t)
+{
+	char how[64], tail[600], msg[800];
+
+	qemu_how(r, how, sizeof(how));
+	qemu_err_tail(r, tail, sizeof(tail), 4);
+	if (!r->qemu_up && !r->qemu_sig) {
+		snprintf(msg, sizeof(msg), "QEMU would not start: it %s%s%s", how,
+			 tail[0] ? ": " : "", tail);
+		s_harness(r, msg, t);
+	} else {
+		uint8_t rb[8 + 600];
+		size_t tl = strlen(tail);
+		vigil_put32(rb, (uint32_t)r->qemu_status);
+		vigil_put32(rb + 4, (uint32_t)r->qemu_sig);
+		memcpy(rb + 8, tail, tl);
+		rec(r, VIGIL_REC_VMM_EXITED, t, rb, 8 + tl);
+		vigil_session_vmm_exited(r->s, t, r->qemu_status, r->qemu_sig,
+					 tail[0] ? tail : NULL);
+	}
+	r->phase = PH_DONE;
+}
+
+/* Everything a launch of QEMU (and its guest) leaves behind, cleared for
+ * the next one. */
+static void reset_guest_state(struct runner *r)
+{
+	close_sources(r);
+	r->errlen = 0;
+	r->first_byte_ns = 0;
+	r->rx_bytes = 0;
+	r->qemu_up = false;
+	r->qemu_sig = r->qemu_status = 0;
+	r->txq_len = 0;
+	r->port_out = r->port_open = r->port_closed_seen = false;
+	r->quit_sent = r->killed = r->saw_exit = r->crashed = false;
+	r->phase_text[0] = '\0';
+	vigil_console_init(&r->con_scan);
+}
+
+/*
+ * --accel auto: KVM did not run the guest (QEMU died, or no byte came in
+ * time). Say why, once: the verdict is remembered until the host reboots,
+ * and later runs go straight to TCG without a word (-v says it).
+ */
+static int kvm_fallback(struct runner *r)
+{
+	char why[700], tail[600];
+
+	if (r->qemu_exited) {
+		char how[64];
+		qemu_how(r, how, sizeof(how));
+		qemu_err_tail(r, tail, sizeof(tail), 1);
+		snprintf(why, sizeof(why), "QEMU %s under KVM%s%s",
+			 r->qemu_sig == SIGABRT ? "aborted" : how, tail[0] ? ": " : "", tail);
+	} else {
+		snprintf(why, sizeof(why), "no byte from the guest within %.1f s",
+			 (double)r->o->kvm_probe_ns / 1e9);
+	}
+	say(r, "accel kvm: %s; using TCG (remembered until this host reboots)", why);
+	kvm_mark_bad(r->o);
+	r->probing = false;
+	r->probe_deadline = 0;
+	if (!r->qemu_exited) {
+		kill(r->qemu_pid, SIGKILL);
+		waitpid(r->qemu_pid, NULL, 0);
+	}
+	reset_guest_state(r);
+	r->t0 = now_ns();
+	if (launch_qemu(r, VIGIL_ACCEL_TCG) < 0 || session_start(r, r->t0) < 0) {
+		fprintf(stderr, "vigil: cannot restart QEMU under TCG\n");
+		return -EIO;
+	}
+	s_link(r, true, r->t0);
+	return 0;
 }
 
 /* ---- the loop ---------------------------------------------------------- */
@@ -1210,48 +1428,14 @@ static int loop(struct runner *r)
 			s_harness(r, msg, t);
 			begin_stop(r, t);
 		}
-		if (r->qemu_exited && r->phase == PH_WATCH) {
-			if (r->probing) {
-				r->probe_deadline = t; /* KVM QEMU gave up: fall back now */
-			} else {
-				uint64_t te = now_ns();
-				if (!r->first_byte_ns && r->qemu_status != 0 && r->errlen) {
-					char msg[512];
-					r->errbuf[r->errlen] = '\0';
-					snprintf(msg, sizeof(msg),
-						 "QEMU exited with status %d: %.400s",
-						 r->qemu_status, r->errbuf);
-					msg[strcspn(msg, "\n")] = '\0';
-					s_harness(r, msg, te);
-				} else {
-					s_link(r, false, te);
-				}
-				r->phase = PH_DONE;
-				break;
-			}
-		}
-		if (r->probe_deadline && t >= r->probe_deadline && r->probing) {
-			say(r,
-			    "accel kvm: no byte from the guest within %.1f s; using TCG "
-			    "(remembered until the host reboots)",
-			    (double)r->o->kvm_probe_ns / 1e9);
-			kvm_mark_bad(r->o);
-			r->probing = false;
-			r->probe_deadline = 0;
-			if (!r->qemu_exited) {
-				kill(r->qemu_pid, SIGKILL);
-				waitpid(r->qemu_pid, NULL, 0);
-			}
-			close_sources(r);
-			r->errlen = 0;
-			r->first_byte_ns = 0;
-			r->t0 = now_ns();
-			if (session_start(r, r->t0) < 0 || launch_qemu(r, VIGIL_ACCEL_TCG) < 0) {
-				fprintf(stderr, "vigil: cannot restart QEMU under TCG\n");
+		if (r->probing && (r->qemu_exited || t >= r->probe_deadline)) {
+			if (kvm_fallback(r) < 0)
 				return -EIO;
-			}
-			s_link(r, true, r->t0);
 			continue;
+		}
+		if (r->qemu_exited && r->phase == PH_WATCH) {
+			qemu_gone(r, now_ns());
+			break;
 		}
 		if (r->phase == PH_STOPPING) {
 			if (r->qemu_exited) {
@@ -1307,106 +1491,101 @@ static int loop(struct runner *r)
 	return 0;
 }
 
-static int write_text_file(const char *path, const char *text, size_t len)
+/* ---- setup and the end ---------------------------------------------- */
+
+/*
+ * The provenance gets QEMU's version (from the QMP greeting) and goes into
+ * the FINISH record whole, so `vigil decode` puts the same one in its
+ * verdict (the header's copy lacks the version).
+ */
+static void provenance_final(struct runner *r, uint64_t t)
 {
-	FILE *f = strcmp(path, "-") ? fopen(path, "we") : stdout;
-	int e = 0;
+	struct json_object *p = r->o->provenance, *q;
+	const char *txt = NULL;
+	size_t len = 0;
 
-	if (!f)
-		return -errno;
-	if (fwrite(text, 1, len, f) != len || fputc('\n', f) == EOF)
-		e = -EIO;
-	if (f != stdout && fclose(f) != 0 && e == 0)
-		e = -errno;
-	return e;
-}
-
-static void summary(struct runner *r, const struct vigil_verdict *v)
-{
-	char line[1024];
-
-	if (r->o->quiet)
-		return;
-	status_clear(r);
-	vigil_verdict_summary(v, line, sizeof(line));
-	fprintf(stderr, "vigil: %s\n", line);
-	if (v->outcome == VIGIL_OUTCOME_GUEST_CRASH && r->con_scan.excerpt_len) {
-		fputs("vigil: console:\n", stderr);
-		fwrite(r->con_scan.excerpt, 1,
-		       r->con_scan.excerpt_len < 2048 ? r->con_scan.excerpt_len : 2048, stderr);
-	}
-}
-
-static int outputs(struct runner *r, const struct vigil_verdict *v)
-{
-	int e, bad = 0;
-
-	if (r->o->verdict_path) {
-		char *json;
-		int n = vigil_verdict_to_json(v, VIGIL_JSON_PRETTY, &json);
-		e = n < 0 ? n : write_text_file(r->o->verdict_path, json, (size_t)n);
-		if (n >= 0)
-			free(json);
-		if (e < 0) {
-			fprintf(stderr, "vigil: cannot write the verdict to %s: %s\n",
-				r->o->verdict_path, strerror(-e));
-			bad = 1;
+	if (p && r->qemu_version[0]) {
+		if (!json_object_object_get_ex(p, "qemu", &q)) {
+			q = json_object_new_object();
+			json_object_object_add(p, "qemu", q);
 		}
+		json_object_object_add(q, "version", json_object_new_string(r->qemu_version));
 	}
-	if (r->o->junit_path) {
-		FILE *f = fopen(r->o->junit_path, "we");
-		e = f ? vigil_junit_write(f, v, "vigil") : -errno;
-		if (f && fclose(f) != 0 && e == 0)
-			e = -errno;
-		if (e < 0) {
-			fprintf(stderr, "vigil: cannot write JUnit XML to %s: %s\n",
-				r->o->junit_path, strerror(-e));
-			bad = 1;
-		}
+	if (p) {
+		txt = json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN);
+		len = txt ? strlen(txt) : 0;
+		if (len > VIGIL_REC_MAX)
+			len = 0; /* a huge argv: the header's copy is what decode gets */
 	}
-	return bad;
+	rec(r, VIGIL_REC_FINISH, t, len ? txt : NULL, len);
 }
 
-int vigil_runner_main(const struct vigil_run_opts *o)
+static void finish_outputs(struct runner *r, const struct vigil_verdict *v, int *code)
 {
-	struct runner rr, *r = &rr;
-	const struct vigil_verdict *v;
+	struct vigil_finish_in in = {
+		.v = v,
+		.provenance = r->o->provenance,
+		.image_mode = r->o->image_mode,
+		.verdict_path = r->o->verdict_path,
+		.junit_path = r->o->junit_path,
+		.cmd = r->o->attach ? "attach" : "run",
+	};
+
+	if (!r->o->quiet) {
+		status_clear(r);
+		vigil_finish_summary(stderr, &in);
+	}
+	if (vigil_finish_write(&in) && *code == 0)
+		*code = VIGIL_EXIT_HARNESS;
+}
+
+static void term_cols(struct runner *r)
+{
+	struct winsize ws;
+
+	r->cols = ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
+}
+
+static int setup_loop(struct runner *r)
+{
 	sigset_t mask;
-	int e, code, tfd, sfd;
+	int tfd, sfd;
 
-	memset(r, 0, sizeof(*r));
-	r->o = o;
-	r->sig.fd = r->timer.fd = r->pid.fd = r->port.fd = r->qmp_src.fd = r->con.fd = r->err.fd =
-	    -1;
-	r->console_fd = -1;
-	r->tty = isatty(2);
-	vigil_console_init(&r->con_scan);
 	r->txq = malloc(RUN_TXQ_MAX + VIGIL_WIRE_MAX_FRAME);
 	r->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!r->txq || r->epfd < 0) {
 		fprintf(stderr, "vigil: cannot set up the event loop: %s\n", strerror(errno));
-		return 125;
+		return -1;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGWINCH);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (sfd < 0 || tfd < 0 || ep_add(r, &r->sig, sfd, EPOLLIN, sig_ready) < 0 ||
 	    ep_add(r, &r->timer, tfd, EPOLLIN, timer_ready) < 0) {
 		fprintf(stderr, "vigil: cannot set up signals and timers: %s\n", strerror(errno));
-		return 125;
+		return -1;
 	}
+	return 0;
+}
+
+/* The outputs written while the run goes on (all checked before, see outputs.c). */
+static int open_outputs(struct runner *r)
+{
+	const struct vigil_run_opts *o = r->o;
+
 	if (o->events_path) {
 		r->events_stdout = !strcmp(o->events_path, "-");
 		r->events = r->events_stdout ? stdout : fopen(o->events_path, "we");
 		if (!r->events) {
 			fprintf(stderr, "vigil: cannot write events to %s: %s\n", o->events_path,
 				strerror(errno));
-			return 125;
+			return -1;
 		}
 	}
 	if (o->console_path) {
@@ -1415,62 +1594,122 @@ int vigil_runner_main(const struct vigil_run_opts *o)
 		if (r->console_fd < 0) {
 			fprintf(stderr, "vigil: cannot write the console to %s: %s\n",
 				o->console_path, strerror(errno));
-			return 125;
+			return -1;
 		}
 	}
-	if (o->snapshot_dir && mkdir(o->snapshot_dir, 0755) < 0 && errno != EEXIST) {
-		fprintf(stderr, "vigil: cannot create the snapshot directory %s: %s\n",
-			o->snapshot_dir, strerror(errno));
-		return 125;
-	}
-	r->t0 = now_ns();
+	return 0;
+}
+
+static int start_attach(struct runner *r)
+{
+	const struct vigil_run_opts *o = r->o;
+	int e;
+
 	if (session_start(r, r->t0) < 0)
-		return 125;
-	if (o->attach) {
-		e = attach_port(r);
-		if (e < 0) {
-			fprintf(stderr,
-				"vigil: cannot connect to %s: %s (is QEMU running with "
-				"-chardev socket,path=%s,server=on?)\n",
-				o->socket_path, strerror(-e), o->socket_path);
-			return 125;
-		}
-		if (o->qmp_path) {
-			int fd = unix_connect(o->qmp_path);
-			if (fd < 0 || vigil_qmp_new(fd, qmp_event, r, &r->qmp) < 0 ||
-			    ep_add(r, &r->qmp_src, fd, EPOLLIN, qmp_ready) < 0) {
-				fprintf(stderr, "vigil: cannot connect to QMP at %s: %s\n",
-					o->qmp_path, strerror(fd < 0 ? -fd : errno));
-				return 125;
-			}
-		}
-		r->accel = o->qemu.accel;
-	} else {
-		enum vigil_accel accel = VIGIL_ACCEL_TCG;
-		if (o->accel == VIGIL_ACCEL_MODE_KVM) {
-			accel = VIGIL_ACCEL_KVM;
-		} else if (o->accel == VIGIL_ACCEL_MODE_AUTO) {
-			if (access("/dev/kvm", R_OK | W_OK) < 0) {
-				if (o->verbose)
-					say(r, "accel tcg: /dev/kvm: %s", strerror(errno));
-			} else if (kvm_known_bad(o)) {
-				say(r, "accel tcg: KVM did not run a guest earlier since this host "
-				       "booted");
-			} else {
-				accel = VIGIL_ACCEL_KVM;
-				r->probing = true;
-				r->probe_deadline = r->t0 + o->kvm_probe_ns;
-			}
-		}
-		e = launch_qemu(r, accel);
-		if (e < 0) {
-			fprintf(stderr, "vigil: cannot start QEMU: %s\n", strerror(-e));
-			return 125;
-		}
-		if (!r->probing && !o->quiet && o->accel == VIGIL_ACCEL_MODE_AUTO && o->verbose)
-			say(r, "accel %s", vigil_accel_name(accel));
-		s_link(r, true, r->t0);
+		return -1;
+	e = attach_port(r);
+	if (e < 0) {
+		fprintf(stderr,
+			"vigil: cannot connect to %s: %s (is QEMU running with "
+			"-chardev socket,path=%s,server=on?)\n",
+			o->socket_path, strerror(-e), o->socket_path);
+		return -1;
 	}
+	if (o->qmp_path) {
+		int fd = unix_connect(o->qmp_path);
+		if (fd < 0 || vigil_qmp_new(fd, qmp_event, r, &r->qmp) < 0 ||
+		    ep_add(r, &r->qmp_src, fd, EPOLLIN, qmp_ready) < 0) {
+			fprintf(stderr, "vigil: cannot connect to QMP at %s: %s\n", o->qmp_path,
+				strerror(fd < 0 ? -fd : errno));
+			return -1;
+		}
+	}
+	r->accel = o->qemu.accel;
+	return 0;
+}
+
+/* --accel: KVM when asked; with auto, when /dev/kvm is usable and KVM has
+ * not failed on this host since it booted (then a probe proves it). */
+static enum vigil_accel choose_accel(struct runner *r)
+{
+	const struct vigil_run_opts *o = r->o;
+
+	if (o->accel == VIGIL_ACCEL_MODE_KVM)
+		return VIGIL_ACCEL_KVM;
+	if (o->accel == VIGIL_ACCEL_MODE_TCG)
+		return VIGIL_ACCEL_TCG;
+	if (access("/dev/kvm", R_OK | W_OK) < 0) {
+		if (o->verbose)
+			say(r, "accel tcg: /dev/kvm: %s", strerror(errno));
+		return VIGIL_ACCEL_TCG;
+	}
+	if (kvm_known_bad(o)) {
+		if (o->verbose)
+			say(r, "accel tcg: KVM did not run a guest since this host booted");
+		return VIGIL_ACCEL_TCG;
+	}
+	r->probing = true;
+	r->probe_deadline = r->t0 + o->kvm_probe_ns;
+	return VIGIL_ACCEL_KVM;
+}
+
+static int start_run(struct runner *r)
+{
+	enum vigil_accel accel = choose_accel(r);
+	int e = launch_qemu(r, accel);
+
+	if (e < 0) {
+		fprintf(stderr, "vigil: cannot start QEMU: %s\n", strerror(-e));
+		return -1;
+	}
+	if (session_start(r, r->t0) < 0)
+		return -1;
+	if (!r->probing && r->o->verbose)
+		say(r, "accel %s", vigil_accel_name(accel));
+	s_link(r, true, r->t0);
+	return 0;
+}
+
+static void teardown(struct runner *r)
+{
+	if (r->events && r->events != stdout)
+		fclose(r->events);
+	else if (r->events)
+		fflush(r->events);
+	if (r->recording && vigil_rec_close(&r->rec) < 0)
+		fprintf(stderr, "vigil: the recording %s is incomplete\n", r->o->record_path);
+	if (r->console_fd >= 0)
+		close(r->console_fd);
+	close_sources(r);
+	vigil_session_free(r->s);
+	free(r->txq);
+	if (r->epfd >= 0)
+		close(r->epfd);
+	if (r->sig.fd >= 0)
+		close(r->sig.fd);
+	if (r->timer.fd >= 0)
+		close(r->timer.fd);
+}
+
+int vigil_runner_main(const struct vigil_run_opts *o)
+{
+	struct runner rr, *r = &rr;
+	const struct vigil_verdict *v;
+	uint64_t t;
+	int e, code = VIGIL_EXIT_HARNESS;
+
+	memset(r, 0, sizeof(*r));
+	r->o = o;
+	r->sig.fd = r->timer.fd = r->pid.fd = r->port.fd = r->qmp_src.fd = r->con.fd = r->err.fd =
+	    -1;
+	r->epfd = r->console_fd = -1;
+	r->tty = isatty(2);
+	term_cols(r);
+	vigil_console_init(&r->con_scan);
+	r->t0 = now_ns();
+	if (setup_loop(r) < 0 || open_outputs(r) < 0 ||
+	    (o->attach ? start_attach(r) : start_run(r)) < 0)
+		goto out;
 	e = loop(r);
 	if (e < 0)
 		fprintf(stderr, "vigil: event loop failed: %s\n", strerror(-e));
@@ -1479,26 +1718,16 @@ int vigil_runner_main(const struct vigil_run_opts *o)
 		waitpid(r->qemu_pid, NULL, 0);
 	}
 	vigil_console_flush(&r->con_scan, on_console_line, r);
-	{
-		uint64_t t = now_ns();
-		rec(r, VIGIL_REC_FINISH, t, NULL, 0);
-		v = vigil_session_finish(r->s, t);
-	}
-	summary(r, v);
+	t = now_ns();
+	provenance_final(r, t);
+	v = vigil_session_finish(r->s, t);
 	code = vigil_verdict_exit_code(v);
-	if (outputs(r, v) && code == 0)
-		code = 125;
-	if (r->events && r->events != stdout)
-		fclose(r->events);
-	else if (r->events)
-		fflush(r->events);
-	if (r->recording && vigil_rec_close(&r->rec) < 0)
-		fprintf(stderr, "vigil: the recording %s is incomplete\n", o->record_path);
-	if (r->console_fd >= 0)
-		close(r->console_fd);
-	close_sources(r);
-	vigil_session_free(r->s);
-	free(r->txq);
-	close(r->epfd);
+	finish_outputs(r, v, &code);
+out:
+	if (r->qemu_pid > 0 && !r->qemu_exited) {
+		kill(r->qemu_pid, SIGKILL);
+		waitpid(r->qemu_pid, NULL, 0);
+	}
+	teardown(r);
 	return code;
 }

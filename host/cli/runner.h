@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <json-c/json.h>
 #include <vigil/session.h>
 
 #include "qemu.h"
@@ -47,16 +48,24 @@ struct vigil_run_opts {
 	const char *snapshot_dir;
 	bool quiet;
 	bool verbose;
+	/* what the run is made of (provenance.h): put in the verdict and the
+	 * recording; the runner adds QEMU's binary, version, argv and accel */
+	struct json_object *provenance;
+	bool image_mode; /* the workload runs from a generated image (hints on exit 127) */
 };
 
 /* Run to the end; returns the process exit code (docs/cli.md). */
 int vigil_runner_main(const struct vigil_run_opts *o);
 
-/* The recording header (JSON) for these session options; malloc'd. */
-char *vigil_runner_rec_header(const struct vigil_session_opts *so, uint64_t t0_ns,
-			      const char *what);
-/* Parse it back into so (fields not present keep their values). 0 or -EBADMSG. */
+/* The recording header (JSON) for these session options, with the run's
+ * provenance (may be NULL) when it fits the header; malloc'd. */
+char *vigil_runner_rec_header(const struct vigil_session_opts *so, uint64_t t0_ns, const char *what,
+			      struct json_object *provenance, bool image_mode);
+/* Parse it back into so (fields not present keep their values); *provenance
+ * gets a new reference or NULL (provenance may be NULL: not wanted).
+ * 0 or -EBADMSG. */
 int vigil_runner_rec_header_parse(const char *json, size_t len, struct vigil_session_opts *so,
-				  uint64_t *t0_ns);
+				  uint64_t *t0_ns, struct json_object **provenance,
+				  bool *image_mode);
 
 #endif /* VIGIL_CLI_RUNNER_H */

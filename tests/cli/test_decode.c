@@ -73,9 +73,9 @@ static void test_plain_stream(void **state)
 	n = guest_stream(buf, sizeof(buf), 0);
 	assert_int_equal(tu_write(d, "stream.bin", buf, n, 0644), 0);
 	assert_int_equal(decode(file, verdict), 0);
-	/* garbage only: the guest was never ready */
+	/* garbage only: no frame at all is vigil's error, not a guest verdict */
 	assert_int_equal(tu_write(d, "stream.bin", "garbage", 7, 0644), 0);
-	assert_int_equal(decode(file, verdict), 127);
+	assert_int_equal(decode(file, verdict), 125);
 	tu_rm_rf(d);
 	free(d);
 }
@@ -99,7 +99,12 @@ static void test_recording_replay(void **state)
 	so.stall_threshold_ns = 200 * ms;
 	snprintf(file, sizeof(file), "%s/r.rec", d);
 	snprintf(verdict, sizeof(verdict), "%s/v.json", d);
-	hdr = vigil_runner_rec_header(&so, t0, "run");
+	{
+		struct json_object *prov = json_object_new_object();
+		json_object_object_add(prov, "from", json_object_new_string("header"));
+		hdr = vigil_runner_rec_header(&so, t0, "run", prov, true);
+		json_object_put(prov);
+	}
 	assert_non_null(hdr);
 	assert_int_equal(vigil_rec_open(&w, file, hdr), 0);
 	free(hdr);
@@ -124,7 +129,9 @@ static void test_recording_replay(void **state)
 			assert_int_equal(vigil_rec_put(&w, VIGIL_REC_TICK, t0 + t * ms, NULL, 0),
 					 0);
 	}
-	assert_int_equal(vigil_rec_put(&w, VIGIL_REC_FINISH, t0 + 1000 * ms, NULL, 0), 0);
+	/* FINISH carries the final provenance: it wins over the header's */
+	assert_int_equal(
+	    vigil_rec_put(&w, VIGIL_REC_FINISH, t0 + 1000 * ms, "{\"from\":\"finish\"}", 17), 0);
 	assert_int_equal(vigil_rec_close(&w), 0);
 	/* no EXIT: the run ended without the workload's status */
 	assert_int_equal(decode(file, verdict), 124);
@@ -132,6 +139,7 @@ static void test_recording_replay(void **state)
 	assert_non_null(v);
 	v[vl] = '\0';
 	assert_non_null(strstr((char *)v, "\"stalls\": 1"));
+	assert_non_null(strstr((char *)v, "\"from\": \"finish\""));
 	free(v);
 	/* a damaged header is refused */
 	assert_int_equal(tu_write(d, "r.rec", "VIGILREC\x02\0\0\0\0\0\0\0", 16, 0644), 0);

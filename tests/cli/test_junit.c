@@ -42,7 +42,7 @@ static void test_pass_run(void **state)
 
 static void test_results_and_escaping(void **state)
 {
-	struct vigil_test t[3];
+	struct vigil_test t[4];
 	struct vigil_finding f;
 	struct vigil_evidence ev;
 	struct vigil_verdict v;
@@ -61,31 +61,43 @@ static void test_results_and_escaping(void **state)
 	t[1].outcome = VIGIL_TEST_FAIL;
 	strcpy(t[2].name, "skipped");
 	t[2].outcome = VIGIL_TEST_SKIP;
+	strcpy(t[3].name, "errored");
+	t[3].outcome = VIGIL_TEST_ERROR;
 	f.outcome = VIGIL_OUTCOME_WORKLOAD_FAILED;
 	strcpy(f.detail, "exit </testcase>");
 	strcpy(ev.line, "Kernel panic - not syncing: x");
 	v.outcome = VIGIL_OUTCOME_WORKLOAD_FAILED;
 	v.primary = &f;
+	v.findings = &f;
+	v.n_findings = 1;
+	v.have_exit = true;
+	v.exit_status = 3;
 	v.tests = t;
-	v.n_tests = 3;
+	v.n_tests = 4;
 	v.evidence = &ev;
 	v.n_evidence = 1;
 	x = render(&v);
-	assert_non_null(strstr(x, "tests=\"4\" failures=\"2\" errors=\"0\" skipped=\"1\""));
+	assert_non_null(strstr(x, "tests=\"5\" failures=\"2\" errors=\"1\" skipped=\"1\""));
+	/* ERROR named as the verdict names it */
+	assert_non_null(strstr(x, "name=\"errored\" time=\"0.000\"><error message=\"\" "
+				  "type=\"ERROR\"/>"));
 	assert_non_null(strstr(x, "name=\"ok&lt;1&gt;\" time=\"0.001\"/>"));
 	assert_non_null(strstr(x, "name=\"bad &quot;quote&quot; &amp; &apos;apos&apos;\""));
 	/* newline kept as a reference, control byte and invalid UTF-8 replaced,
 	 * valid UTF-8 kept */
 	assert_non_null(strstr(x, "message=\"line1&#10;line2??\xc3\xa9\" type=\"FAIL\""));
 	assert_non_null(strstr(x, "<skipped message=\"\"/>"));
-	assert_non_null(strstr(x, "<failure type=\"WORKLOAD_FAILED\" message=\"WORKLOAD_FAILED: "
-				  "exit &lt;/testcase&gt;\">Kernel panic - not syncing: x&#10;"));
+	/* the run's failure: the exit status, then the deciding finding's evidence */
+	assert_non_null(strstr(x,
+			       "<failure type=\"WORKLOAD_FAILED\" message=\"WORKLOAD_FAILED: "
+			       "exit &lt;/testcase&gt;\">workload exit status 3&#10;Kernel panic - "
+			       "not syncing: x&#10;"));
 	/* exactly as many testcase elements as announced */
 	{
 		int n = 0;
 		for (char *p = x; (p = strstr(p, "<testcase ")); p++)
 			n++;
-		assert_int_equal(n, 4);
+		assert_int_equal(n, 5);
 	}
 	free(x);
 }

@@ -92,8 +92,10 @@ static void test_handshake_and_queue(void **state)
 	cid = vigil_qmp_command(q, "query-status", NULL, on_reply, &r);
 	assert_true(cid > 0);
 	assert_false(vigil_qmp_want_write(q)); /* held until the handshake */
+	assert_string_equal(vigil_qmp_version(q), "");
 	srv_send(sv[1], greeting);
 	assert_int_equal(vigil_qmp_on_readable(q), 0);
+	assert_string_equal(vigil_qmp_version(q), "7.2.22");
 	id = srv_recv(sv[1], line, sizeof(line));
 	assert_non_null(strstr(line, "\"execute\":\"qmp_capabilities\""));
 	assert_false(vigil_qmp_ready(q));

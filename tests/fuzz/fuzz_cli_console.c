@@ -19,12 +19,12 @@
 			abort();                                                                   \
 	} while (0)
 
-static void on_line(void *ctx, const char *line, size_t len, enum vigil_con_kind k)
+static void on_line(void *ctx, const char *line, size_t len, enum vigil_kernel_trouble k)
 {
 	(void)ctx;
 	CHECK(len <= VIGIL_CON_LINE_MAX);
 	CHECK(strlen(line) == len);
-	CHECK((unsigned)k < VIGIL_CON__COUNT);
+	CHECK((unsigned)k < VIGIL_KT__COUNT);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,0 +1,546 @@
+/* SPDX-License-Identifier: MIT */
+/* run_args: options of `vigil run` and `vigil attach` (see run_args.h). */
+#include "run_args.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "args.h"
+
+static const char run_usage[] =
+    "usage: vigil run [OPTIONS] -- COMMAND [ARGS...]\n"
+    "\n"
+    "Boot a QEMU guest with the vigil agent as init, run COMMAND in it, stream\n"
+    "its output, watch the guest, and exit with a code that says what happened.\n"
+    "\n"
+    "Guest:\n"
+    "  --kernel FILE            guest kernel (default: $VIGIL_KERNEL, else the newest\n"
+    "                           /boot/vmlinuz-*)\n"
+    "  --initrd FILE            use this initramfs instead of building one\n"
+    "  --append WORDS           more kernel parameters, after vigil's (the kernel\n"
+    "                           takes the last of a repeated one)\n"
+    "  --memory SIZE            guest memory, e.g. 512M, 2G (default 512M)\n"
+    "  --cpus N                 vCPUs (default 1)\n"
+    "  --machine microvm|pc     machine type (default microvm: virtio-mmio, no\n"
+    "                           firmware, fastest boot; pc: virtio-pci)\n"
+    "  --accel auto|kvm|tcg     auto (default) uses KVM only when /dev/kvm is usable\n"
+    "                           and the guest's first byte arrives within\n"
+    "                           --kvm-probe; otherwise it restarts under TCG\n"
+    "  --kvm-probe DURATION     KVM proof deadline for --accel auto (default 3s)\n"
+    "  --qemu PATH              QEMU binary (default qemu-system-x86_64)\n"
+    "  --qemu-arg ARG           extra QEMU argument, after vigil's (repeatable)\n"
+    "Workload:\n"
+    "  --scenario NAME          run COMMAND as scenario NAME: the agent starts the\n"
+    "                           scenario before it and ends it after it, and the run\n"
+    "                           keeps COMMAND's exit status\n"
+    "  --env NAME[=VALUE]       set a variable for COMMAND (NAME alone: its value\n"
+    "                           here); repeatable\n"
+    "  COMMAND and its arguments reach the guest byte-exact, any length.\n"
+    "Image (when --initrd is not given; cached by content hash):\n"
+    "  --agent FILE             the static agent (default: found beside vigil)\n"
+    "  --no-busybox             leave busybox out\n"
+    "  --exe PROGRAM            carry a host program (looked up on $PATH) with its\n"
+    "                           loader and libraries, at its host path (repeatable)\n"
+    "  --add SRC:DST            carry a host file or directory at DST (repeatable)\n"
+    "  --module NAME            carry a kernel module and its dependencies (repeatable)\n"
+    "  COMMAND runs as a busybox applet when busybox has it; otherwise it is\n"
+    "  looked up on the host $PATH and carried like --exe. Anything else it\n"
+    "  runs (a script, another program) must be carried with --exe or --add.\n"
+    "Watching:\n"
+    "  --boot-timeout DURATION  guest ready (SYS_RDY) within this (default 60s)\n"
+    "  --timeout DURATION       the whole run, host time (default: none)\n"
+    "  --workload-duration DUR  bounds COMMAND from its start to its exit, not\n"
+    "                           counting VM stops, snapshot freezes and scenario\n"
+    "                           pauses (default: none)\n"
+    "  --stall-threshold DUR    a beating process silent this long stalls (default\n"
+    "                           5s); applies to every process that does not declare\n"
+    "                           its own deadline (vigil-agent beat --deadline)\n"
+    "  --on-stall warn|fail     warn (default): a stall is a finding that does not\n"
+    "                           fail the run; fail: the first stall ends the run\n"
+    "  --fail-on KIND,...       kernel trouble that fails the run (exit 126): oom,\n"
+    "                           warning, bug, oops, hung-task, soft-lockup,\n"
+    "                           rcu-stall, or all. Without it, kernel trouble is a\n"
+    "                           finding that does not fail the run\n"
+    "Outputs (each checked before the guest boots):\n"
+    "  --events FILE|-          JSON-lines events (docs/events.md); '-' is stdout,\n"
+    "                           and the workload's stdout then goes only there\n"
+    "  --verdict FILE|-         the verdict as JSON (docs/verdict.md)\n"
+    "  --junit FILE|-           JUnit XML: one testcase per test result, one for the run\n"
+    "  --record FILE            every session input with its time, for `vigil decode`\n"
+    "  --console FILE           the guest's serial console\n"
+    "  --snapshot-dir DIR       where guest-requested memory dumps and CPU states go\n"
+    "                           (memory dumps are refused without it)\n"
+    "  Only one output may be '-'.\n"
+    "  -q, --quiet              no status line, no summary\n"
+    "  -v, --verbose            QEMU's command line, console and agent log on stderr\n"
+    "  -h, --help               show this help\n"
+    "\n"
+    "Durations take ns, us, ms, s (default), m, h, and must be above 0; 'none'\n"
+    "switches off --timeout, --workload-duration and --boot-timeout. Defaults\n"
+    "boot fast: microvm, -nodefaults, -no-reboot, an uncompressed initramfs,\n"
+    "pvpanic, and the kernel parameters 'console=ttyS0 " VIGIL_FAST_APPEND " panic=-1'\n"
+    "plus tsc_early_khz=<host TSC kHz> on microvm.\n"
+    "\n"
+    "Exit status: 0 passed; 1-123 the workload's own status (a failed test with\n"
+    "status 0 gives 1, a signal or a status above 123 gives 123); 120 the\n"
+    "scheduler under test exited; 121 a process stalled or the host starved the\n"
+    "guest (--on-stall fail); 124 watchdog or run timeout, QEMU exited or was\n"
+    "killed during the run, or the guest link was lost; 125 vigil's own error\n"
+    "(bad options, QEMU would not start, SIGINT/SIGTERM); 126 guest kernel crash,\n"
+    "or kernel trouble named by --fail-on; 127 boot timeout.\n";
+
+static const char attach_usage[] =
+    "usage: vigil attach --socket PATH [--qmp PATH] [OPTIONS]\n"
+    "\n"
+    "Watch a guest whose QEMU was started elsewhere, with the port's chardev in\n"
+    "server mode:\n"
+    "  -chardev socket,id=vport,path=PATH,server=on,wait=off\n"
+    "  -device virtserialport,chardev=vport,name=org.vigil.bulk.0\n"
+    "  [-qmp unix:QMP,server=on,wait=off]\n"
+    "vigil can be stopped (Ctrl-C) and attached again; the guest keeps running,\n"
+    "and the stream counters (lost_frames) show what was missed meanwhile.\n"
+    "The run ends when the workload exits, on a finding that ends it, or on\n"
+    "SIGINT/SIGTERM. The guest is never stopped by attach.\n"
+    "\n"
+    "  --socket PATH            the port's chardev socket (required)\n"
+    "  --qmp PATH               QEMU's QMP socket: VM stop/resume, panics,\n"
+    "                           snapshots (optional)\n"
+    "  --stall-threshold DUR, --on-stall warn|fail, --fail-on KIND,...,\n"
+    "  --timeout DUR, --workload-duration DUR, --boot-timeout DUR (default: none\n"
+    "  here), --events FILE|-, --verdict FILE|-, --junit FILE|-, --record FILE,\n"
+    "  --snapshot-dir DIR, -q, -v, -h   as for `vigil run`\n"
+    "\n"
+    "Exit status: as for `vigil run`; 125 also for a usage error.\n";
+
+enum {
+	O_KERNEL = 256,
+	O_INITRD,
+	O_APPEND,
+	O_MEMORY,
+	O_CPUS,
+	O_MACHINE,
+	O_ACCEL,
+	O_KVM_PROBE,
+	O_QEMU,
+	O_QEMU_ARG,
+	O_AGENT,
+	O_NO_BUSYBOX,
+	O_ADD,
+	O_MODULE,
+	O_EXE,
+	O_SCENARIO,
+	O_ENV,
+	O_CONSOLE, /* last of the run-only options */
+	O_BOOT_TIMEOUT,
+	O_TIMEOUT,
+	O_WL_DURATION,
+	O_STALL,
+	O_ON_STALL,
+	O_FAIL_ON,
+	O_EVENTS,
+	O_VERDICT,
+	O_JUNIT,
+	O_RECORD,
+	O_SNAPDIR,
+	O_SOCKET,
+	O_QMP,
+};
+
+static const struct option run_opts[] = {
+	{ "kernel", required_argument, NULL, O_KERNEL },
+	{ "initrd", required_argument, NULL, O_INITRD },
+	{ "append", required_argument, NULL, O_APPEND },
+	{ "memory", required_argument, NULL, O_MEMORY },
+	{ "cpus", required_argument, NULL, O_CPUS },
+	{ "machine", required_argument, NULL, O_MACHINE },
+	{ "accel", required_argument, NULL, O_ACCEL },
+	{ "kvm-probe", required_argument, NULL, O_KVM_PROBE },
+	{ "qemu", required_argument, NULL, O_QEMU },
+	{ "qemu-arg", required_argument, NULL, O_QEMU_ARG },
+	{ "agent", required_argument, NULL, O_AGENT },
+	{ "no-busybox", no_argument, NULL, O_NO_BUSYBOX },
+	{ "add", required_argument, NULL, O_ADD },
+	{ "module", required_argument, NULL, O_MODULE },
+	{ "exe", required_argument, NULL, O_EXE },
+	{ "scenario", required_argument, NULL, O_SCENARIO },
+	{ "env", required_argument, NULL, O_ENV },
+	{ "console", required_argument, NULL, O_CONSOLE },
+	{ "boot-timeout", required_argument, NULL, O_BOOT_TIMEOUT },
+	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "workload-duration", required_argument, NULL, O_WL_DURATION },
+	{ "stall-threshold", required_argument, NULL, O_STALL },
+	{ "on-stall", required_argument, NULL, O_ON_STALL },
+	{ "fail-on", required_argument, NULL, O_FAIL_ON },
+	{ "events", required_argument, NULL, O_EVENTS },
+	{ "verdict", required_argument, NULL, O_VERDICT },
+	{ "junit", required_argument, NULL, O_JUNIT },
+	{ "record", required_argument, NULL, O_RECORD },
+	{ "snapshot-dir", required_argument, NULL, O_SNAPDIR },
+	{ "socket", required_argument, NULL, O_SOCKET },
+	{ "qmp", required_argument, NULL, O_QMP },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+const char *vigil_run_usage(bool attach)
+{
+	return attach ? attach_usage : run_usage;
+}
+
+/* The option's name for messages, from its code. */
+static const char *opt_name(int c)
+{
+	for (const struct option *o = run_opts; o->name; o++)
+		if (o->val == c)
+			return o->name;
+	return "?";
+}
+
+static int bad_value(const struct vigil_run_args *a, int c, const char *val, const char *want)
+{
+	fprintf(stderr, "vigil %s: bad value '%s' for --%s (%s)\n", a->attach ? "attach" : "run",
+		val, opt_name(c), want);
+	return VIGIL_EXIT_USAGE;
+}
+
+static int usage_error(const struct vigil_run_args *a, const char *msg, const char *what)
+{
+	fprintf(stderr, "vigil %s: %s%s\n", a->attach ? "attach" : "run", msg, what ? what : "");
+	return VIGIL_EXIT_USAGE;
+}
+
+static int take_duration(struct vigil_run_args *a, int c, const char *val)
+{
+	struct vigil_session_opts *so = &a->o.sopts;
+	bool can_none = c == O_BOOT_TIMEOUT || c == O_TIMEOUT || c == O_WL_DURATION;
+	uint64_t ns;
+	int e = vigil_parse_duration_opt(val, can_none, &ns);
+
+	if (e == -EDOM)
+		return bad_value(a, c, val,
+				 can_none ? "above 0, or 'none' to switch it off" : "above 0");
+	if (e < 0)
+		return bad_value(a, c, val, "a duration such as 30s, 500ms or 2m");
+	if (c == O_BOOT_TIMEOUT)
+		so->boot_timeout_ns = ns;
+	else if (c == O_TIMEOUT)
+		so->run_timeout_ns = ns;
+	else if (c == O_WL_DURATION)
+		so->workload_duration_ns = ns;
+	else if (c == O_STALL)
+		so->stall_threshold_ns = ns;
+	else
+		a->o.kvm_probe_ns = ns;
+	return 0;
+}
+
+static int take_fail_on(struct vigil_run_args *a, const char *val)
+{
+	const char *p = val;
+
+	if (!*p)
+		return bad_value(a, O_FAIL_ON, val, "a list such as oom,warning");
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		int k;
+		if (n == 3 && !strncmp(p, "all", 3)) {
+			a->o.sopts.fail_on = ~0u;
+		} else if ((k = vigil_kernel_trouble_parse(p, n)) > 0 && k != VIGIL_KT_PANIC) {
+			a->o.sopts.fail_on |= 1u << k;
+		} else {
+			fprintf(stderr,
+				"vigil %s: unknown kind '%.*s' for --fail-on (oom, warning, bug, "
+				"oops, hung-task, soft-lockup, rcu-stall, all)\n",
+				a->attach ? "attach" : "run", (int)n, p);
+			return VIGIL_EXIT_USAGE;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static int take_env(struct vigil_run_args *a, const char *val,
+		    const char *(*lookup)(const char *name))
+{
+	const char *eq = strchr(val, '='), *v;
+	char *e;
+
+	if (eq == val || !*val)
+		return bad_value(a, O_ENV, val, "NAME=VALUE or NAME");
+	if (a->n_env == VIGIL_RUN_ENV_MAX)
+		return bad_value(a, O_ENV, val, "at most 256");
+	if (eq) {
+		e = strdup(val);
+	} else {
+		v = lookup(val);
+		if (!v)
+			return usage_error(a, "--env: no variable here named ", val);
+		e = NULL;
+		if (asprintf(&e, "%s=%s", val, v) < 0)
+			e = NULL;
+	}
+	if (!e)
+		return usage_error(a, "out of memory", NULL);
+	a->env[a->n_env++] = e;
+	return 0;
+}
+
+static int take_enum(struct vigil_run_args *a, int c, const char *val)
+{
+	static const struct {
+		int opt;
+		const char *name;
+		int value;
+	} t[] = {
+		{ O_MACHINE, "microvm", VIGIL_MACHINE_MICROVM },
+		{ O_MACHINE, "pc", VIGIL_MACHINE_PC },
+		{ O_ACCEL, "auto", VIGIL_ACCEL_MODE_AUTO },
+		{ O_ACCEL, "kvm", VIGIL_ACCEL_MODE_KVM },
+		{ O_ACCEL, "tcg", VIGIL_ACCEL_MODE_TCG },
+		{ O_ON_STALL, "warn", VIGIL_ON_STALL_WARN },
+		{ O_ON_STALL, "fail", VIGIL_ON_STALL_FAIL },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (t[i].opt != c || strcmp(t[i].name, val) != 0)
+			continue;
+		if (c == O_MACHINE)
+			a->o.qemu.machine = (enum vigil_machine)t[i].value;
+		else if (c == O_ACCEL)
+			a->o.accel = (enum vigil_accel_mode)t[i].value;
+		else
+			a->o.sopts.on_stall = (enum vigil_on_stall)t[i].value;
+		return 0;
+	}
+	return bad_value(a, c, val,
+			 c == O_MACHINE ? "microvm or pc"
+			 : c == O_ACCEL ? "auto, kvm or tcg"
+					: "warn or fail");
+}
+
+static int push(struct vigil_run_args *a, int c, const char **list, size_t *n, const char *val)
+{
+	if (*n == VIGIL_RUN_LIST_MAX)
+		return bad_value(a, c, val, "at most 64 of them");
+	list[(*n)++] = val;
+	return 0;
+}
+
+/* Options that take a value straight into a field. */
+static int take_plain(struct vigil_run_args *a, int c, char *val)
+{
+	switch (c) {
+	case O_KERNEL:
+		a->o.qemu.kernel = a->img.kernel = val;
+		return 0;
+	case O_INITRD:
+		a->initrd = val;
+		return 0;
+	case O_APPEND:
+		a->o.qemu.append = val;
+		return 0;
+	case O_QEMU:
+		a->o.qemu.qemu = val;
+		return 0;
+	case O_AGENT:
+		a->img.agent = val;
+		return 0;
+	case O_SCENARIO:
+		if (!*val || strlen(val) > VIGIL_NAME_MAX - 1)
+			return bad_value(a, c, val, "1 to 127 bytes");
+		a->scenario = val;
+		return 0;
+	case O_EVENTS:
+		a->o.events_path = val;
+		return 0;
+	case O_VERDICT:
+		a->o.verdict_path = val;
+		return 0;
+	case O_JUNIT:
+		a->o.junit_path = val;
+		return 0;
+	case O_RECORD:
+		a->o.record_path = val;
+		return 0;
+	case O_CONSOLE:
+		a->o.console_path = val;
+		return 0;
+	case O_SNAPDIR:
+		a->o.snapshot_dir = val;
+		return 0;
+	case O_SOCKET:
+		a->o.socket_path = val;
+		return 0;
+	case O_QMP:
+		a->o.qmp_path = val;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int take_number(struct vigil_run_args *a, int c, const char *val)
+{
+	char *end;
+	long n;
+
+	if (c == O_MEMORY) {
+		if (vigil_parse_mem_mb(val, &a->o.qemu.memory_mb) < 0)
+			return bad_value(a, c, val, "16M..1T, e.g. 512M or 2G");
+		return 0;
+	}
+	n = strtol(val, &end, 10);
+	if (*end || end == val || n < 1 || n > 256)
+		return bad_value(a, c, val, "1..256");
+	a->o.qemu.cpus = (unsigned)n;
+	return 0;
+}
+
+static int take(struct vigil_run_args *a, int c, char *val, const char *(*lookup)(const char *))
+{
+	switch (c) {
+	case O_MEMORY:
+	case O_CPUS:
+		return take_number(a, c, val);
+	case O_MACHINE:
+	case O_ACCEL:
+	case O_ON_STALL:
+		return take_enum(a, c, val);
+	case O_KVM_PROBE:
+	case O_BOOT_TIMEOUT:
+	case O_TIMEOUT:
+	case O_WL_DURATION:
+	case O_STALL:
+		return take_duration(a, c, val);
+	case O_FAIL_ON:
+		return take_fail_on(a, val);
+	case O_ENV:
+		return take_env(a, val, lookup);
+	case O_QEMU_ARG:
+		return push(a, c, a->qemu_extra, &a->o.qemu.n_extra, val);
+	case O_MODULE:
+		return push(a, c, a->mods, &a->img.n_extra_mods, val);
+	case O_EXE:
+		return push(a, c, a->exe_names, &a->n_exe_names, val);
+	case O_ADD:
+		return vigil_image_add_arg(&a->img, val) < 0
+			   ? bad_value(a, c, val, "SRC:/GUEST/PATH")
+			   : 0;
+	case O_NO_BUSYBOX:
+		a->img.no_busybox = true;
+		return 0;
+	case 'q':
+		a->o.quiet = true;
+		return 0;
+	case 'v':
+		a->o.verbose = true;
+		return 0;
+	default:
+		return take_plain(a, c, val);
+	}
+}
+
+static void defaults(struct vigil_run_args *a, bool attach)
+{
+	memset(a, 0, sizeof(*a));
+	a->attach = attach;
+	a->o.attach = attach;
+	a->o.kvm_probe_ns = 3000000000ull;
+	a->o.qemu.port.fd = a->o.qemu.qmp.fd = a->o.qemu.console.fd = -1;
+	vigil_session_opts_default(&a->o.sopts);
+	a->o.sopts.boot_timeout_ns = attach ? 0 : 60000000000ull;
+	a->o.qemu.extra = a->qemu_extra;
+	a->img.extra_mods = a->mods;
+}
+
+static bool wrong_command(const struct vigil_run_args *a, int c)
+{
+	if (a->attach)
+		return c >= O_KERNEL && c <= O_CONSOLE;
+	return c == O_SOCKET || c == O_QMP;
+}
+
+static const char *default_lookup(const char *name)
+{
+	return getenv(name);
+}
+
+/* What must hold once every option is read. */
+static int check_rest(struct vigil_run_args *a, int argc, char **argv)
+{
+	if (a->attach) {
+		if (!a->o.socket_path)
+			return usage_error(a, "--socket PATH is required", NULL);
+		if (optind < argc)
+			return usage_error(a, "unexpected argument: ", argv[optind]);
+		return 0;
+	}
+	if (optind >= argc)
+		return usage_error(a, "no command given: vigil run [OPTIONS] -- COMMAND [ARGS...]",
+				   NULL);
+	a->argv = argv + optind;
+	a->argc = argc - optind;
+	if (a->initrd && (a->n_exe_names || a->img.n_adds || a->img.n_extra_mods))
+		return usage_error(a,
+				   "--exe, --add and --module build an image; they cannot "
+				   "be combined with --initrd",
+				   NULL);
+	return 0;
+}
+
+int vigil_run_args_parse(struct vigil_run_args *a, int argc, char **argv, bool attach,
+			 const char *(*env_lookup)(const char *name))
+{
+	int c, e;
+
+	defaults(a, attach);
+	if (!env_lookup)
+		env_lookup = default_lookup;
+	optind = 0; /* glibc: a full re-initialisation, also after an early return */
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "+qvh", run_opts, NULL)) != -1) {
+		if (c == 'h') {
+			a->help = true;
+			return 0;
+		}
+		if (c == '?' || c == ':')
+			return usage_error(a, "see --help", NULL);
+		if (wrong_command(a, c)) {
+			fprintf(stderr, "vigil %s: --%s is an option of `vigil %s`\n",
+				attach ? "attach" : "run", opt_name(c), attach ? "run" : "attach");
+			return VIGIL_EXIT_USAGE;
+		}
+		e = take(a, c, optarg, env_lookup);
+		if (e != 0)
+			return e > 0 ? e : VIGIL_EXIT_USAGE;
+	}
+	return check_rest(a, argc, argv);
+}
+
+void vigil_run_args_free(struct vigil_run_args *a)
+{
+	for (size_t i = 0; i < a->n_env; i++)
+		free(a->env[i]);
+	a->n_env = 0;
+	vigil_image_args_free(&a->img);
+}
+
+void vigil_run_args_outputs(const struct vigil_run_args *a, struct vigil_out_paths *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->path[VIGIL_OUT_EVENTS] = a->o.events_path;
+	p->path[VIGIL_OUT_VERDICT] = a->o.verdict_path;
+	p->path[VIGIL_OUT_JUNIT] = a->o.junit_path;
+	p->path[VIGIL_OUT_RECORD] = a->o.record_path;
+	p->path[VIGIL_OUT_CONSOLE] = a->o.console_path;
+	p->path[VIGIL_OUT_SNAPSHOT_DIR] = a->o.snapshot_dir;
+}

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for host/cli/run_args.c: the options of `vigil run` and `vigil attach`. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "run_args.h"
+
+static const char *fake_env(const char *name)
+{
+	return !strcmp(name, "HOSTVAR") ? "from-host" : NULL;
+}
+
+/* Parse a NULL-terminated list; the strings are copied so getopt may permute. */
+static int parse(struct vigil_run_args *a, bool attach, const char *first, ...)
+{
+	static char store[32][256];
+	static char *argv[33];
+	va_list ap;
+	int argc = 0;
+
+	va_start(ap, first);
+	for (const char *s = first; s; s = va_arg(ap, const char *)) {
+		snprintf(store[argc], sizeof(store[argc]), "%s", s);
+		argv[argc] = store[argc];
+		argc++;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+	return vigil_run_args_parse(a, argc, argv, attach, fake_env);
+}
+
+static void test_defaults_and_workload(void **state)
+{
+	struct vigil_run_args a;
+
+	(void)state;
+	assert_int_equal(parse(&a, false, "run", "--", "sh", "-c", "exit 3", NULL), 0);
+	assert_int_equal(a.argc, 3);
+	assert_string_equal(a.argv[2], "exit 3");
+	assert_int_equal(a.o.sopts.boot_timeout_ns, 60000000000ull);
+	assert_int_equal(a.o.sopts.run_timeout_ns, 0);
+	assert_int_equal(a.o.sopts.fail_on, 0);
+	assert_null(a.scenario);
+	vigil_run_args_free(&a);
+}
+
+/* stderr of the calls between begin and end, as a string. */
+static int saved_fd = -1;
+static FILE *cap;
+
+static void capture_begin(void)
+{
+	fflush(stderr);
+	cap = tmpfile();
+	assert_non_null(cap);
+	saved_fd = dup(2);
+	dup2(fileno(cap), 2);
+}
+
+static const char *capture_end(void)
+{
+	static char buf[1024];
+	size_t n;
+
+	fflush(stderr);
+	dup2(saved_fd, 2);
+	close(saved_fd);
+	rewind(cap);
+	n = fread(buf, 1, sizeof(buf) - 1, cap);
+	buf[n] = '\0';
+	fclose(cap);
+	return buf;
+}
+
+static void test_durations_name_their_option(void **state)
+{
+	struct vigil_run_args a;
+	const char *msg;
+
+	(void)state;
+	/* the value is reported with its own option, whatever its position */
+	capture_begin();
+	assert_int_equal(parse(&a, false, "run", "-q", "--timeout", "abc", "--", "true", NULL),
+			 VIGIL_EXIT_USAGE);
+	msg = capture_end();
+	assert_non_null(strstr(msg, "bad value 'abc' for --timeout"));
+	vigil_run_args_free(&a);
+	capture_begin();
+	assert_int_equal(parse(&a, false, "run", "--kvm-probe", "0", "--", "true", NULL),
+			 VIGIL_EXIT_USAGE);
+	msg = capture_end();
+	assert_non_null(strstr(msg, "for --kvm-probe (above 0)"));
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--timeout=0", "--", "true", NULL),
+			 VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--stall-threshold", "none", "--", "true", NULL),
+			 VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--workload-duration", "-1s", "--", "true", NULL),
+			 VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--boot-timeout", "none", "--timeout", "90s",
+			       "--workload-duration", "2s", "--stall-threshold", "500ms", "--",
+			       "true", NULL),
+			 0);
+	assert_int_equal(a.o.sopts.boot_timeout_ns, 0);
+	assert_int_equal(a.o.sopts.run_timeout_ns, 90000000000ull);
+	assert_int_equal(a.o.sopts.workload_duration_ns, 2000000000ull);
+	assert_int_equal(a.o.sopts.stall_threshold_ns, 500000000ull);
+	vigil_run_args_free(&a);
+}
+
+static void test_workload_options(void **state)
+{
+	struct vigil_run_args a;
+
+	(void)state;
+	assert_int_equal(parse(&a, false, "run", "--scenario", "load", "--env", "A=1", "--env",
+			       "HOSTVAR", "--exe", "python3", "--exe", "make", "--", "x", NULL),
+			 0);
+	assert_string_equal(a.scenario, "load");
+	assert_int_equal(a.n_env, 2);
+	assert_string_equal(a.env[0], "A=1");
+	assert_string_equal(a.env[1], "HOSTVAR=from-host");
+	assert_int_equal(a.n_exe_names, 2);
+	assert_string_equal(a.exe_names[1], "make");
+	vigil_run_args_free(&a);
+	/* a variable vigil does not have */
+	assert_int_equal(parse(&a, false, "run", "--env", "NOPE", "--", "x", NULL),
+			 VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--env", "=v", "--", "x", NULL), VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--scenario", "", "--", "x", NULL),
+			 VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	/* an image option with a given initrd would be silently ignored */
+	assert_int_equal(
+	    parse(&a, false, "run", "--initrd", "i.cpio", "--exe", "make", "--", "x", NULL),
+	    VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+}
+
+static void test_fail_on(void **state)
+{
+	struct vigil_run_args a;
+
+	(void)state;
+	assert_int_equal(
+	    parse(&a, false, "run", "--fail-on", "oom,hung-task,rcu_stall", "--", "x", NULL), 0);
+	assert_int_equal(a.o.sopts.fail_on, (1u << VIGIL_KT_OOM) | (1u << VIGIL_KT_HUNG_TASK) |
+						(1u << VIGIL_KT_RCU_STALL));
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--fail-on", "all", "--", "x", NULL), 0);
+	assert_true(a.o.sopts.fail_on & (1u << VIGIL_KT_WARNING));
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--fail-on", "oom,bogus", "--", "x", NULL),
+			 VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--fail-on", "", "--", "x", NULL),
+			 VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+}
+
+static void test_commands_keep_their_options(void **state)
+{
+	struct vigil_run_args a;
+
+	(void)state;
+	assert_int_equal(parse(&a, true, "attach", "--socket", "p.sock", "--kernel", "k", NULL),
+			 VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, true, "attach", "--socket", "p.sock", "--scenario", "s", NULL),
+			 VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--socket", "p.sock", "--", "x", NULL),
+			 VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, true, "attach", NULL), VIGIL_EXIT_USAGE); /* no --socket */
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, true, "attach", "--socket", "p.sock", "--fail-on", "oom",
+			       "--timeout", "none", NULL),
+			 0);
+	assert_int_equal(a.o.sopts.boot_timeout_ns, 0);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", NULL), VIGIL_EXIT_USAGE); /* no command */
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "-h", NULL), 0);
+	assert_true(a.help);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--cpus", "0", "--", "x", NULL), VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--machine", "q35", "--", "x", NULL),
+			 VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+}
+
+static void test_output_paths(void **state)
+{
+	struct vigil_run_args a;
+	struct vigil_out_paths p;
+
+	(void)state;
+	assert_int_equal(parse(&a, false, "run", "--events", "-", "--verdict", "v.json", "--junit",
+			       "j.xml", "--record", "r.rec", "--console", "c.txt", "--snapshot-dir",
+			       "snaps", "--", "x", NULL),
+			 0);
+	vigil_run_args_outputs(&a, &p);
+	assert_string_equal(p.path[VIGIL_OUT_EVENTS], "-");
+	assert_string_equal(p.path[VIGIL_OUT_VERDICT], "v.json");
+	assert_string_equal(p.path[VIGIL_OUT_JUNIT], "j.xml");
+	assert_string_equal(p.path[VIGIL_OUT_RECORD], "r.rec");
+	assert_string_equal(p.path[VIGIL_OUT_CONSOLE], "c.txt");
+	assert_string_equal(p.path[VIGIL_OUT_SNAPSHOT_DIR], "snaps");
+	vigil_run_args_free(&a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_and_workload),
+		cmocka_unit_test(test_durations_name_their_option),
+		cmocka_unit_test(test_workload_options),
+		cmocka_unit_test(test_fail_on),
+		cmocka_unit_test(test_commands_keep_their_options),
+		cmocka_unit_test(test_output_paths),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
