@@ -1299,9 +1299,10 @@ static void qemu_err_tail(struct runner *r, char *out, size_t cap, int lines)
 
 /*
  * QEMU is gone while the run went on: before it ever came up (no QMP
- * greeting, no guest byte) it would not start, which is vigil's error
- * (125) with its stderr; after that it is QEMU_EXITED with its status or
- * signal and its last stderr lines (124), whatever the guest was doing.
+ * greeting, no guest byte: a bad option, an abort under KVM) it would not
+ * start, which is vigil's error (125) with its stderr; after that it is
+ * QEMU_EXITED with its status or signal and its last stderr lines (124),
+ * whatever the guest was doing.
  */
 static void qemu_gone(struct runner *r, uint64_t t)
 {
@@ -1309,7 +1310,7 @@ static void qemu_gone(struct runner *r, uint64_t t)
 
 	qemu_how(r, how, sizeof(how));
 	qemu_err_tail(r, tail, sizeof(tail), 4);
-	if (!r->qemu_up && !r->qemu_sig) {
+	if (!r->qemu_up) {
 		snprintf(msg, sizeof(msg), "QEMU would not start: it %s%s%s", how,
 			 tail[0] ? ": " : "", tail);
 		s_harness(r, msg, t);

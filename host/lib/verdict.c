@@ -278,9 +278,13 @@ int vigil_verdict_summary(const struct vigil_verdict *v, char *buf, size_t cap)
 	sb_printf(&b, "%s after %.2f s: ", vigil_outcome_name(v->outcome),
 		  (double)v->timeline.end_ns / 1e9);
 	summary_what(&b, v);
-	sb_printf(&b, "; tests %u passed, %u failed, %u skipped, %u errors",
-		  v->tests_by_outcome[VIGIL_TEST_PASS], v->tests_by_outcome[VIGIL_TEST_FAIL],
-		  v->tests_by_outcome[VIGIL_TEST_SKIP], v->tests_by_outcome[VIGIL_TEST_ERROR]);
+	/* test counts only when the guest reported tests: noise otherwise */
+	if (v->tests_by_outcome[VIGIL_TEST_PASS] + v->tests_by_outcome[VIGIL_TEST_FAIL] +
+	    v->tests_by_outcome[VIGIL_TEST_SKIP] + v->tests_by_outcome[VIGIL_TEST_ERROR])
+		sb_printf(
+		    &b, "; tests %u passed, %u failed, %u skipped, %u errors",
+		    v->tests_by_outcome[VIGIL_TEST_PASS], v->tests_by_outcome[VIGIL_TEST_FAIL],
+		    v->tests_by_outcome[VIGIL_TEST_SKIP], v->tests_by_outcome[VIGIL_TEST_ERROR]);
 	summary_others(&b, v);
 	/* Guest text must not drive the terminal: no control bytes. */
 	for (size_t i = 0; cap > 0 && i < cap - 1 && buf[i]; i++)
