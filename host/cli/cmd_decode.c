@@ -20,7 +20,7 @@
 #include "finish.h"
 #include "outputs.h"
 #include "record.h"
-#include "runner.h"
+#include "watch.h"
 
 static const char decode_usage[] =
     "usage: vigil decode [OPTIONS] FILE\n"
@@ -378,8 +378,8 @@ static int decode_open(struct replay *rp, struct decode_args *d, const uint8_t *
 			e == -EPROTO ? "another format version" : "bad header");
 		return -1;
 	}
-	if (e == 1 && vigil_runner_rec_header_parse(rp->rd.header, rp->rd.header_len, &d->so, t0,
-						    prov, image_mode) < 0) {
+	if (e == 1 && vigil_rec_header_parse(rp->rd.header, rp->rd.header_len, &d->so, t0, prov,
+					     image_mode) < 0) {
 		fprintf(stderr, "vigil decode: %s has a bad header\n", d->file);
 		return -1;
 	}

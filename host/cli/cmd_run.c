@@ -3,7 +3,7 @@
  * `vigil run` and `vigil attach`: parse (run_args.c), check every output
  * before anything boots (outputs.c), then for run: find the workload's
  * program, build the image, put the workload file after it (workload.c),
- * record the provenance, and hand over to the runner.
+ * record the provenance, and hand over to watch.c.
  */
 #include <errno.h>
 #include <limits.h>
@@ -17,10 +17,10 @@
 #include "provenance.h"
 #include "qemu.h"
 #include "run_args.h"
-#include "runner.h"
+#include "watch.h"
 #include "workload.h"
 
-/* What `vigil run` prepares before the runner starts. */
+/* What `vigil run` prepares before the guest starts. */
 struct run_prep {
 	char kernel[PATH_MAX];
 	char image[PATH_MAX];
@@ -214,7 +214,7 @@ static int run_main(struct vigil_run_args *a)
 				    "tsc_early_khz=N)\n");
 			a->o.qemu.tsc_khz = tsc;
 		}
-		code = vigil_runner_main(&a->o);
+		code = vigil_watch_main(&a->o);
 		json_object_put(a->o.provenance);
 	}
 	if (p->initrd_fd >= 0)
@@ -240,7 +240,7 @@ static int attach_main(struct vigil_run_args *a)
 			       a->o.qmp_path ? json_object_new_string(a->o.qmp_path) : NULL);
 	json_object_object_add(p, "attach", at);
 	a->o.provenance = p;
-	code = vigil_runner_main(&a->o);
+	code = vigil_watch_main(&a->o);
 	json_object_put(p);
 	return code;
 }

@@ -17,7 +17,7 @@
 
 #include "cli.h"
 #include "outputs.h"
-#include "runner.h"
+#include "watch.h"
 
 #define VIGIL_RUN_LIST_MAX 64
 #define VIGIL_RUN_ENV_MAX  256

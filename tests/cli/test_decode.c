@@ -16,7 +16,7 @@
 #include "cli.h"
 #include "cpio_reader.h"
 #include "record.h"
-#include "runner.h"
+#include "watch.h"
 #include "test_util.h"
 
 /* HELLO, SYS_RDY, STDOUT "hi\n", EXIT status into buf; returns the length. */
@@ -102,7 +102,7 @@ static void test_recording_replay(void **state)
 	{
 		struct json_object *prov = json_object_new_object();
 		json_object_object_add(prov, "from", json_object_new_string("header"));
-		hdr = vigil_runner_rec_header(&so, t0, "run", prov, true);
+		hdr = vigil_rec_header(&so, t0, "run", prov, true);
 		json_object_put(prov);
 	}
 	assert_non_null(hdr);

@@ -17,8 +17,8 @@
  * Writes are buffered (64 KiB) and never block the loop for long: the file
  * is a local file the user chose.
  */
-#ifndef VIGIL_CLI_RECORD_H
-#define VIGIL_CLI_RECORD_H
+#ifndef VIGIL_LOOP_RECORD_H
+#define VIGIL_LOOP_RECORD_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -82,4 +82,4 @@ int vigil_rec_reader_init(struct vigil_rec_reader *r, const uint8_t *buf, size_t
 /* 1 and *out, 0 at the end, -EBADMSG for a truncated or oversized record. */
 int vigil_rec_next(struct vigil_rec_reader *r, struct vigil_rec *out);
 
-#endif /* VIGIL_CLI_RECORD_H */
+#endif /* VIGIL_LOOP_RECORD_H */

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * qmplink: a guest's QMP monitor, for the backends that have one (QEMU
+ * launched by `vigil run`, a QEMU `vigil attach` reaches by socket).
+ *
+ * Owns: the QMP client's loop source; what QMP events mean for the guest
+ * (STOP/RESUME: the pause clock; GUEST_PANICKED, GUEST_CRASHLOADED and
+ * SHUTDOWN for a guest panic: a crash; VSERPORT_CHANGE of the vigil port
+ * only: the link), and snapshots served through QMP (memory dumps, CPU
+ * state, host counters). VSERPORT_CHANGE carries the port device's id; an
+ * id not yet known is looked up once with qom-get (its "name" property)
+ * and remembered, so another port (qemu-ga closing its own) never moves
+ * the vigil link.
+ * Limits: VIGIL_QMPLINK_PORTS port ids remembered; one QMP command per
+ * snapshot; the QMP client's own bounds (qmp.h).
+ */
+#ifndef VIGIL_CLI_QMPLINK_H
+#define VIGIL_CLI_QMPLINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "guest.h"
+#include "qmp.h"
+#include "vcpu.h"
+
+#define VIGIL_QMPLINK_PORTS 8
+
+struct vigil_qmplink;
+
+/* Facts for the host-counters snapshot, from the backend. */
+struct vigil_qmplink_facts {
+	pid_t vmm_pid;                 /* 0: unknown */
+	struct vigil_vcpu_probe *vcpu; /* NULL: unknown */
+	uint64_t console_bytes;
+};
+
+/* Takes fd (a connected QMP socket). 0 or -errno (fd closed). */
+int vigil_qmplink_new(struct vigil_loop *l, struct vigil_guest *g, int fd,
+		      struct vigil_qmplink **out);
+/* NULL ok. */
+void vigil_qmplink_free(struct vigil_qmplink *q);
+/* The greeting arrived and the handshake succeeded: QEMU is up. */
+bool vigil_qmplink_ready(const struct vigil_qmplink *q);
+/* QEMU's version from the greeting ("" before it). */
+const char *vigil_qmplink_version(const struct vigil_qmplink *q);
+/* Read what is left (QEMU exited): events still in the socket. */
+void vigil_qmplink_drain(struct vigil_qmplink *q);
+/* Ask QEMU to quit. 0, or -errno when QMP is not there. */
+int vigil_qmplink_quit(struct vigil_qmplink *q);
+/*
+ * A snapshot the guest asked for, as vigil_guest_ops.snapshot: memory dumps
+ * (to dir, refused without it) and CPU state need QMP (q may be NULL: then
+ * refused -EOPNOTSUPP); host counters need only the facts. Completion goes
+ * to vigil_guest_snapshot_done (host counters: before this returns).
+ */
+int vigil_vmm_snapshot(struct vigil_qmplink *q, struct vigil_guest *g, const char *dir,
+		       const struct vigil_qmplink_facts *f, uint32_t kind, struct vigil_str tag,
+		       uint32_t id);
+
+#endif /* VIGIL_CLI_QMPLINK_H */
