@@ -190,8 +190,9 @@ static void on_console_line(void *ctx, const char *line, size_t len, enum vigil_
 	(void)k; /* the session classifies console lines itself */
 	vigil_guest_console_line(r->g, line, len);
 	if (r->o->verbose) {
-		vigil_term_clear();
-		fprintf(stderr, "console: %s\n", line);
+		vigil_term_write(2, "console: ", 9);
+		vigil_term_write(2, line, len);
+		vigil_term_write(2, "\n", 1);
 	}
 }
 

@@ -9,9 +9,14 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "outq.h"
+
 static struct {
 	bool quiet, tty, drawn;
 	unsigned cols;
+	struct vigil_outq *q[3]; /* [1] stdout, [2] stderr, when attached */
+	void (*drain)(void *ctx);
+	void *drain_ctx;
 } term;
 
 void vigil_term_resize(void)
@@ -29,51 +34,66 @@ void vigil_term_init(bool quiet)
 	vigil_term_resize();
 }
 
+static void on_drain(void *ctx)
+{
+	(void)ctx;
+	if (!vigil_term_backlogged() && term.drain)
+		term.drain(term.drain_ctx);
+}
+
+int vigil_term_attach(struct vigil_loop *l, void (*drain)(void *ctx), void *ctx)
+{
+	static const char *const names[3] = { "", "stdout", "stderr" };
+	int e;
+
+	fflush(stdout);
+	fflush(stderr);
+	term.drain = drain;
+	term.drain_ctx = ctx;
+	for (int fd = 1; fd <= 2; fd++) {
+		e = vigil_outq_new(l, fd, names[fd], &term.q[fd]);
+		if (e < 0)
+			return e;
+		vigil_outq_on_drain(term.q[fd], on_drain, NULL);
+	}
+	return 0;
+}
+
+void vigil_term_detach(int timeout_ms)
+{
+	for (int fd = 1; fd <= 2; fd++) {
+		struct vigil_outq *q = term.q[fd];
+		if (!q)
+			continue;
+		if (vigil_outq_flush(q, timeout_ms) == -ETIMEDOUT)
+			fprintf(stderr,
+				"vigil: %zu bytes of output for fd %d were not written: its reader "
+				"stopped reading\n",
+				vigil_outq_pending(q), fd);
+		vigil_outq_free(q);
+		term.q[fd] = NULL;
+	}
+}
+
+bool vigil_term_backlogged(void)
+{
+	return vigil_outq_backlogged(term.q[1]) || vigil_outq_backlogged(term.q[2]);
+}
+
 bool vigil_term_is_tty(void)
 {
 	return term.tty;
 }
 
-void vigil_term_clear(void)
-{
-	if (term.drawn) {
-		fputs("\r\033[K", stderr);
-		term.drawn = false;
-	}
-}
-
-void vigil_term_say(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (term.quiet)
-		return;
-	vigil_term_clear();
-	fputs("vigil: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void vigil_term_status(const char *line)
-{
-	size_t n = strlen(line);
-
-	if (!term.tty || term.quiet)
-		return;
-	if (term.cols > 1 && n > term.cols - 1)
-		n = term.cols - 1;
-	fprintf(stderr, "\r\033[K%.*s", (int)n, line);
-	fflush(stderr);
-	term.drawn = true;
-}
-
-void vigil_term_write(int fd, const void *buf, size_t len)
+/* To fd 1 or 2: through its queue when attached, else whole (blocking). */
+static void out(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
-	vigil_term_clear();
+	if (term.q[fd]) {
+		vigil_outq_put(term.q[fd], buf, len); /* refusals are counted there */
+		return;
+	}
 	if (fd == 2)
 		fflush(stderr);
 	while (len > 0) {
@@ -85,4 +105,54 @@ void vigil_term_write(int fd, const void *buf, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
+}
+
+void vigil_term_clear(void)
+{
+	if (term.drawn) {
+		out(2, "\r\033[K", 4);
+		term.drawn = false;
+	}
+}
+
+void vigil_term_say(const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	int n;
+
+	if (term.quiet)
+		return;
+	vigil_term_clear();
+	memcpy(line, "vigil: ", 7);
+	va_start(ap, fmt);
+	n = vsnprintf(line + 7, sizeof(line) - 8, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	n = n < (int)sizeof(line) - 8 ? n : (int)sizeof(line) - 9;
+	line[7 + n] = '\n';
+	out(2, line, (size_t)(8 + n));
+}
+
+void vigil_term_status(const char *line)
+{
+	char buf[512];
+	size_t n = strlen(line);
+
+	if (!term.tty || term.quiet || vigil_outq_pending(term.q[2]))
+		return;
+	if (term.cols > 1 && n > term.cols - 1)
+		n = term.cols - 1;
+	n = n < sizeof(buf) - 5 ? n : sizeof(buf) - 5;
+	memcpy(buf, "\r\033[K", 4);
+	memcpy(buf + 4, line, n);
+	out(2, buf, n + 4);
+	term.drawn = true;
+}
+
+void vigil_term_write(int fd, const void *buf, size_t len)
+{
+	vigil_term_clear();
+	out(fd, buf, len);
 }

@@ -19,6 +19,7 @@
 #include "term.h"
 
 #define WATCH_STATUS_NS (250 * 1000000ull)
+#define WATCH_FLUSH_MS  30000 /* at the end, how long a slow reader gets */
 
 struct watch {
 	const struct vigil_run_opts *o;
@@ -128,12 +129,14 @@ static void events_write(struct watch *w, const struct vigil_event *ev)
 
 	if (n < 0)
 		return;
-	if (w->events_stdout)
-		vigil_term_clear();
-	fwrite(json, 1, (size_t)n, w->events);
-	fputc('\n', w->events);
-	if (w->events_stdout)
-		fflush(w->events);
+	if (w->events_stdout) {
+		/* through the terminal's stdout queue: in order, never blocking */
+		json[n] = '\n';
+		vigil_term_write(1, json, (size_t)n + 1);
+	} else {
+		fwrite(json, 1, (size_t)n, w->events);
+		fputc('\n', w->events);
+	}
 	free(json);
 }
 
@@ -274,6 +277,7 @@ static void on_done(void *ctx, struct vigil_guest *g, const struct vigil_verdict
 	w->code = vigil_verdict_exit_code(v);
 	if (w->events)
 		fflush(w->events);
+	vigil_term_detach(WATCH_FLUSH_MS); /* the output first, then the summary */
 	if (vigil_guest_record_close(g) < 0)
 		fprintf(stderr, "vigil: the recording %s is incomplete: a write failed\n",
 			w->o->record_path);
@@ -300,6 +304,21 @@ static void on_signal(int signo, void *ctx)
 	snprintf(why, sizeof(why), "interrupted by %s", strsignal(signo));
 	/* a second signal: stop waiting for the guest */
 	vigil_guest_interrupt(w->g, why, w->signals++ > 0);
+}
+
+static bool backlogged(void *ctx, struct vigil_guest *g)
+{
+	(void)ctx;
+	(void)g;
+	return vigil_term_backlogged();
+}
+
+static void drained(void *ctx)
+{
+	struct watch *w = ctx;
+
+	if (w->g)
+		vigil_guest_port_resume(w->g);
 }
 
 static void on_loop_log(void *ctx, const char *msg)
@@ -329,6 +348,7 @@ static int setup(struct watch *w)
 	if (e < 0)
 		return e;
 	vigil_loop_set_log(w->loop, on_loop_log, w);
+	e = vigil_term_attach(w->loop, drained, w);
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]) && e == 0; i++)
 		e = vigil_loop_signal(w->loop, sigs[i], on_signal, w);
@@ -355,6 +375,7 @@ static int start_guest(struct watch *w)
 		.name = o->attach ? o->socket_path : "guest",
 		.sopts = &o->sopts,
 		.sinks = { .event = on_event,
+			   .backlogged = backlogged,
 			   .finish_note = finish_note,
 			   .done = on_done,
 			   .ctx = w },
@@ -397,6 +418,7 @@ int vigil_watch_main(const struct vigil_run_opts *o)
 		if (e < 0)
 			fprintf(stderr, "vigil: event loop failed: %s\n", strerror(-e));
 	}
+	vigil_term_detach(WATCH_FLUSH_MS);
 	vigil_guest_free(w.g); /* kills a QEMU still there, frees its backend */
 	vigil_timer_free(w.status);
 	if (w.events && w.events != stdout)
