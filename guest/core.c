@@ -381,6 +381,16 @@ static void signal_ready(struct core *k, uint64_t now)
 	}
 }
 
+/*
+ * The port has not moved for stall_ms: stop holding producers and drop the
+ * oldest output instead (a dead host never blocks the workload). stall_ms
+ * 0: never (a host that promises to read again, as `vigil run` does).
+ */
+static bool port_given_up(const struct core *k, uint64_t now)
+{
+	return k->cfg->stall_ms && chan_stalled(&k->ch, now, k->cfg->stall_ms * NSEC_PER_MSEC);
+}
+
 static void pipe_ready(struct core *k, int i, uint64_t now)
 {
 	uint64_t moved = 0;
@@ -388,8 +398,7 @@ static void pipe_ready(struct core *k, int i, uint64_t now)
 	while (moved < PIPE_BUDGET) {
 		ssize_t n;
 
-		if (chan_out_pressure(&k->ch) &&
-		    !chan_stalled(&k->ch, now, k->cfg->stall_ms * NSEC_PER_MSEC))
+		if (chan_out_pressure(&k->ch) && !port_given_up(k, now))
 			return;
 		n = runner_pump(&k->run, i, &k->ch);
 		if (n == 0) {
@@ -515,7 +524,7 @@ static uint64_t timers(struct core *k, uint64_t now)
 	if (k->exiting && k->ack_deadline_ns)
 		next = min_ns(next, k->ack_deadline_ns);
 	/* Paused producers resume when the port is declared stalled. */
-	if (k->ch.blocked_since && chan_out_pressure(&k->ch))
+	if (k->ch.blocked_since && chan_out_pressure(&k->ch) && cfg->stall_ms)
 		next = min_ns(next, k->ch.blocked_since + cfg->stall_ms * NSEC_PER_MSEC);
 	return next;
 }
@@ -523,8 +532,7 @@ static uint64_t timers(struct core *k, uint64_t now)
 /* Register the producers that may run now. */
 static void interest(struct core *k, uint64_t now)
 {
-	bool hold = chan_out_pressure(&k->ch) &&
-		    !chan_stalled(&k->ch, now, k->cfg->stall_ms * NSEC_PER_MSEC);
+	bool hold = chan_out_pressure(&k->ch) && !port_given_up(k, now);
 	uint32_t port_ev = 0;
 
 	if (k->ch.connected) {

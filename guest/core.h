@@ -55,7 +55,7 @@ struct core_cfg {
 	uint64_t grace_ms;       /* SIGTERM to SIGKILL for the workload */
 	uint64_t drain_ms;       /* bound on flushing the queue before returning */
 	uint64_t ack_ms;         /* after an EXIT, wait this long for the host's SHUTDOWN */
-	uint64_t stall_ms;       /* port stuck this long: output is dropped, not held */
+	uint64_t stall_ms;       /* port stuck this long: output is dropped, not held; 0 never */
 	char *const *argv;       /* workload, NULL for none */
 	char *const *envp;       /* its environment, NULL: inherit */
 	const char *cwd;         /* its directory, NULL: inherit */

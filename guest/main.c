@@ -60,7 +60,8 @@ static const char usage_text[] =
     "  --self-beat MS|off   the agent's own beat (1000)\n"
     "  --grace MS           SIGTERM to SIGKILL for the workload (5000)\n"
     "  --drain MS           flush bound before exiting (5000)\n"
-    "  --stall MS           port stuck this long: drop output instead of holding it (2000)\n"
+    "  --stall MS           port stuck this long: drop output instead of holding it\n"
+    "                       (2000; 0: never drop, hold the workload)\n"
     "  --on-shutdown ignore|exit|poweroff   host SHUTDOWN (ignore)\n"
     "  --quiet              no warnings on stderr\n"
     "With -- COMMAND, the agent runs it as the workload and exits with its status.\n";
@@ -305,6 +306,7 @@ static void pid1_config(const struct init_cmdline *cl, struct core_cfg *cfg)
 	cfg->drain_ms = param_ms(cl, "drain_ms", cfg->drain_ms);
 	cfg->ack_ms = param_ms(cl, "ack_ms", cfg->ack_ms);
 	cfg->stats_ms = param_ms(cl, "stats_ms", cfg->stats_ms);
+	cfg->stall_ms = param_ms(cl, "stall_ms", cfg->stall_ms);
 	if (param_off(cl, "kmsg"))
 		cfg->kmsg_path = NULL;
 	if ((v = init_param(cl, "kmsg_rate"))) {

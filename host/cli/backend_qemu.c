@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,13 +333,39 @@ static int pid_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx)
 	return 0;
 }
 
+/* A killed QEMU is reaped when it is gone, from the loop: waitpid right
+ * after SIGKILL can block (a vCPU stuck in the kernel under KVM). */
+static int reap_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx)
+{
+	(void)fd;
+	(void)events;
+	if (waitpid((pid_t)(intptr_t)ctx, NULL, WNOHANG) != 0)
+		vigil_source_free(s); /* reaped (or not ours any more) */
+	return 0;
+}
+
+static void kill_and_reap(struct vigil_qemu_be *r)
+{
+	struct vigil_source *s;
+	int fd;
+
+	kill(r->qemu_pid, SIGKILL);
+	if (waitpid(r->qemu_pid, NULL, WNOHANG) != 0)
+		return;
+	fd = (int)syscall(SYS_pidfd_open, r->qemu_pid, 0);
+	if (fd < 0 || vigil_source_add(r->loop, fd, EPOLLIN, VIGIL_SOURCE_OWN_FD, reap_ready,
+				       (void *)(intptr_t)r->qemu_pid, "reaper", &s) < 0) {
+		if (fd >= 0)
+			close(fd);
+		/* left to init when vigil exits (QEMU dies with vigil: PDEATHSIG) */
+	}
+}
+
 /* Everything a launch of QEMU leaves behind, closed and cleared. */
 static void close_vmm(struct vigil_qemu_be *r)
 {
-	if (r->qemu_pid > 0 && !r->qemu_exited) {
-		kill(r->qemu_pid, SIGKILL);
-		waitpid(r->qemu_pid, NULL, 0); /* after SIGKILL: the kernel reaps it at once */
-	}
+	if (r->qemu_pid > 0 && !r->qemu_exited)
+		kill_and_reap(r);
 	r->qemu_exited = true;
 	vigil_source_free(r->pid_src);
 	vigil_source_free(r->con_src);

@@ -203,6 +203,9 @@ static int run_main(struct vigil_run_args *a)
 	if (!code)
 		code = prepare_initrd(a, p);
 	if (!code) {
+		/* vigil reads the port again whenever it pauses (its own output
+		 * backlogged): the agent holds the workload rather than drop */
+		a->o.qemu.guest_params = "vigil.stall_ms=0";
 		a->o.image_mode = !a->initrd;
 		a->o.provenance = provenance(a, p);
 		if (a->o.qemu.machine == VIGIL_MACHINE_MICROVM) {
