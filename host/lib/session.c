@@ -751,7 +751,7 @@ static bool host_starved(struct vigil_session *s, uint64_t since_rt, uint64_t dl
  * deadline any pid declared so far. */
 static void prog_fit(struct vigil_session *s)
 {
-	uint64_t dl = s->trk->min_dl_ns;
+	uint64_t dl = trk_min_deadline(s->trk);
 	uint64_t p;
 
 	if (dl / 8 >= s->prog_period)
@@ -843,7 +843,7 @@ static void trk_event(void *ctx, enum trk_event tev, const struct trk_slot *sl, 
 		ev.type = VIGIL_EV_STALL;
 		ev.process.host_starved = host_starved(s, sl->last_ns, sl->dl_ns);
 		if (ev.process.host_starved)
-			s->trk->st.host_starved++;
+			trk_count_host_starved(s->trk);
 		break;
 	}
 	emit(s, &ev);
@@ -979,7 +979,7 @@ static int on_beat(struct vigil_session *s, const struct vigil_frame *f)
 		if (have < allowed)
 			allowed = (uint32_t)have;
 		s->tb_tokens -= (uint64_t)allowed * NSEC_PER_SEC;
-		s->trk->st.drop_throttled += r.count - allowed;
+		trk_drop(s->trk, TRK_DROP_THROTTLED, r.count - allowed);
 	}
 	for (uint32_t i = 0; i < allowed; i++) {
 		vigil_beat_get(&r, i, &b);
@@ -1468,7 +1468,7 @@ static void dispatch_frame(struct vigil_session *s, const struct vigil_frame *f)
 		s->c.type[type].crc_rejected++;
 		s->crc_rejected_total++;
 		if (type == VIGIL_MSG_BEAT)
-			s->trk->st.drop_malformed += beat_records_in(f->hdr.len);
+			trk_drop(s->trk, TRK_DROP_MALFORMED, beat_records_in(f->hdr.len));
 		return;
 	}
 	r = dispatch[type].fn(s, f);
@@ -1476,7 +1476,7 @@ static void dispatch_frame(struct vigil_session *s, const struct vigil_frame *f)
 		s->c.type[type].malformed++;
 		s->malformed_total++;
 		if (type == VIGIL_MSG_BEAT)
-			s->trk->st.drop_malformed += beat_records_in(f->hdr.len);
+			trk_drop(s->trk, TRK_DROP_MALFORMED, beat_records_in(f->hdr.len));
 	} else if (r > 0) {
 		s->c.type[type].ignored++;
 	}
@@ -1508,7 +1508,7 @@ int vigil_session_feed(struct vigil_session *s, const uint8_t *buf, size_t len, 
 static uint64_t anom_value(const struct vigil_session *s, enum anom a)
 {
 	const struct vigil_asm_stats *as = vigil_asm_stats(s->as);
-	const struct vigil_tracker_counters *t = &s->trk->st;
+	const struct vigil_tracker_counters *t = trk_counters(s->trk);
 
 	switch (a) {
 	case ANOM_GARBAGE:
@@ -1901,7 +1901,7 @@ void vigil_session_counters(const struct vigil_session *s, struct vigil_session_
 	out->findings_dropped = s->fnd.dropped;
 	out->evidence_dropped = s->fnd.lines_dropped;
 	out->stream = *vigil_asm_stats(s->as);
-	out->tracker = s->trk->st;
+	out->tracker = *trk_counters(s->trk);
 	out->flows = s->flows->st;
 }
 
@@ -1963,37 +1963,41 @@ const struct vigil_verdict *vigil_session_finish(struct vigil_session *s, uint64
 	return v;
 }
 
+struct foreach_ctx {
+	uint64_t now_rt;
+	int (*fn)(void *ctx, const struct vigil_process_info *p);
+	void *ctx;
+};
+
+static int foreach_one(void *ctx, const struct trk_slot *sl)
+{
+	const struct foreach_ctx *fc = ctx;
+	struct vigil_process_info p = {
+		.pid = sl->pid,
+		.origin = sl->origin,
+		.status = sl->status,
+		.app_payload = sl->app_payload,
+		.pidns_inode = sl->pidns,
+		.beats = sl->beats,
+		.last_nonce = sl->last_nonce,
+		.deadline_ns = sl->dl_ns,
+		.silence_ns = fc->now_rt > sl->last_ns ? fc->now_rt - sl->last_ns : 0,
+		.stalled = sl->stalled,
+	};
+
+	return fc->fn(fc->ctx, &p);
+}
+
 int vigil_session_foreach_process(const struct vigil_session *s, uint64_t now_ns,
 				  int (*fn)(void *ctx, const struct vigil_process_info *p),
 				  void *ctx)
 {
-	uint64_t now_rt;
+	struct foreach_ctx fc = { .fn = fn, .ctx = ctx };
 
 	if (now_ns < s->now)
 		now_ns = s->now;
-	now_rt = s->vm_stopped ? s->stopped_at - s->stopped_total : now_ns - s->stopped_total;
-	for (uint32_t i = 0; i < s->trk->o.capacity; i++) {
-		const struct trk_slot *sl = &s->trk->slots[i];
-		struct vigil_process_info p;
-		int r;
-
-		if (sl->pid == 0)
-			continue;
-		p.pid = sl->pid;
-		p.origin = sl->origin;
-		p.status = sl->status;
-		p.app_payload = sl->app_payload;
-		p.pidns_inode = sl->pidns;
-		p.beats = sl->beats;
-		p.last_nonce = sl->last_nonce;
-		p.deadline_ns = sl->dl_ns;
-		p.silence_ns = now_rt > sl->last_ns ? now_rt - sl->last_ns : 0;
-		p.stalled = sl->stalled;
-		r = fn(ctx, &p);
-		if (r)
-			return r;
-	}
-	return 0;
+	fc.now_rt = s->vm_stopped ? s->stopped_at - s->stopped_total : now_ns - s->stopped_total;
+	return trk_foreach(s->trk, foreach_one, &fc);
 }
 
 /* ---- life cycle -------------------------------------------------------- */
