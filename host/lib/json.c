@@ -652,139 +652,85 @@ int vigil_event_to_json(const struct vigil_event *ev, char **out)
 
 /* ---- verdict ----------------------------------------------------------- */
 
-static json_object *tracker_json(const struct vigil_tracker_counters *t)
+/*
+ * The counters, from the table (counters.h): one JSON object per group, in
+ * table order. Scalars are { key: value }; per-type counters are
+ * { "BEAT": { "frames": .., ... }, ... }, leaving out the types that
+ * delivered no frames; kernel troubles are { "panic": n, ... }, every kind.
+ */
+static json_object *scalars_json(const struct vigil_session_counters *c,
+				 const struct vigil_counter_desc *d, size_t n)
 {
 	json_object *o = json_object_new_object();
 
-	add_u64(o, "beats", t->beats);
-	add_u64(o, "drop_out_of_order", t->drop_out_of_order);
-	add_u64(o, "drop_capacity", t->drop_capacity);
-	add_u64(o, "drop_origin_conflict", t->drop_origin_conflict);
-	add_u64(o, "drop_namespace_conflict", t->drop_namespace_conflict);
-	add_u64(o, "drop_malformed", t->drop_malformed);
-	add_u64(o, "drop_rate_limited", t->drop_rate_limited);
-	add_u64(o, "drop_throttled", t->drop_throttled);
-	add_u64(o, "probe_exhausted", t->probe_exhausted);
-	add_u64(o, "nonce_wraps", t->nonce_wraps);
-	add_u64(o, "inserted", t->inserted);
-	add_u64(o, "evicted", t->evicted);
-	add_u64(o, "stopped", t->stopped);
-	add_u64(o, "stalls", t->stalls);
-	add_u64(o, "recoveries", t->recoveries);
-	add_u64(o, "host_starved", t->host_starved);
-	add_u64(o, "tracked", t->tracked);
-	add_u64(o, "stalled", t->stalled);
+	for (size_t i = 0; i < n; i++)
+		add_u64(o, d[i].field, vigil_counter_value(c, &d[i]));
 	return o;
 }
 
-static json_object *flows_json(const struct vigil_flow_counters *f)
+static json_object *by_type_json(const struct vigil_session_counters *c,
+				 const struct vigil_counter_desc *d, size_t n)
 {
 	json_object *o = json_object_new_object();
 
-	add_u64(o, "events", f->events);
-	add_u64(o, "opened", f->opened);
-	add_u64(o, "unique", f->unique);
-	add_u64(o, "closed", f->closed);
-	add_u64(o, "open_now", f->open_now);
-	add_u64(o, "in_table", f->in_table);
-	add_u64(o, "bytes", f->bytes);
-	add_u64(o, "packets", f->packets);
-	add_u64(o, "table_full", f->table_full);
-	add_u64(o, "reclaimed", f->reclaimed);
-	add_u64(o, "dropped", f->dropped);
-	add_u64(o, "orphan_close", f->orphan_close);
-	return o;
-}
-
-/* Troubles seen by kind: { "panic": 0, "oops": 0, ... }. */
-static json_object *kernel_trouble_json(const struct vigil_session_counters *c)
-{
-	json_object *o = json_object_new_object();
-
-	for (int k = VIGIL_KT_NONE + 1; k < VIGIL_KT__COUNT; k++)
-		add_u64(o, vigil_kernel_trouble_name((enum vigil_kernel_trouble)k),
-			c->kernel_trouble[k]);
-	return o;
-}
-
-static json_object *counters_json(const struct vigil_session_counters *c)
-{
-	json_object *o = json_object_new_object();
-	json_object *st = json_object_new_object();
-	json_object *types = json_object_new_object();
-	json_object *ses = json_object_new_object();
-
-	add_u64(st, "bytes", c->stream.bytes);
-	add_u64(st, "frames", c->stream.frames);
-	add_u64(st, "garbage_bytes", c->stream.garbage_bytes);
-	add_u64(st, "header_crc_errors", c->stream.header_crc_errors);
-	add_u64(st, "oversize_frames", c->stream.oversize_frames);
-	add_u64(st, "payload_crc_errors", c->stream.payload_crc_errors);
-	add_u64(st, "lost_frames", c->stream.lost_frames);
-	add_u64(st, "seq_regressions", c->stream.seq_regressions);
-	add_u64(st, "epochs", c->stream.epochs);
-	add_u64(st, "resets", c->stream.resets);
-	add_u64(st, "unknown_type", c->unknown_type);
-	add_u64(st, "wrong_direction", c->wrong_direction);
-	add(o, "stream", st);
-
-	for (uint16_t t = 1; t < VIGIL_MSG_GUEST_TYPES; t++) {
-		const struct vigil_type_counters *tc = &c->type[t];
+	/* d[0] is "frames": every other per-type counter implies a frame. */
+	for (uint32_t t = 1; t < d[0].count; t++) {
+		const char *label = vigil_counter_label(&d[0], t);
 		json_object *e;
 
-		if (!tc->frames)
+		if (!vigil_counter_value_at(c, &d[0], t))
 			continue;
 		e = json_object_new_object();
-		add_u64(e, "frames", tc->frames);
-		add_u64(e, "crc_rejected", tc->crc_rejected);
-		add_u64(e, "malformed", tc->malformed);
-		add_u64(e, "ignored", tc->ignored);
-		add(types, vigil_msg_name(t) ? vigil_msg_name(t) : "?", e);
+		for (size_t i = 0; i < n; i++)
+			add_u64(e, d[i].field, vigil_counter_value_at(c, &d[i], t));
+		add(o, label ? label : "?", e);
 	}
-	add(o, "types", types);
-
-#define SES(f) add_u64(ses, #f, c->f)
-	SES(epochs);
-	SES(agent_restarts);
-	SES(proto_mismatch);
-	SES(sys_rdy_repeats);
-	SES(scenario_double_pause);
-	SES(scenario_unmatched);
-	SES(scenario_overlap);
-	SES(scenarios_dropped);
-	SES(snapshot_busy);
-	SES(snapshot_unsupported);
-	SES(snapshot_refused);
-	SES(snapshot_duplicates);
-	SES(tests_dropped);
-	SES(output_bytes);
-	SES(output_torn);
-	SES(exits_ignored);
-	SES(strings_truncated);
-	SES(tx_frames);
-	SES(tx_bytes);
-	SES(tx_errors);
-	SES(pings);
-	SES(pongs);
-	SES(pong_unmatched);
-	SES(rtt_last_ns);
-	SES(rtt_min_ns);
-	SES(rtt_max_ns);
-	SES(clock_regressions);
-	SES(clock_forward_jumps);
-	SES(vm_stops);
-	SES(vm_stopped_ns);
-	SES(link_ups);
-	SES(link_downs);
-	SES(evidence_lines);
-	SES(findings_dropped);
-	SES(evidence_dropped);
-	SES(kernel_trouble_dropped);
-#undef SES
-	add(o, "session", ses);
-	add(o, "kernel_trouble", kernel_trouble_json(c));
-	add(o, "tracker", tracker_json(&c->tracker));
 	return o;
+}
+
+static json_object *by_label_json(const struct vigil_session_counters *c,
+				  const struct vigil_counter_desc *d)
+{
+	json_object *o = json_object_new_object();
+
+	for (uint32_t k = 0; k < d->count; k++) {
+		const char *label = vigil_counter_label(d, k);
+
+		if (label)
+			add_u64(o, label, vigil_counter_value_at(c, d, k));
+	}
+	return o;
+}
+
+static json_object *group_json(const struct vigil_session_counters *c,
+			       const struct vigil_counter_desc *d, size_t n)
+{
+	switch (d->index) {
+	case VIGIL_COUNTER_BY_MSG_TYPE:
+		return by_type_json(c, d, n);
+	case VIGIL_COUNTER_BY_KERNEL_TROUBLE:
+		return by_label_json(c, d);
+	case VIGIL_COUNTER_SCALAR:
+		break;
+	}
+	return scalars_json(c, d, n);
+}
+
+/*
+ * Add the counter groups to o: the flow counters (beside = true) sit
+ * beside "counters" in the verdict, every other group inside it.
+ */
+static void counter_groups(json_object *o, const struct vigil_session_counters *c, bool beside)
+{
+	size_t n;
+	const struct vigil_counter_desc *d = vigil_session_counter_descs(&n);
+
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && !strcmp(d[j].group, d[i].group);)
+			j++;
+		if (!strcmp(d[i].group, "flows") == beside)
+			add(o, d[i].group, group_json(c, &d[i], j - i));
+	}
 }
 
 int vigil_verdict_to_json(const struct vigil_verdict *v, unsigned flags, char **out)
@@ -888,8 +834,10 @@ int vigil_verdict_to_json(const struct vigil_verdict *v, unsigned flags, char **
 	add(x, "results", a);
 	add(o, "tests", x);
 
-	add(o, "counters", counters_json(&v->counters));
-	add(o, "flows", flows_json(&v->counters.flows));
+	x = json_object_new_object();
+	counter_groups(x, &v->counters, false);
+	add(o, "counters", x);
+	counter_groups(o, &v->counters, true);
 
 	return render(o,
 		      (flags & VIGIL_JSON_PRETTY ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED

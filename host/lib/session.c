@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counters.h"
 #include "findings.h"
 #include "flows.h"
 #include "kernel.h"
@@ -68,58 +69,6 @@ struct ring {
 	uint32_t cap, head, n;
 };
 
-/* Counters reported through ANOMALY events, in report order. */
-enum anom {
-	ANOM_GARBAGE,
-	ANOM_HDR_CRC,
-	ANOM_OVERSIZE,
-	ANOM_LOST,
-	ANOM_REGRESSION,
-	ANOM_PAYLOAD_CRC,
-	ANOM_UNKNOWN,
-	ANOM_WRONG_DIR,
-	ANOM_CRC_REJECTED,
-	ANOM_MALFORMED,
-	ANOM_OUT_OF_ORDER,
-	ANOM_CAPACITY,
-	ANOM_ORIGIN,
-	ANOM_NAMESPACE,
-	ANOM_RATE_LIMITED,
-	ANOM_THROTTLED,
-	ANOM_FLOWS_FULL,
-	ANOM_FLOWS_DROPPED,
-	ANOM_TX_ERRORS,
-	ANOM_CLOCK_REGRESSIONS,
-	ANOM_CLOCK_JUMPS,
-	ANOM_TRUNCATED,
-	ANOM__COUNT,
-};
-
-static const char *const anom_names[ANOM__COUNT] = {
-	[ANOM_GARBAGE] = "garbage_bytes",
-	[ANOM_HDR_CRC] = "header_crc_errors",
-	[ANOM_OVERSIZE] = "oversize_frames",
-	[ANOM_LOST] = "lost_frames",
-	[ANOM_REGRESSION] = "seq_regressions",
-	[ANOM_PAYLOAD_CRC] = "payload_crc_errors",
-	[ANOM_UNKNOWN] = "unknown_type",
-	[ANOM_WRONG_DIR] = "wrong_direction",
-	[ANOM_CRC_REJECTED] = "crc_rejected",
-	[ANOM_MALFORMED] = "malformed",
-	[ANOM_OUT_OF_ORDER] = "drop_out_of_order",
-	[ANOM_CAPACITY] = "drop_capacity",
-	[ANOM_ORIGIN] = "drop_origin_conflict",
-	[ANOM_NAMESPACE] = "drop_namespace_conflict",
-	[ANOM_RATE_LIMITED] = "drop_rate_limited",
-	[ANOM_THROTTLED] = "drop_throttled",
-	[ANOM_FLOWS_FULL] = "flows_table_full",
-	[ANOM_FLOWS_DROPPED] = "flows_dropped",
-	[ANOM_TX_ERRORS] = "tx_errors",
-	[ANOM_CLOCK_REGRESSIONS] = "clock_regressions",
-	[ANOM_CLOCK_JUMPS] = "clock_forward_jumps",
-	[ANOM_TRUNCATED] = "strings_truncated",
-};
-
 struct vigil_session {
 	struct vigil_session_opts o;
 	struct vigil_session_hooks h;
@@ -142,8 +91,6 @@ struct vigil_session {
 	uint32_t epoch;
 	bool ready_in_epoch;
 	bool ready_ever;
-	uint64_t crc_rejected_total;
-	uint64_t malformed_total;
 
 	/* run */
 	bool ended;    /* something ended the run */
@@ -213,7 +160,7 @@ struct vigil_session {
 
 	/* anomalies */
 	uint64_t anom_next;
-	uint64_t anom_last[ANOM__COUNT];
+	uint64_t anom_last[CTR_ANOMALIES]; /* values at the last report */
 
 	/* tables */
 	struct trk *trk;
@@ -1466,7 +1413,6 @@ static void dispatch_frame(struct vigil_session *s, const struct vigil_frame *f)
 	s->c.type[type].frames++;
 	if (!f->crc_ok && !dispatch[type].output) {
 		s->c.type[type].crc_rejected++;
-		s->crc_rejected_total++;
 		if (type == VIGIL_MSG_BEAT)
 			trk_drop(s->trk, TRK_DROP_MALFORMED, beat_records_in(f->hdr.len));
 		return;
@@ -1474,7 +1420,6 @@ static void dispatch_frame(struct vigil_session *s, const struct vigil_frame *f)
 	r = dispatch[type].fn(s, f);
 	if (r == -EBADMSG) {
 		s->c.type[type].malformed++;
-		s->malformed_total++;
 		if (type == VIGIL_MSG_BEAT)
 			trk_drop(s->trk, TRK_DROP_MALFORMED, beat_records_in(f->hdr.len));
 	} else if (r > 0) {
@@ -1505,72 +1450,21 @@ int vigil_session_feed(struct vigil_session *s, const uint8_t *buf, size_t len, 
 	return n;
 }
 
-static uint64_t anom_value(const struct vigil_session *s, enum anom a)
-{
-	const struct vigil_asm_stats *as = vigil_asm_stats(s->as);
-	const struct vigil_tracker_counters *t = trk_counters(s->trk);
-
-	switch (a) {
-	case ANOM_GARBAGE:
-		return as->garbage_bytes;
-	case ANOM_HDR_CRC:
-		return as->header_crc_errors;
-	case ANOM_OVERSIZE:
-		return as->oversize_frames;
-	case ANOM_LOST:
-		return as->lost_frames;
-	case ANOM_REGRESSION:
-		return as->seq_regressions;
-	case ANOM_PAYLOAD_CRC:
-		return as->payload_crc_errors;
-	case ANOM_UNKNOWN:
-		return s->c.unknown_type;
-	case ANOM_WRONG_DIR:
-		return s->c.wrong_direction;
-	case ANOM_CRC_REJECTED:
-		return s->crc_rejected_total;
-	case ANOM_MALFORMED:
-		return s->malformed_total;
-	case ANOM_OUT_OF_ORDER:
-		return t->drop_out_of_order;
-	case ANOM_CAPACITY:
-		return t->drop_capacity;
-	case ANOM_ORIGIN:
-		return t->drop_origin_conflict;
-	case ANOM_NAMESPACE:
-		return t->drop_namespace_conflict;
-	case ANOM_RATE_LIMITED:
-		return t->drop_rate_limited;
-	case ANOM_THROTTLED:
-		return t->drop_throttled;
-	case ANOM_FLOWS_FULL:
-		return s->flows->st.table_full;
-	case ANOM_FLOWS_DROPPED:
-		return s->flows->st.dropped;
-	case ANOM_TX_ERRORS:
-		return s->c.tx_errors;
-	case ANOM_CLOCK_REGRESSIONS:
-		return s->c.clock_regressions;
-	case ANOM_CLOCK_JUMPS:
-		return s->c.clock_forward_jumps;
-	case ANOM_TRUNCATED:
-		return s->c.strings_truncated;
-	case ANOM__COUNT:
-		break;
-	}
-	return 0;
-}
-
+/* One ANOMALY event per reported counter that moved since the last report. */
 static void anomalies_report(struct vigil_session *s)
 {
-	for (int a = 0; a < ANOM__COUNT; a++) {
-		uint64_t v = anom_value(s, (enum anom)a);
+	struct vigil_session_counters c;
+
+	vigil_session_counters(s, &c);
+	for (uint32_t a = 0; a < CTR_ANOMALIES; a++) {
+		const struct ctr_anomaly *an = &ctr_anomalies[a];
+		uint64_t v = vigil_counter_value(&c, &ctr_descs[an->id]);
 
 		if (v == s->anom_last[a])
 			continue;
 		struct vigil_event ev = { .type = VIGIL_EV_ANOMALY };
 
-		ev.anomaly.counter = anom_names[a];
+		ev.anomaly.counter = ctr_anomaly_name(an);
 		ev.anomaly.delta = v - s->anom_last[a];
 		ev.anomaly.total = v;
 		s->anom_last[a] = v;
