@@ -1443,14 +1443,41 @@ static void test_watchdog_without_scenarios(void **state)
 	assert_int_equal(v->timeline.workload_start_ns, 1); /* SYS_RDY at t 0 */
 	fx_free(f);
 
-	/* EXIT before the duration: PASS, and nothing fires later. */
+	/* EXIT before the duration: PASS, and nothing fires later. The
+	 * watchdog stops at the EXIT itself, not at the next tick. */
 	f = fx_new(tune_watchdog);
 	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 0);
+	assert_int_equal(vigil_session_next_deadline(f->s), T0 + 10 * S);
 	feed(f, exit_frame(f, 0, 0), 9 * S);
+	assert_int_equal(vigil_session_next_deadline(f->s), VIGIL_DEADLINE_NONE);
 	assert_int_equal(vigil_session_tick(f->s, T0 + 30 * S), VIGIL_DEADLINE_NONE);
 	v = vigil_session_finish(f->s, T0 + 31 * S);
 	assert_int_equal(v->outcome, VIGIL_OUTCOME_PASS);
 	assert_int_equal(v->n_findings, 0);
+	fx_free(f);
+}
+
+/* A scenario paused before SYS_RDY holds the watchdog from its start: only
+ * the part of the pause after SYS_RDY moves the deadline. */
+static void test_watchdog_paused_before_ready(void **state)
+{
+	struct fx *f = fx_new(tune_watchdog);
+
+	(void)state;
+	feed(f, scenario(f, VIGIL_MSG_SCENARIO_START, "early"), 1 * S);
+	feed(f, scenario(f, VIGIL_MSG_SCENARIO_PAUSE, "early"), 2 * S);
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 5 * S);
+	/* Held: no deadline while the pause lasts. */
+	assert_int_equal(vigil_session_next_deadline(f->s), VIGIL_DEADLINE_NONE);
+	assert_int_equal(vigil_session_tick(f->s, T0 + 40 * S), VIGIL_DEADLINE_NONE);
+	assert_int_equal(vigil_session_ended(f->s), 0);
+	feed(f, scenario(f, VIGIL_MSG_SCENARIO_RESUME, "early"), 43 * S);
+	/* 10 s from SYS_RDY (5 s) plus the 38 s held after it. */
+	assert_int_equal(vigil_session_next_deadline(f->s), T0 + 53 * S);
+	vigil_session_tick(f->s, T0 + 53 * S);
+	assert_int_equal(vigil_session_ended(f->s), 1);
+	assert_int_equal(vigil_session_finish(f->s, T0 + 54 * S)->outcome,
+			 VIGIL_OUTCOME_WATCHDOG_TIMEOUT);
 	fx_free(f);
 }
 
@@ -1902,6 +1929,7 @@ int main(void)
 		cmocka_unit_test(test_anomaly_events),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_watchdog_without_scenarios),
+		cmocka_unit_test(test_watchdog_paused_before_ready),
 		cmocka_unit_test(test_stall_warn_findings),
 		cmocka_unit_test(test_kernel_trouble),
 		cmocka_unit_test(test_kernel_trouble_fail_on),
