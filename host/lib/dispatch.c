@@ -325,8 +325,11 @@ static int on_workload_exit(struct vigil_session *s, const struct vigil_frame *f
 		s->ended = true;
 	wdg_on_exit(s);
 	/* The acknowledgement the agent waits for before powering off: every
-	 * byte up to this EXIT has been read (docs/wire.md, SHUTDOWN). */
-	vigil_session_request_shutdown(s, s->now);
+	 * byte up to this EXIT has been read (docs/wire.md, SHUTDOWN). Only
+	 * the session that owns the guest sends it: an observer must not
+	 * power off an agent it did not start. */
+	if (s->o.ack_exit)
+		vigil_session_request_shutdown(s, s->now);
 	return 0;
 }
 

@@ -414,9 +414,14 @@ static void test_unknown_and_wrong_direction(void **state)
 	fx_free(f);
 }
 
+static void tune_ack_exit(struct vigil_session_opts *o)
+{
+	o->ack_exit = true;
+}
+
 static void test_exit_and_tests(void **state)
 {
-	struct fx *f = fx_new(NULL);
+	struct fx *f = fx_new(tune_ack_exit);
 	size_t n;
 	const struct vigil_verdict *v;
 
@@ -436,7 +441,8 @@ static void test_exit_and_tests(void **state)
 	feed(f, n, 5);
 	feed(f, exit_frame(f, 0, 0), 6);
 	assert_int_equal(vigil_session_ended(f->s), 1);
-	/* The valid EXIT is answered with SHUTDOWN: the agent may power off. */
+	/* The valid EXIT is answered with SHUTDOWN (ack_exit): the agent may
+	 * power off. */
 	assert_int_equal(f->n_tx, 1);
 	assert_int_equal(f->tx_type[0], VIGIL_MSG_SHUTDOWN);
 	feed(f, exit_frame(f, 3, 0), 7);
@@ -475,6 +481,46 @@ static void test_exit_and_tests(void **state)
 	v = vigil_session_finish(f->s, T0 + 2);
 	assert_int_equal(vigil_verdict_exit_code(v), 123);
 	fx_free(f);
+}
+
+static void tune_watch(struct vigil_session_opts *o)
+{
+	o->mode = VIGIL_MODE_WATCH;
+}
+
+/* A caller built before ack_exit existed: its sz ends before the field. */
+static void tune_old_caller(struct vigil_session_opts *o)
+{
+	o->ack_exit = true; /* beyond its sz: not taken */
+	o->sz = offsetof(struct vigil_session_opts, ack_exit);
+}
+
+/*
+ * Without ack_exit (attach and watch: an observer of a guest it did not
+ * start) a valid EXIT is recorded and answered with nothing; an explicit
+ * request still sends SHUTDOWN.
+ */
+static void test_exit_not_acknowledged(void **state)
+{
+	void (*tunes[])(struct vigil_session_opts *) = { NULL, tune_watch, tune_old_caller };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(tunes) / sizeof(tunes[0]); i++) {
+		struct fx *f = fx_new(tunes[i]);
+
+		feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 1);
+		feed(f, exit_frame(f, 0, 0), 2);
+		assert_int_equal(f->count[VIGIL_EV_EXIT], 1);
+		assert_int_equal(vigil_session_ended(f->s), tunes[i] != tune_watch);
+		assert_int_equal(f->n_tx, 0);
+		assert_int_equal(counters(f).tx_frames, 0);
+		assert_int_equal(counters(f).tx_errors, 0);
+		assert_int_equal(vigil_session_request_shutdown(f->s, T0 + 3), 0);
+		assert_int_equal(f->n_tx, 1);
+		assert_int_equal(f->tx_type[0], VIGIL_MSG_SHUTDOWN);
+		assert_int_equal(vigil_session_finish(f->s, T0 + 4)->outcome, VIGIL_OUTCOME_PASS);
+		fx_free(f);
+	}
 }
 
 static void test_beats_through_session(void **state)
@@ -1149,11 +1195,6 @@ static void test_finish_without_exit(void **state)
 	v = vigil_session_finish(f->s, T0 + 2);
 	assert_int_equal(v->outcome, VIGIL_OUTCOME_LINK_LOST);
 	fx_free(f);
-}
-
-static void tune_watch(struct vigil_session_opts *o)
-{
-	o->mode = VIGIL_MODE_WATCH;
 }
 
 static void test_watch_mode_pass(void **state)
@@ -1903,6 +1944,7 @@ int main(void)
 		cmocka_unit_test(test_sched_exit),
 		cmocka_unit_test(test_unknown_and_wrong_direction),
 		cmocka_unit_test(test_exit_and_tests),
+		cmocka_unit_test(test_exit_not_acknowledged),
 		cmocka_unit_test(test_beats_through_session),
 		cmocka_unit_test(test_token_bucket),
 		cmocka_unit_test(test_output_and_evidence),

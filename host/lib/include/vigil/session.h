@@ -321,7 +321,8 @@ struct vigil_event_sink {
 };
 
 /*
- * Takes whole frames for the guest (SNAPSHOT_REPLY, PING, SHUTDOWN). Must not
+ * Takes whole frames for the guest (SNAPSHOT_REPLY, PING, SHUTDOWN: on
+ * vigil_session_request_shutdown(), and after EXIT under ack_exit). Must not
  * block: return 0 when the frame was taken (queued or written), or a
  * negative errno (e.g. -EAGAIN) to drop it; drops are counted (tx_errors).
  */
@@ -392,6 +393,12 @@ enum vigil_session_mode {
  * MODE_WATCH there is no EXIT: the budget is the scenarios' unpaused
  * running time (first SCENARIO_START on, the time between scenarios not
  * counted).
+ *
+ * The workload's EXIT. The first CRC-valid, well-formed EXIT is recorded
+ * (and ends the run in MODE_RUN). With ack_exit it is answered with
+ * SHUTDOWN: the agent waits for that (bounded) before powering off, so that
+ * bytes still in flight are read; without it nothing is sent and the
+ * agent powers off when its wait runs out, or, as a daemon, goes on.
  */
 struct vigil_session_opts {
 	size_t sz;
@@ -436,6 +443,12 @@ struct vigil_session_opts {
 	/* kernel trouble */
 	uint32_t fail_on; /* bitmask (1u << VIGIL_KT_x): kernel trouble that ends the run;
 			     default 0. PANIC is always fatal (GUEST_CRASH). */
+	/* the workload's EXIT */
+	bool ack_exit; /* answer the first valid EXIT with SHUTDOWN, the sign the agent
+			  waits for before it powers the guest off; default false. Set it
+			  when this session owns the guest (`vigil run`); leave it off for
+			  an observer (attach, watch), which must not power off a guest it
+			  did not start. */
 };
 
 /* Fill *o with the defaults above (o->sz = sizeof *o). */
