@@ -632,7 +632,7 @@ void vigil_session_counters(const struct vigil_session *s, struct vigil_session_
 	out->evidence_dropped = s->fnd.lines_dropped;
 	out->stream = *vigil_asm_stats(s->as);
 	out->tracker = *trk_counters(s->trk);
-	out->flows = s->flows->st;
+	out->flows = *flows_counters(s->flows);
 }
 
 /*
