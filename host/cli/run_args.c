@@ -458,6 +458,7 @@ static void defaults(struct vigil_run_args *a, bool attach)
 	a->o.qemu.port.fd = a->o.qemu.qmp.fd = a->o.qemu.console.fd = -1;
 	vigil_session_opts_default(&a->o.sopts);
 	a->o.sopts.boot_timeout_ns = attach ? 0 : 60000000000ull;
+	a->o.sopts.ack_exit = !attach;
 	a->o.qemu.extra = a->qemu_extra;
 	a->img.extra_mods = a->mods;
 }

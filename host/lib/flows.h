@@ -78,4 +78,9 @@ int flows_record(struct flows *ft, const struct vigil_flow *f, const struct flow
 /* The entry for a key, or NULL. */
 const struct flow_ent *flows_find(const struct flows *ft, const struct vigil_flow *f);
 
+static inline const struct vigil_flow_counters *flows_counters(const struct flows *ft)
+{
+	return &ft->st;
+}
+
 #endif /* VIGIL_HOST_FLOWS_H */

@@ -2,7 +2,10 @@
 /*
  * JSON rendering of events (docs/events.md) and of the verdict
  * (docs/verdict.md) with json-c. Runs in sinks and at the end of a run,
- * never on the feed/tick paths: it allocates.
+ * never on the feed/tick paths: it allocates. Each event type has its
+ * field writer (event_fields[]); the verdict is written member by member;
+ * its counters come from the counter table (counters.h), not from names
+ * written here.
  *
  * Guest strings are not trusted to be UTF-8: valid sequences pass through,
  * every other byte is written as the four characters \xNN (so the JSON
@@ -274,141 +277,180 @@ static void flow_fields(json_object *o, const struct vigil_flow *f)
 	add_u64(o, "pid", f->pid);
 }
 
-static void event_fields(json_object *o, const struct vigil_event *ev)
+/* ---- event fields: one writer per event type ---------------------------- */
+
+static void hello_fields(json_object *o, const struct vigil_event *ev)
 {
-	switch (ev->type) {
-	case VIGIL_EV_HELLO:
-	case VIGIL_EV_AGENT_RESTART:
-		add_u64(o, "epoch", ev->hello.epoch);
-		add_u64(o, "proto_version", ev->hello.proto_version);
-		add_u64(o, "capabilities", ev->hello.capabilities);
-		add_u64(o, "guest_boottime_ns", ev->hello.guest_boottime_ns);
-		add(o, "agent_version", jvstr(ev->hello.agent_version));
-		add(o, "kernel_release", jvstr(ev->hello.kernel_release));
-		add(o, "hostname", jvstr(ev->hello.hostname));
-		break;
-	case VIGIL_EV_READY:
-		add_u64(o, "epoch", ev->ready.epoch);
-		add_u64(o, "since_link_ns", ev->ready.since_link_ns);
-		break;
-	case VIGIL_EV_SCENARIO:
-		add(o, "phase", json_object_new_string(phase_name(ev->scenario.phase)));
-		add_u64(o, "index", ev->scenario.index);
-		add(o, "name", jvstr(ev->scenario.name));
-		if (ev->scenario.phase == VIGIL_SCENARIO_RESUME ||
-		    ev->scenario.phase == VIGIL_SCENARIO_END)
-			add_u64(o, "pause_ns", ev->scenario.pause_ns);
-		if (ev->scenario.phase == VIGIL_SCENARIO_END)
-			add_u64(o, "run_ns", ev->scenario.run_ns);
-		break;
-	case VIGIL_EV_OUTPUT:
-		add(o, "stream", json_object_new_string(stream_name(ev->output.stream)));
-		add(o, "crc_ok", json_object_new_boolean(ev->output.crc_ok));
-		if (ev->output.stream == VIGIL_MSG_DMESG || ev->output.stream == VIGIL_MSG_LOG)
-			add_u64(o, "level", ev->output.level);
-		if (ev->output.stream == VIGIL_MSG_DMESG) {
-			add_u64(o, "kmsg_seq", ev->output.kmsg_seq);
-			add_u64(o, "ts_us", ev->output.ts_us);
-		}
-		add(o, "text", jstr(ev->output.data, ev->output.len));
-		break;
-	case VIGIL_EV_TEST_RESULT: {
-		const char *n = test_outcome_name(ev->test.outcome);
+	add_u64(o, "epoch", ev->hello.epoch);
+	add_u64(o, "proto_version", ev->hello.proto_version);
+	add_u64(o, "capabilities", ev->hello.capabilities);
+	add_u64(o, "guest_boottime_ns", ev->hello.guest_boottime_ns);
+	add(o, "agent_version", jvstr(ev->hello.agent_version));
+	add(o, "kernel_release", jvstr(ev->hello.kernel_release));
+	add(o, "hostname", jvstr(ev->hello.hostname));
+}
 
-		add(o, "outcome",
-		    n ? json_object_new_string(n) : json_object_new_int(ev->test.outcome));
-		add_u64(o, "duration_ns", ev->test.duration_ns);
-		add(o, "name", jvstr(ev->test.name));
-		add(o, "message", jvstr(ev->test.message));
-		break;
-	}
-	case VIGIL_EV_EXIT:
-		add_i64(o, "status", ev->exit.status);
-		add_i64(o, "signal", ev->exit.signal);
-		break;
-	case VIGIL_EV_SCHED_EXIT:
-		add_i64(o, "code", ev->sched_exit.code);
-		add_u64(o, "kind", ev->sched_exit.kind);
-		add(o, "reason", jvstr(ev->sched_exit.reason));
-		break;
-	case VIGIL_EV_PROCESS_NEW:
-	case VIGIL_EV_PROCESS_GONE:
-	case VIGIL_EV_STALL:
-	case VIGIL_EV_RECOVERY:
-		add_u64(o, "pid", ev->process.pid);
-		add_u64(o, "origin", ev->process.origin);
-		add_u64(o, "status", ev->process.status);
-		add_u64(o, "pidns_inode", ev->process.pidns_inode);
-		add_u64(o, "deadline_ns", ev->process.deadline_ns);
-		if (ev->type != VIGIL_EV_PROCESS_NEW)
-			add_u64(o, "silence_ns", ev->process.silence_ns);
-		if (ev->type == VIGIL_EV_STALL)
-			add(o, "host_starved", json_object_new_boolean(ev->process.host_starved));
-		if (ev->type == VIGIL_EV_PROCESS_GONE)
-			add(o, "reason",
-			    json_object_new_string(
-				ev->process.gone == VIGIL_GONE_EVICTED ? "evicted" : "stopping"));
-		break;
-	case VIGIL_EV_SNAPSHOT_REQUEST:
-	case VIGIL_EV_SNAPSHOT_DONE:
-		add_u64(o, "request_id", ev->snapshot.request_id);
-		add_u64(o, "kind", ev->snapshot.kind);
-		add(o, "tag", jvstr(ev->snapshot.tag));
-		if (ev->type == VIGIL_EV_SNAPSHOT_DONE) {
-			add_i64(o, "status", ev->snapshot.status);
-			add(o, "detail", jvstr(ev->snapshot.detail));
-		}
-		break;
-	case VIGIL_EV_VM_STOPPED:
-	case VIGIL_EV_VM_RESUMED:
-		if (ev->type == VIGIL_EV_VM_RESUMED)
-			add_u64(o, "stopped_ns", ev->vm.stopped_ns);
-		add_u64(o, "total_stopped_ns", ev->vm.total_stopped_ns);
-		break;
-	case VIGIL_EV_PONG:
-		add_u64(o, "token", ev->pong.token);
-		add_u64(o, "rtt_ns", ev->pong.rtt_ns);
-		add_u64(o, "guest_mono_ns", ev->pong.guest_mono_ns);
-		break;
-	case VIGIL_EV_AGENT_STATS: {
-		json_object *c = json_object_new_object();
-		json_object *extra = json_object_new_array();
+static void ready_fields(json_object *o, const struct vigil_event *ev)
+{
+	add_u64(o, "epoch", ev->ready.epoch);
+	add_u64(o, "since_link_ns", ev->ready.since_link_ns);
+}
 
-		for (uint32_t i = 0; i < ev->agent_stats.stats.count; i++) {
-			uint64_t val = vigil_agent_stats_get(&ev->agent_stats.stats, i);
+static void scenario_fields(json_object *o, const struct vigil_event *ev)
+{
+	enum vigil_scenario_phase ph = ev->scenario.phase;
 
-			if (i < VIGIL_STAT__KNOWN)
-				add_u64(c, agent_stat_names[i], val);
-			else
-				json_object_array_add(extra, json_object_new_uint64(val));
-		}
-		add(o, "counters", c);
-		add(o, "extra", extra);
-		break;
-	}
-	case VIGIL_EV_ANOMALY:
-		add(o, "counter", json_object_new_string(ev->anomaly.counter));
-		add_u64(o, "delta", ev->anomaly.delta);
-		add_u64(o, "total", ev->anomaly.total);
-		break;
-	case VIGIL_EV_FINDING:
-		add(o, "finding", finding_json(ev->finding.finding, NULL, 0));
-		break;
-	case VIGIL_EV_RUN_END:
-		add(o, "outcome",
-		    json_object_new_string(vigil_outcome_name(ev->run_end.verdict->outcome)));
-		add_i64(o, "exit_code", vigil_verdict_exit_code(ev->run_end.verdict));
-		break;
-	case VIGIL_EV_FLOW:
-		flow_fields(o, ev->flow.flow);
-		break;
-	case VIGIL_EV_LINK_UP:
-	case VIGIL_EV_LINK_DOWN:
-	case VIGIL_EV_FIRST_BYTE:
-	case VIGIL_EV__COUNT:
-		break;
+	add(o, "phase", json_object_new_string(phase_name(ph)));
+	add_u64(o, "index", ev->scenario.index);
+	add(o, "name", jvstr(ev->scenario.name));
+	if (ph == VIGIL_SCENARIO_RESUME || ph == VIGIL_SCENARIO_END)
+		add_u64(o, "pause_ns", ev->scenario.pause_ns);
+	if (ph == VIGIL_SCENARIO_END)
+		add_u64(o, "run_ns", ev->scenario.run_ns);
+}
+
+/* A test outcome by name, or its number when it has none. */
+static json_object *test_outcome_json(uint8_t outcome)
+{
+	const char *n = test_outcome_name(outcome);
+
+	return n ? json_object_new_string(n) : json_object_new_int(outcome);
+}
+
+static void test_fields(json_object *o, const struct vigil_event *ev)
+{
+	add(o, "outcome", test_outcome_json(ev->test.outcome));
+	add_u64(o, "duration_ns", ev->test.duration_ns);
+	add(o, "name", jvstr(ev->test.name));
+	add(o, "message", jvstr(ev->test.message));
+}
+
+static void exit_fields(json_object *o, const struct vigil_event *ev)
+{
+	add_i64(o, "status", ev->exit.status);
+	add_i64(o, "signal", ev->exit.signal);
+}
+
+static void sched_exit_fields(json_object *o, const struct vigil_event *ev)
+{
+	add_i64(o, "code", ev->sched_exit.code);
+	add_u64(o, "kind", ev->sched_exit.kind);
+	add(o, "reason", jvstr(ev->sched_exit.reason));
+}
+
+/* PROCESS_NEW, PROCESS_GONE, STALL, RECOVERY. */
+static void process_fields(json_object *o, const struct vigil_event *ev)
+{
+	add_u64(o, "pid", ev->process.pid);
+	add_u64(o, "origin", ev->process.origin);
+	add_u64(o, "status", ev->process.status);
+	add_u64(o, "pidns_inode", ev->process.pidns_inode);
+	add_u64(o, "deadline_ns", ev->process.deadline_ns);
+	if (ev->type != VIGIL_EV_PROCESS_NEW)
+		add_u64(o, "silence_ns", ev->process.silence_ns);
+	if (ev->type == VIGIL_EV_STALL)
+		add(o, "host_starved", json_object_new_boolean(ev->process.host_starved));
+	if (ev->type == VIGIL_EV_PROCESS_GONE)
+		add(o, "reason",
+		    json_object_new_string(ev->process.gone == VIGIL_GONE_EVICTED ? "evicted"
+										  : "stopping"));
+}
+
+/* SNAPSHOT_REQUEST, SNAPSHOT_DONE. */
+static void snapshot_fields(json_object *o, const struct vigil_event *ev)
+{
+	add_u64(o, "request_id", ev->snapshot.request_id);
+	add_u64(o, "kind", ev->snapshot.kind);
+	add(o, "tag", jvstr(ev->snapshot.tag));
+	if (ev->type == VIGIL_EV_SNAPSHOT_DONE) {
+		add_i64(o, "status", ev->snapshot.status);
+		add(o, "detail", jvstr(ev->snapshot.detail));
 	}
 }
+
+/* VM_STOPPED, VM_RESUMED. */
+static void vm_fields(json_object *o, const struct vigil_event *ev)
+{
+	if (ev->type == VIGIL_EV_VM_RESUMED)
+		add_u64(o, "stopped_ns", ev->vm.stopped_ns);
+	add_u64(o, "total_stopped_ns", ev->vm.total_stopped_ns);
+}
+
+static void pong_fields(json_object *o, const struct vigil_event *ev)
+{
+	add_u64(o, "token", ev->pong.token);
+	add_u64(o, "rtt_ns", ev->pong.rtt_ns);
+	add_u64(o, "guest_mono_ns", ev->pong.guest_mono_ns);
+}
+
+/* The known values by name, the ones past them in "extra". */
+static void agent_stats_fields(json_object *o, const struct vigil_event *ev)
+{
+	json_object *c = json_object_new_object();
+	json_object *extra = json_object_new_array();
+
+	for (uint32_t i = 0; i < ev->agent_stats.stats.count; i++) {
+		uint64_t val = vigil_agent_stats_get(&ev->agent_stats.stats, i);
+
+		if (i < VIGIL_STAT__KNOWN)
+			add_u64(c, agent_stat_names[i], val);
+		else
+			json_object_array_add(extra, json_object_new_uint64(val));
+	}
+	add(o, "counters", c);
+	add(o, "extra", extra);
+}
+
+static void anomaly_fields(json_object *o, const struct vigil_event *ev)
+{
+	add(o, "counter", json_object_new_string(ev->anomaly.counter));
+	add_u64(o, "delta", ev->anomaly.delta);
+	add_u64(o, "total", ev->anomaly.total);
+}
+
+static void finding_fields(json_object *o, const struct vigil_event *ev)
+{
+	add(o, "finding", finding_json(ev->finding.finding, NULL, 0));
+}
+
+static void run_end_fields(json_object *o, const struct vigil_event *ev)
+{
+	const struct vigil_verdict *v = ev->run_end.verdict;
+
+	add(o, "outcome", json_object_new_string(vigil_outcome_name(v->outcome)));
+	add_i64(o, "exit_code", vigil_verdict_exit_code(v));
+}
+
+static void flow_event_fields(json_object *o, const struct vigil_event *ev)
+{
+	flow_fields(o, ev->flow.flow);
+}
+
+/* The fields after "event", "t_ns" and "mono_ns"; NULL: none. OUTPUT
+ * events are written directly (output_to_json, below). */
+static void (*const event_fields[VIGIL_EV__COUNT])(json_object *o, const struct vigil_event *ev) = {
+	[VIGIL_EV_HELLO] = hello_fields,
+	[VIGIL_EV_AGENT_RESTART] = hello_fields,
+	[VIGIL_EV_READY] = ready_fields,
+	[VIGIL_EV_SCENARIO] = scenario_fields,
+	[VIGIL_EV_TEST_RESULT] = test_fields,
+	[VIGIL_EV_EXIT] = exit_fields,
+	[VIGIL_EV_SCHED_EXIT] = sched_exit_fields,
+	[VIGIL_EV_PROCESS_NEW] = process_fields,
+	[VIGIL_EV_PROCESS_GONE] = process_fields,
+	[VIGIL_EV_STALL] = process_fields,
+	[VIGIL_EV_RECOVERY] = process_fields,
+	[VIGIL_EV_SNAPSHOT_REQUEST] = snapshot_fields,
+	[VIGIL_EV_SNAPSHOT_DONE] = snapshot_fields,
+	[VIGIL_EV_VM_STOPPED] = vm_fields,
+	[VIGIL_EV_VM_RESUMED] = vm_fields,
+	[VIGIL_EV_PONG] = pong_fields,
+	[VIGIL_EV_AGENT_STATS] = agent_stats_fields,
+	[VIGIL_EV_ANOMALY] = anomaly_fields,
+	[VIGIL_EV_FINDING] = finding_fields,
+	[VIGIL_EV_RUN_END] = run_end_fields,
+	[VIGIL_EV_FLOW] = flow_event_fields,
+};
 
 static int render(json_object *o, int flags, char **out)
 {
@@ -646,254 +688,247 @@ int vigil_event_to_json(const struct vigil_event *ev, char **out)
 	add(o, "event", json_object_new_string(vigil_event_name(ev->type)));
 	add_u64(o, "t_ns", ev->t_ns);
 	add_u64(o, "mono_ns", ev->now_ns);
-	event_fields(o, ev);
+	if ((unsigned)ev->type < VIGIL_EV__COUNT && event_fields[ev->type])
+		event_fields[ev->type](o, ev);
 	return render(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, out);
 }
 
 /* ---- verdict ----------------------------------------------------------- */
 
-static json_object *tracker_json(const struct vigil_tracker_counters *t)
+/*
+ * The counters, from the table (counters.h): one JSON object per group, in
+ * table order. Scalars are { key: value }; per-type counters are
+ * { "BEAT": { "frames": .., ... }, ... }, leaving out the types that
+ * delivered no frames; kernel troubles are { "panic": n, ... }, every kind.
+ */
+static json_object *scalars_json(const struct vigil_session_counters *c,
+				 const struct vigil_counter_desc *d, size_t n)
 {
 	json_object *o = json_object_new_object();
 
-	add_u64(o, "beats", t->beats);
-	add_u64(o, "drop_out_of_order", t->drop_out_of_order);
-	add_u64(o, "drop_capacity", t->drop_capacity);
-	add_u64(o, "drop_origin_conflict", t->drop_origin_conflict);
-	add_u64(o, "drop_namespace_conflict", t->drop_namespace_conflict);
-	add_u64(o, "drop_malformed", t->drop_malformed);
-	add_u64(o, "drop_rate_limited", t->drop_rate_limited);
-	add_u64(o, "drop_throttled", t->drop_throttled);
-	add_u64(o, "probe_exhausted", t->probe_exhausted);
-	add_u64(o, "nonce_wraps", t->nonce_wraps);
-	add_u64(o, "inserted", t->inserted);
-	add_u64(o, "evicted", t->evicted);
-	add_u64(o, "stopped", t->stopped);
-	add_u64(o, "stalls", t->stalls);
-	add_u64(o, "recoveries", t->recoveries);
-	add_u64(o, "host_starved", t->host_starved);
-	add_u64(o, "tracked", t->tracked);
-	add_u64(o, "stalled", t->stalled);
+	for (size_t i = 0; i < n; i++)
+		add_u64(o, d[i].field, vigil_counter_value(c, &d[i]));
 	return o;
 }
 
-static json_object *flows_json(const struct vigil_flow_counters *f)
+static json_object *by_type_json(const struct vigil_session_counters *c,
+				 const struct vigil_counter_desc *d, size_t n)
 {
 	json_object *o = json_object_new_object();
 
-	add_u64(o, "events", f->events);
-	add_u64(o, "opened", f->opened);
-	add_u64(o, "unique", f->unique);
-	add_u64(o, "closed", f->closed);
-	add_u64(o, "open_now", f->open_now);
-	add_u64(o, "in_table", f->in_table);
-	add_u64(o, "bytes", f->bytes);
-	add_u64(o, "packets", f->packets);
-	add_u64(o, "table_full", f->table_full);
-	add_u64(o, "reclaimed", f->reclaimed);
-	add_u64(o, "dropped", f->dropped);
-	add_u64(o, "orphan_close", f->orphan_close);
-	return o;
-}
-
-/* Troubles seen by kind: { "panic": 0, "oops": 0, ... }. */
-static json_object *kernel_trouble_json(const struct vigil_session_counters *c)
-{
-	json_object *o = json_object_new_object();
-
-	for (int k = VIGIL_KT_NONE + 1; k < VIGIL_KT__COUNT; k++)
-		add_u64(o, vigil_kernel_trouble_name((enum vigil_kernel_trouble)k),
-			c->kernel_trouble[k]);
-	return o;
-}
-
-static json_object *counters_json(const struct vigil_session_counters *c)
-{
-	json_object *o = json_object_new_object();
-	json_object *st = json_object_new_object();
-	json_object *types = json_object_new_object();
-	json_object *ses = json_object_new_object();
-
-	add_u64(st, "bytes", c->stream.bytes);
-	add_u64(st, "frames", c->stream.frames);
-	add_u64(st, "garbage_bytes", c->stream.garbage_bytes);
-	add_u64(st, "header_crc_errors", c->stream.header_crc_errors);
-	add_u64(st, "oversize_frames", c->stream.oversize_frames);
-	add_u64(st, "payload_crc_errors", c->stream.payload_crc_errors);
-	add_u64(st, "lost_frames", c->stream.lost_frames);
-	add_u64(st, "seq_regressions", c->stream.seq_regressions);
-	add_u64(st, "epochs", c->stream.epochs);
-	add_u64(st, "resets", c->stream.resets);
-	add_u64(st, "unknown_type", c->unknown_type);
-	add_u64(st, "wrong_direction", c->wrong_direction);
-	add(o, "stream", st);
-
-	for (uint16_t t = 1; t < VIGIL_MSG_GUEST_TYPES; t++) {
-		const struct vigil_type_counters *tc = &c->type[t];
+	/* d[0] is "frames": every other per-type counter implies a frame. */
+	for (uint32_t t = 1; t < d[0].count; t++) {
+		const char *label = vigil_counter_label(&d[0], t);
 		json_object *e;
 
-		if (!tc->frames)
+		if (!vigil_counter_value_at(c, &d[0], t))
 			continue;
 		e = json_object_new_object();
-		add_u64(e, "frames", tc->frames);
-		add_u64(e, "crc_rejected", tc->crc_rejected);
-		add_u64(e, "malformed", tc->malformed);
-		add_u64(e, "ignored", tc->ignored);
-		add(types, vigil_msg_name(t) ? vigil_msg_name(t) : "?", e);
+		for (size_t i = 0; i < n; i++)
+			add_u64(e, d[i].field, vigil_counter_value_at(c, &d[i], t));
+		add(o, label ? label : "?", e);
 	}
-	add(o, "types", types);
-
-#define SES(f) add_u64(ses, #f, c->f)
-	SES(epochs);
-	SES(agent_restarts);
-	SES(proto_mismatch);
-	SES(sys_rdy_repeats);
-	SES(scenario_double_pause);
-	SES(scenario_unmatched);
-	SES(scenario_overlap);
-	SES(scenarios_dropped);
-	SES(snapshot_busy);
-	SES(snapshot_unsupported);
-	SES(snapshot_refused);
-	SES(snapshot_duplicates);
-	SES(tests_dropped);
-	SES(output_bytes);
-	SES(output_torn);
-	SES(exits_ignored);
-	SES(strings_truncated);
-	SES(tx_frames);
-	SES(tx_bytes);
-	SES(tx_errors);
-	SES(pings);
-	SES(pongs);
-	SES(pong_unmatched);
-	SES(rtt_last_ns);
-	SES(rtt_min_ns);
-	SES(rtt_max_ns);
-	SES(clock_regressions);
-	SES(clock_forward_jumps);
-	SES(vm_stops);
-	SES(vm_stopped_ns);
-	SES(link_ups);
-	SES(link_downs);
-	SES(evidence_lines);
-	SES(findings_dropped);
-	SES(evidence_dropped);
-	SES(kernel_trouble_dropped);
-#undef SES
-	add(o, "session", ses);
-	add(o, "kernel_trouble", kernel_trouble_json(c));
-	add(o, "tracker", tracker_json(&c->tracker));
 	return o;
 }
 
+static json_object *by_label_json(const struct vigil_session_counters *c,
+				  const struct vigil_counter_desc *d)
+{
+	json_object *o = json_object_new_object();
+
+	for (uint32_t k = 0; k < d->count; k++) {
+		const char *label = vigil_counter_label(d, k);
+
+		if (label)
+			add_u64(o, label, vigil_counter_value_at(c, d, k));
+	}
+	return o;
+}
+
+static json_object *group_json(const struct vigil_session_counters *c,
+			       const struct vigil_counter_desc *d, size_t n)
+{
+	switch (d->index) {
+	case VIGIL_COUNTER_BY_MSG_TYPE:
+		return by_type_json(c, d, n);
+	case VIGIL_COUNTER_BY_KERNEL_TROUBLE:
+		return by_label_json(c, d);
+	case VIGIL_COUNTER_SCALAR:
+		break;
+	}
+	return scalars_json(c, d, n);
+}
+
+/*
+ * Add the counter groups to o: the flow counters (beside = true) sit
+ * beside "counters" in the verdict, every other group inside it.
+ */
+static void counter_groups(json_object *o, const struct vigil_session_counters *c, bool beside)
+{
+	size_t n;
+	const struct vigil_counter_desc *d = vigil_session_counter_descs(&n);
+
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && !strcmp(d[j].group, d[i].group);)
+			j++;
+		if (!strcmp(d[i].group, "flows") == beside)
+			add(o, d[i].group, group_json(c, &d[i], j - i));
+	}
+}
+
+static json_object *findings_json(const struct vigil_verdict *v)
+{
+	json_object *a = json_object_new_array();
+
+	for (uint32_t i = 0; i < v->n_findings; i++)
+		json_object_array_add(a, finding_json(&v->findings[i], v, i));
+	return a;
+}
+
+/* null when the scheduler did not exit. */
+static json_object *sched_exit_json(const struct vigil_verdict *v)
+{
+	json_object *x;
+
+	if (!v->have_sched_exit)
+		return NULL;
+	x = json_object_new_object();
+	add_i64(x, "code", v->sched_exit_code);
+	add_u64(x, "kind", v->sched_exit_kind);
+	add(x, "reason", jcstr(v->sched_exit_reason));
+	return x;
+}
+
+/* null when the workload's EXIT never came. */
+static json_object *workload_exit_json(const struct vigil_verdict *v)
+{
+	json_object *x;
+
+	if (!v->have_exit)
+		return NULL;
+	x = json_object_new_object();
+	add_i64(x, "status", v->exit_status);
+	add_i64(x, "signal", v->exit_signal);
+	return x;
+}
+
+/* null before a HELLO. */
+static json_object *guest_json(const struct vigil_guest_info *g)
+{
+	json_object *x;
+
+	if (!g->have_hello)
+		return NULL;
+	x = json_object_new_object();
+	add_u64(x, "proto_version", g->proto_version);
+	add_u64(x, "capabilities", g->capabilities);
+	add(x, "agent_version", jcstr(g->agent_version));
+	add(x, "kernel_release", jcstr(g->kernel_release));
+	add(x, "hostname", jcstr(g->hostname));
+	return x;
+}
+
+static json_object *timeline_json(const struct vigil_timeline *t)
+{
+	json_object *x = json_object_new_object();
+
+	add_stamp(x, "link_up_ns", t->link_up_ns);
+	add_stamp(x, "first_byte_ns", t->first_byte_ns);
+	add_stamp(x, "hello_ns", t->hello_ns);
+	add_stamp(x, "guest_boottime_ns", t->guest_boottime_ns);
+	add_stamp(x, "ready_ns", t->ready_ns);
+	add_stamp(x, "workload_start_ns", t->workload_start_ns);
+	add_stamp(x, "exit_ns", t->exit_ns);
+	add_stamp(x, "sched_exit_ns", t->sched_exit_ns);
+	add_u64(x, "end_ns", t->end_ns);
+	return x;
+}
+
+static json_object *scenario_json(const struct vigil_scenario *sc)
+{
+	json_object *e = json_object_new_object();
+
+	add(e, "name", jcstr(sc->name));
+	add_u64(e, "start_ns", sc->start_ns);
+	add_stamp(e, "end_ns", sc->end_ns);
+	add_u64(e, "pause_ns", sc->pause_ns);
+	add_u64(e, "pauses", sc->pauses);
+	add_u64(e, "run_ns", sc->run_ns);
+	add_u64(e, "flows_opened", sc->flows_opened);
+	add(e, "ended", json_object_new_boolean(sc->ended));
+	return e;
+}
+
+/* The workload's running and pause time and its scenarios. */
+static json_object *workload_json(const struct vigil_verdict *v)
+{
+	json_object *x = json_object_new_object();
+	json_object *a = json_object_new_array();
+
+	add_u64(x, "run_ns", v->workload_run_ns);
+	add_u64(x, "pause_ns", v->workload_pause_ns);
+	for (uint32_t i = 0; i < v->n_scenarios; i++)
+		json_object_array_add(a, scenario_json(&v->scenarios[i]));
+	add(x, "scenarios", a);
+	return x;
+}
+
+static json_object *test_result_json(const struct vigil_test *t)
+{
+	json_object *e = json_object_new_object();
+
+	add(e, "name", jcstr(t->name));
+	add(e, "outcome", test_outcome_json(t->outcome));
+	add_u64(e, "duration_ns", t->duration_ns);
+	add(e, "message", jcstr(t->message));
+	add_u64(e, "t_ns", t->t_ns);
+	return e;
+}
+
+/* Counts by outcome (all results) and the kept results. */
+static json_object *tests_json(const struct vigil_verdict *v)
+{
+	json_object *x = json_object_new_object();
+	json_object *a = json_object_new_array();
+
+	add_u64(x, "pass", v->tests_by_outcome[VIGIL_TEST_PASS]);
+	add_u64(x, "fail", v->tests_by_outcome[VIGIL_TEST_FAIL]);
+	add_u64(x, "skip", v->tests_by_outcome[VIGIL_TEST_SKIP]);
+	add_u64(x, "error", v->tests_by_outcome[VIGIL_TEST_ERROR]);
+	for (uint32_t i = 0; i < v->n_tests; i++)
+		json_object_array_add(a, test_result_json(&v->tests[i]));
+	add(x, "results", a);
+	return x;
+}
+
+/* The verdict's members in the order docs/verdict.md shows them. */
 int vigil_verdict_to_json(const struct vigil_verdict *v, unsigned flags, char **out)
 {
 	json_object *o = json_object_new_object();
-	json_object *a;
-	json_object *x;
+	json_object *counters = json_object_new_object();
+	int jflags = (flags & VIGIL_JSON_PRETTY ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+						: JSON_C_TO_STRING_PLAIN) |
+		     JSON_C_TO_STRING_NOSLASHESCAPE;
 
-	if (!o)
+	if (!o || !counters) {
+		json_object_put(o);
+		json_object_put(counters);
 		return -ENOMEM;
+	}
 	add_u64(o, "verdict_version", 2);
 	add(o, "outcome", json_object_new_string(vigil_outcome_name(v->outcome)));
 	add_i64(o, "exit_code", vigil_verdict_exit_code(v));
 	add(o, "primary",
 	    v->primary ? finding_json(v->primary, v, (uint32_t)(v->primary - v->findings)) : NULL);
-	a = json_object_new_array();
-	for (uint32_t i = 0; i < v->n_findings; i++)
-		json_object_array_add(a, finding_json(&v->findings[i], v, i));
-	add(o, "findings", a);
-
-	if (v->have_sched_exit) {
-		x = json_object_new_object();
-		add_i64(x, "code", v->sched_exit_code);
-		add_u64(x, "kind", v->sched_exit_kind);
-		add(x, "reason", jcstr(v->sched_exit_reason));
-		add(o, "sched_exit", x);
-	} else {
-		add(o, "sched_exit", NULL);
-	}
-	if (v->have_exit) {
-		x = json_object_new_object();
-		add_i64(x, "status", v->exit_status);
-		add_i64(x, "signal", v->exit_signal);
-		add(o, "workload_exit", x);
-	} else {
-		add(o, "workload_exit", NULL);
-	}
-	if (v->guest.have_hello) {
-		x = json_object_new_object();
-		add_u64(x, "proto_version", v->guest.proto_version);
-		add_u64(x, "capabilities", v->guest.capabilities);
-		add(x, "agent_version", jcstr(v->guest.agent_version));
-		add(x, "kernel_release", jcstr(v->guest.kernel_release));
-		add(x, "hostname", jcstr(v->guest.hostname));
-		add(o, "guest", x);
-	} else {
-		add(o, "guest", NULL);
-	}
-
-	x = json_object_new_object();
-	add_stamp(x, "link_up_ns", v->timeline.link_up_ns);
-	add_stamp(x, "first_byte_ns", v->timeline.first_byte_ns);
-	add_stamp(x, "hello_ns", v->timeline.hello_ns);
-	add_stamp(x, "guest_boottime_ns", v->timeline.guest_boottime_ns);
-	add_stamp(x, "ready_ns", v->timeline.ready_ns);
-	add_stamp(x, "workload_start_ns", v->timeline.workload_start_ns);
-	add_stamp(x, "exit_ns", v->timeline.exit_ns);
-	add_stamp(x, "sched_exit_ns", v->timeline.sched_exit_ns);
-	add_u64(x, "end_ns", v->timeline.end_ns);
-	add(o, "timeline", x);
-
-	x = json_object_new_object();
-	add_u64(x, "run_ns", v->workload_run_ns);
-	add_u64(x, "pause_ns", v->workload_pause_ns);
-	a = json_object_new_array();
-	for (uint32_t i = 0; i < v->n_scenarios; i++) {
-		const struct vigil_scenario *sc = &v->scenarios[i];
-		json_object *e = json_object_new_object();
-
-		add(e, "name", jcstr(sc->name));
-		add_u64(e, "start_ns", sc->start_ns);
-		add_stamp(e, "end_ns", sc->end_ns);
-		add_u64(e, "pause_ns", sc->pause_ns);
-		add_u64(e, "pauses", sc->pauses);
-		add_u64(e, "run_ns", sc->run_ns);
-		add_u64(e, "flows_opened", sc->flows_opened);
-		add(e, "ended", json_object_new_boolean(sc->ended));
-		json_object_array_add(a, e);
-	}
-	add(x, "scenarios", a);
-	add(o, "workload", x);
-
-	x = json_object_new_object();
-	add_u64(x, "pass", v->tests_by_outcome[VIGIL_TEST_PASS]);
-	add_u64(x, "fail", v->tests_by_outcome[VIGIL_TEST_FAIL]);
-	add_u64(x, "skip", v->tests_by_outcome[VIGIL_TEST_SKIP]);
-	add_u64(x, "error", v->tests_by_outcome[VIGIL_TEST_ERROR]);
-	a = json_object_new_array();
-	for (uint32_t i = 0; i < v->n_tests; i++) {
-		const struct vigil_test *t = &v->tests[i];
-		json_object *e = json_object_new_object();
-		const char *n = test_outcome_name(t->outcome);
-
-		add(e, "name", jcstr(t->name));
-		add(e, "outcome", n ? json_object_new_string(n) : json_object_new_int(t->outcome));
-		add_u64(e, "duration_ns", t->duration_ns);
-		add(e, "message", jcstr(t->message));
-		add_u64(e, "t_ns", t->t_ns);
-		json_object_array_add(a, e);
-	}
-	add(x, "results", a);
-	add(o, "tests", x);
-
-	add(o, "counters", counters_json(&v->counters));
-	add(o, "flows", flows_json(&v->counters.flows));
-
-	return render(o,
-		      (flags & VIGIL_JSON_PRETTY ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
-						 : JSON_C_TO_STRING_PLAIN) |
-			  JSON_C_TO_STRING_NOSLASHESCAPE,
-		      out);
+	add(o, "findings", findings_json(v));
+	add(o, "sched_exit", sched_exit_json(v));
+	add(o, "workload_exit", workload_exit_json(v));
+	add(o, "guest", guest_json(&v->guest));
+	add(o, "timeline", timeline_json(&v->timeline));
+	add(o, "workload", workload_json(v));
+	add(o, "tests", tests_json(v));
+	counter_groups(counters, &v->counters, false);
+	add(o, "counters", counters);
+	counter_groups(o, &v->counters, true);
+	return render(o, jflags, out);
 }

@@ -377,6 +377,33 @@ const struct trk_slot *trk_find(const struct trk *t, uint32_t pid)
 	return pos == TRK_NOPOS ? NULL : &t->slots[t->ix[pos].slot];
 }
 
+void trk_drop(struct trk *t, enum trk_result why, uint64_t records)
+{
+	if (why == TRK_DROP_MALFORMED)
+		t->st.drop_malformed += records;
+	else if (why == TRK_DROP_THROTTLED)
+		t->st.drop_throttled += records;
+}
+
+void trk_count_host_starved(struct trk *t)
+{
+	t->st.host_starved++;
+}
+
+int trk_foreach(const struct trk *t, int (*fn)(void *ctx, const struct trk_slot *sl), void *ctx)
+{
+	for (uint32_t i = 0; i < t->o.capacity; i++) {
+		int r;
+
+		if (t->slots[i].pid == 0)
+			continue;
+		r = fn(ctx, &t->slots[i]);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 int trk_new(const struct trk_opts *o, trk_event_fn cb, void *cb_ctx, struct trk **out)
 {
 	struct trk *t;

@@ -73,6 +73,7 @@ enum trk_result {
 	TRK_DROP_NAMESPACE,
 	TRK_DROP_RATE_LIMITED,
 	TRK_DROP_MALFORMED,
+	TRK_DROP_THROTTLED, /* only from trk_drop(): the session's token bucket was empty */
 };
 
 enum trk_event {
@@ -162,5 +163,33 @@ const struct trk_slot *trk_find(const struct trk *t, uint32_t pid);
 
 /* Clamp a beat's deadline_ms to the tracker's threshold rules. */
 uint64_t trk_deadline(const struct trk *t, uint32_t deadline_ms);
+
+/*
+ * Count records dropped before they reached trk_beat(): TRK_DROP_MALFORMED
+ * (records in a torn or malformed BEAT frame) or TRK_DROP_THROTTLED (the
+ * session's token bucket was empty). Other results are ignored.
+ */
+void trk_drop(struct trk *t, enum trk_result why, uint64_t records);
+
+/* The stall just reported through the callback was classified HOST_STARVED
+ * by its receiver (the tracker only counts it). */
+void trk_count_host_starved(struct trk *t);
+
+/* The shortest threshold any beat has given a pid, UINT64_MAX before any. */
+static inline uint64_t trk_min_deadline(const struct trk *t)
+{
+	return t->min_dl_ns;
+}
+
+static inline const struct vigil_tracker_counters *trk_counters(const struct trk *t)
+{
+	return &t->st;
+}
+
+/*
+ * Call fn for every tracked pid in table order; stops early when fn returns
+ * non-zero and returns that value, else 0. fn must not change the tracker.
+ */
+int trk_foreach(const struct trk *t, int (*fn)(void *ctx, const struct trk_slot *sl), void *ctx);
 
 #endif /* VIGIL_HOST_TRACKER_H */

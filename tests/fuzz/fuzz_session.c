@@ -160,6 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.beat_rate_per_s = size & 2 ? 1000 : 0;
 	o.fail_on = size & 4 ? (1u << VIGIL_KT_OOPS | 1u << VIGIL_KT_OOM) : 0;
 	o.mode = size & 8 ? VIGIL_MODE_WATCH : VIGIL_MODE_RUN;
+	o.ack_exit = size & 16; /* EXIT answered with SHUTDOWN, or not (attach) */
 	if (vigil_session_new(&o, &h, now, &x.s) < 0)
 		return 0;
 	while (i + 2 <= size) {

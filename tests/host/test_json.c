@@ -505,6 +505,100 @@ static void test_finding_event(void **state)
 	free(txt);
 }
 
+/* The JSON key order of an object, joined with ',' into buf. */
+static const char *keys(json_object *o, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	json_object_object_foreach(o, k, v)
+	{
+		(void)v;
+		n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "," : "", k);
+		assert_true(n < cap);
+	}
+	return buf;
+}
+
+/* Where the verdict shows counter d's element e. */
+static json_object *counter_at(json_object *o, const struct vigil_counter_desc *d, uint32_t e)
+{
+	json_object *g =
+	    strcmp(d->group, "flows") ? get(get(o, "counters"), d->group) : get(o, "flows");
+
+	if (d->index == VIGIL_COUNTER_BY_MSG_TYPE)
+		return get(get(g, vigil_counter_label(d, e)), d->field);
+	if (d->index == VIGIL_COUNTER_BY_KERNEL_TROUBLE)
+		return get(g, vigil_counter_label(d, e));
+	return get(g, d->field);
+}
+
+/*
+ * The verdict's counters come from the descriptor table: every described
+ * value shows at its group and key, and the keys keep the documented order
+ * (docs/verdict.md).
+ */
+static void test_verdict_counters_from_table(void **state)
+{
+	static const char *const order[][2] = {
+		{ "stream", "bytes,frames,garbage_bytes,header_crc_errors,oversize_frames,"
+			    "payload_crc_errors,lost_frames,seq_regressions,epochs,resets,"
+			    "unknown_type,wrong_direction" },
+		{ "session",
+		  "epochs,agent_restarts,proto_mismatch,sys_rdy_repeats,scenario_double_pause,"
+		  "scenario_unmatched,scenario_overlap,scenarios_dropped,snapshot_busy,"
+		  "snapshot_unsupported,snapshot_refused,snapshot_duplicates,tests_dropped,"
+		  "output_bytes,output_torn,exits_ignored,strings_truncated,tx_frames,tx_bytes,"
+		  "tx_errors,pings,pongs,pong_unmatched,rtt_last_ns,rtt_min_ns,rtt_max_ns,"
+		  "clock_regressions,clock_forward_jumps,vm_stops,vm_stopped_ns,link_ups,"
+		  "link_downs,evidence_lines,findings_dropped,evidence_dropped,"
+		  "kernel_trouble_dropped" },
+		{ "kernel_trouble", "panic,oops,bug,warning,oom,hung_task,soft_lockup,rcu_stall" },
+		{ "tracker", "beats,drop_out_of_order,drop_capacity,drop_origin_conflict,"
+			     "drop_namespace_conflict,drop_malformed,drop_rate_limited,"
+			     "drop_throttled,probe_exhausted,nonce_wraps,inserted,evicted,stopped,"
+			     "stalls,recoveries,host_starved,tracked,stalled" },
+	};
+	struct vigil_verdict v;
+	size_t n;
+	const struct vigil_counter_desc *d = vigil_session_counter_descs(&n);
+	char *txt = NULL;
+	char buf[1024];
+
+	(void)state;
+	memset(&v, 0, sizeof(v));
+	for (size_t i = 0; i < n; i++)
+		for (uint32_t e = 0; e < d[i].count; e++) {
+			uint64_t val = 1000 * (i + 1) + e;
+			uint8_t *p = (uint8_t *)&v.counters + d[i].offset + e * d[i].stride;
+
+			if (d[i].size == 4)
+				memcpy(p, &(uint32_t){ (uint32_t)val }, 4);
+			else
+				memcpy(p, &val, 8);
+		}
+	assert_true(vigil_verdict_to_json(&v, 0, &txt) > 0);
+	json_object *o = parse(txt);
+
+	for (size_t i = 0; i < n; i++)
+		for (uint32_t e = 0; e < d[i].count; e++)
+			if (d[i].index == VIGIL_COUNTER_SCALAR || vigil_counter_label(&d[i], e))
+				assert_int_equal(json_object_get_uint64(counter_at(o, &d[i], e)),
+						 1000 * (i + 1) + e);
+	assert_string_equal(keys(get(o, "counters"), buf, sizeof(buf)),
+			    "stream,types,session,kernel_trouble,tracker");
+	for (size_t g = 0; g < sizeof(order) / sizeof(order[0]); g++)
+		assert_string_equal(keys(get(get(o, "counters"), order[g][0]), buf, sizeof(buf)),
+				    order[g][1]);
+	assert_string_equal(keys(get(get(get(o, "counters"), "types"), "BEAT"), buf, sizeof(buf)),
+			    "frames,crc_rejected,malformed,ignored");
+	assert_string_equal(keys(get(o, "flows"), buf, sizeof(buf)),
+			    "events,opened,unique,closed,open_now,in_table,bytes,packets,"
+			    "table_full,reclaimed,dropped,orphan_close");
+	json_object_put(o);
+	free(txt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -516,6 +610,7 @@ int main(void)
 		cmocka_unit_test(test_verdict_json),
 		cmocka_unit_test(test_verdict_findings_json),
 		cmocka_unit_test(test_finding_event),
+		cmocka_unit_test(test_verdict_counters_from_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

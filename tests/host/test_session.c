@@ -414,9 +414,14 @@ static void test_unknown_and_wrong_direction(void **state)
 	fx_free(f);
 }
 
+static void tune_ack_exit(struct vigil_session_opts *o)
+{
+	o->ack_exit = true;
+}
+
 static void test_exit_and_tests(void **state)
 {
-	struct fx *f = fx_new(NULL);
+	struct fx *f = fx_new(tune_ack_exit);
 	size_t n;
 	const struct vigil_verdict *v;
 
@@ -436,7 +441,8 @@ static void test_exit_and_tests(void **state)
 	feed(f, n, 5);
 	feed(f, exit_frame(f, 0, 0), 6);
 	assert_int_equal(vigil_session_ended(f->s), 1);
-	/* The valid EXIT is answered with SHUTDOWN: the agent may power off. */
+	/* The valid EXIT is answered with SHUTDOWN (ack_exit): the agent may
+	 * power off. */
 	assert_int_equal(f->n_tx, 1);
 	assert_int_equal(f->tx_type[0], VIGIL_MSG_SHUTDOWN);
 	feed(f, exit_frame(f, 3, 0), 7);
@@ -475,6 +481,46 @@ static void test_exit_and_tests(void **state)
 	v = vigil_session_finish(f->s, T0 + 2);
 	assert_int_equal(vigil_verdict_exit_code(v), 123);
 	fx_free(f);
+}
+
+static void tune_watch(struct vigil_session_opts *o)
+{
+	o->mode = VIGIL_MODE_WATCH;
+}
+
+/* A caller built before ack_exit existed: its sz ends before the field. */
+static void tune_old_caller(struct vigil_session_opts *o)
+{
+	o->ack_exit = true; /* beyond its sz: not taken */
+	o->sz = offsetof(struct vigil_session_opts, ack_exit);
+}
+
+/*
+ * Without ack_exit (attach and watch: an observer of a guest it did not
+ * start) a valid EXIT is recorded and answered with nothing; an explicit
+ * request still sends SHUTDOWN.
+ */
+static void test_exit_not_acknowledged(void **state)
+{
+	void (*tunes[])(struct vigil_session_opts *) = { NULL, tune_watch, tune_old_caller };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(tunes) / sizeof(tunes[0]); i++) {
+		struct fx *f = fx_new(tunes[i]);
+
+		feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 1);
+		feed(f, exit_frame(f, 0, 0), 2);
+		assert_int_equal(f->count[VIGIL_EV_EXIT], 1);
+		assert_int_equal(vigil_session_ended(f->s), tunes[i] != tune_watch);
+		assert_int_equal(f->n_tx, 0);
+		assert_int_equal(counters(f).tx_frames, 0);
+		assert_int_equal(counters(f).tx_errors, 0);
+		assert_int_equal(vigil_session_request_shutdown(f->s, T0 + 3), 0);
+		assert_int_equal(f->n_tx, 1);
+		assert_int_equal(f->tx_type[0], VIGIL_MSG_SHUTDOWN);
+		assert_int_equal(vigil_session_finish(f->s, T0 + 4)->outcome, VIGIL_OUTCOME_PASS);
+		fx_free(f);
+	}
 }
 
 static void test_beats_through_session(void **state)
@@ -1151,11 +1197,6 @@ static void test_finish_without_exit(void **state)
 	fx_free(f);
 }
 
-static void tune_watch(struct vigil_session_opts *o)
-{
-	o->mode = VIGIL_MODE_WATCH;
-}
-
 static void test_watch_mode_pass(void **state)
 {
 	struct fx *f = fx_new(tune_watch);
@@ -1443,14 +1484,41 @@ static void test_watchdog_without_scenarios(void **state)
 	assert_int_equal(v->timeline.workload_start_ns, 1); /* SYS_RDY at t 0 */
 	fx_free(f);
 
-	/* EXIT before the duration: PASS, and nothing fires later. */
+	/* EXIT before the duration: PASS, and nothing fires later. The
+	 * watchdog stops at the EXIT itself, not at the next tick. */
 	f = fx_new(tune_watchdog);
 	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 0);
+	assert_int_equal(vigil_session_next_deadline(f->s), T0 + 10 * S);
 	feed(f, exit_frame(f, 0, 0), 9 * S);
+	assert_int_equal(vigil_session_next_deadline(f->s), VIGIL_DEADLINE_NONE);
 	assert_int_equal(vigil_session_tick(f->s, T0 + 30 * S), VIGIL_DEADLINE_NONE);
 	v = vigil_session_finish(f->s, T0 + 31 * S);
 	assert_int_equal(v->outcome, VIGIL_OUTCOME_PASS);
 	assert_int_equal(v->n_findings, 0);
+	fx_free(f);
+}
+
+/* A scenario paused before SYS_RDY holds the watchdog from its start: only
+ * the part of the pause after SYS_RDY moves the deadline. */
+static void test_watchdog_paused_before_ready(void **state)
+{
+	struct fx *f = fx_new(tune_watchdog);
+
+	(void)state;
+	feed(f, scenario(f, VIGIL_MSG_SCENARIO_START, "early"), 1 * S);
+	feed(f, scenario(f, VIGIL_MSG_SCENARIO_PAUSE, "early"), 2 * S);
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 5 * S);
+	/* Held: no deadline while the pause lasts. */
+	assert_int_equal(vigil_session_next_deadline(f->s), VIGIL_DEADLINE_NONE);
+	assert_int_equal(vigil_session_tick(f->s, T0 + 40 * S), VIGIL_DEADLINE_NONE);
+	assert_int_equal(vigil_session_ended(f->s), 0);
+	feed(f, scenario(f, VIGIL_MSG_SCENARIO_RESUME, "early"), 43 * S);
+	/* 10 s from SYS_RDY (5 s) plus the 38 s held after it. */
+	assert_int_equal(vigil_session_next_deadline(f->s), T0 + 53 * S);
+	vigil_session_tick(f->s, T0 + 53 * S);
+	assert_int_equal(vigil_session_ended(f->s), 1);
+	assert_int_equal(vigil_session_finish(f->s, T0 + 54 * S)->outcome,
+			 VIGIL_OUTCOME_WATCHDOG_TIMEOUT);
 	fx_free(f);
 }
 
@@ -1876,6 +1944,7 @@ int main(void)
 		cmocka_unit_test(test_sched_exit),
 		cmocka_unit_test(test_unknown_and_wrong_direction),
 		cmocka_unit_test(test_exit_and_tests),
+		cmocka_unit_test(test_exit_not_acknowledged),
 		cmocka_unit_test(test_beats_through_session),
 		cmocka_unit_test(test_token_bucket),
 		cmocka_unit_test(test_output_and_evidence),
@@ -1902,6 +1971,7 @@ int main(void)
 		cmocka_unit_test(test_anomaly_events),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_watchdog_without_scenarios),
+		cmocka_unit_test(test_watchdog_paused_before_ready),
 		cmocka_unit_test(test_stall_warn_findings),
 		cmocka_unit_test(test_kernel_trouble),
 		cmocka_unit_test(test_kernel_trouble_fail_on),

@@ -794,6 +794,64 @@ static void test_differential_strict_min_interval(void **state)
 	differential(VIGIL_EVICT_STRICT, 15 * MS, 0xdeadbeefcafef00dull, 500000);
 }
 
+/* Stops the walk at the pid given as ctx; collects the pids seen. */
+struct walk {
+	uint32_t stop_at;
+	uint32_t seen[8];
+	uint32_t n;
+};
+
+static int walk_one(void *ctx, const struct trk_slot *sl)
+{
+	struct walk *w = ctx;
+
+	assert_true(sl->pid != 0);
+	w->seen[w->n++ % 8] = sl->pid;
+	return sl->pid == w->stop_at ? 7 : 0;
+}
+
+/* The operations the session uses instead of reaching into the tracker. */
+static void test_session_operations(void **state)
+{
+	struct trk_opts o = opts(8);
+	struct evlog l = { 0 };
+	struct trk *t;
+	struct walk w = { 0 };
+	struct vigil_beat b;
+
+	(void)state;
+	assert_int_equal(trk_new(&o, on_ev, &l, &t), 0);
+	assert_int_equal(trk_min_deadline(t), UINT64_MAX);
+	for (uint32_t pid = 100; pid < 103; pid++) {
+		b = beat(pid, 1);
+		b.deadline_ms = pid == 101 ? 200 : 0;
+		assert_int_equal(trk_beat(t, &b, 0), TRK_NEW);
+	}
+	assert_int_equal(trk_min_deadline(t), 200 * MS);
+	/* A forgotten slot is not walked; the walk goes in table order. */
+	b = beat(101, 2);
+	b.status = VIGIL_BEAT_STOPPING;
+	assert_int_equal(trk_beat(t, &b, 1), TRK_STOPPED);
+	assert_int_equal(trk_foreach(t, walk_one, &w), 0);
+	assert_int_equal(w.n, 2);
+	assert_int_equal(w.seen[0], 100);
+	assert_int_equal(w.seen[1], 102);
+	w = (struct walk){ .stop_at = 100 };
+	assert_int_equal(trk_foreach(t, walk_one, &w), 7);
+	assert_int_equal(w.n, 1);
+
+	trk_drop(t, TRK_DROP_MALFORMED, 3);
+	trk_drop(t, TRK_DROP_THROTTLED, 5);
+	trk_drop(t, TRK_DROP_CAPACITY, 9); /* not a drop before trk_beat: ignored */
+	trk_count_host_starved(t);
+	assert_int_equal(trk_counters(t)->drop_malformed, 3);
+	assert_int_equal(trk_counters(t)->drop_throttled, 5);
+	assert_int_equal(trk_counters(t)->drop_capacity, 0);
+	assert_int_equal(trk_counters(t)->host_starved, 1);
+	assert_int_equal(trk_counters(t)->tracked, 2);
+	trk_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -813,6 +871,7 @@ int main(void)
 		cmocka_unit_test(test_stall_count_invariant),
 		cmocka_unit_test(test_differential_balanced),
 		cmocka_unit_test(test_differential_strict_min_interval),
+		cmocka_unit_test(test_session_operations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

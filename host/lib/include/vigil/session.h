@@ -321,7 +321,8 @@ struct vigil_event_sink {
 };
 
 /*
- * Takes whole frames for the guest (SNAPSHOT_REPLY, PING, SHUTDOWN). Must not
+ * Takes whole frames for the guest (SNAPSHOT_REPLY, PING, SHUTDOWN: on
+ * vigil_session_request_shutdown(), and after EXIT under ack_exit). Must not
  * block: return 0 when the frame was taken (queued or written), or a
  * negative errno (e.g. -EAGAIN) to drop it; drops are counted (tx_errors).
  */
@@ -392,6 +393,12 @@ enum vigil_session_mode {
  * MODE_WATCH there is no EXIT: the budget is the scenarios' unpaused
  * running time (first SCENARIO_START on, the time between scenarios not
  * counted).
+ *
+ * The workload's EXIT. The first CRC-valid, well-formed EXIT is recorded
+ * (and ends the run in MODE_RUN). With ack_exit it is answered with
+ * SHUTDOWN: the agent waits for that (bounded) before powering off, so that
+ * bytes still in flight are read; without it nothing is sent and the
+ * agent powers off when its wait runs out, or, as a daemon, goes on.
  */
 struct vigil_session_opts {
 	size_t sz;
@@ -436,6 +443,12 @@ struct vigil_session_opts {
 	/* kernel trouble */
 	uint32_t fail_on; /* bitmask (1u << VIGIL_KT_x): kernel trouble that ends the run;
 			     default 0. PANIC is always fatal (GUEST_CRASH). */
+	/* the workload's EXIT */
+	bool ack_exit; /* answer the first valid EXIT with SHUTDOWN, the sign the agent
+			  waits for before it powers the guest off; default false. Set it
+			  when this session owns the guest (`vigil run`); leave it off for
+			  an observer (attach, watch), which must not power off a guest it
+			  did not start. */
 };
 
 /* Fill *o with the defaults above (o->sz = sizeof *o). */
@@ -536,6 +549,67 @@ struct vigil_session_counters {
 	struct vigil_tracker_counters tracker;
 	struct vigil_flow_counters flows;
 };
+
+/*
+ * Counter descriptors: a read-only description of every value in struct
+ * vigil_session_counters, for exporters (a Prometheus /metrics page, ...).
+ * The verdict's JSON and the ANOMALY events are written from the same
+ * table, so a counter is named in one place. The table lists the counters
+ * in the verdict's JSON order; it covers every byte of the struct once.
+ */
+enum vigil_counter_kind {
+	VIGIL_COUNTER = 0, /* only grows during a session */
+	VIGIL_GAUGE = 1,   /* goes up and down */
+};
+
+/* What the elements of an array counter stand for. */
+enum vigil_counter_index {
+	VIGIL_COUNTER_SCALAR = 0,            /* one value (count 1) */
+	VIGIL_COUNTER_BY_MSG_TYPE = 1,       /* element i: guest-to-host message type i */
+	VIGIL_COUNTER_BY_KERNEL_TROUBLE = 2, /* element i: enum vigil_kernel_trouble i */
+};
+
+struct vigil_counter_desc {
+	const char *name;  /* unique metric name: snake_case, in base units ("..._bytes",
+			      "..._seconds"); an exporter adds its prefix and, for a
+			      counter, "_total" */
+	const char *group; /* the verdict's JSON object that holds it: "stream", "types",
+			      "session", "kernel_trouble", "tracker", "flows" */
+	const char *field; /* its key there (for "types", inside each type's object); NULL
+			      when the labels are the keys ("kernel_trouble") */
+	const char *unit;  /* "bytes", "seconds" or "" (a count) */
+	const char *help;  /* one sentence */
+	enum vigil_counter_kind kind;
+	enum vigil_counter_index index;
+	const char *label; /* the label's name for an array counter ("type", "kind"), else NULL */
+	uint32_t scale;    /* the value in unit is the raw value / scale: 10^9 for seconds
+			      (kept in ns), 1 otherwise */
+	size_t offset;     /* of the value (element 0) in struct vigil_session_counters */
+	uint8_t size;      /* 4 or 8 */
+	uint16_t count;    /* elements: 1 for a scalar */
+	uint16_t stride;   /* bytes between elements; 0 for a scalar */
+};
+
+/*
+ * The descriptors, *n of them (n may be NULL). Static data, valid for the
+ * life of the library. The element size is this header's sizeof(struct
+ * vigil_counter_desc): a change of that struct changes the soname.
+ */
+VIGIL_API const struct vigil_counter_desc *vigil_session_counter_descs(size_t *n);
+/* The raw value d describes in c; for an array counter, the sum over its
+ * elements. */
+VIGIL_API uint64_t vigil_counter_value(const struct vigil_session_counters *c,
+				       const struct vigil_counter_desc *d);
+/* Element i of d's value (i < d->count; 0 past it). */
+VIGIL_API uint64_t vigil_counter_value_at(const struct vigil_session_counters *c,
+					  const struct vigil_counter_desc *d, uint32_t i);
+/*
+ * The label of element i of an array counter: the message type's name
+ * ("BEAT") or the trouble kind's ("oops"). NULL for a scalar, past the end,
+ * and for elements that stand for nothing (type 0, VIGIL_KT_NONE): an
+ * exporter leaves those out.
+ */
+VIGIL_API const char *vigil_counter_label(const struct vigil_counter_desc *d, uint32_t i);
 
 /* ---- verdict ----------------------------------------------------------- */
 
