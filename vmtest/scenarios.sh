@@ -216,6 +216,18 @@ kmsg_warning)
 	grep -q '"outcome": "KERNEL_TROUBLE"' verdict.json || fail "the WARNING is not a finding"
 	grep -q 'kernel/fake.c' verdict.json || fail "no WARNING evidence line"
 	;;
+slow_reader)
+	# a reader of vigil's stdout that stops for 3 s: vigil pauses reading
+	# the port (never the loop), the agent holds the workload, nothing is
+	# lost, and the pause is not the guest's silence (no stall)
+	"$VIGIL" run --accel tcg -q --verdict verdict.json --stall-threshold 1s -- sh -c \
+		'vigil-agent beat --every 100 & head -c 12000000 /dev/zero; kill $!; exit 0' |
+		(sleep 3; wc -c >got.txt)
+	[ "$(cat got.txt)" = 12000000 ] || fail "got $(cat got.txt) bytes of stdout, want 12000000"
+	outcome_is PASS
+	grep -q '"stalls": 0' verdict.json || fail "vigil's own pause was taken for a stall"
+	grep -q '"host_read_pauses": [1-9]' verdict.json || fail "the read pause is not counted"
+	;;
 usage)
 	# no guest: every output checked before boot; values name their option
 	"$VIGIL" run --verdict /nonexistent/dir/v.json -- true 2>err.txt

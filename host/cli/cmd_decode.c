@@ -289,6 +289,10 @@ static void replay_one(struct vigil_session *s, const struct vigil_rec *rec)
 						    rec->t_ns);
 		}
 		break;
+	case VIGIL_REC_HOST_PAUSED:
+		if (rec->len >= 1)
+			vigil_session_host_paused(s, rec->t_ns, rec->data[0] != 0);
+		break;
 	case VIGIL_REC_SHUTDOWN:
 		vigil_session_request_shutdown(s, rec->t_ns);
 		break;

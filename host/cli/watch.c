@@ -64,6 +64,7 @@ char *vigil_rec_header(const struct vigil_session_opts *so, uint64_t t0_ns, cons
 	json_object_object_add(o, "fail_on", json_object_new_int64(so->fail_on));
 	json_object_object_add(o, "tracker_capacity", json_object_new_int64(so->tracker_capacity));
 	json_object_object_add(o, "image_mode", json_object_new_boolean(image_mode));
+	json_object_object_add(o, "ack_exit", json_object_new_boolean(so->ack_exit));
 #define U64(name) json_object_object_add(o, #name, json_object_new_uint64(so->name));
 	REC_U64_FIELDS(U64)
 #undef U64
@@ -106,6 +107,8 @@ int vigil_rec_header_parse(const char *json, size_t len, struct vigil_session_op
 		so->fail_on = (uint32_t)json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "tracker_capacity", &v))
 		so->tracker_capacity = (uint32_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "ack_exit", &v))
+		so->ack_exit = json_object_get_boolean(v);
 	if (json_object_object_get_ex(o, "t0_ns", &v))
 		*t0_ns = json_object_get_uint64(v);
 	if (image_mode)

@@ -128,6 +128,10 @@
 	  "Times the VM was reported stopped.")                                                    \
 	S(session, , vm_stopped_ns, "session_vm_stopped_seconds", SECONDS, COUNTER,                \
 	  "Host time the VM spent stopped.")                                                       \
+	S(session, , host_read_pauses, "session_host_read_pauses", COUNT, COUNTER,                 \
+	  "Times the host stopped reading the guest (its outputs backlogged).")                    \
+	S(session, , host_read_paused_ns, "session_host_read_paused_seconds", SECONDS, COUNTER,    \
+	  "Host time the host did not read the guest.")                                            \
 	S(session, , link_ups, "session_link_ups", COUNT, COUNTER,                                 \
 	  "Times the guest link came up.")                                                         \
 	S(session, , link_downs, "session_link_downs", COUNT, COUNTER,                             \

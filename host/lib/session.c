@@ -58,9 +58,14 @@ uint64_t ses_stamp(const struct vigil_session *s)
 	return s->now > s->t0 ? s->now - s->t0 : 1;
 }
 
+bool ses_held(const struct vigil_session *s)
+{
+	return s->vm_stopped || s->host_paused;
+}
+
 uint64_t ses_rt_now(const struct vigil_session *s)
 {
-	if (s->vm_stopped)
+	if (ses_held(s))
 		return s->stopped_at - s->stopped_total;
 	return s->now - s->stopped_total;
 }
@@ -68,7 +73,7 @@ uint64_t ses_rt_now(const struct vigil_session *s)
 /* Host time of a runnable-time deadline; NONE while the VM is stopped. */
 static uint64_t rt_to_host(const struct vigil_session *s, uint64_t rt)
 {
-	if (s->vm_stopped || rt == VIGIL_DEADLINE_NONE)
+	if (ses_held(s) || rt == VIGIL_DEADLINE_NONE)
 		return VIGIL_DEADLINE_NONE;
 	return rt + s->stopped_total;
 }
@@ -190,7 +195,7 @@ static void send_ping(struct vigil_session *s)
 
 static bool pings_on(const struct vigil_session *s)
 {
-	return s->o.ping_interval_ns && s->link_up && !s->vm_stopped && s->guest.have_hello &&
+	return s->o.ping_interval_ns && s->link_up && !ses_held(s) && s->guest.have_hello &&
 	       !s->finished;
 }
 
@@ -470,7 +475,7 @@ uint64_t vigil_session_next_deadline(const struct vigil_session *s)
 		d = min_u64(d, s->run_deadline);
 	if (pings_on(s))
 		d = min_u64(d, s->ping_next);
-	if (s->h.progress.sample && !s->vm_stopped)
+	if (s->h.progress.sample && !ses_held(s))
 		d = min_u64(d, s->prog_next);
 	return d;
 }
@@ -507,13 +512,13 @@ uint64_t vigil_session_tick(struct vigil_session *s, uint64_t now_ns)
 		s->c.clock_forward_jumps++;
 	now_rt = ses_rt_now(s);
 
-	if (s->h.progress.sample && !s->vm_stopped && s->now >= s->prog_next) {
+	if (s->h.progress.sample && !ses_held(s) && s->now >= s->prog_next) {
 		prog_sample(s);
 		s->prog_next = s->now + s->prog_period;
 	}
-	if (!s->vm_stopped)
+	if (!ses_held(s))
 		trk_expire(s->trk, now_rt);
-	if (!s->finished && !s->vm_stopped)
+	if (!s->finished && !ses_held(s))
 		runnable_timeouts(s, now_rt);
 	if (s->run_armed && s->now >= s->run_deadline && !s->finished) {
 		s->run_armed = false;
@@ -540,13 +545,55 @@ uint64_t vigil_session_tick(struct vigil_session *s, uint64_t now_ns)
 
 /* ---- public: runner notifications -------------------------------------- */
 
+/* The runnable clock freezes (if it ran) for one more reason. */
+static void clock_hold(struct vigil_session *s)
+{
+	if (!ses_held(s))
+		s->stopped_at = s->now;
+}
+
+/* One reason less: when none is left the clock runs again. Returns the
+ * frozen time that ends now (0 while another reason holds it). */
+static uint64_t clock_release(struct vigil_session *s)
+{
+	uint64_t d;
+
+	if (ses_held(s))
+		return 0;
+	d = s->now - s->stopped_at;
+	s->stopped_total += d;
+	/* Pings and samples taken across the freeze would mislead. */
+	ses_pings_forget(s);
+	s->prog_n = 0;
+	return d;
+}
+
+int vigil_session_host_paused(struct vigil_session *s, uint64_t now_ns, bool paused)
+{
+	ses_clock_in(s, now_ns);
+	if (paused == s->host_paused)
+		return 0;
+	if (paused) {
+		clock_hold(s);
+		s->host_paused = true;
+		s->host_paused_at = s->now;
+		s->c.host_read_pauses++;
+	} else {
+		s->host_paused = false;
+		s->c.host_read_paused_ns += s->now - s->host_paused_at;
+		clock_release(s);
+	}
+	return 1;
+}
+
 int vigil_session_vm_stopped(struct vigil_session *s, uint64_t now_ns)
 {
 	ses_clock_in(s, now_ns);
 	if (s->vm_stopped)
 		return 0;
+	clock_hold(s);
 	s->vm_stopped = true;
-	s->stopped_at = s->now;
+	s->vm_stopped_at = s->now;
 	s->c.vm_stops++;
 
 	struct vigil_event ev = { .type = VIGIL_EV_VM_STOPPED };
@@ -563,13 +610,10 @@ int vigil_session_vm_resumed(struct vigil_session *s, uint64_t now_ns)
 	ses_clock_in(s, now_ns);
 	if (!s->vm_stopped)
 		return 0;
-	d = s->now - s->stopped_at;
+	s->c.vm_stopped_ns += s->now - s->vm_stopped_at;
+	d = s->now - s->vm_stopped_at;
 	s->vm_stopped = false;
-	s->stopped_total += d;
-	s->c.vm_stopped_ns += d;
-	/* Pings and samples taken across the stop would mislead. */
-	ses_pings_forget(s);
-	s->prog_n = 0;
+	clock_release(s);
 
 	struct vigil_event ev = { .type = VIGIL_EV_VM_RESUMED };
 
@@ -689,6 +733,8 @@ const struct vigil_verdict *vigil_session_finish(struct vigil_session *s, uint64
 	ses_clock_in(s, now_ns);
 	if (s->vm_stopped)
 		vigil_session_vm_resumed(s, s->now);
+	if (s->host_paused)
+		vigil_session_host_paused(s, s->now, false);
 	scn_stop(s);
 	finish_unexplained(s);
 	s->finished = true;
@@ -736,7 +782,7 @@ int vigil_session_foreach_process(const struct vigil_session *s, uint64_t now_ns
 
 	if (now_ns < s->now)
 		now_ns = s->now;
-	fc.now_rt = s->vm_stopped ? s->stopped_at - s->stopped_total : now_ns - s->stopped_total;
+	fc.now_rt = ses_held(s) ? s->stopped_at - s->stopped_total : now_ns - s->stopped_total;
 	return trk_foreach(s->trk, foreach_one, &fc);
 }
 

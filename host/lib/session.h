@@ -58,10 +58,14 @@ struct vigil_session {
 	uint64_t now;       /* largest now_ns seen */
 	uint64_t last_next; /* deadline the last tick returned */
 
-	/* VM stops: rt = now - stopped_total, frozen while stopped */
+	/* runnable time: rt = now - stopped_total, frozen while the VM is
+	 * stopped or the host does not read (ses_held) */
 	bool vm_stopped;
-	uint64_t stopped_at;
+	bool host_paused;
+	uint64_t stopped_at; /* when the clock froze */
 	uint64_t stopped_total;
+	uint64_t host_paused_at;
+	uint64_t vm_stopped_at;
 
 	/* link */
 	bool link_up;
@@ -144,6 +148,8 @@ struct vigil_session {
 /* A timeline stamp: ns since creation, at least 1 (0 means "never"). */
 uint64_t ses_stamp(const struct vigil_session *s);
 /* Runnable time now (frozen while the VM is stopped). */
+/* The runnable clock is frozen: the VM stopped or the host not reading. */
+bool ses_held(const struct vigil_session *s);
 uint64_t ses_rt_now(const struct vigil_session *s);
 /* A public call at now_ns: s->now moves on (an earlier time is counted and
  * clamped). */

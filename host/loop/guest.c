@@ -254,6 +254,25 @@ static void port_closed(struct vigil_guest *g)
 		g->cfg.ops->port_closed(g->cfg.be);
 }
 
+/*
+ * Stop (or start again) reading the port because the owner's outputs are
+ * backlogged. The session is told: the time vigil does not listen is not
+ * the guest's silence (no stall, no timeout from it).
+ */
+static void pause_port(struct vigil_guest *g, bool paused)
+{
+	uint8_t b = paused;
+	uint64_t t;
+
+	if (g->paused == paused)
+		return;
+	g->paused = paused;
+	t = vigil_loop_now(g->loop);
+	rec(g, VIGIL_REC_HOST_PAUSED, t, &b, 1);
+	vigil_session_host_paused(g->s, t, paused);
+	port_sync(g);
+}
+
 /* Reads up to budget bytes. 1 when the port closed, else 0. */
 static int port_read(struct vigil_guest *g, size_t budget)
 {
@@ -274,10 +293,8 @@ static int port_read(struct vigil_guest *g, size_t budget)
 		rec(g, VIGIL_REC_RX, t, rx_buf, (size_t)n);
 		vigil_session_feed(g->s, rx_buf, (size_t)n, t);
 		budget -= (size_t)n;
-		if (g->cfg.sinks.backlogged && g->cfg.sinks.backlogged(g->cfg.sinks.ctx, g)) {
-			g->paused = true; /* the owner resumes it when its sinks drain */
-			port_sync(g);
-		}
+		if (g->cfg.sinks.backlogged && g->cfg.sinks.backlogged(g->cfg.sinks.ctx, g))
+			pause_port(g, true); /* the owner resumes it when its sinks drain */
 	}
 	return 0;
 }
@@ -313,7 +330,7 @@ int vigil_guest_port_attach(struct vigil_guest *g, int fd)
 		close(fd);
 		return e;
 	}
-	g->paused = false;
+	pause_port(g, false);
 	link_set(g, true, vigil_loop_now(g->loop));
 	schedule(g);
 	return 0;
@@ -337,10 +354,8 @@ bool vigil_guest_port_attached(const struct vigil_guest *g)
 
 void vigil_guest_port_resume(struct vigil_guest *g)
 {
-	if (!g->paused)
-		return;
-	g->paused = false;
-	port_sync(g);
+	pause_port(g, false);
+	schedule(g);
 }
 
 /* ---- the backend tells the guest ---------------------------------------------- */
@@ -464,6 +479,7 @@ void vigil_guest_gone(struct vigil_guest *g)
 	if (g->state == VIGIL_GUEST_DONE)
 		return;
 	/* what the VMM wrote before it went is still in the socket */
+	pause_port(g, false);
 	for (int i = 0; i < 64 && g->port && !port_read(g, VIGIL_GUEST_READ_BUDGET); i++)
 		;
 	vigil_guest_port_detach(g);

@@ -45,6 +45,7 @@ enum vigil_rec_kind {
 	VIGIL_REC_FINISH,         /* the run ended here */
 	VIGIL_REC_TICK,           /* vigil_session_tick was called */
 	VIGIL_REC_VMM_EXITED,     /* i32 status, i32 signal, detail */
+	VIGIL_REC_HOST_PAUSED,    /* u8 1: the host stopped reading the guest, 0: reads again */
 	VIGIL_REC__COUNT,
 };
 

@@ -48,6 +48,7 @@ static void test_defaults_and_workload(void **state)
 	assert_int_equal(a.o.sopts.boot_timeout_ns, 60000000000ull);
 	assert_int_equal(a.o.sopts.run_timeout_ns, 0);
 	assert_int_equal(a.o.sopts.fail_on, 0);
+	assert_true(a.o.sopts.ack_exit); /* run owns the guest: EXIT is answered */
 	assert_null(a.scenario);
 	vigil_run_args_free(&a);
 }
@@ -191,6 +192,7 @@ static void test_commands_keep_their_options(void **state)
 			       "--timeout", "none", NULL),
 			 0);
 	assert_int_equal(a.o.sopts.boot_timeout_ns, 0);
+	assert_false(a.o.sopts.ack_exit); /* an observer never powers the guest off */
 	vigil_run_args_free(&a);
 	assert_int_equal(parse(&a, false, "run", NULL), VIGIL_EXIT_USAGE); /* no command */
 	vigil_run_args_free(&a);

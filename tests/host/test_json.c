@@ -550,8 +550,9 @@ static void test_verdict_counters_from_table(void **state)
 		  "snapshot_unsupported,snapshot_refused,snapshot_duplicates,tests_dropped,"
 		  "output_bytes,output_torn,exits_ignored,strings_truncated,tx_frames,tx_bytes,"
 		  "tx_errors,pings,pongs,pong_unmatched,rtt_last_ns,rtt_min_ns,rtt_max_ns,"
-		  "clock_regressions,clock_forward_jumps,vm_stops,vm_stopped_ns,link_ups,"
-		  "link_downs,evidence_lines,findings_dropped,evidence_dropped,"
+		  "clock_regressions,clock_forward_jumps,vm_stops,vm_stopped_ns,"
+		  "host_read_pauses,host_read_paused_ns,link_ups,link_downs,evidence_lines,"
+		  "findings_dropped,evidence_dropped,"
 		  "kernel_trouble_dropped" },
 		{ "kernel_trouble", "panic,oops,bug,warning,oom,hung_task,soft_lockup,rcu_stall" },
 		{ "tracker", "beats,drop_out_of_order,drop_capacity,drop_origin_conflict,"

@@ -771,6 +771,41 @@ static void test_vm_stop_excluded(void **state)
 	fx_free(f);
 }
 
+/*
+ * The host stops reading (its outputs backlogged): like a VM stop for the
+ * clocks, with no event; overlapping a VM stop, the clock runs again only
+ * when neither holds it.
+ */
+static void test_host_read_pause_excluded(void **state)
+{
+	struct fx *f = fx_new(tune_stall);
+	struct vigil_beat b = bt(300, 1, 0);
+
+	(void)state;
+	feed(f, beats(f, &b, 1), 0);
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 0);
+	assert_int_equal(vigil_session_host_paused(f->s, T0 + 500 * MS, true), 1);
+	assert_int_equal(vigil_session_host_paused(f->s, T0 + 600 * MS, true), 0);
+	assert_int_equal(vigil_session_tick(f->s, T0 + 20 * S), VIGIL_DEADLINE_NONE);
+	assert_int_equal(f->count[VIGIL_EV_STALL], 0);
+	/* a VM stop inside the pause, outlasting it */
+	assert_int_equal(vigil_session_vm_stopped(f->s, T0 + 21 * S), 1);
+	assert_int_equal(vigil_session_host_paused(f->s, T0 + 30 * S, false), 1);
+	assert_int_equal(vigil_session_tick(f->s, T0 + 35 * S), VIGIL_DEADLINE_NONE);
+	assert_int_equal(vigil_session_vm_resumed(f->s, T0 + 40 * S), 1);
+	assert_int_equal(f->count[VIGIL_EV_VM_STOPPED], 1); /* the host pause raised none */
+	/* 0.5 s of the threshold were left at the first freeze */
+	assert_int_equal(vigil_session_next_deadline(f->s), T0 + 40500 * MS);
+	vigil_session_tick(f->s, T0 + 40500 * MS - 1);
+	assert_int_equal(f->count[VIGIL_EV_STALL], 0);
+	vigil_session_tick(f->s, T0 + 40500 * MS);
+	assert_int_equal(f->count[VIGIL_EV_STALL], 1);
+	assert_int_equal(counters(f).host_read_pauses, 1);
+	assert_int_equal(counters(f).host_read_paused_ns, 29500 * MS);
+	assert_int_equal(counters(f).vm_stopped_ns, 19 * S);
+	fx_free(f);
+}
+
 static void tune_fail(struct vigil_session_opts *o)
 {
 	o->stall_threshold_ns = 1 * S;
@@ -1951,6 +1986,7 @@ int main(void)
 		cmocka_unit_test(test_watchdog_pause_resume),
 		cmocka_unit_test(test_scenarios_run_time),
 		cmocka_unit_test(test_vm_stop_excluded),
+		cmocka_unit_test(test_host_read_pause_excluded),
 		cmocka_unit_test(test_stall_fail_and_recovery),
 		cmocka_unit_test(test_host_starved),
 		cmocka_unit_test(test_host_starved_late_stop),

@@ -536,7 +536,9 @@ struct vigil_session_counters {
 	uint64_t clock_regressions;   /* now_ns below the last one (clamped) */
 	uint64_t clock_forward_jumps; /* called > clock_jump_ns past the deadline */
 	uint64_t vm_stops;
-	uint64_t vm_stopped_ns; /* host time the VM spent stopped */
+	uint64_t vm_stopped_ns;       /* host time the VM spent stopped */
+	uint64_t host_read_pauses;    /* times the caller stopped reading the guest */
+	uint64_t host_read_paused_ns; /* host time it did not read (vigil_session_host_paused) */
 	uint64_t link_ups;
 	uint64_t link_downs;
 	uint64_t evidence_lines;   /* console, DMESG and LOG lines seen */
@@ -782,6 +784,16 @@ VIGIL_API int vigil_session_feed(struct vigil_session *s, const uint8_t *buf, si
 VIGIL_API uint64_t vigil_session_tick(struct vigil_session *s, uint64_t now_ns);
 /* The deadline tick() would return, without doing any work. */
 VIGIL_API uint64_t vigil_session_next_deadline(const struct vigil_session *s);
+
+/*
+ * The caller stopped reading the guest's stream (its own outputs are
+ * backlogged: a slow reader of the workload's echoed output) / reads it
+ * again. Like a VM stop, the time between is not the guest's: stall,
+ * watchdog, boot and link clocks do not run, and no PING is sent; unlike
+ * it, no event is raised (the guest did nothing). Counted in
+ * host_read_pauses and host_read_paused_ns. Repeats return 0; a change 1.
+ */
+VIGIL_API int vigil_session_host_paused(struct vigil_session *s, uint64_t now_ns, bool paused);
 
 /* The VM stopped (QMP STOP, libvirt suspend, snapshot freeze) / resumed.
  * Repeats are ignored (return 0); a change returns 1. */
