@@ -457,6 +457,40 @@ PY
 	fi
 	wait $qp
 	;;
+attach_two)
+	# one vigil attach watches two QEMUs: guest a stalls (and exits 3),
+	# guest b beats and exits 0; only a reports the stall, each guest has
+	# its own outputs, and the exit status is the worst verdict's
+	img=$("$VIGIL" initramfs -q) || fail "cannot build the image"
+	kernel=${VIGIL_KERNEL:-$(ls /boot/vmlinuz-* | sort -V | tail -1)}
+	start_qemu() { # DIR WORK
+		mkdir -p "$1"
+		qemu-system-x86_64 -M pc -accel tcg -m 256 -nodefaults -no-user-config \
+			-display none -no-reboot -kernel "$kernel" -initrd "$img" \
+			-append "console=ttyS0 loglevel=4 tsc=reliable no_timer_check -- sh -c \"$2\"" \
+			-device virtio-serial-pci \
+			-chardev socket,id=vport,path="$1/port.sock",server=on,wait=off \
+			-device virtserialport,chardev=vport,name=org.vigil.bulk.0 \
+			-qmp unix:"$1/qmp.sock",server=on,wait=off >/dev/null 2>&1 &
+	}
+	start_qemu "$WORK/a" 'vigil-agent beat --every 100 & B=$!; sleep 3; kill -STOP $B; sleep 2.5; exit 3'
+	qa=$!
+	start_qemu "$WORK/b" 'vigil-agent beat --every 100 & sleep 5.5; exit 0'
+	qb=$!
+	trap 'kill -9 $qa $qb 2>/dev/null; rm -rf "$WORK"' EXIT
+	for i in $(seq 50); do [ -S a/port.sock ] && [ -S b/port.sock ] && break; sleep 0.1; done
+	"$VIGIL" attach -q --stall-threshold 1s --out-dir out \
+		--socket a="$WORK/a/port.sock" --qmp a="$WORK/a/qmp.sock" \
+		--socket b="$WORK/b/port.sock" --qmp b="$WORK/b/qmp.sock" >out.txt 2>err.txt
+	got=$?
+	[ "$got" = 3 ] || fail "exit status $got, want 3 (guest a's)"
+	grep -q '"event":"stall"' out/a/events.jsonl || fail "guest a's stall was not seen"
+	grep -q '"event":"stall"' out/b/events.jsonl && fail "guest b reported a stall"
+	grep -q '"outcome": "WORKLOAD_FAILED"' out/a/verdict.json || fail "guest a's verdict"
+	grep -q '^  "outcome": "PASS"' out/b/verdict.json || fail "guest b's verdict"
+	[ -s out/b/junit.xml ] || fail "no JUnit for guest b"
+	wait $qa $qb
+	;;
 record_decode)
 	# the replay gives the same events, verdict and status as the run
 	run_vigil 2 --stall-threshold 1s --record run.rec -- sh -c '

@@ -217,7 +217,7 @@ static int run_main(struct vigil_run_args *a)
 				    "tsc_early_khz=N)\n");
 			a->o.qemu.tsc_khz = tsc;
 		}
-		code = vigil_watch_main(&a->o);
+		code = vigil_watch_main(&a->o, 1);
 		json_object_put(a->o.provenance);
 	}
 	if (p->initrd_fd >= 0)
@@ -226,25 +226,36 @@ static int run_main(struct vigil_run_args *a)
 	return code;
 }
 
+/* What attach knows of a run: vigil itself, the sockets, and QEMU's
+ * version once QMP greets (added at the end). */
+static struct json_object *attach_provenance(const struct vigil_run_opts *g)
+{
+	struct json_object *p = vigil_provenance_new(&(struct vigil_provenance_in){ 0 });
+	struct json_object *at = json_object_new_object();
+
+	json_object_object_add(at, "name", json_object_new_string(g->name));
+	json_object_object_add(at, "socket", json_object_new_string(g->socket_path));
+	json_object_object_add(at, "qmp", g->qmp_path ? json_object_new_string(g->qmp_path) : NULL);
+	json_object_object_add(p, "attach", at);
+	return p;
+}
+
 static int attach_main(struct vigil_run_args *a)
 {
 	static char snapdir[PATH_MAX];
+	struct vigil_run_opts *gs = NULL;
 	int code = absolute_snapdir(&a->o, snapdir, sizeof(snapdir));
-	struct json_object *p, *at;
 
 	if (code)
 		return code;
-	/* what attach knows of the run: vigil itself, the sockets, and QEMU's
-	 * version once QMP greets */
-	p = vigil_provenance_new(&(struct vigil_provenance_in){ 0 });
-	at = json_object_new_object();
-	json_object_object_add(at, "socket", json_object_new_string(a->o.socket_path));
-	json_object_object_add(at, "qmp",
-			       a->o.qmp_path ? json_object_new_string(a->o.qmp_path) : NULL);
-	json_object_object_add(p, "attach", at);
-	a->o.provenance = p;
-	code = vigil_watch_main(&a->o);
-	json_object_put(p);
+	if (vigil_run_args_guests(a, &gs) < 0)
+		return VIGIL_EXIT_HARNESS;
+	for (size_t i = 0; i < a->n_sock; i++)
+		gs[i].provenance = attach_provenance(&gs[i]);
+	code = vigil_watch_main(gs, a->n_sock);
+	for (size_t i = 0; i < a->n_sock; i++)
+		json_object_put(gs[i].provenance);
+	free(gs);
 	return code;
 }
 

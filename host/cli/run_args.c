@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -95,7 +96,7 @@ static const char run_usage[] =
     "or kernel trouble named by --fail-on; 127 boot timeout.\n";
 
 static const char attach_usage[] =
-    "usage: vigil attach --socket PATH [--qmp PATH] [OPTIONS]\n"
+    "usage: vigil attach --socket [NAME=]PATH [--qmp [NAME=]PATH] ... [OPTIONS]\n"
     "\n"
     "Watch a guest whose QEMU was started elsewhere, with the port's chardev in\n"
     "server mode:\n"
@@ -107,15 +108,22 @@ static const char attach_usage[] =
     "The run ends when the workload exits, on a finding that ends it, or on\n"
     "SIGINT/SIGTERM. The guest is never stopped by attach.\n"
     "\n"
-    "  --socket PATH            the port's chardev socket (required)\n"
-    "  --qmp PATH               QEMU's QMP socket: VM stop/resume, panics,\n"
-    "                           snapshots (optional)\n"
+    "  --socket [NAME=]PATH     the port's chardev socket (required); repeat it to\n"
+    "                           watch several guests in one process (NAME: the\n"
+    "                           socket's file name unless given; names are unique)\n"
+    "  --qmp [NAME=]PATH        QEMU's QMP socket for the guest NAME: VM stop/resume,\n"
+    "                           panics, snapshots (optional; NAME may be left out\n"
+    "                           with one --socket)\n"
+    "  --out-dir DIR            with several guests: DIR/NAME/verdict.json,\n"
+    "                           events.jsonl and junit.xml for each\n"
     "  --stall-threshold DUR, --on-stall warn|fail, --fail-on KIND,...,\n"
     "  --timeout DUR, --workload-duration DUR, --boot-timeout DUR (default: none\n"
     "  here), --events FILE|-, --verdict FILE|-, --junit FILE|-, --record FILE,\n"
     "  --snapshot-dir DIR, -q, -v, -h   as for `vigil run`\n"
     "\n"
-    "Exit status: as for `vigil run`; 125 also for a usage error.\n";
+    "Exit status: as for `vigil run`; with several guests, that of the worst\n"
+    "verdict (the outcome of highest precedence, docs/verdict.md); 125 also for\n"
+    "a usage error. The process ends when every guest is done.\n";
 
 enum {
 	O_KERNEL = 256,
@@ -149,6 +157,7 @@ enum {
 	O_SNAPDIR,
 	O_SOCKET,
 	O_QMP,
+	O_OUT_DIR,
 };
 
 static const struct option run_opts[] = {
@@ -183,6 +192,7 @@ static const struct option run_opts[] = {
 	{ "snapshot-dir", required_argument, NULL, O_SNAPDIR },
 	{ "socket", required_argument, NULL, O_SOCKET },
 	{ "qmp", required_argument, NULL, O_QMP },
+	{ "out-dir", required_argument, NULL, O_OUT_DIR },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -294,6 +304,36 @@ static int take_env(struct vigil_run_args *a, const char *val,
 	return 0;
 }
 
+/* "[NAME=]PATH": NAME defaults to PATH's basename (--qmp: to the only socket). */
+static int take_named(struct vigil_run_args *a, int c, char *val)
+{
+	char *eq = strchr(val, '='), *slash;
+	const char *name = NULL, *path = val;
+	const char **names = c == O_SOCKET ? a->sock_name : a->qmp_name;
+	const char **paths = c == O_SOCKET ? a->sock_path : a->qmp_path;
+	size_t *n = c == O_SOCKET ? &a->n_sock : &a->n_qmp;
+
+	if (eq && (slash = strchr(val, '/')) && slash < eq)
+		eq = NULL; /* a '=' inside the path, not a NAME */
+	if (eq) {
+		*eq = '\0';
+		name = val;
+		path = eq + 1;
+		if (!*name || strlen(name) >= VIGIL_GUEST_NAME_MAX || strchr(name, '/'))
+			return bad_value(a, c, val, "NAME=PATH, NAME without '/', under 64 bytes");
+	} else if (c == O_SOCKET) {
+		slash = strrchr(val, '/');
+		name = slash && slash[1] ? slash + 1 : val;
+	}
+	if (!*path)
+		return bad_value(a, c, val, "[NAME=]PATH");
+	if (*n == VIGIL_RUN_LIST_MAX)
+		return bad_value(a, c, val, "at most 64 of them");
+	names[*n] = name;
+	paths[(*n)++] = path;
+	return 0;
+}
+
 static int take_enum(struct vigil_run_args *a, int c, const char *val)
 {
 	static const struct {
@@ -377,11 +417,8 @@ static int take_plain(struct vigil_run_args *a, int c, char *val)
 	case O_SNAPDIR:
 		a->o.snapshot_dir = val;
 		return 0;
-	case O_SOCKET:
-		a->o.socket_path = val;
-		return 0;
-	case O_QMP:
-		a->o.qmp_path = val;
+	case O_OUT_DIR:
+		a->out_dir = val;
 		return 0;
 	default:
 		return -1;
@@ -427,6 +464,9 @@ static int take(struct vigil_run_args *a, int c, char *val, const char *(*lookup
 		return take_env(a, val, lookup);
 	case O_QEMU_ARG:
 		return push(a, c, a->qemu_extra, &a->o.qemu.n_extra, val);
+	case O_SOCKET:
+	case O_QMP:
+		return take_named(a, c, val);
 	case O_MODULE:
 		return push(a, c, a->mods, &a->img.n_extra_mods, val);
 	case O_EXE:
@@ -467,7 +507,7 @@ static bool wrong_command(const struct vigil_run_args *a, int c)
 {
 	if (a->attach)
 		return c >= O_KERNEL && c <= O_CONSOLE;
-	return c == O_SOCKET || c == O_QMP;
+	return c == O_SOCKET || c == O_QMP || c == O_OUT_DIR;
 }
 
 static const char *default_lookup(const char *name)
@@ -476,14 +516,59 @@ static const char *default_lookup(const char *name)
 }
 
 /* What must hold once every option is read. */
+static ssize_t sock_index(const struct vigil_run_args *a, const char *name)
+{
+	for (size_t i = 0; i < a->n_sock; i++)
+		if (!strcmp(a->sock_name[i], name))
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Unique names, each --qmp paired with one socket, files per guest. */
+static int check_guests(struct vigil_run_args *a)
+{
+	if (!a->n_sock)
+		return usage_error(a, "--socket PATH is required", NULL);
+	for (size_t i = 0; i < a->n_sock; i++)
+		if (sock_index(a, a->sock_name[i]) != (ssize_t)i) {
+			fprintf(stderr,
+				"vigil attach: two guests are named '%s': name them with "
+				"--socket NAME=PATH\n",
+				a->sock_name[i]);
+			return VIGIL_EXIT_USAGE;
+		}
+	for (size_t i = 0; i < a->n_qmp; i++) {
+		if (!a->qmp_name[i] && a->n_sock == 1)
+			a->qmp_name[i] = a->sock_name[0];
+		if (!a->qmp_name[i])
+			return usage_error(a, "with several --socket, give each --qmp as NAME=PATH",
+					   NULL);
+		if (sock_index(a, a->qmp_name[i]) < 0) {
+			fprintf(stderr, "vigil attach: --qmp %s=%s: no --socket is named '%s'\n",
+				a->qmp_name[i], a->qmp_path[i], a->qmp_name[i]);
+			return VIGIL_EXIT_USAGE;
+		}
+	}
+	if (a->n_sock > 1 &&
+	    (a->o.events_path || a->o.verdict_path || a->o.junit_path || a->o.record_path))
+		return usage_error(a,
+				   "with several guests, outputs go to --out-dir DIR "
+				   "(DIR/NAME/verdict.json, events.jsonl, junit.xml)",
+				   NULL);
+	if (a->n_sock == 1 && a->out_dir)
+		return usage_error(a,
+				   "--out-dir is for several guests; with one, use --verdict, "
+				   "--events and --junit",
+				   NULL);
+	return 0;
+}
+
 static int check_rest(struct vigil_run_args *a, int argc, char **argv)
 {
 	if (a->attach) {
-		if (!a->o.socket_path)
-			return usage_error(a, "--socket PATH is required", NULL);
 		if (optind < argc)
 			return usage_error(a, "unexpected argument: ", argv[optind]);
-		return 0;
+		return check_guests(a);
 	}
 	if (optind >= argc)
 		return usage_error(a, "no command given: vigil run [OPTIONS] -- COMMAND [ARGS...]",
@@ -529,6 +614,8 @@ int vigil_run_args_parse(struct vigil_run_args *a, int argc, char **argv, bool a
 
 void vigil_run_args_free(struct vigil_run_args *a)
 {
+	free(a->paths);
+	a->paths = NULL;
 	for (size_t i = 0; i < a->n_env; i++)
 		free(a->env[i]);
 	a->n_env = 0;
@@ -544,4 +631,53 @@ void vigil_run_args_outputs(const struct vigil_run_args *a, struct vigil_out_pat
 	p->path[VIGIL_OUT_RECORD] = a->o.record_path;
 	p->path[VIGIL_OUT_CONSOLE] = a->o.console_path;
 	p->path[VIGIL_OUT_SNAPSHOT_DIR] = a->o.snapshot_dir;
+}
+
+/* DIR/NAME and its three files for one guest; directories created. */
+static int guest_files(const struct vigil_run_args *a, struct vigil_run_opts *g,
+		       struct vigil_guest_paths *p)
+{
+	if ((size_t)snprintf(p->dir, sizeof(p->dir), "%s/%s", a->out_dir, g->name) >=
+	    sizeof(p->dir))
+		return -ENAMETOOLONG;
+	snprintf(p->verdict, sizeof(p->verdict), "%s/verdict.json", p->dir);
+	snprintf(p->events, sizeof(p->events), "%s/events.jsonl", p->dir);
+	snprintf(p->junit, sizeof(p->junit), "%s/junit.xml", p->dir);
+	if ((mkdir(a->out_dir, 0755) < 0 && errno != EEXIST) ||
+	    (mkdir(p->dir, 0755) < 0 && errno != EEXIST)) {
+		int e = -errno;
+		fprintf(stderr, "vigil attach: cannot create %s: %s\n", p->dir, strerror(-e));
+		return e;
+	}
+	g->verdict_path = p->verdict;
+	g->events_path = p->events;
+	g->junit_path = p->junit;
+	return 0;
+}
+
+int vigil_run_args_guests(struct vigil_run_args *a, struct vigil_run_opts **out)
+{
+	struct vigil_run_opts *gs = calloc(a->n_sock, sizeof(*gs));
+	int e = 0;
+
+	free(a->paths);
+	a->paths = a->out_dir ? calloc(a->n_sock, sizeof(*a->paths)) : NULL;
+	if (!gs || (a->out_dir && !a->paths))
+		e = -ENOMEM;
+	for (size_t i = 0; i < a->n_sock && e == 0; i++) {
+		gs[i] = a->o;
+		gs[i].name = a->sock_name[i];
+		gs[i].socket_path = a->sock_path[i];
+		for (size_t q = 0; q < a->n_qmp; q++)
+			if (!strcmp(a->qmp_name[q], a->sock_name[i]))
+				gs[i].qmp_path = a->qmp_path[q];
+		if (a->out_dir)
+			e = guest_files(a, &gs[i], &a->paths[i]);
+	}
+	if (e < 0) {
+		free(gs);
+		return e;
+	}
+	*out = gs;
+	return 0;
 }

@@ -12,15 +12,23 @@
 #ifndef VIGIL_CLI_RUN_ARGS_H
 #define VIGIL_CLI_RUN_ARGS_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "cli.h"
+#include "guest.h"
 #include "outputs.h"
 #include "watch.h"
 
 #define VIGIL_RUN_LIST_MAX 64
 #define VIGIL_RUN_ENV_MAX  256
+
+/* The files of one guest under --out-dir. */
+struct vigil_guest_paths {
+	char dir[PATH_MAX];
+	char verdict[PATH_MAX + 16], events[PATH_MAX + 16], junit[PATH_MAX + 16];
+};
 
 struct vigil_run_args {
 	bool attach;
@@ -34,7 +42,15 @@ struct vigil_run_args {
 	char *env[VIGIL_RUN_ENV_MAX]; /* NAME=VALUE, malloc'ed */
 	size_t n_env;
 	const char *scenario;
-	char **argv; /* run: the workload (points into the caller's argv) */
+	/* attach: one guest per --socket [NAME=]PATH; --qmp [NAME=]PATH pairs
+	 * with the socket of the same NAME */
+	const char *sock_name[VIGIL_RUN_LIST_MAX], *sock_path[VIGIL_RUN_LIST_MAX];
+	size_t n_sock;
+	const char *qmp_name[VIGIL_RUN_LIST_MAX], *qmp_path[VIGIL_RUN_LIST_MAX];
+	size_t n_qmp;
+	const char *out_dir; /* attach with several guests: DIR/NAME/{verdict.json,...} */
+	struct vigil_guest_paths *paths; /* one per guest with out_dir (vigil_run_args_guests) */
+	char **argv;                     /* run: the workload (points into the caller's argv) */
 	int argc;
 	bool help; /* -h: the caller prints the usage and exits 0 */
 };
@@ -48,6 +64,14 @@ struct vigil_run_args {
 int vigil_run_args_parse(struct vigil_run_args *a, int argc, char **argv, bool attach,
 			 const char *(*env_lookup)(const char *name));
 void vigil_run_args_free(struct vigil_run_args *a);
+
+/*
+ * attach: the option set of each guest, from a->o: *out is a malloc'ed
+ * array of a->n_sock sets (names, sockets, QMP paths, and with --out-dir
+ * the files DIR/NAME/{verdict.json,events.jsonl,junit.xml}, directories
+ * created). 0 or -errno (said on stderr).
+ */
+int vigil_run_args_guests(struct vigil_run_args *a, struct vigil_run_opts **out);
 
 /* The output paths of a, for vigil_outputs_check(). */
 void vigil_run_args_outputs(const struct vigil_run_args *a, struct vigil_out_paths *p);

@@ -21,19 +21,30 @@
 #define WATCH_STATUS_NS (250 * 1000000ull)
 #define WATCH_FLUSH_MS  30000 /* at the end, how long a slow reader gets */
 
-struct watch {
+struct watch;
+
+/* One guest and what belongs to it: backend, events file, phase, verdict. */
+struct wguest {
+	struct watch *w;
 	const struct vigil_run_opts *o;
-	struct vigil_loop *loop;
 	struct vigil_guest *g;
 	struct vigil_qemu_be *qemu;     /* run */
 	struct vigil_socket_be *socket; /* attach */
-	struct vigil_timer *status;
 	FILE *events;
 	bool events_stdout;
-	int signals; /* SIGINT/SIGTERM/SIGHUP seen */
-	int code;    /* the exit code, once the guest is done */
 	char phase[96];
 	char *note; /* the FINISH record's payload */
+	const struct vigil_verdict *v;
+	bool out_failed; /* --verdict or --junit could not be written */
+};
+
+struct watch {
+	struct vigil_loop *loop;
+	struct wguest *gs;
+	size_t n, n_done;
+	struct vigil_timer *status;
+	int signals; /* SIGINT/SIGTERM/SIGHUP seen */
+	bool quiet, verbose;
 };
 
 /* The session options a recording carries, as (name, field) pairs. */
@@ -125,85 +136,101 @@ int vigil_rec_header_parse(const char *json, size_t len, struct vigil_session_op
 
 /* ---- events: the file, the terminal -------------------------------------- */
 
-static void events_write(struct watch *w, const struct vigil_event *ev)
+static void events_write(struct wguest *wg, const struct vigil_event *ev)
 {
 	char *json;
 	int n = vigil_event_to_json(ev, &json);
 
 	if (n < 0)
 		return;
-	if (w->events_stdout) {
+	if (wg->events_stdout) {
 		/* through the terminal's stdout queue: in order, never blocking */
 		json[n] = '\n';
 		vigil_term_write(1, json, (size_t)n + 1);
 	} else {
-		fwrite(json, 1, (size_t)n, w->events);
-		fputc('\n', w->events);
+		fwrite(json, 1, (size_t)n, wg->events);
+		fputc('\n', wg->events);
 	}
 	free(json);
 }
 
-static void echo_output(struct watch *w, const struct vigil_event *ev)
+/* The workload's output on vigil's own stdout and stderr: one guest only
+ * (several guests' output goes to their events files). */
+static void echo_output(struct wguest *wg, const struct vigil_event *ev)
 {
 	uint16_t st = ev->output.stream;
 
-	if (st == VIGIL_MSG_STDOUT && !w->events_stdout) {
+	if (wg->w->n > 1)
+		return;
+	if (st == VIGIL_MSG_STDOUT && !wg->events_stdout) {
 		vigil_term_write(1, ev->output.data, ev->output.len);
 	} else if (st == VIGIL_MSG_STDERR) {
 		vigil_term_write(2, ev->output.data, ev->output.len);
-	} else if (w->o->verbose && (st == VIGIL_MSG_LOG || st == VIGIL_MSG_DMESG)) {
+	} else if (wg->o->verbose && (st == VIGIL_MSG_LOG || st == VIGIL_MSG_DMESG)) {
 		vigil_term_write(2, ev->output.data, ev->output.len);
 		if (ev->output.len && ev->output.data[ev->output.len - 1] != '\n')
 			vigil_term_write(2, "\n", 1);
 	}
 }
 
-static void phase_scenario(struct watch *w, const struct vigil_event *ev)
+static void phase_scenario(struct wguest *wg, const struct vigil_event *ev)
 {
 	static const char *const ph[] = { "", "running", "paused", "running", "ended" };
 	unsigned p = ev->scenario.phase <= 4 ? ev->scenario.phase : 0;
 
-	snprintf(w->phase, sizeof(w->phase), "scenario '%.*s' %s",
+	snprintf(wg->phase, sizeof(wg->phase), "scenario '%.*s' %s",
 		 ev->scenario.name.len > 40 ? 40 : (int)ev->scenario.name.len,
 		 ev->scenario.name.ptr ? ev->scenario.name.ptr : "", ph[p]);
-	for (char *c = w->phase; *c; c++)
+	for (char *c = wg->phase; *c; c++)
 		if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
 			*c = '?';
 }
 
+/* "" for one guest, "NAME: " for several. */
+static const char *who(const struct wguest *wg, char *buf, size_t cap)
+{
+	if (wg->w->n == 1)
+		return "";
+	snprintf(buf, cap, "%s: ", vigil_guest_name(wg->g));
+	return buf;
+}
+
 static void on_event(void *ctx, struct vigil_guest *g, const struct vigil_event *ev)
 {
-	struct watch *w = ctx;
+	struct wguest *wg = ctx;
+	char name[VIGIL_GUEST_NAME_MAX + 4];
 
 	(void)g;
-	if (w->events)
-		events_write(w, ev);
+	if (wg->events)
+		events_write(wg, ev);
 	switch (ev->type) {
 	case VIGIL_EV_OUTPUT:
-		echo_output(w, ev);
+		echo_output(wg, ev);
 		break;
 	case VIGIL_EV_FIRST_BYTE:
-		snprintf(w->phase, sizeof(w->phase), "agent starting");
+		snprintf(wg->phase, sizeof(wg->phase), "agent starting");
 		break;
 	case VIGIL_EV_READY:
-		snprintf(w->phase, sizeof(w->phase), "ready");
-		if (w->o->verbose)
-			vigil_term_say("guest ready after %.3f s", (double)ev->t_ns / 1e9);
+		snprintf(wg->phase, sizeof(wg->phase), "ready");
+		if (wg->o->verbose)
+			vigil_term_say("%sguest ready after %.3f s", who(wg, name, sizeof(name)),
+				       (double)ev->t_ns / 1e9);
 		break;
 	case VIGIL_EV_SCENARIO:
-		phase_scenario(w, ev);
+		phase_scenario(wg, ev);
 		break;
 	case VIGIL_EV_EXIT:
-		snprintf(w->phase, sizeof(w->phase), "workload exited");
+		snprintf(wg->phase, sizeof(wg->phase), "workload exited");
 		break;
 	case VIGIL_EV_STALL:
-		vigil_term_say("process %u stalled: silent for %.2f s%s", ev->process.pid,
+		vigil_term_say("%sprocess %u stalled: silent for %.2f s%s",
+			       who(wg, name, sizeof(name)), ev->process.pid,
 			       (double)ev->process.silence_ns / 1e9,
 			       ev->process.host_starved ? " (host starved the vCPUs)" : "");
 		break;
 	case VIGIL_EV_RECOVERY:
-		vigil_term_say("process %u beats again after %.2f s", ev->process.pid,
-			       (double)ev->process.silence_ns / 1e9);
+		vigil_term_say("%sprocess %u beats again after %.2f s", who(wg, name, sizeof(name)),
+			       ev->process.pid, (double)ev->process.silence_ns / 1e9);
 		break;
 	default:
 		break;
@@ -212,41 +239,65 @@ static void on_event(void *ctx, struct vigil_guest *g, const struct vigil_event 
 
 /* ---- the status line ------------------------------------------------------------ */
 
+static void status_one(struct wguest *wg, uint64_t now, char *line, size_t cap)
+{
+	const struct vigil_run_opts *o = wg->o;
+	struct vigil_session_counters c;
+
+	vigil_session_counters(vigil_guest_session(wg->g), &c);
+	snprintf(line, cap,
+		 "[vigil %.1fs] %s | procs %u (%u stalled) | tests %llu | flows %u | %s %s",
+		 (double)(now - vigil_guest_t0(wg->g)) / 1e9, wg->phase[0] ? wg->phase : "booting",
+		 c.tracker.tracked, c.tracker.stalled,
+		 (unsigned long long)c.type[VIGIL_MSG_TEST_RESULT].frames, c.flows.open_now,
+		 o->attach ? "attach" : vigil_machine_name(o->qemu.machine),
+		 o->attach ? (vigil_socket_be_has_qmp(wg->socket) ? "qmp" : "no-qmp")
+			   : vigil_qemu_be_accel(wg->qemu));
+}
+
 static void status_due(struct vigil_timer *t, uint64_t now, void *ctx)
 {
 	struct watch *w = ctx;
-	struct vigil_session_counters c;
 	char line[256];
 
-	if (vigil_guest_state(w->g) != VIGIL_GUEST_WATCH) {
+	if (w->n_done == w->n) {
 		vigil_term_clear();
 		return;
 	}
-	vigil_session_counters(vigil_guest_session(w->g), &c);
-	snprintf(line, sizeof(line),
-		 "[vigil %.1fs] %s | procs %u (%u stalled) | tests %llu | flows %u | %s %s",
-		 (double)(now - vigil_guest_t0(w->g)) / 1e9, w->phase[0] ? w->phase : "booting",
-		 c.tracker.tracked, c.tracker.stalled,
-		 (unsigned long long)c.type[VIGIL_MSG_TEST_RESULT].frames, c.flows.open_now,
-		 w->o->attach ? "attach" : vigil_machine_name(w->o->qemu.machine),
-		 w->o->attach ? (vigil_socket_be_has_qmp(w->socket) ? "qmp" : "no-qmp")
-			      : vigil_qemu_be_accel(w->qemu));
+	if (w->n == 1) {
+		status_one(&w->gs[0], now, line, sizeof(line));
+	} else {
+		unsigned stalled = 0;
+		for (size_t i = 0; i < w->n; i++) {
+			struct vigil_session_counters c;
+			if (vigil_guest_state(w->gs[i].g) == VIGIL_GUEST_DONE)
+				continue;
+			vigil_session_counters(vigil_guest_session(w->gs[i].g), &c);
+			stalled += c.tracker.stalled;
+		}
+		snprintf(line, sizeof(line),
+			 "[vigil] %zu guests: %zu watched, %zu done | %u stalled", w->n,
+			 w->n - w->n_done, w->n_done, stalled);
+	}
 	vigil_term_status(line);
 	vigil_timer_arm(t, now + WATCH_STATUS_NS);
 }
 
 /* ---- the end ------------------------------------------------------------------ */
 
+static const char *vmm_version(const struct wguest *wg)
+{
+	return wg->qemu ? vigil_qemu_be_version(wg->qemu) : vigil_socket_be_version(wg->socket);
+}
+
 /* The provenance gets QEMU's version (from the QMP greeting) and goes into
  * the FINISH record whole, so `vigil decode` puts the same one in its
  * verdict (the header's copy lacks the version). */
 static const char *finish_note(void *ctx, struct vigil_guest *g, size_t *len)
 {
-	struct watch *w = ctx;
-	struct json_object *p = w->o->provenance, *q;
-	const char *ver =
-	    w->qemu ? vigil_qemu_be_version(w->qemu) : vigil_socket_be_version(w->socket);
-	const char *txt;
+	struct wguest *wg = ctx;
+	struct json_object *p = wg->o->provenance, *q;
+	const char *ver = vmm_version(wg), *txt;
 
 	(void)g;
 	if (!p)
@@ -259,54 +310,89 @@ static const char *finish_note(void *ctx, struct vigil_guest *g, size_t *len)
 		json_object_object_add(q, "version", json_object_new_string(ver));
 	}
 	txt = json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN);
-	free(w->note);
-	w->note = txt ? strdup(txt) : NULL;
-	*len = w->note ? strlen(w->note) : 0;
-	return w->note;
+	free(wg->note);
+	wg->note = txt ? strdup(txt) : NULL;
+	*len = wg->note ? strlen(wg->note) : 0;
+	return wg->note;
+}
+
+static void summary(struct wguest *wg, const struct vigil_finish_in *in)
+{
+	if (wg->w->n == 1) {
+		vigil_finish_summary(stderr, in);
+		return;
+	}
+	fprintf(stderr, "vigil: %s:\n", vigil_guest_name(wg->g));
+	vigil_finish_summary(stderr, in);
 }
 
 static void on_done(void *ctx, struct vigil_guest *g, const struct vigil_verdict *v)
 {
-	struct watch *w = ctx;
+	struct wguest *wg = ctx;
+	struct watch *w = wg->w;
 	struct vigil_finish_in in = {
 		.v = v,
-		.provenance = w->o->provenance,
-		.image_mode = w->o->image_mode,
-		.verdict_path = w->o->verdict_path,
-		.junit_path = w->o->junit_path,
-		.cmd = w->o->attach ? "attach" : "run",
+		.provenance = wg->o->provenance,
+		.image_mode = wg->o->image_mode,
+		.verdict_path = wg->o->verdict_path,
+		.junit_path = wg->o->junit_path,
+		.cmd = wg->o->attach ? "attach" : "run",
 	};
 
-	w->code = vigil_verdict_exit_code(v);
-	if (w->events)
-		fflush(w->events);
-	vigil_term_detach(WATCH_FLUSH_MS); /* the output first, then the summary */
+	wg->v = v;
+	if (wg->events && wg->events != stdout)
+		fclose(wg->events);
+	wg->events = NULL;
 	if (vigil_guest_record_close(g) < 0)
 		fprintf(stderr, "vigil: the recording %s is incomplete: a write failed\n",
-			w->o->record_path);
-	if (!w->o->quiet) {
+			wg->o->record_path);
+	if (++w->n_done == w->n)
+		vigil_term_detach(WATCH_FLUSH_MS); /* the output first, then the summary */
+	if (!wg->o->quiet) {
 		vigil_term_clear();
-		vigil_finish_summary(stderr, &in);
+		summary(wg, &in);
 	}
-	if (vigil_finish_write(&in) && w->code == 0)
-		w->code = VIGIL_EXIT_HARNESS;
-	vigil_loop_exit(w->loop, 0);
+	wg->out_failed = vigil_finish_write(&in) != 0;
+	if (w->n_done == w->n)
+		vigil_loop_exit(w->loop, 0);
 }
 
-/* ---- signals ------------------------------------------------------------------ */
+/* The worst verdict decides: the highest outcome rank, then its exit code;
+ * a passing run whose verdict or JUnit file could not be written is 125. */
+static int exit_code(const struct watch *w)
+{
+	const struct vigil_verdict *worst = NULL;
+	bool out_failed = false;
+	int code;
+
+	for (size_t i = 0; i < w->n; i++) {
+		const struct vigil_verdict *v = w->gs[i].v;
+		if (!v)
+			return VIGIL_EXIT_HARNESS; /* not finished */
+		out_failed |= w->gs[i].out_failed;
+		if (!worst || vigil_outcome_rank(v->outcome) > vigil_outcome_rank(worst->outcome))
+			worst = v;
+	}
+	code = worst ? vigil_verdict_exit_code(worst) : VIGIL_EXIT_HARNESS;
+	return code == 0 && out_failed ? VIGIL_EXIT_HARNESS : code;
+}
+
+/* ---- signals and the loop ---------------------------------------------------- */
 
 static void on_signal(int signo, void *ctx)
 {
 	struct watch *w = ctx;
 	char why[64];
+	bool urgent;
 
 	if (signo == SIGWINCH) {
 		vigil_term_resize();
 		return;
 	}
 	snprintf(why, sizeof(why), "interrupted by %s", strsignal(signo));
-	/* a second signal: stop waiting for the guest */
-	vigil_guest_interrupt(w->g, why, w->signals++ > 0);
+	urgent = w->signals++ > 0; /* a second signal: stop waiting for the guests */
+	for (size_t i = 0; i < w->n; i++)
+		vigil_guest_interrupt(w->gs[i].g, why, urgent);
 }
 
 static bool backlogged(void *ctx, struct vigil_guest *g)
@@ -320,24 +406,25 @@ static void drained(void *ctx)
 {
 	struct watch *w = ctx;
 
-	if (w->g)
-		vigil_guest_port_resume(w->g);
+	for (size_t i = 0; i < w->n; i++)
+		if (w->gs[i].g)
+			vigil_guest_port_resume(w->gs[i].g);
 }
 
 static void on_loop_log(void *ctx, const char *msg)
 {
 	struct watch *w = ctx;
 
-	if (w->o->verbose)
+	if (w->verbose)
 		vigil_term_say("%s", msg);
 }
 
 static char *rec_header_cb(void *ctx, uint64_t t0)
 {
-	struct watch *w = ctx;
+	struct wguest *wg = ctx;
 
-	return vigil_rec_header(&w->o->sopts, t0, w->o->attach ? "attach" : "run", w->o->provenance,
-				w->o->image_mode);
+	return vigil_rec_header(&wg->o->sopts, t0, wg->o->attach ? "attach" : "run",
+				wg->o->provenance, wg->o->image_mode);
 }
 
 /* ---- setup ------------------------------------------------------------------------ */
@@ -345,7 +432,6 @@ static char *rec_header_cb(void *ctx, uint64_t t0)
 static int setup(struct watch *w)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGWINCH };
-	const struct vigil_run_opts *o = w->o;
 	int e = vigil_loop_new(&w->loop);
 
 	if (e < 0)
@@ -355,45 +441,51 @@ static int setup(struct watch *w)
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]) && e == 0; i++)
 		e = vigil_loop_signal(w->loop, sigs[i], on_signal, w);
-	if (e == 0 && vigil_term_is_tty() && !o->quiet)
+	if (e == 0 && vigil_term_is_tty() && !w->quiet)
 		e = vigil_timer_new(w->loop, status_due, w, &w->status);
-	if (e < 0)
-		return e;
-	if (o->events_path) {
-		w->events_stdout = !strcmp(o->events_path, "-");
-		w->events = w->events_stdout ? stdout : fopen(o->events_path, "we");
-		if (!w->events) {
-			fprintf(stderr, "vigil: cannot write events to %s: %s\n", o->events_path,
-				strerror(errno));
-			return -errno;
-		}
+	return e;
+}
+
+static int open_events(struct wguest *wg)
+{
+	const char *path = wg->o->events_path;
+
+	if (!path)
+		return 0;
+	wg->events_stdout = !strcmp(path, "-");
+	wg->events = wg->events_stdout ? stdout : fopen(path, "we");
+	if (!wg->events) {
+		fprintf(stderr, "vigil: cannot write events to %s: %s\n", path, strerror(errno));
+		return -errno;
 	}
 	return 0;
 }
 
-static int start_guest(struct watch *w)
+static int start_guest(struct watch *w, struct wguest *wg)
 {
-	const struct vigil_run_opts *o = w->o;
+	const struct vigil_run_opts *o = wg->o;
 	struct vigil_guest_cfg c = {
-		.name = o->attach ? o->socket_path : "guest",
+		.name = o->name ? o->name : "guest",
 		.sopts = &o->sopts,
 		.sinks = { .event = on_event,
 			   .backlogged = backlogged,
 			   .finish_note = finish_note,
 			   .done = on_done,
-			   .ctx = w },
+			   .ctx = wg },
 		.record_path = o->record_path,
 		.record_header = rec_header_cb,
-		.record_ctx = w,
+		.record_ctx = wg,
 	};
-	int e = o->attach ? vigil_socket_be_new(w->loop, o, &w->socket)
-			  : vigil_qemu_be_new(w->loop, o, &w->qemu);
+	int e = open_events(wg);
 
+	if (e == 0)
+		e = o->attach ? vigil_socket_be_new(w->loop, o, &wg->socket)
+			      : vigil_qemu_be_new(w->loop, o, &wg->qemu);
 	if (e < 0)
 		return e;
 	c.ops = o->attach ? &vigil_socket_ops : &vigil_qemu_ops;
-	c.be = o->attach ? (void *)w->socket : (void *)w->qemu;
-	e = vigil_guest_new(w->loop, &c, vigil_loop_now(w->loop), &w->g);
+	c.be = o->attach ? (void *)wg->socket : (void *)wg->qemu;
+	e = vigil_guest_new(w->loop, &c, vigil_loop_now(w->loop), &wg->g);
 	if (e < 0) {
 		c.ops->free(c.be);
 		if (e != -ENOMEM && o->record_path)
@@ -401,32 +493,41 @@ static int start_guest(struct watch *w)
 				o->record_path, strerror(-e));
 		return e;
 	}
-	if (w->status)
-		vigil_timer_arm(w->status, vigil_loop_now(w->loop));
-	return o->attach ? vigil_socket_be_start(w->socket, w->g)
-			 : vigil_qemu_be_start(w->qemu, w->g);
+	return o->attach ? vigil_socket_be_start(wg->socket, wg->g)
+			 : vigil_qemu_be_start(wg->qemu, wg->g);
 }
 
-int vigil_watch_main(const struct vigil_run_opts *o)
+int vigil_watch_main(const struct vigil_run_opts *o, size_t n)
 {
-	struct watch w = { .o = o, .code = VIGIL_EXIT_HARNESS };
-	int e;
+	struct watch w = { .n = n, .quiet = o[0].quiet, .verbose = o[0].verbose };
+	int e, code = VIGIL_EXIT_HARNESS;
 
-	vigil_term_init(o->quiet);
-	e = setup(&w);
-	if (e == 0)
-		e = start_guest(&w);
+	vigil_term_init(w.quiet);
+	w.gs = calloc(n, sizeof(*w.gs));
+	e = w.gs ? setup(&w) : -ENOMEM;
+	for (size_t i = 0; i < n && e == 0; i++) {
+		w.gs[i].w = &w;
+		w.gs[i].o = &o[i];
+		e = start_guest(&w, &w.gs[i]);
+	}
+	if (e == 0 && w.status)
+		vigil_timer_arm(w.status, vigil_loop_now(w.loop));
 	if (e == 0) {
 		e = vigil_loop_run(w.loop);
 		if (e < 0)
 			fprintf(stderr, "vigil: event loop failed: %s\n", strerror(-e));
+		else
+			code = exit_code(&w);
 	}
 	vigil_term_detach(WATCH_FLUSH_MS);
-	vigil_guest_free(w.g); /* kills a QEMU still there, frees its backend */
+	for (size_t i = 0; w.gs && i < n; i++) {
+		vigil_guest_free(w.gs[i].g); /* kills a QEMU still there, frees its backend */
+		if (w.gs[i].events && w.gs[i].events != stdout)
+			fclose(w.gs[i].events);
+		free(w.gs[i].note);
+	}
 	vigil_timer_free(w.status);
-	if (w.events && w.events != stdout)
-		fclose(w.events);
 	vigil_loop_free(w.loop);
-	free(w.note);
-	return w.g && e >= 0 ? w.code : VIGIL_EXIT_HARNESS;
+	free(w.gs);
+	return code;
 }

@@ -30,6 +30,7 @@ enum vigil_accel_mode {
 
 struct vigil_run_opts {
 	bool attach;
+	const char *name; /* the guest's name (attach: NAME of --socket NAME=PATH) */
 	/* run: the QEMU to start (channels are set by the backend) */
 	struct vigil_qemu_cfg qemu;
 	enum vigil_accel_mode accel;
@@ -54,8 +55,13 @@ struct vigil_run_opts {
 	bool image_mode; /* the workload runs from a generated image (hints on exit 127) */
 };
 
-/* Run to the end; returns the process exit code (docs/cli.md). */
-int vigil_watch_main(const struct vigil_run_opts *o);
+/*
+ * Watch n guests (one option set each: `vigil run` has one, `vigil attach`
+ * one per --socket) to their ends. Returns the process exit code: the
+ * worst verdict's (the highest outcome rank, mapped as for one guest), or
+ * 125 when vigil failed (docs/cli.md).
+ */
+int vigil_watch_main(const struct vigil_run_opts *o, size_t n);
 
 /* The recording header (JSON) for these session options, with the run's
  * provenance (may be NULL) when it fits the header; malloc'd. */

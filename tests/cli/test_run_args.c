@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests for host/cli/run_args.c: the options of `vigil run` and `vigil attach`. */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -206,6 +208,68 @@ static void test_commands_keep_their_options(void **state)
 	vigil_run_args_free(&a);
 }
 
+static void test_attach_guests(void **state)
+{
+	struct vigil_run_args a;
+	struct vigil_run_opts *gs;
+	char dir[] = "/tmp/vigil-test-outdir-XXXXXX";
+	char path[PATH_MAX];
+
+	(void)state;
+	/* names default to the socket's file name; --qmp pairs by name */
+	assert_int_equal(parse(&a, true, "attach", "--socket", "/r/g1.sock", "--socket",
+			       "b=/r/x/port", "--qmp", "b=/r/x/qmp", NULL),
+			 0);
+	assert_int_equal(a.n_sock, 2);
+	assert_string_equal(a.sock_name[0], "g1.sock");
+	assert_string_equal(a.sock_name[1], "b");
+	assert_int_equal(vigil_run_args_guests(&a, &gs), 0);
+	assert_null(gs[0].qmp_path);
+	assert_string_equal(gs[1].qmp_path, "/r/x/qmp");
+	assert_string_equal(gs[1].socket_path, "/r/x/port");
+	assert_null(gs[1].verdict_path);
+	free(gs);
+	vigil_run_args_free(&a);
+	/* duplicate names, a --qmp without a socket, unnamed --qmp with two */
+	assert_int_equal(
+	    parse(&a, true, "attach", "--socket", "/a/p.sock", "--socket", "/b/p.sock", NULL),
+	    VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, true, "attach", "--socket", "a=/a/p", "--qmp", "c=/c/q", NULL),
+			 VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, true, "attach", "--socket", "a=/a/p", "--socket", "b=/b/p",
+			       "--qmp", "/a/q", NULL),
+			 VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	/* one guest: an unnamed --qmp is its own */
+	assert_int_equal(parse(&a, true, "attach", "--socket", "/a/p", "--qmp", "/a/q", NULL), 0);
+	assert_int_equal(vigil_run_args_guests(&a, &gs), 0);
+	assert_string_equal(gs[0].qmp_path, "/a/q");
+	free(gs);
+	vigil_run_args_free(&a);
+	/* several guests: per-guest files only through --out-dir */
+	assert_int_equal(parse(&a, true, "attach", "--socket", "a=/a/p", "--socket", "b=/b/p",
+			       "--verdict", "v.json", NULL),
+			 VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(parse(&a, true, "attach", "--socket", "a=/a/p", "--socket", "b=/b/p",
+			       "--out-dir", dir, NULL),
+			 0);
+	assert_int_equal(vigil_run_args_guests(&a, &gs), 0);
+	snprintf(path, sizeof(path), "%s/b/verdict.json", dir);
+	assert_string_equal(gs[1].verdict_path, path);
+	snprintf(path, sizeof(path), "%s/a/events.jsonl", dir);
+	assert_string_equal(gs[0].events_path, path);
+	snprintf(path, sizeof(path), "%s/a", dir);
+	assert_int_equal(access(path, W_OK), 0);
+	free(gs);
+	vigil_run_args_free(&a);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
 static void test_output_paths(void **state)
 {
 	struct vigil_run_args a;
@@ -234,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_workload_options),
 		cmocka_unit_test(test_fail_on),
 		cmocka_unit_test(test_commands_keep_their_options),
+		cmocka_unit_test(test_attach_guests),
 		cmocka_unit_test(test_output_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
