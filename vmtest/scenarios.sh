@@ -292,6 +292,14 @@ snapshot)
 	[ "$(wc -c <"$(ls "$WORK"/snaps/t1-*.elf | head -1)")" -gt 1000000 ] ||
 		fail "dump file too small"
 	;;
+snapshot_bound)
+	# a guest asking for more memory dumps than a run allows is refused
+	run_vigil 0 --memory 128M --snapshot-dir "$WORK/snaps" -- sh -c \
+		'for i in 1 2 3 4 5; do vigil-agent snapshot --kind memory --tag t$i || echo "refused $i"; done; exit 0'
+	[ "$(ls "$WORK"/snaps/*.elf | wc -l)" = 4 ] || fail "want 4 dumps, got $(ls "$WORK"/snaps | wc -l)"
+	grep -q '^refused 5$' out.txt || fail "the fifth dump was not refused"
+	grep -q '"snapshot_refused": 1' verdict.json || fail "the refusal is not counted"
+	;;
 host_starved)
 	"$VIGIL" run --accel tcg -q --verdict verdict.json --events events.jsonl \
 		--stall-threshold 1s -- sh -c \

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "console.h"
@@ -31,6 +32,8 @@ struct vigil_qmplink {
 	bool port_closed_seen;
 	struct port_id ports[VIGIL_QMPLINK_PORTS];
 	unsigned n_ports;
+	unsigned dumps;      /* memory dumps started */
+	uint64_t dump_bytes; /* bytes of the finished ones */
 };
 
 /* ---- VSERPORT_CHANGE of the vigil port only ------------------------------ */
@@ -228,6 +231,7 @@ int vigil_qmplink_quit(struct vigil_qmplink *q)
 
 struct snap_req {
 	struct vigil_guest *g;
+	struct vigil_qmplink *q;
 	uint32_t id;
 	char path[PATH_MAX];
 };
@@ -251,8 +255,11 @@ static void snap_sanitize(char *out, size_t cap, struct vigil_str tag)
 static void snap_dump_done(void *ctx, int err, struct json_object *ret, const char *desc)
 {
 	struct snap_req *r = ctx;
+	struct stat st;
 
 	(void)ret;
+	if (stat(r->path, &st) == 0)
+		r->q->dump_bytes += (uint64_t)st.st_size;
 	vigil_guest_snapshot_done(r->g, r->id, err < 0 ? -EIO : 0, err < 0 ? desc : r->path);
 	free(r);
 }
@@ -349,12 +356,17 @@ int vigil_vmm_snapshot(struct vigil_qmplink *q, struct vigil_guest *g, const cha
 	if ((kind != VIGIL_SNAP_MEMORY_DUMP && kind != VIGIL_SNAP_CPU_STATE) || !q ||
 	    !vigil_qmp_ready(q->qmp) || (kind == VIGIL_SNAP_MEMORY_DUMP && !dir))
 		return -EOPNOTSUPP; /* no QMP, or nowhere to put a dump (--snapshot-dir) */
+	if (kind == VIGIL_SNAP_MEMORY_DUMP &&
+	    (q->dumps >= VIGIL_DUMPS_MAX || q->dump_bytes >= VIGIL_DUMP_BYTES_MAX))
+		return -EDQUOT;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	r->g = g;
+	r->q = q;
 	r->id = id;
 	if (kind == VIGIL_SNAP_MEMORY_DUMP) {
+		q->dumps++;
 		snprintf(r->path, sizeof(r->path), "%s/%s-%u.elf", dir, name, id);
 		res = vigil_qmp_dump_memory(q->qmp, r->path, snap_dump_done, r);
 	} else {

@@ -26,6 +26,11 @@
 #include "vcpu.h"
 
 #define VIGIL_QMPLINK_PORTS 8
+/* Guest-requested memory dumps per run: a guest must not fill the host's
+ * disk. Past either bound a request is refused with -EDQUOT (the session
+ * counts it in snapshot_refused). */
+#define VIGIL_DUMPS_MAX      4
+#define VIGIL_DUMP_BYTES_MAX (8ull << 30)
 
 struct vigil_qmplink;
 
