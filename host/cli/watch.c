@@ -136,22 +136,21 @@ int vigil_rec_header_parse(const char *json, size_t len, struct vigil_session_op
 
 /* ---- events: the file, the terminal -------------------------------------- */
 
+/* One render buffer for every guest (the loop is single-threaded): an
+ * event is written without allocating (OUTPUT chunks, the bulk). */
+static char render_buf[VIGIL_EVENT_RENDER_MAX + 1];
+
 static void events_write(struct wguest *wg, const struct vigil_event *ev)
 {
-	char *json;
-	int n = vigil_event_to_json(ev, &json);
+	int n = vigil_event_render(ev, render_buf, sizeof(render_buf) - 1);
 
 	if (n < 0)
 		return;
-	if (wg->events_stdout) {
-		/* through the terminal's stdout queue: in order, never blocking */
-		json[n] = '\n';
-		vigil_term_write(1, json, (size_t)n + 1);
-	} else {
-		fwrite(json, 1, (size_t)n, wg->events);
-		fputc('\n', wg->events);
-	}
-	free(json);
+	render_buf[n] = '\n';
+	if (wg->events_stdout) /* through the terminal's queue: in order, never blocking */
+		vigil_term_write(1, render_buf, (size_t)n + 1);
+	else
+		fwrite(render_buf, 1, (size_t)n + 1, wg->events);
 }
 
 /* The workload's output on vigil's own stdout and stderr: one guest only

@@ -629,18 +629,18 @@ static char *put_u64(char *o, uint64_t v)
 /* Longest output chunk rendered: the output's length must fit an int. */
 #define OUTPUT_JSON_MAX_LEN ((INT32_MAX - 512u) / ESC_MAX_PER_BYTE)
 
-static int output_to_json(const struct vigil_event *ev, char **out)
+/* Bytes an OUTPUT event of len text bytes may need, NUL included. */
+static size_t output_cap(size_t len)
 {
 	/* fixed text and 5 numbers of at most 20 digits: well under 512 */
-	size_t cap = 512 + (size_t)ev->output.len * ESC_MAX_PER_BYTE + ESC_SLACK;
-	char *buf, *o;
+	return 512 + len * ESC_MAX_PER_BYTE + ESC_SLACK;
+}
 
-	if (ev->output.len > OUTPUT_JSON_MAX_LEN)
-		return -EMSGSIZE;
-	buf = malloc(cap);
-	if (!buf)
-		return -ENOMEM;
-	o = put_str(buf, "{\"event\":\"output\",\"t_ns\":");
+/* Writes the event at buf (output_cap(len) bytes); returns its length. */
+static size_t output_write(const struct vigil_event *ev, char *buf)
+{
+	char *o = put_str(buf, "{\"event\":\"output\",\"t_ns\":");
+
 	o = put_u64(o, ev->t_ns);
 	o = put_str(o, ",\"mono_ns\":");
 	o = put_u64(o, ev->now_ns);
@@ -662,9 +662,20 @@ static int output_to_json(const struct vigil_event *ev, char **out)
 		o = esc_text(o, ev->output.data, ev->output.len);
 	o = put_str(o, "\"}");
 	*o = '\0';
+	return (size_t)(o - buf);
+}
 
-	size_t len = (size_t)(o - buf);
+static int output_to_json(const struct vigil_event *ev, char **out)
+{
+	size_t cap = output_cap(ev->output.len), len;
+	char *buf;
 
+	if (ev->output.len > OUTPUT_JSON_MAX_LEN)
+		return -EMSGSIZE;
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	len = output_write(ev, buf);
 	/* Give back the worst-case room when most of it went unused. */
 	if (cap - len > 65536) {
 		char *shrunk = realloc(buf, len + 1);
@@ -674,6 +685,28 @@ static int output_to_json(const struct vigil_event *ev, char **out)
 	}
 	*out = buf;
 	return (int)len;
+}
+
+int vigil_event_render(const struct vigil_event *ev, char *buf, size_t cap)
+{
+	char *json;
+	int n;
+
+	if (ev->type == VIGIL_EV_OUTPUT) {
+		if (ev->output.len > OUTPUT_JSON_MAX_LEN || output_cap(ev->output.len) > cap)
+			return -ENOBUFS;
+		return (int)output_write(ev, buf);
+	}
+	n = vigil_event_to_json(ev, &json);
+	if (n < 0)
+		return n;
+	if ((size_t)n + 1 > cap) {
+		free(json);
+		return -ENOBUFS;
+	}
+	memcpy(buf, json, (size_t)n + 1);
+	free(json);
+	return n;
 }
 
 int vigil_event_to_json(const struct vigil_event *ev, char **out)

@@ -260,6 +260,14 @@ static void check_output(const uint8_t *data, uint32_t len, uint16_t stream, boo
 	assert_true(n >= 0);
 	assert_int_equal(strlen(got), (size_t)n);
 	assert_string_equal(got, want);
+	/* the allocation-free renderer writes the same bytes; too small a
+	 * buffer is refused, never overrun */
+	{
+		static char rb[VIGIL_EVENT_RENDER_MAX];
+		assert_int_equal(vigil_event_render(&ev, rb, sizeof(rb)), n);
+		assert_string_equal(rb, want);
+		assert_int_equal(vigil_event_render(&ev, rb, 16), -ENOBUFS);
+	}
 	/* and it parses back to the escaped text */
 	json_object *o = parse(got);
 	char *esc = malloc(4 * (size_t)len + 1);

@@ -752,6 +752,21 @@ VIGIL_API int vigil_verdict_summary(const struct vigil_verdict *v, char *buf, si
  */
 VIGIL_API int vigil_event_to_json(const struct vigil_event *ev, char **out);
 
+/*
+ * Bytes that always hold an event rendered by vigil_event_render() for a
+ * guest's OUTPUT chunk (one frame's payload, every byte escaped at worst).
+ */
+#define VIGIL_EVENT_RENDER_MAX (512u + 6u * VIGIL_WIRE_MAX_PAYLOAD + 8u)
+
+/*
+ * Render one event as vigil_event_to_json() does, into buf (cap bytes,
+ * NUL-terminated): returns the length, or -ENOBUFS when it does not fit
+ * (VIGIL_EVENT_RENDER_MAX fits any OUTPUT chunk of a frame). OUTPUT events,
+ * the one event that comes in bulk, are written without allocating; the
+ * others still go through json-c.
+ */
+VIGIL_API int vigil_event_render(const struct vigil_event *ev, char *buf, size_t cap);
+
 /* ---- the session ------------------------------------------------------- */
 
 struct vigil_session;
