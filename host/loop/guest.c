@@ -396,18 +396,26 @@ void vigil_guest_crashed(struct vigil_guest *g, const char *evidence)
 	schedule(g);
 }
 
+/* A record of two u32 and a text (at most 4096 bytes of it). */
+static void rec_pair(struct vigil_guest *g, enum vigil_rec_kind k, uint64_t t, uint32_t a,
+		     uint32_t b, const char *detail)
+{
+	uint8_t buf[8 + 4096];
+	size_t dl = detail ? strlen(detail) : 0;
+
+	dl = dl < sizeof(buf) - 8 ? dl : sizeof(buf) - 8;
+	vigil_put32(buf, a);
+	vigil_put32(buf + 4, b);
+	if (dl)
+		memcpy(buf + 8, detail, dl);
+	rec(g, k, t, buf, 8 + dl);
+}
+
 void vigil_guest_vmm_exited(struct vigil_guest *g, int status, int sig, const char *detail)
 {
 	uint64_t t = vigil_loop_now(g->loop);
-	size_t dl = detail ? strlen(detail) : 0;
-	uint8_t rb[8 + 1024];
 
-	dl = dl < sizeof(rb) - 8 ? dl : sizeof(rb) - 8;
-	vigil_put32(rb, (uint32_t)status);
-	vigil_put32(rb + 4, (uint32_t)sig);
-	if (dl)
-		memcpy(rb + 8, detail, dl);
-	rec(g, VIGIL_REC_VMM_EXITED, t, rb, 8 + dl);
+	rec_pair(g, VIGIL_REC_VMM_EXITED, t, (uint32_t)status, (uint32_t)sig, detail);
 	vigil_session_vmm_exited(g->s, t, status, sig, detail);
 	schedule(g);
 }
@@ -424,11 +432,11 @@ void vigil_guest_harness_error(struct vigil_guest *g, const char *msg)
 void vigil_guest_snapshot_done(struct vigil_guest *g, uint32_t id, int status, const char *detail)
 {
 	uint64_t t = vigil_loop_now(g->loop);
-	uint8_t buf[8 + 4096];
 	size_t dl = detail ? strlen(detail) : 0;
 
-	dl = dl > 4096 ? 4096 : dl;
 	if (g->in_snap_start) {
+		/* completed inside the backend's start: recorded after START */
+		dl = dl < sizeof(g->snap_detail) - 1 ? dl : sizeof(g->snap_detail) - 1;
 		g->snap_deferred = true;
 		g->snap_id = id;
 		g->snap_status = status;
@@ -436,11 +444,7 @@ void vigil_guest_snapshot_done(struct vigil_guest *g, uint32_t id, int status, c
 		g->snap_detail[dl] = '\0';
 		return;
 	}
-	vigil_put32(buf, id);
-	vigil_put32(buf + 4, (uint32_t)status);
-	if (dl)
-		memcpy(buf + 8, detail, dl);
-	rec(g, VIGIL_REC_SNAPSHOT_DONE, t, buf, 8 + dl);
+	rec_pair(g, VIGIL_REC_SNAPSHOT_DONE, t, id, (uint32_t)status, detail);
 	vigil_session_snapshot_done(g->s, id, status, detail, t);
 	schedule(g);
 }

@@ -25,31 +25,7 @@
 
 #include <vigil/wire.h>
 
-/* ---- allocation counting ------------------------------------------------ */
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-/* volatile: the compiler assumes malloc leaves globals alone. */
-static volatile unsigned long alloc_calls;
-
-void *__wrap_malloc(size_t n)
-{
-	alloc_calls++;
-	return __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t m)
-{
-	alloc_calls++;
-	return __real_calloc(n, m);
-}
-
-void *__wrap_realloc(void *p, size_t n)
-{
-	alloc_calls++;
-	return __real_realloc(p, n);
-}
+#include "alloc_count.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
