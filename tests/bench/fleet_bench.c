@@ -30,7 +30,8 @@
  * FLEET_BENCH_GUESTS (default 256), FLEET_BENCH_DEADLINE_MS (declared per
  * beat, default 1000; 0 = the session's default threshold, 5 s),
  * FLEET_BENCH_BATCH_MS (default 0: the loop runs as vigil_loop_run runs it;
- * N: an experiment, an iteration at most every N ms, see run_batched).
+ * N: an experiment, an iteration at most every N ms, see run_batched),
+ * FLEET_BENCH_FLOW_CAPACITY (the sessions' flow_capacity; default 4096).
  * Last line: fleet-bench: guests=N cpu_pct=C stall_p99_late_ms=L
  *            flood_MBps=F rss_kib_per_guest=M
  * Load: two busy processes in phase 2 (the flooder and the loop); about
@@ -79,7 +80,8 @@ struct bench {
 	size_t sh_len;
 	pid_t gen, flooder;
 	struct vigil_timer *end; /* ends vigil_loop_run at a phase's end */
-	uint64_t batch_ns;       /* FLEET_BENCH_BATCH_MS: 0, or the batching experiment */
+	struct vigil_session_opts sopts;
+	uint64_t batch_ns; /* FLEET_BENCH_BATCH_MS: 0, or the batching experiment */
 };
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -449,9 +451,11 @@ static uint64_t unplanned_stalls(const struct bench *b, const struct late *l1,
 static int fleet(struct bench *b, unsigned n, const char *name, struct synth_fleet **out)
 {
 	/* the sink logs stalls only: nothing is written per beat or output */
-	struct synth_fleet_opts o = {
-		.n = n, .name = name, .log_cap = 16, .log_mask = 1ull << VIGIL_EV_STALL
-	};
+	struct synth_fleet_opts o = { .n = n,
+				      .sopts = &b->sopts,
+				      .name = name,
+				      .log_cap = 16,
+				      .log_mask = 1ull << VIGIL_EV_STALL };
 
 	return synth_fleet_new(b->loop, &o, out);
 }
@@ -459,7 +463,7 @@ static int fleet(struct bench *b, unsigned n, const char *name, struct synth_fle
 /* Guests, children, every guest's maximum-size frame taken: M in KiB. */
 static double setup(struct bench *b)
 {
-	long rss0, rss1;
+	long rss0, rss_new, rss1;
 	int e;
 
 	if (vigil_loop_new(&b->loop) < 0 ||
@@ -473,6 +477,7 @@ static double setup(struct bench *b)
 			b->sh->guests, strerror(-e));
 		return -1;
 	}
+	rss_new = rss_kib();
 	b->gen = synth_spawn(gen_main, b);
 	b->flooder = synth_spawn(flood_main, b);
 	if (b->gen < 0 || b->flooder < 0)
@@ -486,7 +491,10 @@ static double setup(struct bench *b)
 		return -1;
 	}
 	rss1 = rss_kib();
-	printf("rss: %ld KiB before the guests, %ld KiB after their first frames\n", rss0, rss1);
+	printf("rss: %ld KiB before the guests; per guest %.1f KiB once created, %.1f KiB once "
+	       "they took their first frames (the last a maximum-size one)\n",
+	       rss0, (double)(rss_new - rss0) / b->sh->guests,
+	       (double)(rss1 - rss0) / b->sh->guests);
 	return (double)(rss1 - rss0) / b->sh->guests;
 }
 
@@ -496,12 +504,14 @@ static int config(struct bench *b)
 	long guests = env_long("FLEET_BENCH_GUESTS", 256);
 	long dl = env_long("FLEET_BENCH_DEADLINE_MS", 1000);
 	long batch = env_long("FLEET_BENCH_BATCH_MS", 0);
+	long flows = env_long("FLEET_BENCH_FLOW_CAPACITY", 0);
 
 	if (secs < 4 || secs > 3600 || guests < 1 || guests > MAX_GUESTS || dl < 0 || dl > 60000 ||
 	    (uint64_t)(dl ? dl : 5000) * MS + 2000 * MS >= (uint64_t)secs * 1000 * MS) {
 		fprintf(stderr, "fleet-bench: FLEET_BENCH_SECONDS 4..3600 (and over the "
 				"deadline + 2 s), FLEET_BENCH_GUESTS 1..4096, "
-				"FLEET_BENCH_DEADLINE_MS 0..60000, FLEET_BENCH_BATCH_MS 0..1000\n");
+				"FLEET_BENCH_DEADLINE_MS 0..60000, FLEET_BENCH_BATCH_MS 0..1000, "
+				"FLEET_BENCH_FLOW_CAPACITY 0 (the default) or 16..65536\n");
 		return -EINVAL;
 	}
 	b->sh_len = sizeof(struct shared) + (size_t)guests * PIDS * sizeof(struct pid_rec);
@@ -512,6 +522,10 @@ static int config(struct bench *b)
 	b->sh->guests = (uint32_t)guests;
 	b->sh->deadline_ms = (uint32_t)dl;
 	b->batch_ns = (uint64_t)batch * MS;
+	vigil_session_opts_default(&b->sopts);
+	b->sopts.mode = VIGIL_MODE_WATCH;
+	if (flows)
+		b->sopts.flow_capacity = (uint32_t)flows;
 	plan(b->sh);
 	return 0;
 }
