@@ -197,7 +197,9 @@ static int session_start(struct vigil_guest *g, uint64_t t0)
 		.sink = { on_event, g },
 		.writer = { guest_write, g },
 		.snapshot = { snapshot_start, g },
-		.progress = { progress_sample, g },
+		/* no probe without a backend that can sample: the session then
+		 * never concludes host starvation, and takes no samples */
+		.progress = { g->cfg.ops->vcpu_sample ? progress_sample : NULL, g },
 	};
 	int e = rec_open(g, t0);
 
@@ -295,6 +297,8 @@ static int port_read(struct vigil_guest *g, size_t budget)
 		budget -= (size_t)n;
 		if (g->cfg.sinks.backlogged && g->cfg.sinks.backlogged(g->cfg.sinks.ctx, g))
 			pause_port(g, true); /* the owner resumes it when its sinks drain */
+		if ((size_t)n < sizeof(rx_buf) && budget > 0)
+			break; /* a short read: drained for now (epoll says when more comes) */
 	}
 	return 0;
 }
