@@ -4,8 +4,8 @@
  *
  * Invariants: an in_use entry is in the index exactly once; a closed in_use
  * entry is on the closed list exactly once, an open one never; a free entry
- * is on the free stack. st.open_now counts open entries, st.in_table in_use
- * ones.
+ * is on the free stack or above fresh (never used). st.open_now counts open entries, st.in_table
+ * in_use ones.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -152,7 +152,7 @@ static int insert(struct flows *ft, const struct flow_key *k, uint32_t h,
 {
 	uint32_t pos = ix_free_pos(ft, h);
 
-	if (ft->free_n == 0) {
+	if (ft->free_n == 0 && ft->fresh == ft->capacity) {
 		ft->st.table_full++;
 		if (reclaim_oldest_closed(ft) < 0) {
 			ft->st.dropped++;
@@ -167,7 +167,7 @@ static int insert(struct flows *ft, const struct flow_key *k, uint32_t h,
 		ft->st.dropped++;
 		return -ENOSPC;
 	}
-	uint32_t e = ft->free_stack[--ft->free_n];
+	uint32_t e = ft->free_n ? ft->free_stack[--ft->free_n] : ft->fresh++;
 	struct flow_ent *en = &ft->ent[e];
 
 	memset(en, 0, sizeof(*en));
@@ -274,9 +274,8 @@ int flows_new(uint32_t capacity, struct flows **out)
 		return -ENOMEM;
 	}
 	ft->ix_mask = ix_size - 1;
-	for (uint32_t i = 0; i < capacity; i++)
-		ft->free_stack[i] = capacity - 1 - i;
-	ft->free_n = capacity;
+	ft->free_n = 0;
+	ft->fresh = 0;
 	ft->closed_head = ft->closed_tail = FLOW_NIL;
 	*out = ft;
 	return 0;

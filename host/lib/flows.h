@@ -50,8 +50,10 @@ struct flows {
 	struct flow_ent *ent; /* [capacity] */
 	uint32_t *ix;         /* [ix_mask + 1] entry number + 1, 0 empty */
 	uint32_t ix_mask;
-	uint32_t *free_stack; /* [capacity] */
+	uint32_t *free_stack; /* [capacity]: entries given back */
 	uint32_t free_n;
+	uint32_t fresh;                    /* entries [fresh, capacity) never used: taken in order,
+					      so a table's memory is touched only as it fills */
 	uint32_t closed_head, closed_tail; /* oldest, newest closed */
 	struct vigil_flow_counters st;
 };
