@@ -19,12 +19,8 @@ int fnd_init(struct fnd *t, uint32_t cap, uint32_t nonfatal_cap)
 	memset(t, 0, sizeof(*t));
 	if (cap == 0)
 		cap = 1;
-	t->pool = calloc(cap, sizeof(*t->pool));
-	t->perm = calloc(cap, sizeof(*t->perm));
-	if (!t->pool || !t->perm) {
-		fnd_fini(t);
-		return -ENOMEM;
-	}
+	/* the pool comes with the first evidence line (pool_alloc): a run
+	 * without findings, most of a fleet's, costs none of it */
 	t->cap = cap;
 	t->nonfatal_cap = nonfatal_cap < cap ? nonfatal_cap : cap;
 	t->next_id = 1;
@@ -37,6 +33,19 @@ void fnd_fini(struct fnd *t)
 	free(t->perm);
 	t->pool = NULL;
 	t->perm = NULL;
+}
+
+/* The pool at its first line; false (the line dropped, counted) on ENOMEM. */
+static bool pool_alloc(struct fnd *t)
+{
+	if (t->pool)
+		return true;
+	t->pool = calloc(t->cap, sizeof(*t->pool));
+	t->perm = calloc(t->cap, sizeof(*t->perm));
+	if (t->pool && t->perm)
+		return true;
+	fnd_fini(t);
+	return false;
 }
 
 static int fnd_index(const struct fnd *t, uint32_t id)
@@ -127,7 +136,8 @@ bool fnd_line(struct fnd *t, uint32_t id, uint64_t t_ns, uint16_t source, const 
 
 	if (i < 0)
 		return false;
-	if (t->used == t->cap || (!t->f[i].fatal && t->nonfatal_used >= t->nonfatal_cap)) {
+	if (t->used == t->cap || (!t->f[i].fatal && t->nonfatal_used >= t->nonfatal_cap) ||
+	    !pool_alloc(t)) {
 		t->lines_dropped++;
 		return false;
 	}

@@ -41,6 +41,8 @@ static uint32_t ix_lookup(const struct flows *ft, const struct flow_key *k, uint
 {
 	uint32_t pos = h & ft->ix_mask;
 
+	if (!ft->ix)
+		return FLOW_NIL; /* nothing inserted yet */
 	for (uint32_t i = 0; i < FLOW_PROBE_BUDGET; i++) {
 		uint32_t e = ft->ix[pos];
 
@@ -186,6 +188,30 @@ static int insert(struct flows *ft, const struct flow_key *k, uint32_t h,
 	return (int)e;
 }
 
+/*
+ * The arrays are allocated at the first insert, not at creation: a guest
+ * that reports no flow (most of a fleet) costs no flow memory. -ENOMEM
+ * drops the record (counted).
+ */
+static int arrays_alloc(struct flows *ft)
+{
+	if (ft->ix)
+		return 0;
+	ft->ent = calloc(ft->capacity, sizeof(*ft->ent));
+	ft->ix = calloc(ft->ix_mask + 1, sizeof(*ft->ix));
+	ft->free_stack = calloc(ft->capacity, sizeof(*ft->free_stack));
+	if (ft->ent && ft->ix && ft->free_stack)
+		return 0;
+	free(ft->ent);
+	free(ft->ix);
+	free(ft->free_stack);
+	ft->ent = NULL;
+	ft->ix = NULL;
+	ft->free_stack = NULL;
+	ft->st.dropped++;
+	return -ENOMEM;
+}
+
 int flows_record(struct flows *ft, const struct vigil_flow *f, const struct flow_ent **ent)
 {
 	struct flow_key k;
@@ -207,8 +233,10 @@ int flows_record(struct flows *ft, const struct vigil_flow *f, const struct flow
 			ft->st.packets += f->packets;
 			return FLOW_CHANGE_CLOSED;
 		}
-		int r = insert(ft, &k, h, f);
+		int r = arrays_alloc(ft);
 
+		if (r == 0)
+			r = insert(ft, &k, h, f);
 		if (r < 0)
 			return r;
 		ft->st.events++;
@@ -266,13 +294,6 @@ int flows_new(uint32_t capacity, struct flows **out)
 	if (!ft)
 		return -ENOMEM;
 	ft->capacity = capacity;
-	ft->ent = calloc(capacity, sizeof(*ft->ent));
-	ft->ix = calloc(ix_size, sizeof(*ft->ix));
-	ft->free_stack = calloc(capacity, sizeof(*ft->free_stack));
-	if (!ft->ent || !ft->ix || !ft->free_stack) {
-		flows_free(ft);
-		return -ENOMEM;
-	}
 	ft->ix_mask = ix_size - 1;
 	ft->free_n = 0;
 	ft->fresh = 0;
