@@ -396,6 +396,7 @@ static int on_agent_stats(struct vigil_session *s, const struct vigil_frame *f)
 		return -EBADMSG;
 	for (uint32_t i = 0; i < VIGIL_STAT__KNOWN; i++)
 		s->agent_stats[i] = vigil_agent_stats_get(&st, i);
+	s->have_agent_stats = true;
 
 	struct vigil_event ev = { .type = VIGIL_EV_AGENT_STATS };
 

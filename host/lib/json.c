@@ -384,6 +384,19 @@ static void pong_fields(json_object *o, const struct vigil_event *ev)
 }
 
 /* The known values by name, the ones past them in "extra". */
+/* The agent's last counters (null when none came). */
+static json_object *agent_json(const struct vigil_verdict *v)
+{
+	json_object *c;
+
+	if (!v->have_agent_stats)
+		return NULL;
+	c = json_object_new_object();
+	for (uint32_t i = 0; i < VIGIL_STAT__KNOWN; i++)
+		add_u64(c, agent_stat_names[i], v->agent_stats[i]);
+	return c;
+}
+
 static void agent_stats_fields(json_object *o, const struct vigil_event *ev)
 {
 	json_object *c = json_object_new_object();
@@ -957,6 +970,7 @@ int vigil_verdict_to_json(const struct vigil_verdict *v, unsigned flags, char **
 	add(o, "sched_exit", sched_exit_json(v));
 	add(o, "workload_exit", workload_exit_json(v));
 	add(o, "guest", guest_json(&v->guest));
+	add(o, "agent", agent_json(v));
 	add(o, "timeline", timeline_json(&v->timeline));
 	add(o, "workload", workload_json(v));
 	add(o, "tests", tests_json(v));

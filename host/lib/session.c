@@ -724,6 +724,8 @@ static void verdict_fill(struct vigil_session *s, struct vigil_verdict *v)
 	v->evidence = s->fnd.pool;
 	v->n_evidence = s->fnd.used;
 	vigil_session_counters(s, &v->counters);
+	v->have_agent_stats = s->have_agent_stats;
+	memcpy(v->agent_stats, s->agent_stats, sizeof(v->agent_stats));
 }
 
 const struct vigil_verdict *vigil_session_finish(struct vigil_session *s, uint64_t now_ns)

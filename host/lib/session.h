@@ -136,6 +136,7 @@ struct vigil_session {
 	uint32_t sched_kind;
 	char sched_reason[VIGIL_DETAIL_MAX];
 	uint64_t agent_stats[VIGIL_STAT__KNOWN];
+	bool have_agent_stats;
 	struct vigil_verdict v;
 
 	/* host-to-guest */

@@ -267,6 +267,11 @@ static void summary_others(struct sbuf *b, const struct vigil_verdict *v)
 	if (dropped)
 		sb_printf(b, "; %llu finding%s not kept", (unsigned long long)dropped,
 			  dropped == 1 ? "" : "s");
+	/* output the agent had to drop never reached the host: say so */
+	if (v->have_agent_stats && v->agent_stats[VIGIL_STAT_FRAMES_DROPPED])
+		sb_printf(b, "; the agent dropped %llu output frames (%llu bytes)",
+			  (unsigned long long)v->agent_stats[VIGIL_STAT_FRAMES_DROPPED],
+			  (unsigned long long)v->agent_stats[VIGIL_STAT_BYTES_DROPPED]);
 }
 
 int vigil_verdict_summary(const struct vigil_verdict *v, char *buf, size_t cap)

@@ -419,6 +419,33 @@ static void tune_ack_exit(struct vigil_session_opts *o)
 	o->ack_exit = true;
 }
 
+/* The agent's last counters reach the verdict; dropped output is said. */
+static void test_agent_stats_in_verdict(void **state)
+{
+	struct fx *f = fx_new(NULL);
+	uint64_t vals[VIGIL_STAT__KNOWN] = { 0 };
+	const struct vigil_verdict *v;
+	char line[512];
+
+	(void)state;
+	v = NULL;
+	vals[VIGIL_STAT_FRAMES_SENT] = 50;
+	vals[VIGIL_STAT_FRAMES_DROPPED] = 3;
+	vals[VIGIL_STAT_BYTES_DROPPED] = 900;
+	feed(f,
+	     seal(f, VIGIL_MSG_AGENT_STATS,
+		  vigil_agent_stats_encode(PL, PCAP, vals, VIGIL_STAT__KNOWN)),
+	     0);
+	feed(f, exit_frame(f, 0, 0), 1);
+	v = vigil_session_finish(f->s, T0 + 2 * S);
+	assert_true(v->have_agent_stats);
+	assert_int_equal(v->agent_stats[VIGIL_STAT_FRAMES_SENT], 50);
+	assert_int_equal(v->outcome, VIGIL_OUTCOME_PASS);
+	vigil_verdict_summary(v, line, sizeof(line));
+	assert_non_null(strstr(line, "the agent dropped 3 output frames (900 bytes)"));
+	fx_free(f);
+}
+
 static void test_exit_and_tests(void **state)
 {
 	struct fx *f = fx_new(tune_ack_exit);
@@ -1978,6 +2005,7 @@ int main(void)
 		cmocka_unit_test(test_hello),
 		cmocka_unit_test(test_sched_exit),
 		cmocka_unit_test(test_unknown_and_wrong_direction),
+		cmocka_unit_test(test_agent_stats_in_verdict),
 		cmocka_unit_test(test_exit_and_tests),
 		cmocka_unit_test(test_exit_not_acknowledged),
 		cmocka_unit_test(test_beats_through_session),

@@ -708,6 +708,11 @@ struct vigil_verdict {
 						  vigil_verdict_finding_evidence) */
 	uint32_t n_evidence;
 	struct vigil_session_counters counters;
+	/* The agent's own counters from its last AGENT_STATS (wire order,
+	 * enum vigil_agent_stat): what it dropped is output the host never
+	 * got. have_agent_stats false: none arrived. */
+	bool have_agent_stats;
+	uint64_t agent_stats[VIGIL_STAT__KNOWN];
 };
 
 /*
