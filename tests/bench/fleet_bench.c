@@ -266,13 +266,7 @@ static int flood_main(void *ctx)
 	while (!sh->go_ns)
 		usleep(1000);
 	synth_sleep_until(sh->go_ns + sh->phase_ns);
-	e = synth_tx_init(&t, synth_peer_fd(b->flood, 0), 0, 0xf100d);
-	if (e == 0)
-		e = synth_tx_hello(&t, "flooder");
-	if (e == 0)
-		e = synth_tx_sys_rdy(&t);
-	if (e == 0)
-		e = synth_tx_flood_init(&t, 0);
+	e = synth_tx_flooder(&t, synth_peer_fd(b->flood, 0));
 	if (e == 0)
 		e = synth_tx_flood_until(&t, sh->go_ns + 2 * sh->phase_ns);
 	if (e < 0)

@@ -730,3 +730,16 @@ int synth_reap(pid_t pid, int sig)
 			return -errno;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
+
+int synth_tx_flooder(struct synth_tx *t, int fd)
+{
+	int e = synth_tx_init(t, fd, 0, 0xf100d);
+
+	if (e == 0)
+		e = synth_tx_hello(t, "flooder");
+	if (e == 0)
+		e = synth_tx_sys_rdy(t);
+	if (e == 0)
+		e = synth_tx_flood_init(t, 0);
+	return e;
+}

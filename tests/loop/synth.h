@@ -184,6 +184,8 @@ int synth_tx_drain(struct synth_tx *t);
 /* Flooder mode: noise runs of 0..noise_max bytes (0: SYNTH_NOISE_MAX), each
  * followed by a valid STDOUT frame of VIGIL_WIRE_MAX_PAYLOAD bytes. */
 int synth_tx_flood_init(struct synth_tx *t, size_t noise_max);
+/* A flooding guest on fd: init, HELLO "flooder", SYS_RDY, flood_init(0). */
+int synth_tx_flooder(struct synth_tx *t, int fd);
 /* Writes flood until the socket is full or max_bytes were written. Bytes
  * written (0: full), or the socket's error. Queued frames go first. */
 long synth_tx_flood(struct synth_tx *t, size_t max_bytes);

@@ -267,13 +267,7 @@ static int flooder_main(void *ctx)
 	int e;
 
 	synth_fleet_close_hosts(fx->f);
-	e = synth_tx_init(&t, synth_peer_fd(fx->f, 0), 0, 0xf100d);
-	if (e == 0)
-		e = synth_tx_hello(&t, "flooder");
-	if (e == 0)
-		e = synth_tx_sys_rdy(&t);
-	if (e == 0)
-		e = synth_tx_flood_init(&t, 0);
+	e = synth_tx_flooder(&t, synth_peer_fd(fx->f, 0));
 	fx->sh->flood_start = synth_now_ns();
 	if (e == 0)
 		e = synth_tx_flood_until(&t, fx->end_ns);
