@@ -287,11 +287,12 @@ static void qemu_gone(struct vigil_qemu_be *r)
 {
 	char how[64], tail[600], msg[800];
 
-	if (r->probing) {
-		if (kvm_fallback(r) < 0)
+	if (r->probing && !vigil_guest_first_byte_ns(r->g)) {
+		if (kvm_fallback(r) < 0) /* KVM never ran the guest */
 			vigil_guest_gone(r->g);
 		return;
 	}
+	r->probing = false; /* the guest answered under KVM: an ordinary exit */
 	if (vigil_guest_state(r->g) == VIGIL_GUEST_WATCH) {
 		qemu_how(r, how, sizeof(how));
 		qemu_err_tail(r, tail, sizeof(tail), 4);
