@@ -17,10 +17,9 @@ mkdir -p "$out"
 
 echo "demo: vigil run, events in $out/events.jsonl, verdict in $out/verdict.json"
 set +e
-"$vigil" run --stall-threshold 1s \
+"$vigil" run --scenario demo --stall-threshold 1s \
 	--events "$out/events.jsonl" --verdict "$out/verdict.json" --junit "$out/junit.xml" \
 	"$@" -- sh -c '
-	vigil-agent emit scenario-start demo
 	vigil-agent beat --every 100 & A=$!
 	vigil-agent beat --every 100 & B=$!
 	vigil-agent beat --every 100 & C=$!
@@ -35,7 +34,6 @@ set +e
 	sleep 3 | nc -l -p 8080 >/dev/null &
 	sleep 0.3; (echo hello; sleep 1.5) | nc 127.0.0.1 8080
 	vigil-agent emit result --duration 1800ms demo-connect pass "connected and talked"
-	vigil-agent emit scenario-end demo
 	kill $A $B $C; wait
 	echo "guest: done"'
 status=$?
