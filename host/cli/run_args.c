@@ -98,7 +98,7 @@ static const char run_usage[] =
 static const char attach_usage[] =
     "usage: vigil attach --socket [NAME=]PATH [--qmp [NAME=]PATH] ... [OPTIONS]\n"
     "\n"
-    "Watch a guest whose QEMU was started elsewhere, with the port's chardev in\n"
+    "Watch guests whose QEMU was started elsewhere, each with its port's chardev in\n"
     "server mode:\n"
     "  -chardev socket,id=vport,path=PATH,server=on,wait=off\n"
     "  -device virtserialport,chardev=vport,name=org.vigil.bulk.0\n"
