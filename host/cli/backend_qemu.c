@@ -184,12 +184,11 @@ static void provenance_qemu(struct vigil_qemu_be *r, const struct vigil_argv *ar
 
 /* ---- console and stderr ----------------------------------------------------- */
 
-static void on_console_line(void *ctx, const char *line, size_t len, enum vigil_kernel_trouble k)
+static void on_console_line(void *ctx, const char *line, size_t len)
 {
 	struct vigil_qemu_be *r = ctx;
 
-	(void)k; /* the session classifies console lines itself */
-	vigil_guest_console_line(r->g, line, len);
+	vigil_guest_console_line(r->g, line, len); /* the session classifies it */
 	if (r->o->verbose) {
 		vigil_term_write(2, "console: ", 9);
 		vigil_term_write(2, line, len);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* console: line scanner for the serial console (see console.h). */
+/* console: the serial console's line splitter (see console.h). */
 #include "console.h"
 
 #include <string.h>
@@ -9,48 +9,12 @@ void vigil_console_init(struct vigil_console *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static void excerpt_add(struct vigil_console *c, const char *line, size_t len)
-{
-	if (c->excerpt_full)
-		return;
-	if (c->excerpt_len + len + 1 > VIGIL_CON_EXCERPT_MAX) {
-		c->excerpt_full = true;
-		return;
-	}
-	memcpy(c->excerpt + c->excerpt_len, line, len);
-	c->excerpt_len += len;
-	c->excerpt[c->excerpt_len++] = '\n';
-	c->excerpt[c->excerpt_len] = '\0';
-}
-
 static void con_line(struct vigil_console *c, vigil_console_fn fn, void *ctx)
 {
-	enum vigil_kernel_trouble k;
-
 	c->line[c->len] = '\0';
-	k = vigil_kernel_line_classify(c->line, c->len);
 	c->lines++;
-	c->counts[k]++;
-	if (c->first == VIGIL_KT_NONE && k != VIGIL_KT_NONE) {
-		unsigned start = (c->ctx_next + VIGIL_CON_CONTEXT - c->ctx_n) % VIGIL_CON_CONTEXT;
-		c->first = k;
-		memcpy(c->first_line, c->line, c->len + 1);
-		for (unsigned i = 0; i < c->ctx_n; i++) {
-			const char *l = c->ctx[(start + i) % VIGIL_CON_CONTEXT];
-			excerpt_add(c, l, strlen(l));
-		}
-		excerpt_add(c, c->line, c->len);
-	} else if (c->first != VIGIL_KT_NONE) {
-		if (++c->excerpt_lines >= VIGIL_CON_EXCERPT_LINES)
-			c->excerpt_full = true;
-		excerpt_add(c, c->line, c->len);
-	}
-	memcpy(c->ctx[c->ctx_next], c->line, c->len + 1);
-	c->ctx_next = (c->ctx_next + 1) % VIGIL_CON_CONTEXT;
-	if (c->ctx_n < VIGIL_CON_CONTEXT)
-		c->ctx_n++;
 	if (fn)
-		fn(ctx, c->line, c->len, k);
+		fn(ctx, c->line, c->len);
 	c->len = 0;
 	c->cut = false;
 }

@@ -19,12 +19,11 @@
 			abort();                                                                   \
 	} while (0)
 
-static void on_line(void *ctx, const char *line, size_t len, enum vigil_kernel_trouble k)
+static void on_line(void *ctx, const char *line, size_t len)
 {
 	(void)ctx;
 	CHECK(len <= VIGIL_CON_LINE_MAX);
 	CHECK(strlen(line) == len);
-	CHECK((unsigned)k < VIGIL_KT__COUNT);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
