@@ -9,8 +9,7 @@
  *
  * Owns: the JSON object (json-c) and the SHA-256 of files, remembered in
  * the cache directory by (device, inode, size, mtime) so a kernel is
- * hashed once (14 ms for the 14 MiB Debian cloud kernel here), not on
- * every run.
+ * hashed once, not on every run.
  */
 #ifndef VIGIL_CLI_PROVENANCE_H
 #define VIGIL_CLI_PROVENANCE_H

@@ -11,8 +11,8 @@
  * directory into that file, and the per-run initrd (image + archive).
  * Limits: the file is at most VIGIL_WORKLOAD_MAX bytes with at most
  * VIGIL_WORKLOAD_MAX_ARGS words and VIGIL_WORKLOAD_MAX_ENV variables, the
- * agent's own bounds. Load: once per run; copying the image into the memfd
- * took 0.9 ms for a 5 MiB image and 4.1 ms for 20 MiB here (best of 20).
+ * agent's own bounds. Load: once per run: one copy of the image (a few
+ * MiB) into the memfd with sendfile.
  */
 #ifndef VIGIL_CLI_WORKLOAD_H
 #define VIGIL_CLI_WORKLOAD_H
