@@ -326,7 +326,7 @@ host_starved)
 		grep -q 'HOST_STARVED' verdict.json || fail "no host starvation seen"
 	;;
 qemu_killed)
-	"$VIGIL" run --accel tcg -q --verdict verdict.json --events events.jsonl \
+	"$VIGIL" run --accel tcg --verdict verdict.json --events events.jsonl \
 		-- sh -c 'sleep 60' >out.txt 2>err.txt &
 	vp=$!
 	for i in $(seq 100); do
@@ -343,8 +343,7 @@ qemu_killed)
 	[ "$got" = 124 ] || fail "exit status $got, want 124"
 	outcome_is QEMU_EXITED
 	grep -q '"kind": 9' verdict.json || fail "the signal (SIGKILL) is not in the verdict"
-	grep -q 'QEMU was killed by SIGKILL' err.txt || [ ! -s err.txt ] ||
-		fail "the summary does not name QEMU's death"
+	grep -q 'QEMU_EXITED' err.txt || fail "the summary does not name QEMU's death"
 	;;
 qemu_killed_boot)
 	# QEMU killed while the guest boots: QEMU's death, not a boot timeout
