@@ -239,8 +239,9 @@ static int decode_outputs_check(const struct decode_args *d)
  * consumed by the replay provider and probe where the session asks. */
 static void replay_one(struct vigil_session *s, const struct vigil_rec *rec)
 {
-	char text[4097];
-	size_t tl = rec->len < 4096 ? rec->len : 4096;
+	char text[VIGIL_REC_TEXT_MAX + 1];
+	size_t tl = rec->len < VIGIL_REC_TEXT_MAX ? rec->len : VIGIL_REC_TEXT_MAX;
+	uint32_t a, b;
 
 	memcpy(text, rec->data, tl);
 	text[tl] = '\0';
@@ -270,24 +271,13 @@ static void replay_one(struct vigil_session *s, const struct vigil_rec *rec)
 		vigil_session_harness_error(s, rec->t_ns, text);
 		break;
 	case VIGIL_REC_VMM_EXITED:
-		if (rec->len >= 8) {
-			size_t dl = rec->len - 8 < 4096 ? rec->len - 8 : 4096;
-			memcpy(text, rec->data + 8, dl);
-			text[dl] = '\0';
-			vigil_session_vmm_exited(s, rec->t_ns, (int)(int32_t)vigil_le32(rec->data),
-						 (int)(int32_t)vigil_le32(rec->data + 4),
-						 dl ? text : NULL);
-		}
+		if (vigil_rec_pair(rec, &a, &b, text) == 0)
+			vigil_session_vmm_exited(s, rec->t_ns, (int)(int32_t)a, (int)(int32_t)b,
+						 text[0] ? text : NULL);
 		break;
 	case VIGIL_REC_SNAPSHOT_DONE:
-		if (rec->len >= 8) {
-			size_t dl = rec->len - 8 < 4096 ? rec->len - 8 : 4096;
-			memcpy(text, rec->data + 8, dl);
-			text[dl] = '\0';
-			vigil_session_snapshot_done(s, vigil_le32(rec->data),
-						    (int)(int32_t)vigil_le32(rec->data + 4), text,
-						    rec->t_ns);
-		}
+		if (vigil_rec_pair(rec, &a, &b, text) == 0)
+			vigil_session_snapshot_done(s, a, (int)(int32_t)b, text, rec->t_ns);
 		break;
 	case VIGIL_REC_HOST_PAUSED:
 		if (rec->len >= 1)

@@ -400,19 +400,12 @@ void vigil_guest_crashed(struct vigil_guest *g, const char *evidence)
 	schedule(g);
 }
 
-/* A record of two u32 and a text (at most 4096 bytes of it). */
+/* A record of two u32 and a text. */
 static void rec_pair(struct vigil_guest *g, enum vigil_rec_kind k, uint64_t t, uint32_t a,
 		     uint32_t b, const char *detail)
 {
-	uint8_t buf[8 + 4096];
-	size_t dl = detail ? strlen(detail) : 0;
-
-	dl = dl < sizeof(buf) - 8 ? dl : sizeof(buf) - 8;
-	vigil_put32(buf, a);
-	vigil_put32(buf + 4, b);
-	if (dl)
-		memcpy(buf + 8, detail, dl);
-	rec(g, k, t, buf, 8 + dl);
+	if (g->recording && vigil_rec_put_pair(&g->rec, k, t, a, b, detail) < 0)
+		g->recording = false; /* the error stays: vigil_guest_record_close */
 }
 
 void vigil_guest_vmm_exited(struct vigil_guest *g, int status, int sig, const char *detail)

@@ -108,3 +108,30 @@ int vigil_rec_next(struct vigil_rec_reader *r, struct vigil_rec *out)
 	r->off += 16 + (size_t)n;
 	return 1;
 }
+
+int vigil_rec_put_pair(struct vigil_rec_writer *w, enum vigil_rec_kind kind, uint64_t t_ns,
+		       uint32_t a, uint32_t b, const char *text)
+{
+	uint8_t buf[8 + VIGIL_REC_TEXT_MAX];
+	size_t n = text ? strnlen(text, VIGIL_REC_TEXT_MAX) : 0;
+
+	vigil_put32(buf, a);
+	vigil_put32(buf + 4, b);
+	if (n)
+		memcpy(buf + 8, text, n);
+	return vigil_rec_put(w, kind, t_ns, buf, 8 + n);
+}
+
+int vigil_rec_pair(const struct vigil_rec *r, uint32_t *a, uint32_t *b, char *text)
+{
+	size_t n;
+
+	if (r->len < 8)
+		return -EBADMSG;
+	n = r->len - 8 < VIGIL_REC_TEXT_MAX ? r->len - 8 : VIGIL_REC_TEXT_MAX;
+	*a = vigil_le32(r->data);
+	*b = vigil_le32(r->data + 4);
+	memcpy(text, r->data + 8, n);
+	text[n] = '\0';
+	return 0;
+}

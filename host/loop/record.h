@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+struct vigil_rec;
+
 #define VIGIL_REC_MAGIC      "VIGILREC"
 #define VIGIL_REC_VERSION    1
 #define VIGIL_REC_MAX        65536u
@@ -60,6 +62,15 @@ int vigil_rec_open(struct vigil_rec_writer *w, const char *path, const char *hea
 /* Append one record (len up to VIGIL_REC_MAX; RX data is split). */
 int vigil_rec_put(struct vigil_rec_writer *w, enum vigil_rec_kind kind, uint64_t t_ns,
 		  const void *data, size_t len);
+/* The records SNAPSHOT_DONE and VMM_EXITED: u32 a, u32 b, then a text of
+ * at most VIGIL_REC_TEXT_MAX bytes (cut there). */
+#define VIGIL_REC_TEXT_MAX 4096u
+int vigil_rec_put_pair(struct vigil_rec_writer *w, enum vigil_rec_kind kind, uint64_t t_ns,
+		       uint32_t a, uint32_t b, const char *text);
+/* Read one back: 0 and text NUL-terminated (text holds VIGIL_REC_TEXT_MAX
+ * + 1 bytes), or -EBADMSG for a record shorter than its two numbers. */
+int vigil_rec_pair(const struct vigil_rec *r, uint32_t *a, uint32_t *b, char *text);
+
 /* Flush and close. 0 or the first error. */
 int vigil_rec_close(struct vigil_rec_writer *w);
 

@@ -73,6 +73,44 @@ static void test_roundtrip(void **state)
 	free(d);
 }
 
+/* Two numbers and a text: written and read back, the text cut at its bound. */
+static void test_pair(void **state)
+{
+	static char text[VIGIL_REC_TEXT_MAX + 100], got[VIGIL_REC_TEXT_MAX + 1];
+	char *d = tu_mkdtemp(), path[PATH_MAX];
+	struct vigil_rec_writer w;
+	struct vigil_rec_reader r;
+	struct vigil_rec rec;
+	uint32_t a, b;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	memset(text, 'x', sizeof(text) - 1);
+	snprintf(path, sizeof(path), "%s/p.rec", d);
+	assert_int_equal(vigil_rec_open(&w, path, "{}"), 0);
+	assert_int_equal(vigil_rec_put_pair(&w, VIGIL_REC_VMM_EXITED, 7, (uint32_t)-1, 9, "gone"),
+			 0);
+	assert_int_equal(vigil_rec_put_pair(&w, VIGIL_REC_SNAPSHOT_DONE, 8, 3, 0, text), 0);
+	assert_int_equal(vigil_rec_put(&w, VIGIL_REC_SNAPSHOT_DONE, 9, "abc", 3), 0);
+	assert_int_equal(vigil_rec_close(&w), 0);
+	buf = tcpio_slurp(path, &len);
+	assert_int_equal(vigil_rec_reader_init(&r, buf, len), 1);
+	assert_int_equal(vigil_rec_next(&r, &rec), 1);
+	assert_int_equal(vigil_rec_pair(&rec, &a, &b, got), 0);
+	assert_int_equal((int32_t)a, -1);
+	assert_int_equal(b, 9);
+	assert_string_equal(got, "gone");
+	assert_int_equal(vigil_rec_next(&r, &rec), 1);
+	assert_int_equal(vigil_rec_pair(&rec, &a, &b, got), 0);
+	assert_int_equal(strlen(got), VIGIL_REC_TEXT_MAX);
+	assert_int_equal(vigil_rec_next(&r, &rec), 1);
+	assert_int_equal(vigil_rec_pair(&rec, &a, &b, got), -EBADMSG); /* too short */
+	free(buf);
+	tu_rm_rf(d);
+	free(d);
+}
+
 static void test_headers(void **state)
 {
 	struct vigil_rec_reader r;
@@ -107,6 +145,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_pair),
 		cmocka_unit_test(test_headers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
