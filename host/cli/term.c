@@ -65,11 +65,18 @@ void vigil_term_detach(int timeout_ms)
 		struct vigil_outq *q = term.q[fd];
 		if (!q)
 			continue;
+		struct vigil_outq_stats st;
 		if (vigil_outq_flush(q, timeout_ms) == -ETIMEDOUT)
 			fprintf(stderr,
 				"vigil: %zu bytes of output for fd %d were not written: its reader "
 				"stopped reading\n",
 				vigil_outq_pending(q), fd);
+		vigil_outq_stats(q, &st);
+		if (st.refused)
+			fprintf(stderr,
+				"vigil: %llu bytes of output for fd %d were dropped: its queue was "
+				"full\n",
+				(unsigned long long)st.refused, fd);
 		vigil_outq_free(q);
 		term.q[fd] = NULL;
 	}
