@@ -613,7 +613,8 @@ static int start_workload(struct core *k, uint64_t now)
 {
 	const struct core_cfg *cfg = k->cfg;
 	struct runner_spec rs = {
-		.argv = cfg->argv, .envp = cfg->envp, .cwd = cfg->cwd, .scenario = cfg->scenario
+		.argv = cfg->argv, .envp = cfg->envp, .cwd = cfg->cwd, .scenario = cfg->scenario,
+		.set_ids = cfg->set_ids, .uid = cfg->uid, .gid = cfg->gid
 	};
 	int e;
 

@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "core.h"
 #include "init.h"
+#include "rootfs.h"
 #include "util.h"
 #include "workload.h"
 
@@ -329,7 +330,7 @@ static void pid1_config(const struct init_cmdline *cl, struct core_cfg *cfg)
 static void pid1_workload(const struct init_cmdline *cl, struct core_cfg *cfg)
 {
 	static struct wl wl;
-	static char err[WL_ERR_LEN];
+	static char err[WL_ERR_LEN + 256];
 	static char *env[128], *merged[WL_MAX_ENV + ARRAY_SIZE(env)];
 	static char *sh_argv[4];
 	const char *v;
@@ -349,6 +350,13 @@ static void pid1_workload(const struct init_cmdline *cl, struct core_cfg *cfg)
 		cfg->cwd = wl.cwd ? wl.cwd : cfg->cwd;
 		cfg->scenario = wl.scenario;
 		cfg->notes = wl.notes;
+		cfg->set_ids = wl.has_uid && wl.has_gid;
+		cfg->uid = wl.uid;
+		cfg->gid = wl.gid;
+		if (wl.rootfs_host && rootfs_enter(&wl, err, sizeof(err)) < 0) {
+			cfg->argv = NULL;
+			cfg->workload_error = err;
+		}
 	} else if (cl->run) {
 		sh_argv[0] = "/bin/sh";
 		sh_argv[1] = "-c";

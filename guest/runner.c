@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,11 +57,17 @@ static void child(const struct runner_spec *s, int out, int err)
 		_exit(127);
 	if (s->cwd && chdir(s->cwd) < 0)
 		dprintf(2, "vigil-agent: cannot enter %s: %s\n", s->cwd, strerror(errno));
+	if (s->set_ids && (setgroups(0, NULL) < 0 || setresgid(s->gid, s->gid, s->gid) < 0 ||
+			   setresuid(s->uid, s->uid, s->uid) < 0)) {
+		dprintf(2, "vigil-agent: cannot become uid %u gid %u: %s\n", (unsigned)s->uid,
+			(unsigned)s->gid, strerror(errno));
+		_exit(126);
+	}
 	fit_stack(s->argv, s->envp ? s->envp : environ);
+	/* execvp searches the caller's PATH: make it the workload's */
 	if (s->envp)
-		execvpe(s->argv[0], s->argv, s->envp);
-	else
-		execvp(s->argv[0], s->argv);
+		environ = (char **)s->envp;
+	execvp(s->argv[0], s->argv);
 	dprintf(2, "vigil-agent: cannot run %s: %s\n", s->argv[0], strerror(errno));
 	_exit(errno == ENOENT ? 127 : 126);
 }

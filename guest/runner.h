@@ -37,6 +37,9 @@ struct runner_spec {
 	char *const *envp;    /* NULL: inherit */
 	const char *cwd;      /* NULL: inherit */
 	const char *scenario; /* NULL: none; else the SCENARIO_START/END name */
+	bool set_ids;         /* become uid/gid before exec (supplementary groups dropped) */
+	uid_t uid;
+	gid_t gid;
 };
 
 struct runner {

@@ -54,10 +54,74 @@ static void note_unknown(struct wl *w, const char *key, size_t len, uint32_t rec
 	w->unknown[w->nunknown++] = (struct wl_unknown){ key, len, rec };
 }
 
+static int take_id(const char *val, uint32_t rec, const char *what, uint32_t *out, char *err)
+{
+	uint64_t v = 0;
+
+	for (const char *c = val; *c; c++) {
+		if (*c < '0' || *c > '9' || v > 0xfffffffeull / 10)
+			return fail(err, -EBADMSG, "record %u: %s is not a number", rec, what);
+		v = v * 10 + (uint64_t)(*c - '0');
+	}
+	if (!*val || v > 0xfffffffeull) /* (uid_t)-1 means "unchanged" to setresuid */
+		return fail(err, -EBADMSG, "record %u: %s is not a number", rec, what);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int take_path(const char **list, uint32_t *n, char *val, uint32_t rec, const char *what,
+		     char *err)
+{
+	if (val[0] != '/')
+		return fail(err, -EBADMSG, "record %u: %s is not an absolute path", rec, what);
+	if (*n == WL_MAX_MOUNTS)
+		return fail(err, -EMSGSIZE, "record %u: more than %u %s records", rec,
+			    WL_MAX_MOUNTS, what);
+	list[(*n)++] = val;
+	return 0;
+}
+
+/*
+ * The --rootfs host keys. true when key is one of them (*e: 0 or the
+ * error), false when it is not.
+ */
+static bool take_rootfs(struct wl *w, const char *key, size_t klen, char *val, uint32_t rec,
+			char *err, int *e)
+{
+	if (key_is(key, klen, "rootfs")) {
+		if (strcmp(val, "host") && strcmp(val, "image"))
+			*e = fail(err, -EBADMSG, "record %u: rootfs is not host or image", rec);
+		w->rootfs_host = !strcmp(val, "host");
+	} else if (key_is(key, klen, "rw")) {
+		*e = take_path(w->rw, &w->nrw, val, rec, "rw", err);
+	} else if (key_is(key, klen, "bindsrc")) {
+		if (w->nbind_src != w->nbind_dst)
+			*e = fail(err, -EBADMSG, "record %u: bindsrc after bindsrc", rec);
+		else
+			*e = take_path(w->bind_src, &w->nbind_src, val, rec, "bindsrc", err);
+	} else if (key_is(key, klen, "binddst")) {
+		if (w->nbind_src != w->nbind_dst + 1)
+			*e = fail(err, -EBADMSG, "record %u: binddst without its bindsrc", rec);
+		else
+			*e = take_path(w->bind_dst, &w->nbind_dst, val, rec, "binddst", err);
+	} else if (key_is(key, klen, "uid")) {
+		*e = take_id(val, rec, "uid", &w->uid, err);
+		w->has_uid = *e == 0;
+	} else if (key_is(key, klen, "gid")) {
+		*e = take_id(val, rec, "gid", &w->gid, err);
+		w->has_gid = *e == 0;
+	} else {
+		return false;
+	}
+	return true;
+}
+
 /* One value of a known key; val is terminated (by the record's NUL). */
 static int take_value(struct wl *w, const char *key, size_t klen, char *val, size_t vlen,
 		      uint32_t rec, char *err)
 {
+	int e = 0;
+
 	if (key_is(key, klen, "arg")) {
 		if (w->argc == WL_MAX_ARGS)
 			return fail(err, -EMSGSIZE, "record %u: more than %u arg records", rec,
@@ -92,10 +156,10 @@ static int take_value(struct wl *w, const char *key, size_t klen, char *val, siz
 		if (val[0] != '/')
 			return fail(err, -EBADMSG, "record %u: cwd is not an absolute path", rec);
 		w->cwd = val;
-	} else {
+	} else if (!take_rootfs(w, key, klen, val, rec, err, &e)) {
 		note_unknown(w, key, klen, rec);
 	}
-	return 0;
+	return e;
 }
 
 /* The record at rec[0..n), terminated at rec[n]. */
@@ -125,6 +189,8 @@ int wl_parse(char *buf, size_t len, struct wl *w, char err[WL_ERR_LEN])
 	w->argc = w->nenv = w->nunknown = w->unknown_records = w->unknown_unnamed = 0;
 	w->argv[0] = w->env[0] = NULL;
 	w->scenario = w->cwd = NULL;
+	w->rootfs_host = w->has_uid = w->has_gid = false;
+	w->nrw = w->nbind_src = w->nbind_dst = 0;
 	err[0] = '\0';
 	if (len > WL_FILE_MAX)
 		return fail(err, -EMSGSIZE, "the file is %zu bytes, over the %u-byte limit", len,
@@ -142,6 +208,8 @@ int wl_parse(char *buf, size_t len, struct wl *w, char err[WL_ERR_LEN])
 	}
 	if (w->argc == 0)
 		return fail(err, -EBADMSG, "no arg record: the workload needs at least one word");
+	if (w->nbind_src != w->nbind_dst)
+		return fail(err, -EBADMSG, "the last bindsrc record has no binddst");
 	w->argv[w->argc] = NULL;
 	w->env[w->nenv] = NULL;
 	return 0;

@@ -11,6 +11,12 @@
  *   env=NAME=VALUE      added to the environment (NAME non-empty, no '=')
  *   scenario=NAME       at most once: SCENARIO_START/END around the workload
  *   cwd=/ABS/PATH       at most once: the workload's directory
+ *   rootfs=host|image   host: switch into the host's root over virtiofs
+ *                       (rootfs.h) before the agent starts
+ *   rw=/ABS/PATH        with rootfs=host: a host directory written through
+ *   bindsrc=/ABS/PATH   with rootfs=host, paired with the binddst record
+ *   binddst=/ABS/PATH     that follows: SRC of the guest's root bound at DST
+ *   uid=N, gid=N        the workload's user and group (numbers)
  * Any other [a-z]+ key is ignored (forward compatible) and reported.
  *
  * Limits: WL_FILE_MAX bytes, WL_MAX_ARGS arg and WL_MAX_ENV env records, a
@@ -25,6 +31,7 @@
 #ifndef VIGIL_GUEST_WORKLOAD_H
 #define VIGIL_GUEST_WORKLOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <vigil/wire.h>
@@ -37,6 +44,7 @@
 #define WL_UNKNOWN_MAX 8u                 /* distinct unknown keys named in notes */
 #define WL_ERR_LEN     192u               /* an error message, terminated */
 #define WL_NOTE_LEN    160u               /* one note, terminated */
+#define WL_MAX_MOUNTS  256u               /* rw records; bindsrc/binddst pairs */
 
 struct wl_unknown {
 	const char *key; /* into the buffer, not terminated */
@@ -53,8 +61,15 @@ struct wl {
 	uint32_t env_name_len[WL_MAX_ENV];  /* bytes of each env NAME */
 	uint32_t env_name_hash[WL_MAX_ENV]; /* FNV-1a of each NAME: merging compares these first */
 	uint32_t nenv;
-	const char *scenario;                      /* NULL when absent */
-	const char *cwd;                           /* NULL when absent; absolute */
+	const char *scenario;          /* NULL when absent */
+	const char *cwd;               /* NULL when absent; absolute */
+	bool rootfs_host;              /* rootfs=host */
+	const char *rw[WL_MAX_MOUNTS]; /* rw paths, in order */
+	uint32_t nrw;
+	const char *bind_src[WL_MAX_MOUNTS], *bind_dst[WL_MAX_MOUNTS];
+	uint32_t nbind_src, nbind_dst; /* equal once parsed */
+	bool has_uid, has_gid;
+	uint32_t uid, gid;
 	struct wl_unknown unknown[WL_UNKNOWN_MAX]; /* distinct unknown keys, first seen first */
 	uint32_t nunknown;                         /* entries in unknown[] */
 	uint32_t unknown_records;                  /* every record with an unknown key */

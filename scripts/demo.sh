@@ -17,7 +17,8 @@ mkdir -p "$out"
 
 echo "demo: vigil run, events in $out/events.jsonl, verdict in $out/verdict.json"
 set +e
-"$vigil" run --scenario demo --stall-threshold 1s \
+# --rootfs image: the demo's guest uses busybox's nc and ip, whatever the host has
+"$vigil" run --rootfs image --scenario demo --stall-threshold 1s \
 	--events "$out/events.jsonl" --verdict "$out/verdict.json" --junit "$out/junit.xml" \
 	"$@" -- sh -c '
 	vigil-agent beat --every 100 & A=$!

@@ -123,7 +123,7 @@ stall)
 missing_program)
 	# a program the image does not carry, inside a scenario: never a PASS
 	LOUD=1
-	run_vigil 123 --scenario load -- sh -c './my-test'
+	run_vigil 123 --rootfs image --scenario load -- sh -c './my-test'
 	outcome_is WORKLOAD_FAILED
 	grep -q '"status": 127' verdict.json || fail "exit status 127 not in the verdict"
 	grep -q -- '--exe' err.txt || fail "no hint on how to carry the program"
@@ -373,7 +373,8 @@ qemu_no_start)
 	grep -q 'no-such-option' verdict.json || fail "QEMU's stderr is not in the verdict"
 	;;
 tcp_flow)
-	run_vigil 0 -- sh -c '
+	# busybox's ip and nc: the image's
+	run_vigil 0 --rootfs image -- sh -c '
 		ip link set lo up
 		sleep 4 | nc -l -p 5555 >/dev/null &
 		sleep 0.3
@@ -509,6 +510,109 @@ record_decode)
 	cmp -s events.jsonl decoded.jsonl || fail "decoded events differ"
 	cmp -s verdict.json decoded.json || fail "decoded verdict differs"
 	[ "$(event_count stall)" -ge 1 ] || fail "no stall to replay"
+	;;
+host_python)
+	# --rootfs host: an interpreter with its modules runs as on the host
+	command -v python3 >/dev/null || { echo "skip: no python3 on this host"; exit 77; }
+	run_vigil 0 --rootfs host -- python3 -c 'import json,sys; print(json.dumps({"v": sys.version}))'
+	python3 -c 'import json,sys; print(json.dumps({"v": sys.version}))' >want.txt
+	cmp -s out.txt want.txt || fail "output '$(cat out.txt)', want '$(cat want.txt)'"
+	grep -q '"rootfs": "host"' verdict.json || fail "the provenance does not say rootfs host"
+	;;
+host_script)
+	# a script of the current directory that reads its own files and calls
+	# host tools; its status is kept
+	mkdir -p proj/data
+	echo 42 >proj/data/answer
+	printf '#!/bin/sh
+set -e
+printf "%%s in %%s as %%s\\n" "$(cat data/answer)" "$(pwd)" "$(id -u)"
+sort -r data/answer >/dev/null
+exit 3
+' >proj/my-test.sh
+	chmod +x proj/my-test.sh
+	cd proj
+	run_vigil 3 --rootfs host -- sh -c './my-test.sh'
+	[ "$(cat out.txt)" = "42 in $WORK/proj as $(id -u)" ] || fail "got '$(cat out.txt)'"
+	outcome_is WORKLOAD_FAILED
+	;;
+host_stress_ng)
+	command -v stress-ng >/dev/null || { echo "skip: no stress-ng (Debian package stress-ng)"; exit 77; }
+	run_vigil 0 --rootfs host -- stress-ng --cpu 1 --timeout 3s
+	grep -q 'successful run completed' err.txt || fail "stress-ng did not complete"
+	outcome_is PASS
+	;;
+host_make)
+	command -v make >/dev/null || { echo "skip: no make (Debian package make)"; exit 77; }
+	mkdir -p tiny
+	printf 'check: sum
+	./sum 2 3 | grep -qx 5
+	@echo check passed
+sum: sum.sh
+	cp sum.sh sum && chmod +x sum
+' >tiny/Makefile
+	printf '#!/bin/sh
+echo $(($1 + $2))
+' >tiny/sum.sh
+	run_vigil 0 --rootfs host -- make -C tiny check
+	grep -qx 'check passed' out.txt || fail "make check did not pass: $(cat out.txt)"
+	[ ! -e tiny/sum ] || fail "the guest's build output reached the host without --rwdir"
+	printf '#!/bin/sh
+echo 6
+' >tiny/sum.sh
+	run_vigil 2 --rootfs host -- make -C tiny check
+	outcome_is WORKLOAD_FAILED
+	run_vigil 0 --rootfs host --rwdir tiny -- make -C tiny sum
+	[ -x tiny/sum ] || fail "--rwdir tiny: the build output did not reach the host"
+	;;
+host_readonly)
+	# the host enforces read-only: a guest root that mounts the share again
+	# and remounts it read-write still cannot write under /usr; secrets are
+	# hidden; --rwdir writes reach the host, other writes vanish
+	mkdir -p out
+	run_vigil 0 --rootfs host --rwdir out -- sh -c '
+		mkdir -p /mnt/h && mount -t virtiofs vigilroot /mnt/h || exit 10
+		mount -o remount,rw /mnt/h || exit 11
+		if touch /mnt/h/usr/vigil-vmtest-ro 2>/dev/null; then echo wrote-usr; fi
+		if touch /usr/vigil-vmtest-overlay; then echo overlay-ok; fi
+		echo "shadow $(wc -c </etc/shadow)"
+		[ -e /mnt/h/proc/self ] && echo host-proc
+		echo back >out/result; echo gone >vanish; exit 0'
+	grep -q wrote-usr out.txt && fail "the guest wrote under the host's /usr"
+	[ -e /usr/vigil-vmtest-ro ] && { rm -f /usr/vigil-vmtest-ro; fail "/usr/vigil-vmtest-ro reached the host"; }
+	[ -e /usr/vigil-vmtest-overlay ] && { rm -f /usr/vigil-vmtest-overlay; fail "an overlay write reached the host"; }
+	grep -q overlay-ok out.txt || fail "the guest cannot write to its own overlay"
+	grep -qx 'shadow 0' out.txt || fail "/etc/shadow is not hidden: $(grep shadow out.txt)"
+	grep -q host-proc out.txt && fail "the host's /proc is visible through the share"
+	[ "$(cat out/result 2>/dev/null)" = back ] || fail "--rwdir out: the write did not reach the host"
+	[ -e vanish ] && fail "a write outside --rwdir reached the host"
+	ls /run/vigil 2>/dev/null | grep -q . && fail "runtime directories left: $(ls /run/vigil)"
+	outcome_is PASS
+	;;
+host_virtiofsd_killed)
+	# virtiofsd dies under a running guest: a clear harness error, no hang
+	LOUD=1
+	"$VIGIL" run --accel tcg --verdict verdict.json --rootfs host -- sleep 30 >out.txt 2>err.txt &
+	VPARENT=$!
+	sleep 5
+	pkill -KILL -f "virtiofsd --fd=" || fail "no virtiofsd to kill"
+	wait $VPARENT
+	got=$?
+	[ "$got" = 125 ] || fail "exit status $got, want 125"
+	grep -q 'virtiofsd was killed' err.txt || fail "no message about virtiofsd"
+	outcome_is HARNESS_ERROR
+	;;
+host_nonroot)
+	# without root, --rootfs host says what it needs; --rootfs image runs
+	command -v setpriv >/dev/null || { echo "skip: no setpriv"; exit 77; }
+	[ "$(id -u)" = 0 ] || { echo "skip: needs root to drop to another user"; exit 77; }
+	chmod 755 "$WORK"
+	setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$WORK" \
+		"$VIGIL" run --rootfs host -- true >out.txt 2>err.txt
+	got=$?
+	[ "$got" = 125 ] || fail "exit status $got, want 125"
+	grep -q 'needs root' err.txt && grep -q -- '--rootfs image' err.txt ||
+		fail "no clear message: $(cat err.txt)"
 	;;
 *)
 	echo "unknown scenario $NAME"

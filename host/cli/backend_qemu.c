@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "console.h"
+#include "hostroot.h"
 #include "initramfs.h"
 #include "qmplink.h"
 #include "term.h"
@@ -55,6 +56,9 @@ struct vigil_qemu_be {
 	size_t errlen;
 	struct vigil_vcpu_probe vcpu;
 	bool have_vcpu;
+	/* --rootfs host: virtiofsd, one per launch */
+	struct vigil_hostroot *fs;
+	struct vigil_source *fs_src;
 };
 
 static int launch(struct vigil_qemu_be *r, enum vigil_accel accel);
@@ -361,6 +365,82 @@ static void kill_and_reap(struct vigil_qemu_be *r)
 	}
 }
 
+/* ---- virtiofsd (--rootfs host) ---------------------------------------------------- */
+
+/* virtiofsd ended: while the guest runs, its root file system is gone. */
+static int fs_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx)
+{
+	struct vigil_qemu_be *r = ctx;
+	char tail[600], msg[800];
+	siginfo_t si;
+
+	(void)s;
+	(void)events;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+		return 0;
+	vigil_hostroot_reaped(r->fs);
+	vigil_source_free(r->fs_src);
+	r->fs_src = NULL;
+	if (r->qemu_exited || vigil_guest_state(r->g) != VIGIL_GUEST_WATCH)
+		return 0; /* it follows QEMU out: the expected end */
+	vigil_hostroot_log_tail(r->fs, tail, sizeof(tail));
+	snprintf(msg, sizeof(msg),
+		 "virtiofsd %s %d during the run: the guest lost the host's root file "
+		 "system%s%s",
+		 si.si_code == CLD_EXITED ? "exited with status" : "was killed by signal",
+		 si.si_status, tail[0] ? ": " : "", tail);
+	vigil_guest_harness_error(r->g, msg);
+	return 0;
+}
+
+static int fs_start(struct vigil_qemu_be *r, struct vigil_qemu_cfg *c)
+{
+	char err[PATH_MAX + 256];
+	int fd, e;
+
+	if (!r->o->hostroot)
+		return 0;
+	e = vigil_hostroot_start(r->o->hostroot, NULL, &r->fs, err, sizeof(err));
+	if (e < 0) {
+		vigil_term_say("--rootfs host: %s", err);
+		return e;
+	}
+	fd = (int)syscall(SYS_pidfd_open, vigil_hostroot_pid(r->fs), 0);
+	if (fd < 0 || vigil_source_add(r->loop, fd, EPOLLIN, VIGIL_SOURCE_OWN_FD, fs_ready, r,
+				       "virtiofsd", &r->fs_src) < 0) {
+		e = fd < 0 ? -errno : -ENOMEM;
+		if (fd >= 0)
+			close(fd);
+		return e;
+	}
+	c->fs_socket = vigil_hostroot_socket(r->fs);
+	return 0;
+}
+
+/* virtiofsd is told to end, reaped from the loop, its directory removed. */
+static void fs_close(struct vigil_qemu_be *r)
+{
+	pid_t pid = r->fs ? vigil_hostroot_pid(r->fs) : -1;
+	bool live = r->fs_src != NULL;
+	struct vigil_source *s;
+	int fd;
+
+	vigil_source_free(r->fs_src);
+	r->fs_src = NULL;
+	if (live && pid > 0) {
+		fd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (fd >= 0 &&
+		    vigil_source_add(r->loop, fd, EPOLLIN, VIGIL_SOURCE_OWN_FD, reap_ready,
+				     (void *)(intptr_t)pid, "reaper", &s) < 0)
+			close(fd);
+	} else if (r->fs) {
+		vigil_hostroot_reaped(r->fs);
+	}
+	vigil_hostroot_free(r->fs); /* SIGTERM unless reaped */
+	r->fs = NULL;
+}
+
 /* Everything a launch of QEMU leaves behind, closed and cleared. */
 static void close_vmm(struct vigil_qemu_be *r)
 {
@@ -375,6 +455,7 @@ static void close_vmm(struct vigil_qemu_be *r)
 	r->qmp = NULL;
 	vigil_guest_port_detach(r->g);
 	r->have_vcpu = false;
+	fs_close(r);
 }
 
 /*
@@ -626,6 +707,8 @@ static int launch(struct vigil_qemu_be *r, enum vigil_accel accel)
 		e = -errno;
 		goto fail;
 	}
+	if ((e = fs_start(r, &c)) < 0)
+		goto fail;
 	c.accel = accel;
 	c.port = (struct vigil_qemu_chan){ .fd = port[1] };
 	c.qmp = (struct vigil_qemu_chan){ .fd = qmp[1] };
@@ -663,6 +746,7 @@ static int launch(struct vigil_qemu_be *r, enum vigil_accel accel)
 	e = watch(r, port[0], qmp[0], con[0], errp[0], pidfd);
 	goto out;
 fail:
+	fs_close(r);
 	close_pair(port);
 	close_pair(qmp);
 	close_pair(con);

@@ -363,7 +363,7 @@ static int decode_session(struct replay *rp, struct decode_args *d, bool is_rec,
 /* The input: a recording (header parsed) or a plain stream. 1 recording,
  * 0 plain, or an exit code < 0 after the message. */
 static int decode_open(struct replay *rp, struct decode_args *d, const uint8_t *buf, size_t len,
-		       uint64_t *t0, struct json_object **prov, bool *image_mode)
+		       uint64_t *t0, struct json_object **prov, enum vigil_root *root)
 {
 	int e = vigil_rec_reader_init(&rp->rd, buf, len);
 
@@ -372,8 +372,8 @@ static int decode_open(struct replay *rp, struct decode_args *d, const uint8_t *
 			e == -EPROTO ? "another format version" : "bad header");
 		return -1;
 	}
-	if (e == 1 && vigil_rec_header_parse(rp->rd.header, rp->rd.header_len, &d->so, t0, prov,
-					     image_mode) < 0) {
+	if (e == 1 &&
+	    vigil_rec_header_parse(rp->rd.header, rp->rd.header_len, &d->so, t0, prov, root) < 0) {
 		fprintf(stderr, "vigil decode: %s has a bad header\n", d->file);
 		return -1;
 	}
@@ -387,11 +387,11 @@ static int decode_run(struct decode_args *d, uint8_t *buf, size_t len)
 	struct json_object *prov = NULL;
 	struct vigil_session_counters c;
 	uint64_t t0 = 1000000000ull, last;
-	bool image_mode = false;
+	enum vigil_root root = VIGIL_ROOT_OTHER;
 	int is_rec, code = VIGIL_EXIT_HARNESS;
 
 	memset(&rp, 0, sizeof(rp));
-	is_rec = decode_open(&rp, d, buf, len, &t0, &prov, &image_mode);
+	is_rec = decode_open(&rp, d, buf, len, &t0, &prov, &root);
 	if (is_rec < 0)
 		return VIGIL_EXIT_HARNESS;
 	if (d->events) {
@@ -422,7 +422,7 @@ static int decode_run(struct decode_args *d, uint8_t *buf, size_t len)
 		struct vigil_finish_in in = {
 			.v = v,
 			.provenance = prov,
-			.image_mode = image_mode,
+			.root = root,
 			.verdict_path = d->verdict,
 			.junit_path = d->junit,
 			.cmd = "decode",

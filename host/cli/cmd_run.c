@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "hostroot.h"
 #include "paths.h"
 #include "provenance.h"
 #include "qemu.h"
@@ -30,6 +31,16 @@ struct run_prep {
 	char exe_paths[VIGIL_RUN_LIST_MAX + 1][PATH_MAX];
 	const char *exes[VIGIL_RUN_LIST_MAX + 1];
 	int initrd_fd;
+	/* --rootfs host */
+	struct vigil_hostroot_plan plan;
+	char cwd[PATH_MAX];
+	char path_env[PATH_MAX + 64], home_env[PATH_MAX + 8];
+	const char *named[2 * VIGIL_RUN_LIST_MAX + 4];
+	size_t n_named;
+	const char *env[VIGIL_RUN_ENV_MAX + 2]; /* PATH and HOME, then --env */
+	char bind_src[VIGIL_RUN_LIST_MAX * 2][PATH_MAX];
+	const char *bsrc[VIGIL_RUN_LIST_MAX * 2], *bdst[VIGIL_RUN_LIST_MAX * 2];
+	size_t n_bind;
 };
 
 static int check_outputs(const struct vigil_run_args *a)
@@ -105,6 +116,128 @@ static int resolve_programs(struct vigil_run_args *a, struct run_prep *p)
 	return 0;
 }
 
+/* ---- --rootfs host ---------------------------------------------------------- */
+
+/* SRC:DST of --rodir and --add: SRC resolved on the host, shown, bound at DST. */
+static int hostroot_binds(struct vigil_run_args *a, struct run_prep *p)
+{
+	for (size_t i = 0; i < a->n_rodirs + a->img.n_adds; i++) {
+		char src[PATH_MAX];
+		const char *dst;
+
+		if (i < a->n_rodirs) {
+			const char *colon = strrchr(a->rodirs[i], ':');
+			snprintf(src, sizeof(src), "%.*s", (int)(colon - a->rodirs[i]),
+				 a->rodirs[i]);
+			dst = colon + 1;
+		} else {
+			snprintf(src, sizeof(src), "%s", a->img.adds[i - a->n_rodirs].src);
+			dst = a->img.adds[i - a->n_rodirs].dst;
+		}
+		if (dst[0] != '/' || !realpath(src, p->bind_src[p->n_bind])) {
+			fprintf(stderr, "vigil run: --%s %s:%s: %s\n",
+				i < a->n_rodirs ? "rodir" : "add", src, dst,
+				dst[0] != '/' ? "DST must be an absolute guest path"
+					      : strerror(errno));
+			return VIGIL_EXIT_USAGE;
+		}
+		p->bsrc[p->n_bind] = p->bind_src[p->n_bind];
+		p->bdst[p->n_bind] = dst;
+		p->named[p->n_named++] = p->bind_src[p->n_bind];
+		p->n_bind++;
+	}
+	return 0;
+}
+
+/* Paths the run names: shown again in the guest when the default hides them. */
+static int hostroot_named(struct vigil_run_args *a, struct run_prep *p)
+{
+	p->named[p->n_named++] = p->cwd;
+	for (int i = 0; i < a->argc && p->n_named < VIGIL_RUN_LIST_MAX; i++) {
+		if (strchr(a->argv[i], '/') && access(a->argv[i], F_OK) == 0)
+			p->named[p->n_named++] = a->argv[i];
+	}
+	for (size_t i = 0; i < a->n_exe_names; i++) {
+		int e = add_exe(a, p, a->exe_names[i], "--exe ");
+		if (e)
+			return e;
+		p->named[p->n_named++] = p->exes[i];
+	}
+	a->img.n_exes = 0; /* seen in place, not carried */
+	return hostroot_binds(a, p);
+}
+
+/*
+ * The plan of what the guest sees, and an image that carries only the
+ * agent and the modules of virtiofs and overlayfs.
+ */
+static int prepare_hostroot(struct vigil_run_args *a, struct run_prep *p)
+{
+	static const char *const mods[] = { "fuse", "virtiofs", "overlay" };
+	struct vigil_hostroot_req req = {
+		.hide = a->hides,
+		.n_hide = a->n_hides,
+		.show = a->shows,
+		.n_show = a->n_shows,
+		.rw = a->rwdirs,
+		.n_rw = a->n_rwdirs,
+		.named = p->named,
+		.home = getenv("HOME"),
+		.path = getenv("PATH"),
+	};
+	char err[PATH_MAX + 256];
+	int e;
+
+	if (vigil_hostroot_check(NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vigil run: %s\n", err);
+		return VIGIL_EXIT_HARNESS;
+	}
+	if (!getcwd(p->cwd, sizeof(p->cwd))) {
+		fprintf(stderr, "vigil run: cannot read the current directory: %s\n",
+			strerror(errno));
+		return VIGIL_EXIT_HARNESS;
+	}
+	if ((e = hostroot_named(a, p)))
+		return e;
+	req.n_named = p->n_named;
+	if (vigil_hostroot_plan(&req, &p->plan, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vigil run: %s\n", err);
+		return VIGIL_EXIT_USAGE;
+	}
+	a->img.no_busybox = true;
+	for (size_t i = 0; i < 3 && a->img.n_extra_mods < VIGIL_RUN_LIST_MAX; i++)
+		a->mods[a->img.n_extra_mods++] = mods[i];
+	a->o.hostroot = &p->plan;
+	return 0;
+}
+
+/* What the agent needs to switch into the host's root, as workload records. */
+static void hostroot_workload(struct vigil_run_args *a, struct run_prep *p,
+			      struct vigil_workload *w)
+{
+	const char *path = getenv("PATH"), *home = getenv("HOME");
+
+	snprintf(p->path_env, sizeof(p->path_env), "PATH=/run/vigil/bin:%s",
+		 path && *path ? path
+			       : "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin");
+	snprintf(p->home_env, sizeof(p->home_env), "HOME=%s", home && *home ? home : "/");
+	p->env[0] = p->path_env;
+	p->env[1] = p->home_env;
+	for (size_t i = 0; i < a->n_env; i++)
+		p->env[2 + i] = a->env[i];
+	w->env = p->env;
+	w->n_env = a->n_env + 2;
+	w->cwd = p->cwd;
+	w->rootfs_host = true;
+	w->plan = &p->plan;
+	w->bind_src = p->bsrc;
+	w->bind_dst = p->bdst;
+	w->n_bind = p->n_bind;
+	w->set_ids = true;
+	w->uid = getuid();
+	w->gid = getgid();
+}
+
 static int prepare_image(struct vigil_run_args *a, struct run_prep *p)
 {
 	struct vigil_ird_result res;
@@ -120,7 +253,7 @@ static int prepare_image(struct vigil_run_args *a, struct run_prep *p)
 			a->o.qemu.kernel = p->kernel;
 		}
 	} else {
-		e = resolve_programs(a, p);
+		e = a->rootfs_host ? prepare_hostroot(a, p) : resolve_programs(a, p);
 		if (e)
 			return e;
 		e = vigil_image_build(&a->img, &res, p->kernel, sizeof(p->kernel));
@@ -151,6 +284,9 @@ static int prepare_initrd(struct vigil_run_args *a, struct run_prep *p)
 		.n_env = a->n_env,
 		.scenario = a->scenario,
 	};
+
+	if (a->rootfs_host)
+		hostroot_workload(a, p, &w);
 	char *file;
 	size_t len;
 	int e = vigil_workload_encode(&w, &file, &len);
@@ -206,8 +342,13 @@ static int run_main(struct vigil_run_args *a)
 		/* vigil reads the port again whenever it pauses (its own output
 		 * backlogged): the agent holds the workload rather than drop */
 		a->o.qemu.guest_params = "vigil.stall_ms=0";
-		a->o.image_mode = !a->initrd;
+		a->o.root = a->initrd        ? VIGIL_ROOT_OTHER
+			    : a->rootfs_host ? VIGIL_ROOT_HOST
+					     : VIGIL_ROOT_IMAGE;
 		a->o.provenance = provenance(a, p);
+		if (a->o.provenance)
+			json_object_object_add(a->o.provenance, "rootfs",
+					       json_object_new_string(vigil_root_name(a->o.root)));
 		if (a->o.qemu.machine == VIGIL_MACHINE_MICROVM) {
 			if (vigil_tsc_khz(&tsc) < 0 && !a->o.quiet)
 				fprintf(

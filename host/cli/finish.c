@@ -8,14 +8,34 @@
 
 #include "junit.h"
 
-const char *vigil_verdict_hint(const struct vigil_verdict *v, bool image_mode)
+const char *vigil_root_name(enum vigil_root r)
 {
-	if (v->outcome == VIGIL_OUTCOME_WORKLOAD_FAILED && v->have_exit && v->exit_status == 127 &&
-	    image_mode)
+	return r == VIGIL_ROOT_IMAGE ? "image" : r == VIGIL_ROOT_HOST ? "host" : "other";
+}
+
+enum vigil_root vigil_root_parse(const char *name)
+{
+	return !strcmp(name, "image")  ? VIGIL_ROOT_IMAGE
+	       : !strcmp(name, "host") ? VIGIL_ROOT_HOST
+				       : VIGIL_ROOT_OTHER;
+}
+
+const char *vigil_verdict_hint(const struct vigil_verdict *v, enum vigil_root root)
+{
+	bool e127 =
+	    v->outcome == VIGIL_OUTCOME_WORKLOAD_FAILED && v->have_exit && v->exit_status == 127;
+
+	if (e127 && root == VIGIL_ROOT_IMAGE)
 		return "the workload exited 127: a program it runs was not found in the guest. "
 		       "The image carries COMMAND itself and busybox's applets; carry anything "
 		       "else it runs with --exe PROGRAM (a host program with its libraries) or "
-		       "--add SRC:DST (a script, data)";
+		       "--add SRC:DST (a script, data), or run with --rootfs host, where the "
+		       "guest sees the host's files";
+	if (e127 && root == VIGIL_ROOT_HOST)
+		return "the workload exited 127: a program it runs was not found in the guest, "
+		       "which sees the host's files with the host's $PATH and working directory: "
+		       "is it installed here, or under a path vigil hides (see --show in "
+		       "`vigil run --help`)?";
 	if (v->outcome == VIGIL_OUTCOME_WORKLOAD_FAILED && v->have_exit && v->exit_status == 126)
 		return "the workload exited 126: a program was found but could not be run in "
 		       "the guest (not executable, or its interpreter is missing: carry it with "
@@ -40,7 +60,7 @@ static void summary_evidence(FILE *f, const struct vigil_verdict *v)
 void vigil_finish_summary(FILE *f, const struct vigil_finish_in *in)
 {
 	char line[2048];
-	const char *hint = vigil_verdict_hint(in->v, in->image_mode);
+	const char *hint = vigil_verdict_hint(in->v, in->root);
 
 	vigil_verdict_summary(in->v, line, sizeof(line));
 	fprintf(f, "vigil: %s\n", line);
@@ -54,7 +74,7 @@ int vigil_finish_verdict_json(const struct vigil_finish_in *in, char **out)
 {
 	struct json_tokener *tok;
 	struct json_object *o, *hints;
-	const char *hint = vigil_verdict_hint(in->v, in->image_mode), *txt;
+	const char *hint = vigil_verdict_hint(in->v, in->root), *txt;
 	char *base;
 	int n = vigil_verdict_to_json(in->v, 0, &base);
 

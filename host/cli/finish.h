@@ -17,17 +17,26 @@
 
 #define VIGIL_FINISH_EVIDENCE_LINES 24 /* evidence lines in the summary */
 
+/* Where the workload's files came from (for hints on exit 127). */
+enum vigil_root {
+	VIGIL_ROOT_OTHER = 0, /* a given --initrd, or attach: not vigil's to say */
+	VIGIL_ROOT_IMAGE,     /* an image vigil built (--rootfs image) */
+	VIGIL_ROOT_HOST,      /* the host's files (--rootfs host) */
+};
+const char *vigil_root_name(enum vigil_root r);
+enum vigil_root vigil_root_parse(const char *name);
+
 struct vigil_finish_in {
 	const struct vigil_verdict *v;
 	struct json_object *provenance; /* borrowed; NULL: none */
-	bool image_mode;                /* the workload ran from a generated image */
+	enum vigil_root root;           /* where the workload's files came from */
 	const char *verdict_path;       /* NULL: not wanted; "-": stdout */
 	const char *junit_path;
 	const char *cmd; /* "run", "attach", "decode": for messages */
 };
 
 /* What a person should do about this verdict, or NULL. */
-const char *vigil_verdict_hint(const struct vigil_verdict *v, bool image_mode);
+const char *vigil_verdict_hint(const struct vigil_verdict *v, enum vigil_root root);
 /* The summary on f: the verdict's line, the deciding finding's evidence, the hint. */
 void vigil_finish_summary(FILE *f, const struct vigil_finish_in *in);
 /* The verdict JSON with "provenance" and "hints"; *out malloc'ed. Length or -ENOMEM. */

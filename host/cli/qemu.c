@@ -135,6 +135,35 @@ static bool chan_set(const struct vigil_qemu_chan *ch)
 	return ch->fd >= 0 || (ch->path && *ch->path);
 }
 
+/*
+ * The host's root over virtiofs: vhost-user needs guest memory the daemon
+ * can map (a shared memfd as the machine's memory backend), and
+ * virtiofsd refuses legacy virtio, which virtio-mmio is by default.
+ */
+static int push_fs(struct vigil_argv *a, const struct vigil_qemu_cfg *c)
+{
+	bool microvm = c->machine == VIGIL_MACHINE_MICROVM;
+	int r = vigil_argv_push(a, "-object");
+
+	if (r == 0)
+		r = argv_pushf(a, "memory-backend-memfd,id=mem,size=%uM,share=on",
+			       c->memory_mb ? c->memory_mb : 512);
+	if (r == 0)
+		r = vigil_argv_push(a, "-chardev");
+	if (r == 0)
+		r = argv_pushf(a, "socket,id=vfs,path=%s", c->fs_socket);
+	if (r == 0)
+		r = vigil_argv_push(a, "-device");
+	if (r == 0)
+		r = argv_pushf(a, "%s,chardev=vfs,tag=" VIGIL_FS_TAG,
+			       microvm ? "vhost-user-fs-device" : "vhost-user-fs-pci");
+	if (r == 0 && microvm)
+		r = vigil_argv_push(a, "-global");
+	if (r == 0 && microvm)
+		r = vigil_argv_push(a, "virtio-mmio.force-legacy=false");
+	return r;
+}
+
 int vigil_qemu_argv(const struct vigil_qemu_cfg *c, struct vigil_argv *out)
 {
 	struct vigil_argv a = { 0 };
@@ -166,7 +195,10 @@ int vigil_qemu_argv(const struct vigil_qemu_cfg *c, struct vigil_argv *out)
 	PUSH("-M");
 	/* microvm: no option ROMs. rtc=off is not used: measured here it
 	 * costs the guest about 2 s more to boot. */
-	PUSH(microvm ? "microvm,x-option-roms=off" : "pc");
+	if (c->fs_socket)
+		PUSHF("%s,memory-backend=mem", microvm ? "microvm,x-option-roms=off" : "pc");
+	else
+		PUSH(microvm ? "microvm,x-option-roms=off" : "pc");
 	PUSH("-accel");
 	PUSH(vigil_accel_name(c->accel));
 	/* TCG keeps QEMU's default model (qemu64). Measured here, "max" boots
@@ -210,6 +242,8 @@ int vigil_qemu_argv(const struct vigil_qemu_cfg *c, struct vigil_argv *out)
 		PUSH("-mon");
 		PUSH("chardev=qmp,mode=control");
 	}
+	if (c->fs_socket && r == 0)
+		r = push_fs(&a, c);
 	/* ISA pvpanic: on pc and on microvm (ACPI QEMU0001, pvpanic_mmio). */
 	PUSH("-device");
 	PUSH("pvpanic");

@@ -30,6 +30,7 @@ enum vigil_accel {
 };
 
 #define VIGIL_PORT_NAME "org.vigil.bulk.0"
+#define VIGIL_FS_TAG    "vigilroot" /* the virtiofs tag of --rootfs host */
 /* Appended to every kernel command line before --append. */
 #define VIGIL_FAST_APPEND "loglevel=4 tsc=reliable no_timer_check noreplace-smp cryptomgr.notests"
 
@@ -53,7 +54,10 @@ struct vigil_qemu_cfg {
 	struct vigil_qemu_chan port;
 	struct vigil_qemu_chan qmp;
 	struct vigil_qemu_chan console; /* fd only: the serial console */
-	const char *const *extra;       /* --qemu-arg, appended as given */
+	/* --rootfs host: virtiofsd's vhost-user socket, shared as tag
+	 * "vigilroot" (guest memory then is a shared memfd); NULL: none */
+	const char *fs_socket;
+	const char *const *extra; /* --qemu-arg, appended as given */
 	size_t n_extra;
 };
 

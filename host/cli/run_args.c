@@ -35,6 +35,24 @@ static const char run_usage[] =
     "  --kvm-probe DURATION     KVM proof deadline for --accel auto (default 3s)\n"
     "  --qemu PATH              QEMU binary (default qemu-system-x86_64)\n"
     "  --qemu-arg ARG           extra QEMU argument, after vigil's (repeatable)\n"
+    "Root file system:\n"
+    "  --rootfs host|image      host (default; $VIGIL_ROOTFS sets another): the guest\n"
+    "                           sees the host's files read-only through virtiofs,\n"
+    "                           with a tmpfs overlay for its writes, and runs COMMAND\n"
+    "                           in the current directory with the host's $PATH and\n"
+    "                           $HOME (needs root); image: a generated initramfs\n"
+    "                           that carries only what the options below put in it\n"
+    "  --rwdir DIR              host: DIR is writable in the guest; writes reach the\n"
+    "                           host (repeatable). Nothing else of the host is written\n"
+    "  --rodir SRC:DST          host: the host tree SRC is also seen at DST (repeatable)\n"
+    "  --hide PATH              host: hide PATH (globs allowed) besides the defaults:\n"
+    "                           /root, /etc/shadow, /etc/ssh/*key*, ~/.ssh, ~/.gnupg,\n"
+    "                           ~/.aws, ... (docs/cli.md has the list); repeatable\n"
+    "  --show ENTRY             host: do not hide ENTRY of the default list, as\n"
+    "                           written there (e.g. ~/.ssh), or 'all'; repeatable\n"
+    "  The working directory, paths named in COMMAND's words, --rwdir, --rodir,\n"
+    "  --add and --exe paths, and what holds a $PATH entry are seen even under a\n"
+    "  hidden directory.\n"
     "Workload:\n"
     "  --scenario NAME          run COMMAND as scenario NAME: the agent starts the\n"
     "                           scenario before it and ends it after it, and the run\n"
@@ -42,12 +60,13 @@ static const char run_usage[] =
     "  --env NAME[=VALUE]       set a variable for COMMAND (NAME alone: its value\n"
     "                           here); repeatable\n"
     "  COMMAND and its arguments reach the guest byte-exact, any length.\n"
-    "Image (when --initrd is not given; cached by content hash):\n"
+    "Image (--rootfs image, when --initrd is not given; cached by content hash):\n"
     "  --agent FILE             the static agent (default: found beside vigil)\n"
     "  --no-busybox             leave busybox out\n"
     "  --exe PROGRAM            carry a host program (looked up on $PATH) with its\n"
     "                           loader and libraries, at its host path (repeatable)\n"
-    "  --add SRC:DST            carry a host file or directory at DST (repeatable)\n"
+    "  --add SRC:DST            carry a host file or directory at DST (repeatable;\n"
+    "                           with --rootfs host: SRC is seen at DST)\n"
     "  --module NAME            carry a kernel module and its dependencies (repeatable)\n"
     "  COMMAND runs as a busybox applet when busybox has it; otherwise it is\n"
     "  looked up on the host $PATH and carried like --exe. Anything else it\n"
@@ -143,6 +162,11 @@ enum {
 	O_EXE,
 	O_SCENARIO,
 	O_ENV,
+	O_ROOTFS,
+	O_RWDIR,
+	O_RODIR,
+	O_HIDE,
+	O_SHOW,
 	O_CONSOLE, /* last of the run-only options */
 	O_BOOT_TIMEOUT,
 	O_TIMEOUT,
@@ -178,6 +202,11 @@ static const struct option run_opts[] = {
 	{ "exe", required_argument, NULL, O_EXE },
 	{ "scenario", required_argument, NULL, O_SCENARIO },
 	{ "env", required_argument, NULL, O_ENV },
+	{ "rootfs", required_argument, NULL, O_ROOTFS },
+	{ "rwdir", required_argument, NULL, O_RWDIR },
+	{ "rodir", required_argument, NULL, O_RODIR },
+	{ "hide", required_argument, NULL, O_HIDE },
+	{ "show", required_argument, NULL, O_SHOW },
 	{ "console", required_argument, NULL, O_CONSOLE },
 	{ "boot-timeout", required_argument, NULL, O_BOOT_TIMEOUT },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
@@ -469,6 +498,23 @@ static int take(struct vigil_run_args *a, int c, char *val, const char *(*lookup
 		return take_named(a, c, val);
 	case O_MODULE:
 		return push(a, c, a->mods, &a->img.n_extra_mods, val);
+	case O_ROOTFS:
+		if (!strcmp(val, "host") || !strcmp(val, "image")) {
+			a->rootfs_host = val[0] == 'h';
+			a->rootfs_given = true;
+			return 0;
+		}
+		return bad_value(a, c, val, "host or image");
+	case O_RWDIR:
+		return push(a, c, a->rwdirs, &a->n_rwdirs, val);
+	case O_RODIR:
+		if (!strchr(val, ':') || val[0] == ':' || !strchr(val, ':')[1])
+			return bad_value(a, c, val, "SRC:/GUEST/PATH");
+		return push(a, c, a->rodirs, &a->n_rodirs, val);
+	case O_HIDE:
+		return push(a, c, a->hides, &a->n_hides, val);
+	case O_SHOW:
+		return push(a, c, a->shows, &a->n_shows, val);
 	case O_EXE:
 		return push(a, c, a->exe_names, &a->n_exe_names, val);
 	case O_ADD:
@@ -501,6 +547,22 @@ static void defaults(struct vigil_run_args *a, bool attach)
 	a->o.sopts.ack_exit = !attach;
 	a->o.qemu.extra = a->qemu_extra;
 	a->img.extra_mods = a->mods;
+	a->rootfs_host = VIGIL_ROOTFS_HOST_DEFAULT;
+}
+
+/* $VIGIL_ROOTFS: the default of --rootfs (a machine without root or virtiofsd). */
+static int rootfs_env(struct vigil_run_args *a, const char *(*lookup)(const char *))
+{
+	const char *v = lookup("VIGIL_ROOTFS");
+
+	if (!v || !*v)
+		return 0;
+	if (strcmp(v, "host") && strcmp(v, "image")) {
+		fprintf(stderr, "vigil run: bad value '%s' for $VIGIL_ROOTFS (host or image)\n", v);
+		return VIGIL_EXIT_USAGE;
+	}
+	a->rootfs_host = v[0] == 'h';
+	return 0;
 }
 
 static bool wrong_command(const struct vigil_run_args *a, int c)
@@ -580,6 +642,18 @@ static int check_rest(struct vigil_run_args *a, int argc, char **argv)
 				   "--exe, --add and --module build an image; they cannot "
 				   "be combined with --initrd",
 				   NULL);
+	if (a->initrd && !a->rootfs_given)
+		a->rootfs_host = false; /* a given image is the root */
+	if (a->rootfs_host && a->initrd)
+		return usage_error(a,
+				   "--rootfs host builds its own small image; it cannot be "
+				   "combined with --initrd",
+				   NULL);
+	if (!a->rootfs_host && (a->n_rwdirs || a->n_rodirs || a->n_hides || a->n_shows))
+		return usage_error(a,
+				   "--rwdir, --rodir, --hide and --show shape the host's "
+				   "files in the guest: they need --rootfs host",
+				   NULL);
 	return 0;
 }
 
@@ -591,6 +665,8 @@ int vigil_run_args_parse(struct vigil_run_args *a, int argc, char **argv, bool a
 	defaults(a, attach);
 	if (!env_lookup)
 		env_lookup = default_lookup;
+	if (!attach && (e = rootfs_env(a, env_lookup)) != 0)
+		return e;
 	optind = 0; /* glibc: a full re-initialisation, also after an early return */
 	opterr = 1;
 	while ((c = getopt_long(argc, argv, "+qvh", run_opts, NULL)) != -1) {

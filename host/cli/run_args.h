@@ -23,6 +23,8 @@
 
 #define VIGIL_RUN_LIST_MAX 64
 #define VIGIL_RUN_ENV_MAX  256
+/* --rootfs when neither it nor $VIGIL_ROOTFS is given: host (docs/cli.md says why) */
+#define VIGIL_ROOTFS_HOST_DEFAULT true
 
 /* The files of one guest under --out-dir. */
 struct vigil_guest_paths {
@@ -42,6 +44,17 @@ struct vigil_run_args {
 	char *env[VIGIL_RUN_ENV_MAX]; /* NAME=VALUE, malloc'ed */
 	size_t n_env;
 	const char *scenario;
+	/* run --rootfs host (docs/cli.md, "Two root file systems") */
+	bool rootfs_host;
+	bool rootfs_given;                      /* --rootfs on the command line */
+	const char *rwdirs[VIGIL_RUN_LIST_MAX]; /* --rwdir DIR */
+	size_t n_rwdirs;
+	const char *rodirs[VIGIL_RUN_LIST_MAX]; /* --rodir SRC:DST, as given */
+	size_t n_rodirs;
+	const char *hides[VIGIL_RUN_LIST_MAX]; /* --hide PATH */
+	size_t n_hides;
+	const char *shows[VIGIL_RUN_LIST_MAX]; /* --show ENTRY */
+	size_t n_shows;
 	/* attach: one guest per --socket [NAME=]PATH; --qmp [NAME=]PATH pairs
 	 * with the socket of the same NAME */
 	const char *sock_name[VIGIL_RUN_LIST_MAX], *sock_path[VIGIL_RUN_LIST_MAX];

@@ -58,7 +58,7 @@ struct watch {
 	X(progress_interval_ns)
 
 char *vigil_rec_header(const struct vigil_session_opts *so, uint64_t t0_ns, const char *what,
-		       struct json_object *provenance, bool image_mode)
+		       struct json_object *provenance, enum vigil_root root)
 {
 	struct json_object *o = json_object_new_object();
 	char *out = NULL;
@@ -74,7 +74,8 @@ char *vigil_rec_header(const struct vigil_session_opts *so, uint64_t t0_ns, cons
 	json_object_object_add(o, "on_stall", json_object_new_int((int)so->on_stall));
 	json_object_object_add(o, "fail_on", json_object_new_int64(so->fail_on));
 	json_object_object_add(o, "tracker_capacity", json_object_new_int64(so->tracker_capacity));
-	json_object_object_add(o, "image_mode", json_object_new_boolean(image_mode));
+	json_object_object_add(o, "image_mode", json_object_new_boolean(root == VIGIL_ROOT_IMAGE));
+	json_object_object_add(o, "rootfs", json_object_new_string(vigil_root_name(root)));
 	json_object_object_add(o, "ack_exit", json_object_new_boolean(so->ack_exit));
 #define U64(name) json_object_object_add(o, #name, json_object_new_uint64(so->name));
 	REC_U64_FIELDS(U64)
@@ -92,7 +93,7 @@ char *vigil_rec_header(const struct vigil_session_opts *so, uint64_t t0_ns, cons
 }
 
 int vigil_rec_header_parse(const char *json, size_t len, struct vigil_session_opts *so,
-			   uint64_t *t0_ns, struct json_object **provenance, bool *image_mode)
+			   uint64_t *t0_ns, struct json_object **provenance, enum vigil_root *root)
 {
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *o, *v;
@@ -122,9 +123,12 @@ int vigil_rec_header_parse(const char *json, size_t len, struct vigil_session_op
 		so->ack_exit = json_object_get_boolean(v);
 	if (json_object_object_get_ex(o, "t0_ns", &v))
 		*t0_ns = json_object_get_uint64(v);
-	if (image_mode)
-		*image_mode =
-		    json_object_object_get_ex(o, "image_mode", &v) && json_object_get_boolean(v);
+	if (root && json_object_object_get_ex(o, "rootfs", &v))
+		*root = vigil_root_parse(json_object_get_string(v));
+	else if (root) /* recordings from before --rootfs */
+		*root = json_object_object_get_ex(o, "image_mode", &v) && json_object_get_boolean(v)
+			    ? VIGIL_ROOT_IMAGE
+			    : VIGIL_ROOT_OTHER;
 	if (provenance)
 		*provenance = json_object_object_get_ex(o, "provenance", &v) &&
 				      json_object_is_type(v, json_type_object)
@@ -332,7 +336,7 @@ static void on_done(void *ctx, struct vigil_guest *g, const struct vigil_verdict
 	struct vigil_finish_in in = {
 		.v = v,
 		.provenance = wg->o->provenance,
-		.image_mode = wg->o->image_mode,
+		.root = wg->o->root,
 		.verdict_path = wg->o->verdict_path,
 		.junit_path = wg->o->junit_path,
 		.cmd = wg->o->attach ? "attach" : "run",
@@ -423,7 +427,7 @@ static char *rec_header_cb(void *ctx, uint64_t t0)
 	struct wguest *wg = ctx;
 
 	return vigil_rec_header(&wg->o->sopts, t0, wg->o->attach ? "attach" : "run",
-				wg->o->provenance, wg->o->image_mode);
+				wg->o->provenance, wg->o->root);
 }
 
 /* ---- setup ------------------------------------------------------------------------ */

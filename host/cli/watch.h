@@ -20,6 +20,8 @@
 #include <json-c/json.h>
 #include <vigil/session.h>
 
+#include "finish.h"
+#include "hostroot.h"
 #include "qemu.h"
 
 enum vigil_accel_mode {
@@ -52,7 +54,9 @@ struct vigil_run_opts {
 	/* what the run is made of (provenance.h): put in the verdict and the
 	 * recording; the backend adds QEMU's binary, version, argv and accel */
 	struct json_object *provenance;
-	bool image_mode; /* the workload runs from a generated image (hints on exit 127) */
+	enum vigil_root root; /* where the workload's files come from (hints on exit 127) */
+	/* --rootfs host: what virtiofsd shares (hostroot.h); NULL: image mode */
+	const struct vigil_hostroot_plan *hostroot;
 };
 
 /*
@@ -66,11 +70,11 @@ int vigil_watch_main(const struct vigil_run_opts *o, size_t n);
 /* The recording header (JSON) for these session options, with the run's
  * provenance (may be NULL) when it fits the header; malloc'd. */
 char *vigil_rec_header(const struct vigil_session_opts *so, uint64_t t0_ns, const char *what,
-		       struct json_object *provenance, bool image_mode);
+		       struct json_object *provenance, enum vigil_root root);
 /* Parse it back into so (fields not present keep their values); *provenance
  * gets a new reference or NULL (provenance may be NULL: not wanted).
  * 0 or -EBADMSG. */
 int vigil_rec_header_parse(const char *json, size_t len, struct vigil_session_opts *so,
-			   uint64_t *t0_ns, struct json_object **provenance, bool *image_mode);
+			   uint64_t *t0_ns, struct json_object **provenance, enum vigil_root *root);
 
 #endif /* VIGIL_CLI_WATCH_H */

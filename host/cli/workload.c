@@ -36,6 +36,27 @@ static void put_record(struct wl_buf *b, const char *key, const char *val)
 	b->len += need;
 }
 
+static void put_rootfs(struct wl_buf *b, const struct vigil_workload *w)
+{
+	char num[16];
+
+	if (w->rootfs_host) {
+		put_record(b, "rootfs", "host");
+		for (size_t i = 0; w->plan && i < w->plan->n_rw; i++)
+			put_record(b, "rw", w->plan->rw[i].path);
+		for (size_t i = 0; i < w->n_bind; i++) {
+			put_record(b, "bindsrc", w->bind_src[i]);
+			put_record(b, "binddst", w->bind_dst[i]);
+		}
+	}
+	if (w->set_ids) {
+		snprintf(num, sizeof(num), "%u", w->uid);
+		put_record(b, "uid", num);
+		snprintf(num, sizeof(num), "%u", w->gid);
+		put_record(b, "gid", num);
+	}
+}
+
 static int check(const struct vigil_workload *w)
 {
 	if (w->argc < 1 || !w->argv || !w->argv[0])
@@ -51,6 +72,10 @@ static int check(const struct vigil_workload *w)
 		return -EINVAL;
 	if (w->cwd && w->cwd[0] != '/')
 		return -EINVAL;
+	for (size_t i = 0; i < w->n_bind; i++) {
+		if (w->bind_src[i][0] != '/' || w->bind_dst[i][0] != '/')
+			return -EINVAL;
+	}
 	return 0;
 }
 
@@ -72,6 +97,7 @@ int vigil_workload_encode(const struct vigil_workload *w, char **out, size_t *le
 		put_record(&b, "scenario", w->scenario);
 	if (w->cwd)
 		put_record(&b, "cwd", w->cwd);
+	put_rootfs(&b, w);
 	if (b.err) {
 		free(b.p);
 		return b.err;

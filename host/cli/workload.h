@@ -21,6 +21,8 @@
 
 #include <vigil/session.h>
 
+#include "hostroot.h"
+
 /* Scenario names longer than this would be cut in the verdict. */
 #define VIGIL_SCENARIO_NAME_MAX (VIGIL_NAME_MAX - 1)
 
@@ -36,6 +38,14 @@ struct vigil_workload {
 	size_t n_env;
 	const char *scenario; /* NULL: no scenario around the workload */
 	const char *cwd;      /* NULL: the agent's default */
+	/* --rootfs host: the agent switches into the host's root first */
+	bool rootfs_host;
+	const struct vigil_hostroot_plan *plan; /* its rw directories (may be NULL) */
+	const char *const *bind_src;            /* the guest's SRC also seen at DST */
+	const char *const *bind_dst;
+	size_t n_bind;
+	bool set_ids; /* the workload runs as uid/gid */
+	unsigned uid, gid;
 };
 
 /*

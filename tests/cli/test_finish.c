@@ -60,11 +60,12 @@ static void test_hint_127(void **state)
 	(void)state;
 	assert_int_equal(v->outcome, VIGIL_OUTCOME_WORKLOAD_FAILED);
 	assert_int_equal(vigil_verdict_exit_code(v), 123);
-	assert_non_null(strstr(vigil_verdict_hint(v, true), "--exe"));
-	assert_null(vigil_verdict_hint(v, false)); /* a given initrd: not ours to say */
+	assert_non_null(strstr(vigil_verdict_hint(v, VIGIL_ROOT_IMAGE), "--exe"));
+	assert_null(vigil_verdict_hint(v, VIGIL_ROOT_OTHER)); /* a given initrd: not ours to say */
+	assert_non_null(strstr(vigil_verdict_hint(v, VIGIL_ROOT_HOST), "--show"));
 	vigil_session_free(s);
 	v = run_exit(&s, 0, "fine\n");
-	assert_null(vigil_verdict_hint(v, true));
+	assert_null(vigil_verdict_hint(v, VIGIL_ROOT_IMAGE));
 	vigil_session_free(s);
 }
 
@@ -73,7 +74,7 @@ static void test_verdict_json_provenance(void **state)
 	struct vigil_session *s;
 	const struct vigil_verdict *v = run_exit(&s, 127, "x\n");
 	struct json_object *prov = json_object_new_object(), *o, *x;
-	struct vigil_finish_in in = { .v = v, .provenance = prov, .image_mode = true };
+	struct vigil_finish_in in = { .v = v, .provenance = prov, .root = VIGIL_ROOT_IMAGE };
 	char *json;
 
 	(void)state;

@@ -72,6 +72,44 @@ static void test_microvm_defaults(void **state)
 	vigil_argv_free(&a);
 }
 
+static void test_host_root_share(void **state)
+{
+	struct vigil_qemu_cfg c = {
+		.kernel = "/boot/vmlinuz",
+		.initrd = "/tmp/i.cpio",
+		.memory_mb = 1024,
+		.port = { .fd = 7 },
+		.console = { .fd = 9 },
+		.qmp = { .fd = -1 },
+		.fs_socket = "/run/vigil/vfs.1.x/vfs.sock",
+	};
+	struct vigil_argv a;
+
+	(void)state;
+	assert_int_equal(vigil_qemu_argv(&c, &a), 0);
+	assert_string_equal(arg_after(&a, "-M", 0), "microvm,x-option-roms=off,memory-backend=mem");
+	assert_string_equal(arg_after(&a, "-object", 0),
+			    "memory-backend-memfd,id=mem,size=1024M,share=on");
+	assert_string_equal(arg_after(&a, "-chardev", 2),
+			    "socket,id=vfs,path=/run/vigil/vfs.1.x/vfs.sock");
+	assert_string_equal(arg_after(&a, "-device", 2),
+			    "vhost-user-fs-device,chardev=vfs,tag=" VIGIL_FS_TAG);
+	assert_string_equal(arg_after(&a, "-global", 0), "virtio-mmio.force-legacy=false");
+	vigil_argv_free(&a);
+	c.machine = VIGIL_MACHINE_PC;
+	assert_int_equal(vigil_qemu_argv(&c, &a), 0);
+	assert_string_equal(arg_after(&a, "-M", 0), "pc,memory-backend=mem");
+	assert_string_equal(arg_after(&a, "-device", 2),
+			    "vhost-user-fs-pci,chardev=vfs,tag=" VIGIL_FS_TAG);
+	assert_null(arg_after(&a, "-global", 0)); /* virtio-pci is modern already */
+	vigil_argv_free(&a);
+	c.fs_socket = NULL; /* image mode: none of it */
+	assert_int_equal(vigil_qemu_argv(&c, &a), 0);
+	assert_null(arg_after(&a, "-object", 0));
+	assert_string_equal(arg_after(&a, "-M", 0), "pc");
+	vigil_argv_free(&a);
+}
+
 static void test_pc_paths_and_overrides(void **state)
 {
 	const char *extra[] = { "-smp", "4" };
@@ -175,6 +213,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_microvm_defaults),
+		cmocka_unit_test(test_host_root_share),
 		cmocka_unit_test(test_pc_paths_and_overrides),
 		cmocka_unit_test(test_join_quotes),
 		cmocka_unit_test(test_tsc_parsers),

@@ -15,8 +15,12 @@
 
 #include "run_args.h"
 
+static const char *rootfs_env;
+
 static const char *fake_env(const char *name)
 {
+	if (!strcmp(name, "VIGIL_ROOTFS"))
+		return rootfs_env;
 	return !strcmp(name, "HOSTVAR") ? "from-host" : NULL;
 }
 
@@ -150,6 +154,61 @@ static void test_workload_options(void **state)
 	assert_int_equal(
 	    parse(&a, false, "run", "--initrd", "i.cpio", "--exe", "make", "--", "x", NULL),
 	    VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+}
+
+static void test_rootfs(void **state)
+{
+	struct vigil_run_args a;
+
+	(void)state;
+	assert_int_equal(parse(&a, false, "run", "--", "x", NULL), 0);
+	assert_true(a.rootfs_host); /* the default */
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--rootfs", "image", "--", "x", NULL), 0);
+	assert_false(a.rootfs_host);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--rootfs", "nfs", "--", "x", NULL),
+			 VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	/* $VIGIL_ROOTFS sets the default; the option still wins */
+	rootfs_env = "image";
+	assert_int_equal(parse(&a, false, "run", "--", "x", NULL), 0);
+	assert_false(a.rootfs_host);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--rootfs", "host", "--", "x", NULL), 0);
+	assert_true(a.rootfs_host);
+	vigil_run_args_free(&a);
+	rootfs_env = "bogus";
+	assert_int_equal(parse(&a, false, "run", "--", "x", NULL), VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	rootfs_env = NULL;
+	/* a given initrd is the root; asking for host with it is an error */
+	assert_int_equal(parse(&a, false, "run", "--initrd", "i.cpio", "--", "x", NULL), 0);
+	assert_false(a.rootfs_host);
+	vigil_run_args_free(&a);
+	assert_int_equal(
+	    parse(&a, false, "run", "--rootfs", "host", "--initrd", "i.cpio", "--", "x", NULL),
+	    VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	/* the host's shape options need host */
+	assert_int_equal(parse(&a, false, "run", "--rwdir", "out", "--rodir", "/srv:/data",
+			       "--hide", "/opt/keys", "--show", "~/.ssh", "--", "x", NULL),
+			 0);
+	assert_int_equal(a.n_rwdirs, 1);
+	assert_string_equal(a.rodirs[0], "/srv:/data");
+	assert_string_equal(a.hides[0], "/opt/keys");
+	assert_string_equal(a.shows[0], "~/.ssh");
+	vigil_run_args_free(&a);
+	assert_int_equal(
+	    parse(&a, false, "run", "--rootfs", "image", "--rwdir", "out", "--", "x", NULL),
+	    VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--rodir", "/srv", "--", "x", NULL),
+			 VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, true, "attach", "--socket", "p", "--rootfs", "host", NULL),
+			 VIGIL_EXIT_USAGE);
 	vigil_run_args_free(&a);
 }
 
@@ -296,6 +355,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_and_workload),
 		cmocka_unit_test(test_durations_name_their_option),
 		cmocka_unit_test(test_workload_options),
+		cmocka_unit_test(test_rootfs),
 		cmocka_unit_test(test_fail_on),
 		cmocka_unit_test(test_commands_keep_their_options),
 		cmocka_unit_test(test_attach_guests),

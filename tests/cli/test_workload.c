@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -56,6 +57,41 @@ static void test_encode_order_and_bytes(void **state)
 	assert_int_equal(vigil_workload_encode(&w, &file, &len), 0);
 	assert_records(file, len, want, sizeof(want) / sizeof(want[0]));
 	free(file);
+}
+
+static void test_encode_rootfs_host(void **state)
+{
+	char *argv[] = { "./t.sh" };
+	static struct vigil_hostroot_plan plan;
+	const char *src[] = { "/srv/data" }, *dst[] = { "/data" };
+	struct vigil_workload w = {
+		.argv = argv,
+		.argc = 1,
+		.cwd = "/home/u/p",
+		.rootfs_host = true,
+		.plan = &plan,
+		.bind_src = src,
+		.bind_dst = dst,
+		.n_bind = 1,
+		.set_ids = true,
+		.uid = 1000,
+		.gid = 100,
+	};
+	const char *want[] = { "arg=./t.sh",        "cwd=/home/u/p",
+			       "rootfs=host",       "rw=/home/u/p/out",
+			       "bindsrc=/srv/data", "binddst=/data",
+			       "uid=1000",          "gid=100" };
+	char *file;
+	size_t len;
+
+	(void)state;
+	plan.n_rw = 1;
+	snprintf(plan.rw[0].path, sizeof(plan.rw[0].path), "/home/u/p/out");
+	assert_int_equal(vigil_workload_encode(&w, &file, &len), 0);
+	assert_records(file, len, want, sizeof(want) / sizeof(want[0]));
+	free(file);
+	dst[0] = "data"; /* a guest path must be absolute */
+	assert_int_equal(vigil_workload_encode(&w, &file, &len), -EINVAL);
 }
 
 static void test_encode_refusals(void **state)
@@ -176,6 +212,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encode_order_and_bytes),
+		cmocka_unit_test(test_encode_rootfs_host),
 		cmocka_unit_test(test_encode_refusals),
 		cmocka_unit_test(test_encode_limits),
 		cmocka_unit_test(test_initrd_appends),

@@ -100,6 +100,43 @@ static void test_valid(void **state)
 }
 
 /* Words reach argv byte for byte: empty, spaces, quotes, newlines, UTF-8, '=', high bytes. */
+static void test_rootfs_keys(void **state)
+{
+	static char f[] = "arg=./t.sh\0rootfs=host\0rw=/tmp/out\0bindsrc=/srv/d\0"
+			  "binddst=/data\0uid=1000\0gid=0\0";
+	static const char *const bad[] = {
+		"arg=x\0rootfs=yes\0", "arg=x\0rw=relative\0",
+		"arg=x\0binddst=/d\0", "arg=x\0bindsrc=/a\0bindsrc=/b\0binddst=/c\0",
+		"arg=x\0bindsrc=/a\0", "arg=x\0uid=-1\0",
+		"arg=x\0uid= 7\0",     "arg=x\0gid=4294967295\0",
+		"arg=x\0uid=\0",       "arg=x\0gid=99999999999999999999\0",
+	};
+
+	(void)state;
+	assert_int_equal(wl_parse(f, sizeof(f) - 1, &W, err), 0);
+	assert_true(W.rootfs_host);
+	assert_int_equal(W.nrw, 1);
+	assert_string_equal(W.rw[0], "/tmp/out");
+	assert_int_equal(W.nbind_src, 1);
+	assert_string_equal(W.bind_src[0], "/srv/d");
+	assert_string_equal(W.bind_dst[0], "/data");
+	assert_true(W.has_uid && W.has_gid);
+	assert_int_equal(W.uid, 1000);
+	assert_int_equal(W.gid, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char b[128];
+		size_t n = 0;
+
+		/* the cases hold NULs: their length is up to the double NUL */
+		while (bad[i][n] || bad[i][n + 1])
+			n++;
+		memcpy(b, bad[i], n + 1);
+		if (wl_parse(b, n + 1, &W, err) != -EBADMSG)
+			fail_msg("case %zu was accepted", i);
+		assert_true(err[0] != '\0');
+	}
+}
+
 static void test_words_byte_exact(void **state)
 {
 	static const char *const words[] = {
@@ -399,7 +436,53 @@ struct ref {
 	size_t argc, nenv;
 	const char *argv[REF_MAX], *env[REF_MAX];
 	const char *scenario, *cwd;
+	const char *rw[REF_MAX], *bsrc[REF_MAX], *bdst[REF_MAX];
+	size_t nrw, nsrc, ndst;
+	bool host, has_uid, has_gid;
+	uint32_t uid, gid;
 };
+
+/* uid=, gid=: decimal digits only, at most 4294967294. */
+static bool ref_id(const char *v, uint32_t *out)
+{
+	unsigned long long n = 0;
+	size_t len = strlen(v);
+
+	if (len == 0 || len > 10 || strspn(v, "0123456789") != len)
+		return false;
+	n = strtoull(v, NULL, 10);
+	*out = (uint32_t)n;
+	return n <= 4294967294ull;
+}
+
+/* The --rootfs host keys; false when k is not one of them. */
+static bool ref_rootfs(const char *r, size_t k, struct ref *o)
+{
+	const char *v = r + k + 1;
+
+	if (k == 6 && !strncmp(r, "rootfs", 6)) {
+		o->e = strcmp(v, "host") && strcmp(v, "image") ? -EBADMSG : 0;
+		o->host = !strcmp(v, "host");
+	} else if (k == 2 && !strncmp(r, "rw", 2)) {
+		o->e = v[0] != '/' ? -EBADMSG : 0;
+		o->rw[o->nrw++] = v;
+	} else if (k == 7 && !strncmp(r, "bindsrc", 7)) {
+		o->e = v[0] != '/' || o->nsrc != o->ndst ? -EBADMSG : 0;
+		o->bsrc[o->nsrc++] = v;
+	} else if (k == 7 && !strncmp(r, "binddst", 7)) {
+		o->e = v[0] != '/' || o->nsrc != o->ndst + 1 ? -EBADMSG : 0;
+		o->bdst[o->ndst++] = v;
+	} else if (k == 3 && !strncmp(r, "uid", 3)) {
+		o->has_uid = ref_id(v, &o->uid);
+		o->e = o->has_uid ? 0 : -EBADMSG;
+	} else if (k == 3 && !strncmp(r, "gid", 3)) {
+		o->has_gid = ref_id(v, &o->gid);
+		o->e = o->has_gid ? 0 : -EBADMSG;
+	} else {
+		return false;
+	}
+	return true;
+}
 
 /* The format, written the obvious way: split into records, then judge each. */
 static void ref_record(const char *r, size_t n, struct ref *o)
@@ -433,6 +516,8 @@ static void ref_record(const char *r, size_t n, struct ref *o)
 	} else if (k == 3 && !strncmp(r, "cwd", 3)) {
 		o->e = o->cwd || r[4] != '/' ? -EBADMSG : 0;
 		o->cwd = r + 4;
+	} else {
+		ref_rootfs(r, k, o);
 	}
 }
 
@@ -451,6 +536,8 @@ static void ref_parse(const char *b, size_t len, struct ref *o)
 		o->e = -EBADMSG; /* bytes after the last NUL */
 	if (!o->e && o->argc == 0)
 		o->e = -EBADMSG;
+	if (!o->e && o->nsrc != o->ndst)
+		o->e = -EBADMSG;
 }
 
 static uint32_t rnd(uint32_t *seed, uint32_t n)
@@ -466,9 +553,12 @@ static uint32_t rnd(uint32_t *seed, uint32_t n)
  */
 static size_t random_file(char *buf, uint32_t *seed)
 {
-	static const char *const key[] = { "arg", "arg", "arg", "env", "scenario", "cwd",
-					   "zz",  "",    "A",   "a-b", "argv" };
-	static const char *const val[] = { "x", "=", "/", "A=1", "", " ", "\n", "\xc3", "/d" };
+	static const char *const key[] = { "arg",     "arg",      "arg",  "arg",    "arg",
+					   "env",     "scenario", "cwd",  "zz",     "",
+					   "A",       "a-b",      "argv", "rootfs", "rw",
+					   "bindsrc", "binddst",  "uid",  "gid" };
+	static const char *const val[] = { "x", "=",  "/",    "A=1", "",  "host",
+					   " ", "\n", "\xc3", "/d",  "7", "4294967294" };
 	size_t len = 0, nrec = rnd(seed, 12);
 
 	for (size_t r = 0; r < nrec; r++) {
@@ -496,10 +586,10 @@ static void test_differential(void **state)
 	struct ref ref;
 	char buf[512];
 	uint32_t seed = 12345;
-	int valid = 0;
+	int valid = 0, rootfs_seen = 0;
 
 	(void)state;
-	for (int iter = 0; iter < 50000; iter++) {
+	for (int iter = 0; iter < 100000; iter++) {
 		size_t len = random_file(buf, &seed);
 
 		ref_parse(buf, len, &ref);
@@ -517,16 +607,34 @@ static void test_differential(void **state)
 			assert_ptr_equal(W.env[i], ref.env[i]);
 		assert_ptr_equal(W.scenario, ref.scenario);
 		assert_ptr_equal(W.cwd, ref.cwd);
+		assert_int_equal(W.rootfs_host, ref.host);
+		assert_int_equal(W.nrw, ref.nrw);
+		assert_int_equal(W.nbind_src, ref.nsrc);
+		for (size_t i = 0; i < ref.nrw; i++)
+			assert_ptr_equal(W.rw[i], ref.rw[i]);
+		for (size_t i = 0; i < ref.nsrc; i++) {
+			assert_ptr_equal(W.bind_src[i], ref.bsrc[i]);
+			assert_ptr_equal(W.bind_dst[i], ref.bdst[i]);
+		}
+		assert_int_equal(W.has_uid, ref.has_uid);
+		assert_int_equal(W.has_gid, ref.has_gid);
+		if (ref.has_uid)
+			assert_int_equal(W.uid, ref.uid);
+		if (ref.has_gid)
+			assert_int_equal(W.gid, ref.gid);
+		rootfs_seen += ref.host || ref.nrw || ref.nsrc || ref.has_uid || ref.has_gid;
 	}
 	/* Both outcomes are well represented. */
 	assert_true(valid > 2000);
-	assert_true(valid < 48000);
+	assert_true(valid < 96000);
+	assert_true(rootfs_seen > 100); /* the rootfs keys come up in valid files too */
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_rootfs_keys),
 		cmocka_unit_test(test_words_byte_exact),
 		cmocka_unit_test(test_args_1000_65536),
 		cmocka_unit_test(test_env_limit),
