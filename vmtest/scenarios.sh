@@ -603,7 +603,7 @@ host_virtiofsd_killed)
 	outcome_is HARNESS_ERROR
 	;;
 host_nonroot)
-	# without root, --rootfs host says what it needs; --rootfs image runs
+	# without root or without virtiofsd, --rootfs host says what it needs
 	command -v setpriv >/dev/null || { echo "skip: no setpriv"; exit 77; }
 	[ "$(id -u)" = 0 ] || { echo "skip: needs root to drop to another user"; exit 77; }
 	chmod 755 "$WORK"
@@ -613,6 +613,11 @@ host_nonroot)
 	[ "$got" = 125 ] || fail "exit status $got, want 125"
 	grep -q 'needs root' err.txt && grep -q -- '--rootfs image' err.txt ||
 		fail "no clear message: $(cat err.txt)"
+	# no virtiofsd: the message names the package
+	VIGIL_VIRTIOFSD=/nonexistent/virtiofsd "$VIGIL" run --rootfs host -- true >out.txt 2>err.txt
+	got=$?
+	[ "$got" = 125 ] || fail "without virtiofsd: exit status $got, want 125"
+	grep -q 'qemu-system-common' err.txt || fail "no package named: $(cat err.txt)"
 	;;
 *)
 	echo "unknown scenario $NAME"

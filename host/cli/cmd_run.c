@@ -257,6 +257,10 @@ static int prepare_image(struct vigil_run_args *a, struct run_prep *p)
 		if (e)
 			return e;
 		e = vigil_image_build(&a->img, &res, p->kernel, sizeof(p->kernel));
+		if (e < 0 && a->rootfs_host)
+			fputs("vigil run: --rootfs host needs the guest kernel's fuse, virtiofs and "
+			      "overlay drivers (--rootfs image does not)\n",
+			      stderr);
 		if (e < 0)
 			return VIGIL_EXIT_HARNESS;
 		snprintf(p->image, sizeof(p->image), "%s", res.path);

@@ -452,7 +452,8 @@ static int plan_modules(struct ird_plan *p, const struct vigil_ird_opts *o)
 	if (r == -ENOENT && km.missing[0])
 		r = ird_fail(p, r,
 			     "kernel module %s is neither built into the kernel nor in %s "
-			     "(use a kernel with virtio support, or --modules-dir)",
+			     "(use a kernel that has it, such as Debian's linux-image-cloud-amd64, "
+			     "or --modules-dir)",
 			     km.missing, o->modules_dir);
 	else if (r < 0)
 		r = ird_fail(p, r, "cannot resolve modules in %s/modules.dep (%s)", o->modules_dir,
