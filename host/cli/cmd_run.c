@@ -35,7 +35,7 @@ struct run_prep {
 	struct vigil_hostroot_plan plan;
 	char cwd[PATH_MAX];
 	char path_env[PATH_MAX + 64], home_env[PATH_MAX + 8];
-	const char *named[2 * VIGIL_RUN_LIST_MAX + 4];
+	const char *named[5 * VIGIL_RUN_LIST_MAX + 1]; /* cwd, argv, --exe, --rodir, --add */
 	size_t n_named;
 	const char *env[VIGIL_RUN_ENV_MAX + 2]; /* PATH and HOME, then --env */
 	char bind_src[VIGIL_RUN_LIST_MAX * 2][PATH_MAX];
@@ -133,6 +133,12 @@ static int hostroot_binds(struct vigil_run_args *a, struct run_prep *p)
 		} else {
 			snprintf(src, sizeof(src), "%s", a->img.adds[i - a->n_rodirs].src);
 			dst = a->img.adds[i - a->n_rodirs].dst;
+		}
+		if (p->n_bind == VIGIL_RUN_LIST_MAX * 2 ||
+		    p->n_named == sizeof(p->named) / sizeof(p->named[0])) {
+			fprintf(stderr, "vigil run: more than %d --rodir and --add together\n",
+				VIGIL_RUN_LIST_MAX * 2);
+			return VIGIL_EXIT_USAGE;
 		}
 		if (dst[0] != '/' || !realpath(src, p->bind_src[p->n_bind])) {
 			fprintf(stderr, "vigil run: --%s %s:%s: %s\n",
