@@ -76,9 +76,9 @@
  *     vigil_loop_now(l) + ms * 1000000). Period 0 fires on every
  *     iteration, and the loop does not block while such a timer is armed.
  *   removeTimeout(id): vigil_timer_free(t); ff runs later, as for handles.
- * libvirt may call these from threads other than the loop's (its RPC
- * client does); the adapter then needs a lock around them and an eventfd
- * source to wake the loop: this loop itself is single-threaded.
+ * virtevent.c is that adapter; virtevent.h says which threads libvirt 9.0
+ * calls it from (the loop's, and those that call libvirt's API: vigil
+ * calls libvirt from the loop's thread only, so it takes no lock).
  *
  * libmicrohttpd, external epoll mode (MHD_USE_EPOLL, no internal thread):
  *   fd = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD)->epoll_fd;
