@@ -10,6 +10,8 @@ packages=(
 	# libraries
 	libcmocka-dev libjson-c-dev libvirt-dev libmicrohttpd-dev linux-libc-dev
 	nettle-dev
+	# promtool, which checks the /metrics text in the unit tests
+	prometheus
 	# the static guest agent
 	musl-tools
 	# guests: QEMU, the Debian cloud kernel, busybox for the initramfs

@@ -40,6 +40,7 @@ struct vigil_guest {
 	char snap_detail[4097];
 	/* facts */
 	uint64_t rx_bytes, first_byte_ns;
+	struct vigil_loop_hist read_hist; /* port ready() durations, every port attached */
 	const struct vigil_verdict *verdict;
 };
 
@@ -334,6 +335,7 @@ int vigil_guest_port_attach(struct vigil_guest *g, int fd)
 		close(fd);
 		return e;
 	}
+	vigil_source_set_hist(g->port, &g->read_hist);
 	pause_port(g, false);
 	link_set(g, true, vigil_loop_now(g->loop));
 	schedule(g);
@@ -582,6 +584,11 @@ uint64_t vigil_guest_rx_bytes(const struct vigil_guest *g)
 uint64_t vigil_guest_first_byte_ns(const struct vigil_guest *g)
 {
 	return g->first_byte_ns;
+}
+
+const struct vigil_loop_hist *vigil_guest_read_hist(const struct vigil_guest *g)
+{
+	return &g->read_hist;
 }
 
 int vigil_guest_record_close(struct vigil_guest *g)

@@ -153,6 +153,9 @@ uint64_t vigil_guest_t0(const struct vigil_guest *g);
 /* Port bytes read; the time of the first (0: none yet). */
 uint64_t vigil_guest_rx_bytes(const struct vigil_guest *g);
 uint64_t vigil_guest_first_byte_ns(const struct vigil_guest *g);
+/* How long each wake-up of the port took (read, feed, flush), on the
+ * loop's clock, over every port this guest had. */
+const struct vigil_loop_hist *vigil_guest_read_hist(const struct vigil_guest *g);
 /* Close the recording (it ends with FINISH once DONE): 0, or the first
  * write error, which stopped the recording where it happened. */
 int vigil_guest_record_close(struct vigil_guest *g);

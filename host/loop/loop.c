@@ -8,8 +8,9 @@
  * every source and timer until reaped, the signal handler table, a fixed
  * array of VIGIL_LOOP_BATCH epoll events. It blocks only in epoll_wait.
  * Expected load: thousands of sources, 10^4..10^5 events a second; an
- * iteration costs one clock read before epoll_wait, one after, and a
- * timerfd_settime only when the earliest deadline changed.
+ * iteration costs one clock read before epoll_wait, one after (two when it
+ * slept towards a timer: the wake-up latency), and a timerfd_settime only
+ * when the earliest deadline changed.
  */
 #include <assert.h>
 #include <errno.h>
@@ -38,6 +39,33 @@ uint64_t vigil_loop_now_ns(void)
 uint64_t vigil_loop_now(const struct vigil_loop *l)
 {
 	return l->clock ? l->clock(l->clock_ctx) : vigil_loop_now_ns();
+}
+
+/* ---- timing ------------------------------------------------------------ */
+
+#define US 1000ull
+#define MS 1000000ull
+
+const uint64_t vigil_loop_hist_bounds_ns[VIGIL_LOOP_HIST_BOUNDS] = {
+	10 * US, 25 * US, 50 * US, 100 * US, 250 * US, 500 * US, 1 * MS,    2500 * US,
+	5 * MS,  10 * MS, 25 * MS, 50 * MS,  100 * MS, 250 * MS, 1000 * MS,
+};
+
+/* Small durations are the common ones: the scan from the bottom stops early. */
+void vigil_loop_hist_add(struct vigil_loop_hist *h, uint64_t ns)
+{
+	unsigned i = 0;
+
+	while (i < VIGIL_LOOP_HIST_BOUNDS && ns > vigil_loop_hist_bounds_ns[i])
+		i++;
+	h->buckets[i]++;
+	h->count++;
+	h->sum_ns += ns;
+}
+
+const struct vigil_loop_hist *vigil_loop_wake_latency(const struct vigil_loop *l)
+{
+	return &l->wake_hist;
 }
 
 /* ---- epoll registration ------------------------------------------------ */
@@ -159,6 +187,12 @@ void vigil_source_set_destroy(struct vigil_source *s, vigil_destroy_fn destroy)
 		s->destroy = destroy;
 }
 
+void vigil_source_set_hist(struct vigil_source *s, struct vigil_loop_hist *h)
+{
+	if (s && !s->dead)
+		s->hist = h;
+}
+
 void vigil_source_free(struct vigil_source *s)
 {
 	struct vigil_loop *l;
@@ -170,6 +204,7 @@ void vigil_source_free(struct vigil_source *s)
 	if (s->flags & VIGIL_SOURCE_OWN_FD)
 		close(s->fd);
 	s->fd = -1;
+	s->hist = NULL;
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -379,10 +414,13 @@ static int loop_prepare(struct vigil_loop *l, int *timeout_ms)
 	uint64_t want = t ? t->when_ns : 0;
 	struct itimerspec its = { 0 };
 
+	l->sleep_until_ns = 0;
 	if (t && want <= vigil_loop_now(l)) {
 		*timeout_ms = 0;
 		return 0;
 	}
+	if (*timeout_ms != 0)
+		l->sleep_until_ns = want; /* 0 when no timer is armed */
 	if (want == l->tfd_ns)
 		return 0;
 	its.it_value.tv_sec = (time_t)(want / NSEC);
@@ -392,6 +430,21 @@ static int loop_prepare(struct vigil_loop *l, int *timeout_ms)
 		return -errno;
 	l->tfd_ns = want;
 	return 0;
+}
+
+/* ready(), timed when the source has a histogram (freeing it detaches it). */
+static int src_call(struct vigil_loop *l, struct vigil_source *s, uint32_t events)
+{
+	uint64_t t0;
+	int r;
+
+	if (!s->hist)
+		return s->fn(s, s->fd, events, s->ctx);
+	t0 = vigil_loop_now(l);
+	r = s->fn(s, s->fd, events, s->ctx);
+	if (s->hist)
+		vigil_loop_hist_add(s->hist, vigil_loop_now(l) - t0);
+	return r;
 }
 
 /* Every event of the batch, in order; the freed and the failed are skipped. */
@@ -405,7 +458,7 @@ static unsigned loop_dispatch(struct vigil_loop *l, int n)
 
 		if (s->dead || s->disabled || !s->in_epoll)
 			continue;
-		r = s->fn(s, s->fd, l->evs[i].events, s->ctx);
+		r = src_call(l, s, l->evs[i].events);
 		if (!s->internal) {
 			l->st.dispatched++;
 			calls++;
@@ -414,6 +467,18 @@ static unsigned loop_dispatch(struct vigil_loop *l, int n)
 			src_fail(l, s, r);
 	}
 	return calls;
+}
+
+/* It slept towards a deadline: how late it woke, when the deadline passed. */
+static void loop_woke(struct vigil_loop *l)
+{
+	uint64_t now;
+
+	if (!l->sleep_until_ns)
+		return;
+	now = vigil_loop_now(l);
+	if (now >= l->sleep_until_ns)
+		vigil_loop_hist_add(&l->wake_hist, now - l->sleep_until_ns);
 }
 
 int vigil_loop_run_once(struct vigil_loop *l, int timeout_ms)
@@ -432,6 +497,7 @@ int vigil_loop_run_once(struct vigil_loop *l, int timeout_ms)
 	n = epoll_wait(l->epfd, l->evs, VIGIL_LOOP_BATCH, timeout_ms);
 	e = n < 0 && errno != EINTR ? -errno : 0;
 	l->st.wakeups++;
+	loop_woke(l);
 	l->sig_calls = 0;
 	calls = loop_dispatch(l, n < 0 ? 0 : n);
 	calls += loop_run_timers(l, vigil_loop_now(l));

@@ -20,6 +20,15 @@
  * every iteration even when fds are always ready. Fairness between sources
  * is their own: each ready() reads up to a budget and returns.
  *
+ * Timing (for /metrics): the loop keeps a histogram of its wake-up latency,
+ * how late it woke for a timer deadline it slept on (now after epoll_wait
+ * minus the deadline the timerfd was given; one clock read per such wake,
+ * none when it did not block for a timer). A source given a histogram
+ * (vigil_source_set_hist) has each ready() call timed into it on the
+ * loop's clock (two clock reads per call; none for other sources).
+ * Histograms are fixed buckets (vigil_loop_hist_bounds_ns): an observation
+ * costs a few compares and three additions.
+ *
  * Failure: a ready() that returns a negative errno disables its own source
  * (removed from epoll, never dispatched again) and is reported once through
  * the log callback, with the source's name; the other sources go on.
@@ -67,9 +76,9 @@
  *     vigil_loop_now(l) + ms * 1000000). Period 0 fires on every
  *     iteration, and the loop does not block while such a timer is armed.
  *   removeTimeout(id): vigil_timer_free(t); ff runs later, as for handles.
- * libvirt may call these from threads other than the loop's (its RPC
- * client does); the adapter then needs a lock around them and an eventfd
- * source to wake the loop: this loop itself is single-threaded.
+ * virtevent.c is that adapter; virtevent.h says which threads libvirt 9.0
+ * calls it from (the loop's, and those that call libvirt's API: vigil
+ * calls libvirt from the loop's thread only, so it takes no lock).
  *
  * libmicrohttpd, external epoll mode (MHD_USE_EPOLL, no internal thread):
  *   fd = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD)->epoll_fd;
@@ -107,6 +116,19 @@ struct vigil_loop_stats {
 	uint64_t signals;          /* signals read from the signalfd */
 	uint64_t sources_disabled; /* sources disabled by a failing ready() */
 };
+
+/* Durations on fixed bounds, in ns. */
+#define VIGIL_LOOP_HIST_BOUNDS 15
+struct vigil_loop_hist {
+	uint64_t count;  /* observations */
+	uint64_t sum_ns; /* their sum (wraps after 584 years of observed time) */
+	/* [i]: observations > bound i-1 and <= bound i (not cumulative);
+	 * [VIGIL_LOOP_HIST_BOUNDS]: above the last bound */
+	uint64_t buckets[VIGIL_LOOP_HIST_BOUNDS + 1];
+};
+/* The upper bounds, ascending: 10 us .. 1 s. */
+extern const uint64_t vigil_loop_hist_bounds_ns[VIGIL_LOOP_HIST_BOUNDS];
+void vigil_loop_hist_add(struct vigil_loop_hist *h, uint64_t ns);
 
 /*
  * ready(): events are epoll's (EPOLLIN, EPOLLOUT, EPOLLHUP, ...). Return 0 to
@@ -154,6 +176,9 @@ bool vigil_source_disabled(const struct vigil_source *s);
 int vigil_source_fd(const struct vigil_source *s);
 const char *vigil_source_name(const struct vigil_source *s);
 void vigil_source_set_destroy(struct vigil_source *s, vigil_destroy_fn destroy);
+/* Times every ready() of s into h (NULL: stop). h must outlive the source,
+ * or the source be freed first (freeing it detaches h at once). */
+void vigil_source_set_hist(struct vigil_source *s, struct vigil_loop_hist *h);
 /* Detaches now (never dispatched again, OWN_FD fd closed); memory and the
  * destroy callback go when the loop reaps it. Safe from any callback. NULL ok. */
 void vigil_source_free(struct vigil_source *s);
@@ -203,5 +228,7 @@ void vigil_loop_exit(struct vigil_loop *l, int code);
 /* For callers that interleave: whether vigil_loop_exit was called, and its code. */
 bool vigil_loop_exiting(const struct vigil_loop *l, int *code);
 void vigil_loop_stats(const struct vigil_loop *l, struct vigil_loop_stats *out);
+/* How late the loop woke for the timer deadlines it slept on (see the top). */
+const struct vigil_loop_hist *vigil_loop_wake_latency(const struct vigil_loop *l);
 
 #endif /* VIGIL_LOOP_LOOP_H */

@@ -25,6 +25,7 @@ struct vigil_source {
 	vigil_ready_fn fn;
 	void *ctx;
 	vigil_destroy_fn destroy;
+	struct vigil_loop_hist *hist;     /* ready() timed into it; NULL: not timed */
 	const char *name;                 /* follows the struct in one allocation */
 	struct vigil_source *prev, *next; /* loop->sources, while not dead */
 	struct vigil_source *next_dead;   /* loop->dead_sources, once dead */
@@ -55,6 +56,7 @@ struct vigil_loop {
 	struct vigil_source tsrc; /* the timerfd */
 	struct vigil_source ssrc; /* the signalfd; fd -1 until a signal is registered */
 	uint64_t tfd_ns;          /* deadline programmed in the timerfd; 0: none */
+	uint64_t sleep_until_ns;  /* the deadline this epoll_wait may sleep towards; 0: none */
 
 	struct vigil_source *sources, *dead_sources;
 	struct vigil_timer *timers, *dead_timers;
@@ -80,6 +82,7 @@ struct vigil_loop {
 	vigil_log_fn log;
 	void *log_ctx;
 	struct vigil_loop_stats st;
+	struct vigil_loop_hist wake_hist; /* lateness of the deadlines slept on */
 	struct epoll_event evs[VIGIL_LOOP_BATCH];
 };
 

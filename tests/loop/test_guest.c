@@ -5,7 +5,8 @@
  *    backend to wait for the power-off, other ends to quit, a second
  *    interrupt to kill; the verdict reaches the owner once;
  *  - backend operations called in order (stop, then free), port_closed on
- *    EOF with the link going down;
+ *    EOF with the link going down; each wake-up of the port timed into the
+ *    guest's read histogram;
  *  - backpressure: while the owner is backlogged the port is not read and
  *    the session is told (host_read_pauses), nothing is lost;
  *  - no allocation per frame once set up (malloc and friends wrapped);
@@ -244,11 +245,20 @@ static void test_port_eof(void **state)
 	struct vigil_session_counters c;
 
 	(void)state;
+	const struct vigil_loop_hist *h = vigil_guest_read_hist(x->f.g);
+	uint64_t wakes, in_buckets = 0;
+
 	send_hello_ready(x->peer);
 	spin(x, 2);
+	wakes = h->count; /* each wake-up of the port is timed */
+	assert_true(wakes >= 1);
+	for (int i = 0; i <= VIGIL_LOOP_HIST_BOUNDS; i++)
+		in_buckets += h->buckets[i];
+	assert_int_equal(in_buckets, wakes);
 	close(x->peer);
 	x->peer = -1;
 	spin(x, 2);
+	assert_int_equal(h->count, wakes); /* the EOF wake freed the port: not timed */
 	assert_false(vigil_guest_port_attached(x->f.g));
 	assert_string_equal(x->f.calls[0], "port-closed");
 	vigil_session_counters(vigil_guest_session(x->f.g), &c);

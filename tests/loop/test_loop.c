@@ -14,7 +14,10 @@
  *  - no allocation while dispatching (malloc, calloc, realloc and free are
  *    wrapped and counted), and vigil_loop_free with everything still there
  *    gives back every allocation (and ASan's leak check agrees);
- *  - 1000 sources on socketpairs and 1000 timers in one loop, all dispatched.
+ *  - 1000 sources on socketpairs and 1000 timers in one loop, all dispatched;
+ *  - timing: histogram buckets on their bounds (le), ready() timed only for
+ *    a source given a histogram and not once it freed itself, the wake-up
+ *    latency counted once per wake towards a deadline slept on.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -937,6 +940,140 @@ static void test_no_alloc_dispatch(void **state)
 	}
 }
 
+/* ---- timing histograms -------------------------------------------------- */
+
+static void test_hist_buckets(void **state)
+{
+	struct vigil_loop_hist h = { 0 };
+	const uint64_t *b = vigil_loop_hist_bounds_ns;
+
+	(void)state;
+	for (int i = 1; i < VIGIL_LOOP_HIST_BOUNDS; i++)
+		assert_true(b[i] > b[i - 1]);
+	vigil_loop_hist_add(&h, 0);
+	vigil_loop_hist_add(&h, b[0]);     /* on a bound: that bucket (le) */
+	vigil_loop_hist_add(&h, b[0] + 1); /* just above: the next */
+	vigil_loop_hist_add(&h, b[VIGIL_LOOP_HIST_BOUNDS - 1]);
+	vigil_loop_hist_add(&h, b[VIGIL_LOOP_HIST_BOUNDS - 1] + 1); /* +Inf */
+	assert_int_equal(h.buckets[0], 2);
+	assert_int_equal(h.buckets[1], 1);
+	assert_int_equal(h.buckets[VIGIL_LOOP_HIST_BOUNDS - 1], 1);
+	assert_int_equal(h.buckets[VIGIL_LOOP_HIST_BOUNDS], 1);
+	assert_int_equal(h.count, 5);
+	assert_int_equal(h.sum_ns, 2 * b[0] + 1 + 2 * b[VIGIL_LOOP_HIST_BOUNDS - 1] + 1);
+}
+
+struct timed {
+	uint64_t *now;
+	uint64_t took_ns; /* ready() moves the fake clock this far */
+	bool free_self;
+	int calls;
+};
+
+static int timed_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx)
+{
+	struct timed *t = ctx;
+
+	(void)events;
+	drain(fd);
+	*t->now += t->took_ns;
+	t->calls++;
+	if (t->free_self)
+		vigil_source_free(s);
+	return 0;
+}
+
+/* A source with a histogram has each ready() timed on the loop's clock; one
+ * freed inside its ready() is not (its histogram may be gone with it). */
+static void test_source_hist(void **state)
+{
+	uint64_t now = 1000 * MS;
+	struct vigil_loop *l = new_loop(&now);
+	struct vigil_loop_hist h = { 0 }, h2 = { 0 };
+	struct timed t = { .now = &now, .took_ns = 3 * MS }, t2 = { .now = &now, .took_ns = MS };
+	struct vigil_source *s, *s2, *plain;
+	struct sctx pc = { .drain = true };
+	int sv[2], sv2[2], sv3[2];
+
+	(void)state;
+	pair(sv);
+	pair(sv2);
+	pair(sv3);
+	assert_int_equal(vigil_source_add(l, sv[0], EPOLLIN, 0, timed_ready, &t, "a", &s), 0);
+	assert_int_equal(vigil_source_add(l, sv2[0], EPOLLIN, 0, timed_ready, &t2, "b", &s2), 0);
+	plain = add(l, sv3[0], &pc, "plain");
+	vigil_source_set_hist(s, &h);
+	vigil_source_set_hist(s2, &h2);
+	put(sv[1]);
+	put(sv3[1]);
+	assert_int_equal(vigil_loop_run_once(l, 0), 2);
+	assert_int_equal(h.count, 1);
+	assert_int_equal(h.sum_ns, 3 * MS);
+	assert_int_equal(h.buckets[8], 1); /* 2.5 ms < 3 ms <= 5 ms */
+	assert_int_equal(h2.count, 0);
+
+	t2.free_self = true;
+	put(sv2[1]);
+	assert_int_equal(vigil_loop_run_once(l, 0), 1);
+	assert_int_equal(t2.calls, 1);
+	assert_int_equal(h2.count, 0);
+
+	vigil_source_set_hist(s, NULL);
+	put(sv[1]);
+	assert_int_equal(vigil_loop_run_once(l, 0), 1);
+	assert_int_equal(h.count, 1);
+	(void)plain;
+	vigil_loop_free(l);
+	for (int i = 0; i < 2; i++) {
+		close(sv[i]);
+		close(sv2[i]);
+		close(sv3[i]);
+	}
+}
+
+static void nop_timer(struct vigil_timer *t, uint64_t now_ns, void *ctx)
+{
+	(void)t;
+	(void)now_ns;
+	(*(int *)ctx)++;
+}
+
+/* Wake-up latency: once per wake towards a deadline the loop slept on; not
+ * for a deadline already due, nor for a wake that came before it. */
+static void test_wake_latency(void **state)
+{
+	struct vigil_loop *l = new_loop(NULL);
+	const struct vigil_loop_hist *h = vigil_loop_wake_latency(l);
+	struct vigil_timer *t;
+	int fired = 0, sv[2];
+	struct sctx sc = { .drain = true };
+
+	(void)state;
+	assert_int_equal(vigil_timer_new(l, nop_timer, &fired, &t), 0);
+	assert_int_equal(vigil_loop_run_once(l, 0), 0); /* no timer: nothing */
+	assert_int_equal(h->count, 0);
+
+	vigil_timer_arm(t, vigil_loop_now(l) + 20 * MS);
+	while (!fired)
+		assert_true(vigil_loop_run_once(l, -1) >= 0);
+	assert_int_equal(h->count, 1);
+	assert_true(h->sum_ns < 1000 * MS);
+
+	vigil_timer_arm(t, vigil_loop_now(l)); /* due already: no sleep */
+	assert_int_equal(vigil_loop_run_once(l, -1), 1);
+	assert_int_equal(h->count, 1);
+
+	pair(sv);
+	add(l, sv[0], &sc, "early");
+	vigil_timer_arm(t, vigil_loop_now(l) + 10000 * MS);
+	put(sv[1]); /* wakes long before the deadline */
+	assert_int_equal(vigil_loop_run_once(l, -1), 1);
+	assert_int_equal(h->count, 1);
+	vigil_loop_free(l);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* vigil_loop_free with all kinds of things still there gives back every
  * block and closes exactly the fds it owns. */
 static void test_free_everything(void **state)
@@ -1089,6 +1226,9 @@ int main(void)
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_no_alloc_dispatch),
 		cmocka_unit_test(test_free_everything),
+		cmocka_unit_test(test_hist_buckets),
+		cmocka_unit_test(test_source_hist),
+		cmocka_unit_test(test_wake_latency),
 		cmocka_unit_test(test_scale),
 	};
 
