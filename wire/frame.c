@@ -105,8 +105,8 @@ int vigil_frame_seal(uint8_t *buf, size_t cap, uint16_t type, uint32_t seq, size
 	return (int)(VIGIL_WIRE_HDR_LEN + len);
 }
 
-int vigil_frame_encode(uint8_t *buf, size_t cap, uint16_t type, uint32_t seq,
-		       const void *payload, size_t len)
+int vigil_frame_encode(uint8_t *buf, size_t cap, uint16_t type, uint32_t seq, const void *payload,
+		       size_t len)
 {
 	if (len > VIGIL_WIRE_MAX_PAYLOAD)
 		return -EMSGSIZE;

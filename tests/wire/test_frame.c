@@ -56,7 +56,8 @@ static void test_lengths(void **state)
 
 	(void)state;
 	memset(buf + 24, 0x5a, VIGIL_WIRE_MAX_PAYLOAD);
-	assert_int_equal(vigil_frame_seal(buf, sizeof(buf), VIGIL_MSG_STDOUT, 0, 65536), 24 + 65536);
+	assert_int_equal(vigil_frame_seal(buf, sizeof(buf), VIGIL_MSG_STDOUT, 0, 65536),
+			 24 + 65536);
 	assert_int_equal(vigil_frame_hdr_decode(buf, 24, &h), 0);
 	assert_int_equal(h.len, 65536);
 	assert_int_equal(vigil_frame_seal(buf, sizeof(buf), VIGIL_MSG_STDOUT, 0, 65537), -EMSGSIZE);

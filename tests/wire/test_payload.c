@@ -208,11 +208,21 @@ static void test_flows(void **state)
 	for (int bad = 0; bad < 5; bad++) {
 		n = vigil_flows_encode(pl, sizeof(pl), in, 2);
 		switch (bad) {
-		case 0: pl[0] = 5; break;
-		case 1: pl[2] = 0; break;
-		case 2: pl[2] = 4; break;
-		case 3: pl[8 + 15] = 1; break;
-		case 4: pl[24 + 4] = 1; break;
+		case 0:
+			pl[0] = 5;
+			break;
+		case 1:
+			pl[2] = 0;
+			break;
+		case 2:
+			pl[2] = 4;
+			break;
+		case 3:
+			pl[8 + 15] = 1;
+			break;
+		case 4:
+			pl[24 + 4] = 1;
+			break;
 		}
 		assert_int_equal(vigil_flows_decode(pl, (size_t)n, &r), -EBADMSG);
 	}
@@ -222,7 +232,8 @@ static void test_flows(void **state)
 
 static void test_sched_exit_scenario(void **state)
 {
-	struct vigil_sched_exit in = { -22, VIGIL_SCX_ERROR, VIGIL_STR("runnable task stall") }, out;
+	struct vigil_sched_exit in = { -22, VIGIL_SCX_ERROR, VIGIL_STR("runnable task stall") },
+				out;
 	int n;
 
 	(void)state;
@@ -243,7 +254,7 @@ static void test_sched_exit_scenario(void **state)
 static void test_snapshots(void **state)
 {
 	struct vigil_snapshot_request rq = { 7, VIGIL_SNAP_MEMORY_DUMP, VIGIL_STR("after-warmup") },
-				     rqo;
+				      rqo;
 	struct vigil_snapshot_reply rp = { 7, -95, VIGIL_STR("/tmp/dump.elf") }, rpo;
 	int n;
 

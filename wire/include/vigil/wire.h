@@ -30,16 +30,16 @@ extern "C" {
 
 /* ---- limits ------------------------------------------------------------ */
 
-#define VIGIL_WIRE_VERSION 1
-#define VIGIL_WIRE_MAGIC_LEN 4
-#define VIGIL_WIRE_HDR_LEN 24
+#define VIGIL_WIRE_VERSION     1
+#define VIGIL_WIRE_MAGIC_LEN   4
+#define VIGIL_WIRE_HDR_LEN     24
 #define VIGIL_WIRE_MAX_PAYLOAD 65536u
-#define VIGIL_WIRE_MAX_FRAME (VIGIL_WIRE_HDR_LEN + VIGIL_WIRE_MAX_PAYLOAD)
-#define VIGIL_WIRE_STR_MAX 4096u  /* bytes in a "str", unless stated */
+#define VIGIL_WIRE_MAX_FRAME   (VIGIL_WIRE_HDR_LEN + VIGIL_WIRE_MAX_PAYLOAD)
+#define VIGIL_WIRE_STR_MAX     4096u /* bytes in a "str", unless stated */
 #define VIGIL_WIRE_MAX_RECORDS 1024u /* BEAT/FLOW records per frame */
-#define VIGIL_WIRE_BEAT_LEN 40u
-#define VIGIL_WIRE_FLOW_LEN 64u
-#define VIGIL_WIRE_MAX_STATS 1024u /* AGENT_STATS counters */
+#define VIGIL_WIRE_BEAT_LEN    40u
+#define VIGIL_WIRE_FLOW_LEN    64u
+#define VIGIL_WIRE_MAX_STATS   1024u /* AGENT_STATS counters */
 
 extern VIGIL_API const uint8_t vigil_wire_magic[VIGIL_WIRE_MAGIC_LEN]; /* "VGL1" */
 
@@ -118,39 +118,37 @@ struct vigil_frame_hdr {
  * header is valid but len is over the limit (*out is still written then, so
  * the caller can report it).
  */
-VIGIL_API int vigil_frame_hdr_decode(const uint8_t *buf, size_t n,
-				     struct vigil_frame_hdr *out);
+VIGIL_API int vigil_frame_hdr_decode(const uint8_t *buf, size_t n, struct vigil_frame_hdr *out);
 
 /*
  * Write a whole frame into buf: header then payload (copied unless payload
  * already points at buf + 24). Returns the frame length, -EMSGSIZE when len
  * is over the limit, -ENOBUFS when cap is too small. Never allocates.
  */
-VIGIL_API int vigil_frame_encode(uint8_t *buf, size_t cap, uint16_t type,
-				 uint32_t seq, const void *payload, size_t len);
+VIGIL_API int vigil_frame_encode(uint8_t *buf, size_t cap, uint16_t type, uint32_t seq,
+				 const void *payload, size_t len);
 
 /*
  * Seal a frame whose payload the caller already wrote at buf + 24 (the
  * typed encoders below write there): fills in the header and both CRCs.
  * Returns 24 + len, -EMSGSIZE, or -ENOBUFS.
  */
-VIGIL_API int vigil_frame_seal(uint8_t *buf, size_t cap, uint16_t type,
-			       uint32_t seq, size_t len);
+VIGIL_API int vigil_frame_seal(uint8_t *buf, size_t cap, uint16_t type, uint32_t seq, size_t len);
 
 /* ---- stream assembler -------------------------------------------------- */
 
 /* Counters, named as in the spec; monotonic for the assembler's lifetime. */
 struct vigil_asm_stats {
-	uint64_t garbage_bytes;     /* bytes skipped while scanning for magic */
-	uint64_t header_crc_errors; /* each drops exactly one byte */
-	uint64_t oversize_frames;   /* each drops exactly 24 bytes */
-	uint64_t lost_frames;       /* sum of forward seq jumps */
-	uint64_t seq_regressions;   /* backward seq steps (not a new epoch) */
-	uint64_t epochs;            /* HELLO frames with seq 0 */
-	uint64_t frames;            /* frames delivered (crc_ok or not) */
+	uint64_t garbage_bytes;      /* bytes skipped while scanning for magic */
+	uint64_t header_crc_errors;  /* each drops exactly one byte */
+	uint64_t oversize_frames;    /* each drops exactly 24 bytes */
+	uint64_t lost_frames;        /* sum of forward seq jumps */
+	uint64_t seq_regressions;    /* backward seq steps (not a new epoch) */
+	uint64_t epochs;             /* HELLO frames with seq 0 */
+	uint64_t frames;             /* frames delivered (crc_ok or not) */
 	uint64_t payload_crc_errors; /* frames delivered with crc_ok false */
-	uint64_t bytes;             /* bytes fed */
-	uint64_t resets;            /* vigil_asm_reset calls */
+	uint64_t bytes;              /* bytes fed */
+	uint64_t resets;             /* vigil_asm_reset calls */
 };
 
 /* A delivered frame. payload is a borrowed view, valid until the next
@@ -159,9 +157,9 @@ struct vigil_frame {
 	struct vigil_frame_hdr hdr;
 	const uint8_t *payload;
 	bool crc_ok;
-	bool new_epoch;     /* HELLO with seq 0 */
-	uint32_t lost;      /* frames lost just before this one */
-	bool regression;    /* seq stepped backwards */
+	bool new_epoch;  /* HELLO with seq 0 */
+	uint32_t lost;   /* frames lost just before this one */
+	bool regression; /* seq stepped backwards */
 };
 
 /*
@@ -170,12 +168,12 @@ struct vigil_frame {
  * place it (static, embedded, or allocated once at setup).
  */
 struct vigil_asm {
-	const uint8_t *in;   /* caller's bytes not yet looked at */
+	const uint8_t *in; /* caller's bytes not yet looked at */
 	size_t in_len;
-	uint32_t hold_len;   /* bytes in hold[] */
-	uint32_t hold_need;  /* total frame length once the header is valid, else 0 */
-	bool have_seq;       /* a frame has been delivered: expect_seq is set */
-	bool hold_done;      /* hold[] held the frame last delivered */
+	uint32_t hold_len;  /* bytes in hold[] */
+	uint32_t hold_need; /* total frame length once the header is valid, else 0 */
+	bool have_seq;      /* a frame has been delivered: expect_seq is set */
+	bool hold_done;     /* hold[] held the frame last delivered */
 	uint32_t expect_seq;
 	struct vigil_asm_stats st;
 	uint8_t hold[VIGIL_WIRE_MAX_FRAME];
@@ -284,14 +282,14 @@ struct vigil_hello {
 };
 
 struct vigil_beat {
-	uint32_t pid;          /* >= 2 */
+	uint32_t pid; /* >= 2 */
 	uint32_t app_payload;
 	uint64_t nonce;
 	uint64_t guest_mono_ns;
-	uint64_t pidns_inode;  /* 0 if unknown */
-	uint16_t status;       /* enum vigil_beat_status */
-	uint8_t origin;        /* enum vigil_beat_origin; other values kept */
-	uint32_t deadline_ms;  /* 0: the host's default threshold */
+	uint64_t pidns_inode; /* 0 if unknown */
+	uint16_t status;      /* enum vigil_beat_status */
+	uint8_t origin;       /* enum vigil_beat_origin; other values kept */
+	uint32_t deadline_ms; /* 0: the host's default threshold */
 };
 
 struct vigil_flow {
@@ -365,8 +363,8 @@ struct vigil_pong {
 };
 
 struct vigil_agent_stats {
-	uint32_t count;         /* 0..1024 */
-	const uint8_t *values;  /* count little-endian u64s */
+	uint32_t count;        /* 0..1024 */
+	const uint8_t *values; /* count little-endian u64s */
 };
 
 /*
@@ -429,7 +427,8 @@ VIGIL_API int vigil_snapshot_request_encode(uint8_t *out, size_t cap,
 VIGIL_API int vigil_snapshot_reply_encode(uint8_t *out, size_t cap,
 					  const struct vigil_snapshot_reply *in);
 VIGIL_API int vigil_exit_encode(uint8_t *out, size_t cap, const struct vigil_exit *in);
-VIGIL_API int vigil_test_result_encode(uint8_t *out, size_t cap, const struct vigil_test_result *in);
+VIGIL_API int vigil_test_result_encode(uint8_t *out, size_t cap,
+				       const struct vigil_test_result *in);
 /* text_len must leave the payload within VIGIL_WIRE_MAX_PAYLOAD. */
 VIGIL_API int vigil_dmesg_encode(uint8_t *out, size_t cap, const struct vigil_dmesg *in);
 VIGIL_API int vigil_log_encode(uint8_t *out, size_t cap, const struct vigil_log *in);
@@ -482,8 +481,7 @@ static inline int vigil_beat_check(const uint8_t *rec)
 	return 0;
 }
 
-static inline void vigil_beat_get(const struct vigil_records *r, uint32_t i,
-				  struct vigil_beat *out)
+static inline void vigil_beat_get(const struct vigil_records *r, uint32_t i, struct vigil_beat *out)
 {
 	const uint8_t *b = r->base + (size_t)i * VIGIL_WIRE_BEAT_LEN;
 
