@@ -392,7 +392,8 @@ static void naive_decode(const uint8_t *s, size_t n, struct got *g)
 
 static size_t gen_frame(uint8_t *out, size_t cap, uint32_t *seq)
 {
-	static const uint16_t types[] = { 1, 2, 3, 5, 6, 11, 12, 15, 16, 0x12, 0x8002, 0x77 };
+	static const uint16_t types[] = { 1,  2,  3,    5,    6,      11,     12,
+					  15, 16, 0x12, 0x13, 0x8002, 0x8004, 0x77 };
 	uint16_t type = types[rnd(sizeof(types) / sizeof(types[0]))];
 	size_t len;
 	uint8_t *p = out + 24;

@@ -102,9 +102,11 @@ static void test_catalogue(void **state)
 		{ 0x0010, "LOG", VIGIL_CLASS_OUTPUT },
 		{ 0x0011, "PONG", VIGIL_CLASS_CONTROL },
 		{ 0x0012, "AGENT_STATS", VIGIL_CLASS_RECORD },
+		{ 0x0013, "PROCESS_REPORT", VIGIL_CLASS_CONTROL },
 		{ 0x8001, "SNAPSHOT_REPLY", VIGIL_CLASS_CONTROL },
 		{ 0x8002, "PING", VIGIL_CLASS_CONTROL },
 		{ 0x8003, "SHUTDOWN", VIGIL_CLASS_CONTROL },
+		{ 0x8004, "INSPECT", VIGIL_CLASS_CONTROL },
 	};
 	unsigned known = 0;
 
@@ -119,9 +121,9 @@ static void test_catalogue(void **state)
 			known++;
 	assert_int_equal(known, sizeof(want) / sizeof(want[0]));
 	assert_null(vigil_msg_name(0));
-	assert_null(vigil_msg_name(0x13));
+	assert_null(vigil_msg_name(0x14));
 	assert_null(vigil_msg_name(0x8000));
-	assert_null(vigil_msg_name(0x8004));
+	assert_null(vigil_msg_name(0x8005));
 	assert_int_equal(vigil_msg_class(0x7FFF), VIGIL_CLASS_UNKNOWN);
 }
 
