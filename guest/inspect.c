@@ -1,20 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * inspect: /proc parsers and the sampler (see inspect.h for the rules,
- * limits and load).
+ * inspect: /proc parsers, the sampler, and the inspector's worker thread
+ * and slots (see inspect.h for the rules, limits and load).
  */
 #define _GNU_SOURCE
 #include "inspect.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
 
 #define STAT_LAST_CPU 39 /* field numbers of proc(5) */
 #define STAT_POLICY   41
+#define STOP_WAIT_NS  (200 * NSEC_PER_MSEC)
 
 /* ---- parsers ------------------------------------------------------------- */
 
@@ -395,4 +399,210 @@ int inspect_sample(const char *proc, uint32_t pid, struct inspect_bufs *b,
 	}
 	close(dfd);
 	return report_status(r, st);
+}
+
+/* ---- the inspector -------------------------------------------------------- */
+
+/* The slot in state that came first, or NULL. Under mu. */
+static struct inspect_slot *oldest(struct inspector *in, enum inspect_slot_state state)
+{
+	struct inspect_slot *best = NULL;
+
+	for (unsigned i = 0; i < INSPECT_SLOTS; i++) {
+		struct inspect_slot *s = &in->slot[i];
+
+		if (s->state == state && (!best || s->ticket < best->ticket))
+			best = s;
+	}
+	return best;
+}
+
+/* Sample s into its payload (the worker, without the lock). */
+static void slot_sample(struct inspector *in, struct inspect_slot *s)
+{
+	struct vigil_process_report r = { .request_id = s->request_id, .pid = s->pid };
+	int n;
+
+	inspect_sample(in->proc, s->pid, &in->bufs, &r);
+	n = vigil_process_report_encode(s->payload, sizeof(s->payload), &r);
+	if (n < 0) {
+		/* Cannot happen (the sampler keeps every limit); answer anyway. */
+		report_status(&r, -EIO);
+		n = vigil_process_report_encode(s->payload, sizeof(s->payload), &r);
+	}
+	s->len = n > 0 ? (uint32_t)n : 0;
+}
+
+static void *worker(void *arg)
+{
+	struct inspector *in = arg;
+	const uint64_t one = 1;
+
+	pthread_mutex_lock(&in->mu);
+	for (;;) {
+		struct inspect_slot *s = NULL;
+
+		while (!in->stop && !(s = oldest(in, INSPECT_QUEUED)))
+			pthread_cond_wait(&in->cv, &in->mu);
+		if (in->stop)
+			break;
+		s->state = INSPECT_SAMPLING;
+		pthread_mutex_unlock(&in->mu);
+		slot_sample(in, s);
+		pthread_mutex_lock(&in->mu);
+		s->state = INSPECT_DONE;
+		pthread_mutex_unlock(&in->mu);
+		if (write(in->efd, &one, sizeof(one)) < 0) {
+			/* The counter is far from full: cannot fail. */
+		}
+		pthread_mutex_lock(&in->mu);
+	}
+	in->exited = true;
+	pthread_cond_broadcast(&in->gone);
+	pthread_mutex_unlock(&in->mu);
+	return NULL;
+}
+
+static int sync_init(struct inspector *in)
+{
+	pthread_condattr_t ca;
+	int e;
+
+	if ((e = pthread_mutex_init(&in->mu, NULL)))
+		return -e;
+	if ((e = pthread_condattr_init(&ca)))
+		return -e;
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	e = pthread_cond_init(&in->cv, &ca);
+	if (!e)
+		e = pthread_cond_init(&in->gone, &ca);
+	pthread_condattr_destroy(&ca);
+	return -e;
+}
+
+int inspector_start(struct inspector *in, const char *proc)
+{
+	sigset_t all, old;
+	size_t n = strlen(proc);
+	int e;
+
+	memset(in, 0, sizeof(*in));
+	in->efd = -1;
+	if (n > INSPECT_PROC_MAX)
+		return -ENAMETOOLONG;
+	memcpy(in->proc, proc, n + 1);
+	if ((e = sync_init(in)) < 0)
+		return e;
+	in->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (in->efd < 0)
+		return -errno;
+	/* Signals stay with the event loop's signalfd. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&in->thread, NULL, worker, in);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e) {
+		close(in->efd);
+		in->efd = -1;
+		return -e;
+	}
+	return 0;
+}
+
+void inspector_stop(struct inspector *in)
+{
+	struct timespec until;
+	bool exited;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += (long)STOP_WAIT_NS;
+	until.tv_sec += until.tv_nsec / (long)NSEC_PER_SEC;
+	until.tv_nsec %= (long)NSEC_PER_SEC;
+	pthread_mutex_lock(&in->mu);
+	in->stop = true;
+	pthread_cond_broadcast(&in->cv);
+	while (!in->exited)
+		if (pthread_cond_timedwait(&in->gone, &in->mu, &until) == ETIMEDOUT)
+			break;
+	exited = in->exited;
+	pthread_mutex_unlock(&in->mu);
+	if (!exited) {
+		/* Stuck in a /proc read: the process's exit ends it. */
+		pthread_detach(in->thread);
+		return;
+	}
+	pthread_join(in->thread, NULL);
+	close(in->efd);
+	in->efd = -1;
+}
+
+/* The answer to a request no slot could take. */
+static void answer_busy(struct inspector *in, const struct vigil_inspect *rq, struct chan *c)
+{
+	struct vigil_process_report r = { .request_id = rq->request_id,
+					  .pid = rq->pid,
+					  .status = -EBUSY };
+	uint8_t buf[VIGIL_WIRE_REPORT_MIN_LEN];
+	int n = vigil_process_report_encode(buf, sizeof(buf), &r);
+
+	in->st.busy++;
+	if (n > 0 &&
+	    chan_push(c, CHAN_Q_CTL_EXT, VIGIL_MSG_PROCESS_REPORT, buf, (uint32_t)n, false) == 0)
+		in->st.reports++;
+	else
+		in->st.unanswered++;
+}
+
+int inspector_request(struct inspector *in, const struct vigil_inspect *rq, struct chan *c)
+{
+	struct inspect_slot *s;
+
+	pthread_mutex_lock(&in->mu);
+	s = oldest(in, INSPECT_FREE);
+	if (s) {
+		s->state = INSPECT_QUEUED;
+		s->request_id = rq->request_id;
+		s->pid = rq->pid;
+		s->ticket = ++in->next_ticket;
+		pthread_cond_signal(&in->cv);
+	}
+	pthread_mutex_unlock(&in->mu);
+	if (!s) {
+		answer_busy(in, rq, c);
+		return -EBUSY;
+	}
+	in->st.requests++;
+	return 0;
+}
+
+int inspector_collect(struct inspector *in, struct chan *c)
+{
+	uint64_t v;
+	int queued = 0;
+
+	if (read(in->efd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: called for held slots, or woken for one already taken */
+	}
+	in->held = false;
+	for (;;) {
+		struct inspect_slot *s;
+
+		pthread_mutex_lock(&in->mu);
+		s = oldest(in, INSPECT_DONE);
+		pthread_mutex_unlock(&in->mu);
+		if (!s)
+			break;
+		/* DONE: the worker is done with s; only this thread touches it. */
+		if (chan_push(c, CHAN_Q_CTL_EXT, VIGIL_MSG_PROCESS_REPORT, s->payload, s->len,
+			      false) < 0) {
+			in->held = true;
+			break;
+		}
+		in->st.reports++;
+		queued++;
+		pthread_mutex_lock(&in->mu);
+		s->state = INSPECT_FREE;
+		pthread_mutex_unlock(&in->mu);
+	}
+	return queued;
 }

@@ -4,7 +4,9 @@
  * at every limit, status fed in every split), the sampler on this
  * machine's /proc (this process, a sleeping child, a zombie, a reaped and a
  * never-existing pid) and on fake trees (missing, unreadable, over-long
- * files).
+ * files), and the inspector: four requests in flight, the fifth answered
+ * -EBUSY at once while the worker is stuck in a read (a FIFO standing in
+ * for a /proc file that blocks), and a stop that leaves a stuck worker.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -484,6 +486,213 @@ static void test_sample_fake_stat_errors(void **state)
 	rm_tree(root);
 }
 
+/* ---- the inspector ---------------------------------------------------------- */
+
+struct ifx {
+	int sv[2]; /* [0] the host's end, [1] the agent's port */
+	struct chan c;
+	struct rx rx;
+};
+
+static void ifx_init(struct ifx *x)
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, x->sv), 0);
+	fcntl(x->sv[1], F_SETFL, O_NONBLOCK);
+	assert_int_equal(chan_init(&x->c, x->sv[1], NULL, NULL, NULL), 0);
+	rx_init(&x->rx);
+}
+
+static void ifx_fini(struct ifx *x)
+{
+	chan_fini(&x->c);
+	rx_free(&x->rx);
+	close(x->sv[0]);
+	close(x->sv[1]);
+}
+
+/* Wait (up to 5 s) for the worker's eventfd, then collect. */
+static int collect_when_ready(struct inspector *in, struct chan *c)
+{
+	struct pollfd p = { .fd = inspector_fd(in), .events = POLLIN };
+
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	return inspector_collect(in, c);
+}
+
+/* Flush what the chan holds to the host side; decode the reports there. */
+static size_t reports(struct ifx *x, struct vigil_process_report *out, size_t max)
+{
+	size_t n = 0;
+
+	assert_int_equal(chan_flush(&x->c, 1), 0);
+	while (rx_pump(&x->rx, x->sv[0], 50) > 0)
+		;
+	for (size_t i = 0; i < x->rx.n && n < max; i++) {
+		if (x->rx.f[i].type != VIGIL_MSG_PROCESS_REPORT)
+			continue;
+		assert_int_equal(
+		    vigil_process_report_decode(rx_payload(&x->rx, i), x->rx.f[i].len, &out[n]), 0);
+		n++;
+	}
+	return n;
+}
+
+static void test_inspector_answers(void **state)
+{
+	static struct inspector in;
+	struct vigil_inspect rq = { 7, (uint32_t)getpid() };
+	struct vigil_process_report r[4];
+	struct ifx x;
+
+	(void)state;
+	ifx_init(&x);
+	assert_int_equal(inspector_start(&in, "/proc"), 0);
+	assert_int_equal(inspector_request(&in, &rq, &x.c), 0);
+	assert_int_equal(collect_when_ready(&in, &x.c), 1);
+	assert_int_equal(reports(&x, r, 4), 1);
+	assert_int_equal(r[0].request_id, 7);
+	assert_int_equal(r[0].pid, getpid());
+	assert_int_equal(r[0].status, 0);
+	assert_true(r[0].state == 'R' || r[0].state == 'S');
+	assert_true(r[0].comm.len > 0);
+	assert_int_equal(in.st.requests, 1);
+	assert_int_equal(in.st.reports, 1);
+	inspector_stop(&in);
+	assert_int_equal(in.efd, -1); /* joined, fd closed */
+	ifx_fini(&x);
+}
+
+/* Open the FIFO for writing once the worker has opened it for reading,
+ * write a cgroup line and close: that one sample can finish. */
+static void release_fifo(const char *path)
+{
+	int fd = -1;
+
+	for (int i = 0; i < 1000 && fd < 0; i++) {
+		fd = open(path, O_WRONLY | O_NONBLOCK);
+		if (fd < 0) {
+			assert_int_equal(errno, ENXIO); /* no reader yet */
+			usleep(2000);
+		}
+	}
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "0::/slow\n", 9), 9);
+	close(fd);
+}
+
+/* Fake tree whose pid 4242 has a FIFO for cgroup: each sample blocks until
+ * release_fifo(path). */
+static void fifo_tree(char *root, size_t cap, char *fifo, size_t fcap)
+{
+	char dir[96], line[1024];
+
+	fake_root(root, cap, dir, sizeof(dir), 4242);
+	put_file(dir, "stat", line, stat_line(line, sizeof(line), "w", 'R', 0, 7, 52));
+	snprintf(fifo, fcap, "%s/cgroup", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+}
+
+static void test_inspector_busy(void **state)
+{
+	static struct inspector in;
+	struct vigil_process_report r[8];
+	char root[64], fifo[128];
+	struct ifx x;
+	uint64_t t0;
+
+	(void)state;
+	ifx_init(&x);
+	fifo_tree(root, sizeof(root), fifo, sizeof(fifo));
+	assert_int_equal(inspector_start(&in, root), 0);
+	/* Four in flight, the worker stuck in the first; the fifth is
+	 * answered at once, without waiting for any of them. */
+	t0 = rx_now_ms();
+	for (uint32_t id = 1; id <= 4; id++) {
+		struct vigil_inspect rq = { id, 4242 };
+
+		assert_int_equal(inspector_request(&in, &rq, &x.c), 0);
+	}
+	{
+		struct vigil_inspect rq = { 5, 4242 };
+
+		assert_int_equal(inspector_request(&in, &rq, &x.c), -EBUSY);
+	}
+	assert_true(rx_now_ms() - t0 < 1000);
+	assert_int_equal(reports(&x, r, 8), 1);
+	assert_int_equal(r[0].request_id, 5);
+	assert_int_equal(r[0].pid, 4242);
+	assert_int_equal(r[0].status, -EBUSY);
+	assert_int_equal(r[0].state, 0);
+	/* Let the four through, one sample at a time, oldest first. Each
+	 * release waits for the last sample's end: a writer that came early
+	 * would feed two samples' reads at once. */
+	for (int k = 0; k < 4; k++) {
+		release_fifo(fifo);
+		assert_int_equal(collect_when_ready(&in, &x.c), 1);
+	}
+	assert_int_equal(reports(&x, r, 8), 5);
+	for (uint32_t k = 1; k < 5; k++) {
+		assert_int_equal(r[k].request_id, k);
+		assert_int_equal(r[k].status, 0);
+		assert_int_equal(r[k].policy, VIGIL_POLICY_EXT);
+		assert_true(str_is(r[k].cgroup, "0::/slow"));
+	}
+	/* The slots are free again. */
+	{
+		struct vigil_inspect rq = { 6, 4242 };
+
+		assert_int_equal(inspector_request(&in, &rq, &x.c), 0);
+		release_fifo(fifo);
+		assert_int_equal(collect_when_ready(&in, &x.c), 1);
+	}
+	assert_int_equal(in.st.requests, 5);
+	assert_int_equal(in.st.busy, 1);
+	assert_int_equal(in.st.reports, 6);
+	assert_int_equal(in.st.unanswered, 0);
+	inspector_stop(&in);
+	ifx_fini(&x);
+	rm_tree(root);
+}
+
+/* A worker stuck in a read does not hold up stop; it ends once unblocked. */
+static void test_inspector_stop_stuck(void **state)
+{
+	static struct inspector in;
+	struct vigil_inspect rq = { 1, 4242 };
+	char root[64], fifo[128];
+	struct ifx x;
+	uint64_t t0;
+	bool sampling = false, exited = false;
+
+	(void)state;
+	ifx_init(&x);
+	fifo_tree(root, sizeof(root), fifo, sizeof(fifo));
+	assert_int_equal(inspector_start(&in, root), 0);
+	assert_int_equal(inspector_request(&in, &rq, &x.c), 0);
+	for (int i = 0; i < 500 && !sampling; i++) {
+		pthread_mutex_lock(&in.mu);
+		sampling = in.slot[0].state == INSPECT_SAMPLING;
+		pthread_mutex_unlock(&in.mu);
+		usleep(1000);
+	}
+	assert_true(sampling);
+	t0 = rx_now_ms();
+	inspector_stop(&in);
+	assert_true(rx_now_ms() - t0 < 1000);
+	assert_true(in.efd >= 0); /* left to the detached worker */
+	release_fifo(fifo);
+	for (int i = 0; i < 500 && !exited; i++) {
+		pthread_mutex_lock(&in.mu);
+		exited = in.exited;
+		pthread_mutex_unlock(&in.mu);
+		usleep(2000);
+	}
+	assert_true(exited);
+	close(in.efd);
+	ifx_fini(&x);
+	rm_tree(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -497,6 +706,9 @@ int main(void)
 		cmocka_unit_test(test_sample_fake_full),
 		cmocka_unit_test(test_sample_fake_missing),
 		cmocka_unit_test(test_sample_fake_stat_errors),
+		cmocka_unit_test(test_inspector_answers),
+		cmocka_unit_test(test_inspector_busy),
+		cmocka_unit_test(test_inspector_stop_stuck),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
