@@ -70,7 +70,8 @@ static void inspection_decoders(const uint8_t *p, size_t len)
 	}
 }
 
-static void all_decoders(const uint8_t *p, size_t len)
+/* The decoders of the types the protocol started with. */
+static void first_decoders(const uint8_t *p, size_t len)
 {
 	struct vigil_hello h;
 	struct vigil_records r;
@@ -150,6 +151,11 @@ static void all_decoders(const uint8_t *p, size_t len)
 		(void)sum;
 	}
 	(void)vigil_shutdown_decode(p, len);
+}
+
+static void all_decoders(const uint8_t *p, size_t len)
+{
+	first_decoders(p, len);
 	inspection_decoders(p, len);
 }
 
