@@ -434,7 +434,8 @@ static void dispatch(struct chan *c, const struct vigil_frame *f)
 {
 	uint16_t t = f->hdr.type;
 
-	if (!vigil_msg_name(t) || !vigil_msg_to_guest(t) || !f->crc_ok ||
+	if (!vigil_msg_name(t) || (t == VIGIL_MSG_INSPECT && !c->rx_inspect) ||
+	    !vigil_msg_to_guest(t) || !f->crc_ok ||
 	    vigil_payload_check(t, f->payload, f->hdr.len) < 0) {
 		c->st.rx_rejected++;
 		return;

@@ -9,10 +9,11 @@
  *
  * Priorities, highest first, when the writer fills its buffer:
  *   1. control (HELLO, SYS_RDY, SCHED_EXIT, SCENARIO_*, SNAPSHOT_REQUEST,
- *      EXIT, PONG, TEST_RESULT): a FIFO that never drops; a push into a full
- *      one fails with -ENOBUFS so the producer sees back-pressure. Producers
- *      outside the agent (PONGs for the host's PINGs, control-socket
- *      clients) may fill only half of it (CHAN_Q_CTL_EXT), and the port is
+ *      EXIT, PONG, TEST_RESULT, PROCESS_REPORT): a FIFO that never drops; a
+ *      push into a full one fails with -ENOBUFS so the producer sees
+ *      back-pressure. Producers outside the agent (PONGs for the host's
+ *      PINGs, PROCESS_REPORTs for its INSPECTs, control-socket clients) may
+ *      fill only half of it (CHAN_Q_CTL_EXT), and the port is
  *      not decoded further while that half is full, so the agent's own
  *      control frames (EXIT, SCHED_EXIT) always find room. An item pushed
  *      "after output" (EXIT) waits until every output item queued before it
@@ -75,7 +76,8 @@ struct chan_stats {
 	uint64_t ctl_full;        /* control pushes refused (back-pressure) */
 	uint64_t disconnects;     /* the other end went away */
 	uint64_t rx_frames;       /* host frames accepted */
-	uint64_t rx_rejected;     /* unknown type, wrong direction, torn or malformed */
+	uint64_t rx_rejected;     /* unknown type (INSPECT without rx_inspect), wrong
+				   * direction, torn or malformed */
 	uint64_t ctl_ext_full;    /* outside control pushes refused at half capacity */
 };
 
@@ -98,7 +100,9 @@ struct chan {
 	uint16_t *beat_idx; /* open-addressed pid index: slot + 1, 0 empty */
 	bool stats_due;
 	struct vigil_asm *rx;
-	bool rx_held; /* rx holds pushed bytes not yet decoded (paused) */
+	bool rx_held;    /* rx holds pushed bytes not yet decoded (paused) */
+	bool rx_inspect; /* INSPECT is answered (HELLO capability bit 6); when
+			  * false it counts as an unknown type, as the protocol says */
 	uint8_t *rbuf;
 	chan_frame_fn on_frame;
 	chan_stats_fn stats_fn;

@@ -25,6 +25,7 @@
 #include "chan.h"
 #include "ctl.h"
 #include "flows.h"
+#include "inspect.h"
 #include "kmsg.h"
 #include "port.h"
 #include "relay.h"
@@ -49,6 +50,7 @@ enum tag {
 	TAG_KMSG,
 	TAG_OUT, /* + 0 stdout, + 1 stderr */
 	TAG_ERR,
+	TAG_INSPECT,
 	TAG_CONN = 64, /* + connection index */
 };
 
@@ -69,8 +71,9 @@ struct core {
 	struct flows flows;
 	struct scx scx;
 	struct runner run;
-	bool have_ctl, have_kmsg, have_flows, have_scx, have_run;
-	struct watch w_port, w_sig, w_beat, w_ctl, w_kmsg, w_pipe[2], w_conn[CTL_MAX_CONN];
+	struct inspector insp;
+	bool have_ctl, have_kmsg, have_flows, have_scx, have_run, have_insp;
+	struct watch w_port, w_sig, w_beat, w_ctl, w_kmsg, w_insp, w_pipe[2], w_conn[CTL_MAX_CONN];
 	uint64_t port_retry_ns; /* when disconnected: next probe */
 	uint32_t port_backoff_ms;
 	uint64_t kmsg_wake_ns; /* when throttled: next read, else 0 */
@@ -139,6 +142,7 @@ void core_cfg_defaults(struct core_cfg *cfg)
 	cfg->kmsg_burst = 4000;
 	cfg->flows_ms = 1000;
 	cfg->scx_path = SCX_STATE_PATH;
+	cfg->proc_path = "/proc";
 	cfg->stats_ms = 1000;
 	cfg->self_beat_ms = 1000;
 	cfg->grace_ms = 5000;
@@ -178,7 +182,8 @@ static void watch_set(struct core *k, struct watch *w, uint64_t tag, uint32_t ev
  * AGENT_STATS: the 8 counters the protocol names, then the agent's own, in
  * this order (docs/agent.md): beats_coalesced, beats_dropped, kmsg_lost,
  * kmsg_throttled, ctl_requests, ctl_rejected, rx_frames, rx_rejected,
- * disconnects, flows_untracked, sched_exits, shutdown_ignored, ctl_ext_full.
+ * disconnects, flows_untracked, sched_exits, shutdown_ignored, ctl_ext_full,
+ * inspections, inspect_busy, inspect_unanswered.
  */
 static uint32_t stats_fill(void *ctx, uint64_t *v, uint32_t max)
 {
@@ -205,6 +210,9 @@ static uint32_t stats_fill(void *ctx, uint64_t *v, uint32_t max)
 		k->scx.sent,
 		k->shutdown_ignored,
 		k->ch.st.ctl_ext_full,
+		k->insp.st.requests,
+		k->insp.st.busy,
+		k->insp.st.unanswered,
 	};
 	uint32_t n = ARRAY_SIZE(all) < max ? ARRAY_SIZE(all) : max;
 
@@ -264,6 +272,14 @@ static void on_frame(void *ctx, const struct vigil_frame *f)
 
 		if (vigil_snapshot_reply_decode(f->payload, f->hdr.len, &r) == 0 && k->have_ctl)
 			ctl_snapshot_reply(&k->ctl, &r);
+		break;
+	}
+	case VIGIL_MSG_INSPECT: {
+		struct vigil_inspect rq;
+
+		/* chan lets INSPECT through only with the inspector running. */
+		if (vigil_inspect_decode(f->payload, f->hdr.len, &rq) == 0 && k->have_insp)
+			inspector_request(&k->insp, &rq, &k->ch);
 		break;
 	}
 	case VIGIL_MSG_SHUTDOWN:
@@ -575,7 +591,7 @@ static int send_hello(struct core *k)
 	h.capabilities = CORE_CAP_BEATS | (k->have_ctl ? CORE_CAP_CTL : 0) |
 			 (k->cfg->argv || k->cfg->workload_error ? CORE_CAP_WORKLOAD : 0) |
 			 (k->have_kmsg ? CORE_CAP_KMSG : 0) | (k->have_flows ? CORE_CAP_FLOWS : 0) |
-			 (k->have_scx ? CORE_CAP_SCX : 0);
+			 (k->have_scx ? CORE_CAP_SCX : 0) | (k->have_insp ? CORE_CAP_INSPECT : 0);
 	h.guest_boottime_ns = boot_ns();
 	h.agent_version =
 	    (struct vigil_str){ VIGIL_AGENT_VERSION, sizeof(VIGIL_AGENT_VERSION) - 1 };
@@ -663,6 +679,27 @@ static int open_port(struct core *k)
 	return 0;
 }
 
+/*
+ * The inspector's thread: after the signal mask is set (it blocks them all
+ * anyway) and before HELLO, whose capability bit 6 says INSPECT is answered.
+ */
+static void open_inspector(struct core *k)
+{
+	int e;
+
+	if (!k->cfg->proc_path)
+		return;
+	e = inspector_start(&k->insp, k->cfg->proc_path);
+	if (e < 0) {
+		core_log(k, 4, "process inspection unavailable (%s): INSPECT not answered",
+			 strerror(-e));
+		return;
+	}
+	k->have_insp = true;
+	k->ch.rx_inspect = true;
+	k->w_insp.fd = inspector_fd(&k->insp);
+}
+
 /* Kernel log, flows and sched_ext: each optional, a failure only disables it. */
 static void open_sources(struct core *k, uint64_t now)
 {
@@ -714,7 +751,7 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 
 	memset(k, 0, sizeof(*k));
 	k->cfg = cfg;
-	k->w_port.fd = k->w_sig.fd = k->w_beat.fd = k->w_ctl.fd = k->w_kmsg.fd = -1;
+	k->w_port.fd = k->w_sig.fd = k->w_beat.fd = k->w_ctl.fd = k->w_kmsg.fd = k->w_insp.fd = -1;
 	k->w_pipe[0].fd = k->w_pipe[1].fd = -1;
 	for (int i = 0; i < CTL_MAX_CONN; i++)
 		k->w_conn[i].fd = -1;
@@ -740,6 +777,7 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 	k->w_sig.fd = k->sfd;
 
 	open_sources(k, now);
+	open_inspector(k);
 	k->self_pid = (uint32_t)getpid();
 	k->self_pidns = relay_pidns("/proc", k->self_pid);
 	if ((e = send_hello(k)) < 0 || (e = open_sockets(k)) < 0)
@@ -756,6 +794,8 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 	watch_set(k, &k->w_beat, TAG_BEAT, EPOLLIN);
 	if (k->have_ctl)
 		watch_set(k, &k->w_ctl, TAG_CTL, EPOLLIN);
+	if (k->have_insp)
+		watch_set(k, &k->w_insp, TAG_INSPECT, EPOLLIN);
 	if (!k->have_kmsg && cfg->kmsg_path)
 		core_log(k, 4, "kernel log %s not readable: no DMESG frames", cfg->kmsg_path);
 	if (!k->have_flows && cfg->flows_ms)
@@ -771,6 +811,8 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 
 static void teardown(struct core *k)
 {
+	if (k->have_insp)
+		inspector_stop(&k->insp);
 	runner_close(&k->run);
 	relay_close(&k->relay);
 	if (k->have_ctl)
@@ -830,6 +872,9 @@ int core_run(const struct core_cfg *cfg)
 		uint64_t next = timers(k, now);
 		int n, timeout = -1;
 
+		/* Reports that found the control queue full, now that it may have room. */
+		if (k->have_insp && k->insp.held && !chan_ctl_pressure(&k->ch))
+			inspector_collect(&k->insp, &k->ch);
 		/* Host frames held back by control pressure, now that it eased. */
 		if (k->ch.connected && k->ch.rx_held && !chan_ctl_pressure(&k->ch) &&
 		    chan_read(&k->ch) == -EPIPE)
@@ -861,6 +906,8 @@ int core_run(const struct core_cfg *cfg)
 				relay_read(&k->relay, now);
 			else if (tag == TAG_CTL)
 				ctl_listen_ready(k);
+			else if (tag == TAG_INSPECT)
+				inspector_collect(&k->insp, &k->ch);
 			else if (tag == TAG_KMSG) {
 				if (kmsg_read(&k->kmsg, &k->ch, now) == -EAGAIN)
 					k->kmsg_wake_ns = kmsg_wake_ns(&k->kmsg);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * core: the agent's event loop. Wires the port (chan), the beat relay, the
- * control socket, the kernel log, flows, the sched_ext watcher and the
+ * control socket, the kernel log, flows, the sched_ext watcher, the process
+ * inspector (its worker thread is the agent's only other thread) and the
  * workload into one epoll loop; timers are epoll_wait timeouts computed
  * from each module's next deadline, so an idle agent sleeps.
  *
@@ -19,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <vigil/wire.h>
 
 /* HELLO capability bits. */
 #define CORE_CAP_BEATS    (1u << 0)
@@ -27,6 +29,7 @@
 #define CORE_CAP_FLOWS    (1u << 3)
 #define CORE_CAP_SCX      (1u << 4)
 #define CORE_CAP_CTL      (1u << 5)
+#define CORE_CAP_INSPECT  VIGIL_CAP_INSPECT /* bit 6: INSPECT answered (inspect.h) */
 
 /* The EXIT status of a workload that could not be started (workload_error). */
 #define CORE_WORKLOAD_REFUSED 126
@@ -45,21 +48,22 @@ struct core_cfg {
 	mode_t beat_mode;
 	const char *ctl_path; /* NULL: no control socket */
 	mode_t ctl_mode;
-	const char *kmsg_path; /* NULL: no kernel log */
-	uint32_t kmsg_rate;    /* lines/s */
-	uint32_t kmsg_burst;   /* lines */
-	uint64_t flows_ms;     /* 0: no flows */
-	const char *scx_path;  /* NULL: no sched_ext watcher */
-	uint64_t stats_ms;     /* AGENT_STATS period (sent only when changed) */
-	uint64_t self_beat_ms; /* 0: the agent does not beat for itself */
-	uint64_t grace_ms;     /* SIGTERM to SIGKILL for the workload */
-	uint64_t drain_ms;     /* bound on flushing the queue before returning */
-	uint64_t ack_ms;       /* after an EXIT, wait this long for the host's SHUTDOWN */
-	uint64_t stall_ms;     /* port stuck this long: output is dropped, not held; 0 never */
-	char *const *argv;     /* workload, NULL for none */
-	char *const *envp;     /* its environment, NULL: inherit */
-	const char *cwd;       /* its directory, NULL: inherit */
-	bool set_ids;          /* run it as uid/gid (no supplementary groups) */
+	const char *kmsg_path;   /* NULL: no kernel log */
+	uint32_t kmsg_rate;      /* lines/s */
+	uint32_t kmsg_burst;     /* lines */
+	uint64_t flows_ms;       /* 0: no flows */
+	const char *scx_path;    /* NULL: no sched_ext watcher */
+	const char *proc_path;   /* /proc for INSPECT; NULL: INSPECT not answered */
+	uint64_t stats_ms;       /* AGENT_STATS period (sent only when changed) */
+	uint64_t self_beat_ms;   /* 0: the agent does not beat for itself */
+	uint64_t grace_ms;       /* SIGTERM to SIGKILL for the workload */
+	uint64_t drain_ms;       /* bound on flushing the queue before returning */
+	uint64_t ack_ms;         /* after an EXIT, wait this long for the host's SHUTDOWN */
+	uint64_t stall_ms;       /* port stuck this long: output is dropped, not held; 0 never */
+	char *const *argv;       /* workload, NULL for none */
+	char *const *envp;       /* its environment, NULL: inherit */
+	const char *cwd;         /* its directory, NULL: inherit */
+	bool set_ids;            /* run it as uid/gid (no supplementary groups) */
 	uid_t uid;
 	gid_t gid;
 	bool exit_with_workload; /* return once the workload's EXIT is out */

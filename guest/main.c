@@ -57,6 +57,7 @@ static const char usage_text[] =
     "  --kmsg-rate N        DMESG lines per second (1000), burst 4x\n"
     "  --flows MS|off       sock_diag poll interval (1000)\n"
     "  --scx PATH|off       sched_ext state file (/sys/kernel/sched_ext/state)\n"
+    "  --inspect PATH|off   answer the host's INSPECT from this proc (/proc)\n"
     "  --stats MS           AGENT_STATS period (1000)\n"
     "  --self-beat MS|off   the agent's own beat (1000)\n"
     "  --grace MS           SIGTERM to SIGKILL for the workload (5000)\n"
@@ -105,6 +106,7 @@ static int daemon_main(int argc, char **argv)
 		O_KMSG_RATE,
 		O_FLOWS,
 		O_SCX,
+		O_INSPECT,
 		O_STATS,
 		O_SELF,
 		O_GRACE,
@@ -126,6 +128,7 @@ static int daemon_main(int argc, char **argv)
 		{ "kmsg-rate", 1, NULL, O_KMSG_RATE },
 		{ "flows", 1, NULL, O_FLOWS },
 		{ "scx", 1, NULL, O_SCX },
+		{ "inspect", 1, NULL, O_INSPECT },
 		{ "stats", 1, NULL, O_STATS },
 		{ "self-beat", 1, NULL, O_SELF },
 		{ "grace", 1, NULL, O_GRACE },
@@ -181,6 +184,9 @@ static int daemon_main(int argc, char **argv)
 			break;
 		case O_SCX:
 			cfg.scx_path = strcmp(optarg, "off") ? optarg : NULL;
+			break;
+		case O_INSPECT:
+			cfg.proc_path = strcmp(optarg, "off") ? optarg : NULL;
 			break;
 		case O_STATS:
 			bad |= parse_ms_opt(optarg, &cfg.stats_ms);

@@ -36,20 +36,25 @@ static const struct msg_info msg_table[] = {
 	{ VIGIL_MSG_LOG, VIGIL_CLASS_OUTPUT, "LOG" },
 	{ VIGIL_MSG_PONG, VIGIL_CLASS_CONTROL, "PONG" },
 	{ VIGIL_MSG_AGENT_STATS, VIGIL_CLASS_RECORD, "AGENT_STATS" },
+	{ VIGIL_MSG_PROCESS_REPORT, VIGIL_CLASS_CONTROL, "PROCESS_REPORT" },
 	{ VIGIL_MSG_SNAPSHOT_REPLY, VIGIL_CLASS_CONTROL, "SNAPSHOT_REPLY" },
 	{ VIGIL_MSG_PING, VIGIL_CLASS_CONTROL, "PING" },
 	{ VIGIL_MSG_SHUTDOWN, VIGIL_CLASS_CONTROL, "SHUTDOWN" },
+	{ VIGIL_MSG_INSPECT, VIGIL_CLASS_CONTROL, "INSPECT" },
 };
+_Static_assert(sizeof(msg_table) / sizeof(msg_table[0]) ==
+		   VIGIL_MSG_PROCESS_REPORT + (VIGIL_MSG_INSPECT - VIGIL_MSG_SNAPSHOT_REPLY + 1),
+	       "msg_table is dense: guest types from 1, then host types from 0x8001");
 
 static const struct msg_info *msg_find(uint16_t type)
 {
 	/* Guest types are dense from 1, host types dense from 0x8001. */
-	size_t guest_n = VIGIL_MSG_AGENT_STATS;
+	size_t guest_n = VIGIL_MSG_PROCESS_REPORT;
 	size_t i;
 
 	if (type >= 1 && type <= guest_n)
 		i = type - 1u;
-	else if (type >= VIGIL_MSG_SNAPSHOT_REPLY && type <= VIGIL_MSG_SHUTDOWN)
+	else if (type >= VIGIL_MSG_SNAPSHOT_REPLY && type <= VIGIL_MSG_INSPECT)
 		i = guest_n + (type - VIGIL_MSG_SNAPSHOT_REPLY);
 	else
 		return NULL;
@@ -105,8 +110,8 @@ int vigil_frame_seal(uint8_t *buf, size_t cap, uint16_t type, uint32_t seq, size
 	return (int)(VIGIL_WIRE_HDR_LEN + len);
 }
 
-int vigil_frame_encode(uint8_t *buf, size_t cap, uint16_t type, uint32_t seq,
-		       const void *payload, size_t len)
+int vigil_frame_encode(uint8_t *buf, size_t cap, uint16_t type, uint32_t seq, const void *payload,
+		       size_t len)
 {
 	if (len > VIGIL_WIRE_MAX_PAYLOAD)
 		return -EMSGSIZE;

@@ -6,7 +6,9 @@
  * every read is bounds-checked against the payload length first, so a
  * malformed payload is an error return, never a read past its end. Bytes
  * after a layout's last field are ignored (room for later versions), except
- * in AGENT_STATS whose length must be exactly 4 + 8 x count.
+ * in AGENT_STATS whose length must be exactly 4 + 8 x count. Strings are
+ * limited to 4096 bytes, or to their own limit where a layout gives one
+ * (PROCESS_REPORT).
  * Encoders refuse values that would make a malformed payload (-EINVAL),
  * a payload over 65536 bytes (-EMSGSIZE) or a short buffer (-ENOBUFS).
  */
@@ -17,20 +19,25 @@
 
 /* ---- decoding ---------------------------------------------------------- */
 
-/* Reads a str at *off; advances *off past it. */
-static int get_str(const uint8_t *p, size_t len, size_t *off, struct vigil_str *s)
+/* Reads a str of at most max bytes at *off; advances *off past it. */
+static int get_str_max(const uint8_t *p, size_t len, size_t *off, size_t max, struct vigil_str *s)
 {
 	size_t n;
 
 	if (len - *off < 2)
 		return -EBADMSG;
 	n = vigil_le16(p + *off);
-	if (n > VIGIL_WIRE_STR_MAX || len - *off - 2 < n)
+	if (n > max || len - *off - 2 < n)
 		return -EBADMSG;
 	s->ptr = (const char *)p + *off + 2;
 	s->len = (uint16_t)n;
 	*off += 2 + n;
 	return 0;
+}
+
+static int get_str(const uint8_t *p, size_t len, size_t *off, struct vigil_str *s)
+{
+	return get_str_max(p, len, off, VIGIL_WIRE_STR_MAX, s);
 }
 
 int vigil_hello_decode(const uint8_t *p, size_t len, struct vigil_hello *out)
@@ -270,6 +277,71 @@ int vigil_shutdown_decode(const uint8_t *p, size_t len)
 	return 0;
 }
 
+int vigil_inspect_decode(const uint8_t *p, size_t len, struct vigil_inspect *out)
+{
+	struct vigil_inspect r;
+
+	if (len < VIGIL_WIRE_INSPECT_LEN)
+		return -EBADMSG;
+	r.request_id = vigil_le32(p);
+	r.pid = vigil_le32(p + 4);
+	if (r.request_id == 0 || r.pid < 2)
+		return -EBADMSG;
+	*out = r;
+	return 0;
+}
+
+/* The four strings of a PROCESS_REPORT, in wire order, with their limits. */
+static int report_strs(const uint8_t *p, size_t len, struct vigil_process_report *r)
+{
+	size_t off = VIGIL_WIRE_REPORT_FIXED_LEN;
+
+	if (get_str_max(p, len, &off, VIGIL_WIRE_COMM_MAX, &r->comm) ||
+	    get_str_max(p, len, &off, VIGIL_WIRE_WCHAN_MAX, &r->wchan) ||
+	    get_str_max(p, len, &off, VIGIL_WIRE_STACK_MAX, &r->stack) ||
+	    get_str_max(p, len, &off, VIGIL_WIRE_CGROUP_MAX, &r->cgroup))
+		return -EBADMSG;
+	return 0;
+}
+
+/* The fixed part after status of a report with status 0. */
+static void report_fixed_get(const uint8_t *p, struct vigil_process_report *r)
+{
+	r->state = p[12];
+	r->policy = vigil_le32(p + 16);
+	r->last_cpu = vigil_le32(p + 20);
+	r->run_ns = vigil_le64(p + 24);
+	r->wait_ns = vigil_le64(p + 32);
+	r->timeslices = vigil_le64(p + 40);
+	r->voluntary_switches = vigil_le64(p + 48);
+	r->involuntary_switches = vigil_le64(p + 56);
+}
+
+int vigil_process_report_decode(const uint8_t *p, size_t len, struct vigil_process_report *out)
+{
+	struct vigil_process_report r;
+
+	if (len < VIGIL_WIRE_REPORT_MIN_LEN)
+		return -EBADMSG;
+	memset(&r, 0, sizeof(r));
+	r.request_id = vigil_le32(p);
+	r.pid = vigil_le32(p + 4);
+	r.status = (int32_t)vigil_le32(p + 8);
+	/* The strings are shape: checked whatever the status says. */
+	if (r.request_id == 0 || r.status > 0 || report_strs(p, len, &r))
+		return -EBADMSG;
+	if (r.status == 0) {
+		report_fixed_get(p, &r);
+	} else {
+		/* Fields after a non-zero status are ignored, not malformed. */
+		struct vigil_str none = { (const char *)p + len, 0 };
+
+		r.comm = r.wchan = r.stack = r.cgroup = none;
+	}
+	*out = r;
+	return 0;
+}
+
 int vigil_payload_check(uint16_t type, const uint8_t *p, size_t len)
 {
 	union {
@@ -285,6 +357,8 @@ int vigil_payload_check(uint16_t type, const uint8_t *p, size_t len)
 		struct vigil_log log;
 		struct vigil_pong pong;
 		struct vigil_agent_stats stats;
+		struct vigil_inspect inspect;
+		struct vigil_process_report report;
 		uint64_t token;
 	} u;
 
@@ -321,12 +395,16 @@ int vigil_payload_check(uint16_t type, const uint8_t *p, size_t len)
 		return vigil_pong_decode(p, len, &u.pong);
 	case VIGIL_MSG_AGENT_STATS:
 		return vigil_agent_stats_decode(p, len, &u.stats);
+	case VIGIL_MSG_PROCESS_REPORT:
+		return vigil_process_report_decode(p, len, &u.report);
 	case VIGIL_MSG_SNAPSHOT_REPLY:
 		return vigil_snapshot_reply_decode(p, len, &u.snap_rep);
 	case VIGIL_MSG_PING:
 		return vigil_ping_decode(p, len, &u.token);
 	case VIGIL_MSG_SHUTDOWN:
 		return vigil_shutdown_decode(p, len);
+	case VIGIL_MSG_INSPECT:
+		return vigil_inspect_decode(p, len, &u.inspect);
 	default:
 		return -ENOMSG;
 	}
@@ -334,10 +412,10 @@ int vigil_payload_check(uint16_t type, const uint8_t *p, size_t len)
 
 /* ---- encoding ---------------------------------------------------------- */
 
-/* Writes a str at *off; -EINVAL over the limit, -ENOBUFS out of room. */
-static int put_str(uint8_t *out, size_t cap, size_t *off, struct vigil_str s)
+/* Writes a str at *off; -EINVAL over max, -ENOBUFS out of room. */
+static int put_str_max(uint8_t *out, size_t cap, size_t *off, size_t max, struct vigil_str s)
 {
-	if (s.len > VIGIL_WIRE_STR_MAX)
+	if (s.len > max)
 		return -EINVAL;
 	if (cap - *off < 2u + s.len)
 		return -ENOBUFS;
@@ -346,6 +424,11 @@ static int put_str(uint8_t *out, size_t cap, size_t *off, struct vigil_str s)
 		memcpy(out + *off + 2, s.ptr, s.len);
 	*off += 2u + s.len;
 	return 0;
+}
+
+static int put_str(uint8_t *out, size_t cap, size_t *off, struct vigil_str s)
+{
+	return put_str_max(out, cap, off, VIGIL_WIRE_STR_MAX, s);
 }
 
 /* Checks room for a fixed part of n bytes and zeroes it (reserved fields). */
@@ -586,4 +669,55 @@ int vigil_shutdown_encode(uint8_t *out, size_t cap)
 		return -ENOBUFS;
 	vigil_put32(out, 0);
 	return 4;
+}
+
+int vigil_inspect_encode(uint8_t *out, size_t cap, const struct vigil_inspect *in)
+{
+	if (in->request_id == 0 || in->pid < 2)
+		return -EINVAL;
+	if (cap < VIGIL_WIRE_INSPECT_LEN)
+		return -ENOBUFS;
+	vigil_put32(out, in->request_id);
+	vigil_put32(out + 4, in->pid);
+	return VIGIL_WIRE_INSPECT_LEN;
+}
+
+/* The fixed part after status of a report with status 0. */
+static void report_fixed_put(uint8_t *out, const struct vigil_process_report *in)
+{
+	out[12] = in->state;
+	vigil_put32(out + 16, in->policy);
+	vigil_put32(out + 20, in->last_cpu);
+	vigil_put64(out + 24, in->run_ns);
+	vigil_put64(out + 32, in->wait_ns);
+	vigil_put64(out + 40, in->timeslices);
+	vigil_put64(out + 48, in->voluntary_switches);
+	vigil_put64(out + 56, in->involuntary_switches);
+}
+
+int vigil_process_report_encode(uint8_t *out, size_t cap, const struct vigil_process_report *in)
+{
+	static const struct vigil_str none = { "", 0 };
+	size_t off = VIGIL_WIRE_REPORT_FIXED_LEN;
+	bool ok = in->status == 0;
+	int rc;
+
+	if (in->request_id == 0 || in->status > 0)
+		return -EINVAL;
+	if (ok && (in->comm.len > VIGIL_WIRE_COMM_MAX || in->wchan.len > VIGIL_WIRE_WCHAN_MAX ||
+		   in->stack.len > VIGIL_WIRE_STACK_MAX || in->cgroup.len > VIGIL_WIRE_CGROUP_MAX))
+		return -EINVAL;
+	if ((rc = put_fixed(out, cap, off)))
+		return rc;
+	vigil_put32(out, in->request_id);
+	vigil_put32(out + 4, in->pid);
+	vigil_put32(out + 8, (uint32_t)in->status);
+	if (ok)
+		report_fixed_put(out, in);
+	if ((rc = put_str_max(out, cap, &off, VIGIL_WIRE_COMM_MAX, ok ? in->comm : none)) ||
+	    (rc = put_str_max(out, cap, &off, VIGIL_WIRE_WCHAN_MAX, ok ? in->wchan : none)) ||
+	    (rc = put_str_max(out, cap, &off, VIGIL_WIRE_STACK_MAX, ok ? in->stack : none)) ||
+	    (rc = put_str_max(out, cap, &off, VIGIL_WIRE_CGROUP_MAX, ok ? in->cgroup : none)))
+		return rc;
+	return (int)off;
 }

@@ -405,6 +405,22 @@ static int on_agent_stats(struct vigil_session *s, const struct vigil_frame *f)
 	return 0;
 }
 
+/*
+ * PROCESS_REPORT answers an INSPECT, and this host sends none yet, so no
+ * request is ever in flight: every well-formed report is unmatched,
+ * counted as ignored for its type and dropped (docs/wire.md, "Process
+ * inspection"). A malformed one is counted as malformed.
+ */
+static int on_process_report_unmatched(struct vigil_session *s, const struct vigil_frame *f)
+{
+	struct vigil_process_report r;
+
+	(void)s;
+	if (vigil_process_report_decode(f->payload, f->hdr.len, &r) < 0)
+		return -EBADMSG;
+	return 1;
+}
+
 /* The dispatch table: guest-to-host types only; index = type. */
 static const struct {
 	handler_fn fn;
@@ -428,6 +444,7 @@ static const struct {
 	[VIGIL_MSG_LOG] = { on_output, true },
 	[VIGIL_MSG_PONG] = { on_pong, false },
 	[VIGIL_MSG_AGENT_STATS] = { on_agent_stats, false },
+	[VIGIL_MSG_PROCESS_REPORT] = { on_process_report_unmatched, false },
 };
 
 /* The beat records a rejected BEAT frame carried (at least one). */

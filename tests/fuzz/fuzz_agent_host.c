@@ -34,6 +34,13 @@ static void on_frame(void *ctx, const struct vigil_frame *f)
 		break;
 	case VIGIL_MSG_SHUTDOWN:
 		break;
+	case VIGIL_MSG_INSPECT: {
+		struct vigil_inspect in;
+
+		if (vigil_inspect_decode(f->payload, f->hdr.len, &in) < 0 || in.pid < 2)
+			__builtin_trap();
+		break;
+	}
 	default:
 		__builtin_trap(); /* nothing else may get through */
 	}
@@ -48,6 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (p[0] < 0) {
 		if (pipe(p) < 0 || chan_init(&c, p[0], on_frame, NULL, NULL) < 0)
 			abort();
+		c.rx_inspect = true; /* as the agent with its inspector running */
 		fcntl(p[0], F_SETFL, O_NONBLOCK);
 		fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
 	}

@@ -184,7 +184,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 			type = data[i] % 0x14;
 			if (data[i] >= 0xf0)
-				type = (uint16_t)(0x8000 | (data[i] & 3));
+				type = (uint16_t)(0x8000 | (data[i] & 7));
 			memcpy(frame + VIGIL_WIRE_HDR_LEN, data + i + 1, len - 1);
 			int n = vigil_frame_seal(frame, sizeof(frame), type,
 						 op == 3 && type == VIGIL_MSG_HELLO ? 0 : seq++,

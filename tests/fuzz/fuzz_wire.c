@@ -31,7 +31,47 @@ static void check_str(struct vigil_str s, const uint8_t *p, size_t len)
 	CHECK(s.len <= VIGIL_WIRE_STR_MAX);
 }
 
-static void all_decoders(const uint8_t *p, size_t len)
+static void check_str_max(struct vigil_str s, const uint8_t *p, size_t len, size_t max)
+{
+	check_str(s, p, len);
+	CHECK(s.len <= max);
+}
+
+/* INSPECT and PROCESS_REPORT: limits, and a re-encode to the same bytes. */
+static void inspection_decoders(const uint8_t *p, size_t len)
+{
+	struct vigil_inspect in;
+	struct vigil_process_report r;
+	int n;
+
+	if (vigil_inspect_decode(p, len, &in) == 0) {
+		CHECK(in.request_id != 0 && in.pid >= 2);
+		CHECK(vigil_inspect_encode(reenc, sizeof(reenc), &in) == 8);
+		CHECK(memcmp(reenc, p, 8) == 0);
+	}
+	if (vigil_process_report_decode(p, len, &r) != 0)
+		return;
+	CHECK(len >= VIGIL_WIRE_REPORT_MIN_LEN && r.request_id != 0 && r.status <= 0);
+	check_str_max(r.comm, p, len, VIGIL_WIRE_COMM_MAX);
+	check_str_max(r.wchan, p, len, VIGIL_WIRE_WCHAN_MAX);
+	check_str_max(r.stack, p, len, VIGIL_WIRE_STACK_MAX);
+	check_str_max(r.cgroup, p, len, VIGIL_WIRE_CGROUP_MAX);
+	n = vigil_process_report_encode(reenc, sizeof(reenc), &r);
+	CHECK(n >= (int)VIGIL_WIRE_REPORT_MIN_LEN && (size_t)n <= VIGIL_WIRE_REPORT_MAX_LEN);
+	CHECK(memcmp(reenc, p, 12) == 0);
+	if (r.status == 0) {
+		/* The same bytes up to cgroup's end, but the reserved 13..15. */
+		CHECK((size_t)n <= len && reenc[12] == p[12]);
+		CHECK(memcmp(reenc + 16, p + 16, (size_t)n - 16) == 0);
+	} else {
+		/* The fields after a non-zero status read and write as zero. */
+		CHECK(n == (int)VIGIL_WIRE_REPORT_MIN_LEN && r.state == 0 && r.wait_ns == 0);
+		CHECK(r.comm.len == 0 && r.stack.len == 0);
+	}
+}
+
+/* The decoders of the types the protocol started with. */
+static void first_decoders(const uint8_t *p, size_t len)
 {
 	struct vigil_hello h;
 	struct vigil_records r;
@@ -113,6 +153,12 @@ static void all_decoders(const uint8_t *p, size_t len)
 	(void)vigil_shutdown_decode(p, len);
 }
 
+static void all_decoders(const uint8_t *p, size_t len)
+{
+	first_decoders(p, len);
+	inspection_decoders(p, len);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vigil_frame fr;
@@ -143,7 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* Every byte is accounted for exactly once. */
 		CHECK(st->bytes == size);
 		CHECK(st->garbage_bytes + st->header_crc_errors + 24 * st->oversize_frames +
-			      delivered_bytes + asmb.hold_len ==
+			  delivered_bytes + asmb.hold_len ==
 		      size);
 	}
 	/* And the decoders on the raw input itself. */

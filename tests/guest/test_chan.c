@@ -270,6 +270,32 @@ static void test_read_gate(void **state)
 	assert_int_equal(f->c.st.rx_frames, 1);
 }
 
+/* INSPECT is a known type, but an agent that does not answer it (no HELLO
+ * bit 6) counts it as unknown; one that does gets the well-formed ones. */
+static void test_read_gate_inspect(void **state)
+{
+	struct fx *f = *state;
+	struct vigil_inspect in = { 9, 412 };
+	uint8_t p[8];
+
+	f->c.on_frame = on_frame;
+	f->c.ctx = f;
+	assert_int_equal(vigil_inspect_encode(p, sizeof(p), &in), 8);
+	assert_int_equal(rx_send(f->sv[0], VIGIL_MSG_INSPECT, 0, p, 8), 0);
+	assert_int_equal(chan_read(&f->c), 1);
+	assert_int_equal(f->frames_seen, 0);
+	assert_int_equal(f->c.st.rx_rejected, 1);
+	f->c.rx_inspect = true;
+	assert_int_equal(rx_send(f->sv[0], VIGIL_MSG_INSPECT, 1, p, 8), 0);
+	vigil_put32(p + 4, 1); /* pid 1: malformed */
+	assert_int_equal(rx_send(f->sv[0], VIGIL_MSG_INSPECT, 2, p, 8), 0);
+	assert_int_equal(chan_read(&f->c), 2);
+	assert_int_equal(f->frames_seen, 1);
+	assert_int_equal(f->last_type, VIGIL_MSG_INSPECT);
+	assert_int_equal(f->c.st.rx_rejected, 2);
+	assert_int_equal(f->c.st.rx_frames, 1);
+}
+
 /* The core's PING handler, at chan level: PONG through the outside quota. */
 static void pong_frame(void *ctx, const struct vigil_frame *fr)
 {
@@ -387,6 +413,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stalled_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_gate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_gate_inspect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_conservation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ping_flood, setup, teardown),
 	};

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
 #include <vigil/agent.h>
@@ -504,6 +505,164 @@ static void test_big_argv(void **state)
 	free(argv);
 }
 
+/* ---- INSPECT ----------------------------------------------------------- */
+
+/* AGENT_STATS indexes of the agent's own counters (docs/agent.md). */
+#define STAT_RX_REJECTED  15
+#define STAT_INSPECTIONS  21
+#define STAT_INSPECT_BUSY 22
+
+/* Every PROCESS_REPORT received so far for request id: how many (out: the last). */
+static int reports_for(const struct rx *r, uint32_t id, struct vigil_process_report *out)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < r->n; i++) {
+		struct vigil_process_report rep;
+
+		if (r->f[i].type != VIGIL_MSG_PROCESS_REPORT)
+			continue;
+		assert_int_equal(vigil_process_report_decode(rx_payload(r, i), r->f[i].len, &rep),
+				 0);
+		if (rep.request_id == id) {
+			*out = rep;
+			n++;
+		}
+	}
+	return n;
+}
+
+static size_t inspect_frame(uint8_t *buf, size_t cap, uint32_t seq, uint32_t id, uint32_t pid)
+{
+	uint8_t p[8];
+	int n;
+
+	vigil_put32(p, id);
+	vigil_put32(p + 4, pid);
+	n = vigil_frame_encode(buf, cap, VIGIL_MSG_INSPECT, seq, p, 8);
+	assert_int_equal(n, 32);
+	return 32;
+}
+
+static uint32_t hello_caps(struct agent_fx *a)
+{
+	struct vigil_hello h;
+
+	assert_true(rx_until(&a->rx, a->host, VIGIL_MSG_SYS_RDY, 5000) >= 0);
+	assert_int_equal(a->rx.f[0].type, VIGIL_MSG_HELLO);
+	assert_int_equal(vigil_hello_decode(rx_payload(&a->rx, 0), a->rx.f[0].len, &h), 0);
+	return h.capabilities;
+}
+
+/* The agent (a child of this test) inspects this test process. */
+static void test_inspect_self(void **state)
+{
+	struct agent_fx *a = *state;
+	struct vigil_process_report r;
+	uint8_t f[32];
+	char comm[80];
+	FILE *fp;
+	size_t n;
+
+	agent_fx_start(a);
+	assert_true(hello_caps(a) & VIGIL_CAP_INSPECT);
+	inspect_frame(f, sizeof(f), 0, 1, (uint32_t)getpid());
+	assert_int_equal(write(a->host, f, sizeof(f)), (ssize_t)sizeof(f));
+	assert_true(rx_until(&a->rx, a->host, VIGIL_MSG_PROCESS_REPORT, 5000) >= 0);
+	assert_int_equal(reports_for(&a->rx, 1, &r), 1);
+	assert_int_equal(r.pid, getpid());
+	assert_int_equal(r.status, 0);
+	assert_true(r.state == 'R' || r.state == 'S'); /* running, or in poll() */
+	assert_int_equal(r.policy, (uint32_t)sched_getscheduler(0));
+	fp = fopen("/proc/self/comm", "r");
+	assert_non_null(fp);
+	n = fread(comm, 1, sizeof(comm), fp);
+	fclose(fp);
+	assert_true(n > 1);
+	assert_int_equal(r.comm.len, n - 1);
+	assert_memory_equal(r.comm.ptr, comm, n - 1);
+	assert_true(r.cgroup.len > 0);
+}
+
+/*
+ * One write: a pid that does not exist, three that do, a fifth request
+ * while those four are in flight, then a malformed (pid 1), a zero id and a
+ * torn INSPECT. The agent decodes all of them in one turn of its loop and
+ * frees a slot only when it queues a report, in a later turn: so the fifth
+ * is refused, whatever the worker has finished meanwhile.
+ */
+static void test_inspect_gone_busy_malformed(void **state)
+{
+	struct agent_fx *a = *state;
+	const uint32_t me = (uint32_t)getpid();
+	struct vigil_process_report r;
+	uint8_t buf[8 * 32];
+	size_t len = 0;
+	uint64_t end;
+
+	agent_fx_start(a);
+	assert_true(hello_caps(a) & VIGIL_CAP_INSPECT);
+	len += inspect_frame(buf + len, sizeof(buf) - len, 0, 20, INT32_MAX);
+	for (uint32_t id = 21; id <= 24; id++)
+		len += inspect_frame(buf + len, sizeof(buf) - len, id - 20, id, me);
+	len += inspect_frame(buf + len, sizeof(buf) - len, 5, 25, 1);
+	len += inspect_frame(buf + len, sizeof(buf) - len, 6, 0, me);
+	len += inspect_frame(buf + len, sizeof(buf) - len, 7, 26, me);
+	buf[len - 1] ^= 0x40; /* torn: the payload CRC no longer holds */
+	assert_int_equal(write(a->host, buf, len), (ssize_t)len);
+	end = rx_now_ms() + 5000;
+	while (rx_now_ms() < end && reports_for(&a->rx, 23, &r) + reports_for(&a->rx, 24, &r) < 2)
+		rx_pump(&a->rx, a->host, 50);
+	rx_pump(&a->rx, a->host, 300); /* anything that should not come */
+	assert_int_equal(reports_for(&a->rx, 20, &r), 1);
+	assert_int_equal(r.status, -ESRCH);
+	assert_int_equal(r.pid, INT32_MAX);
+	for (uint32_t id = 21; id <= 23; id++) {
+		assert_int_equal(reports_for(&a->rx, id, &r), 1);
+		assert_int_equal(r.status, 0);
+		assert_int_equal(r.pid, me);
+	}
+	assert_int_equal(reports_for(&a->rx, 24, &r), 1);
+	assert_int_equal(r.status, -EBUSY);
+	assert_int_equal(r.pid, me);
+	assert_int_equal(reports_for(&a->rx, 25, &r), 0);
+	assert_int_equal(reports_for(&a->rx, 26, &r), 0);
+	assert_int_equal(reports_for(&a->rx, 0, &r), 0);
+	/* The slots are free again. */
+	len = inspect_frame(buf, sizeof(buf), 8, 27, me);
+	assert_int_equal(write(a->host, buf, len), (ssize_t)len);
+	end = rx_now_ms() + 5000;
+	while (rx_now_ms() < end &&
+	       (reports_for(&a->rx, 27, &r) == 0 || rx_last_stat(&a->rx, STAT_INSPECTIONS) != 5))
+		rx_pump(&a->rx, a->host, 50);
+	assert_int_equal(reports_for(&a->rx, 27, &r), 1);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(rx_last_stat(&a->rx, STAT_INSPECTIONS), 5);
+	assert_int_equal(rx_last_stat(&a->rx, STAT_INSPECT_BUSY), 1);
+	assert_int_equal(rx_last_stat(&a->rx, STAT_RX_REJECTED), 3);
+}
+
+/* No inspector: no bit 6, and INSPECT is an unknown type, unanswered. */
+static void test_inspect_off(void **state)
+{
+	struct agent_fx *a = *state;
+	struct vigil_process_report r;
+	uint8_t f[32];
+	uint64_t end;
+
+	a->cfg.proc_path = NULL;
+	agent_fx_start(a);
+	assert_false(hello_caps(a) & VIGIL_CAP_INSPECT);
+	inspect_frame(f, sizeof(f), 0, 1, (uint32_t)getpid());
+	assert_int_equal(write(a->host, f, sizeof(f)), (ssize_t)sizeof(f));
+	end = rx_now_ms() + 5000;
+	while (rx_now_ms() < end && rx_last_stat(&a->rx, STAT_RX_REJECTED) != 1)
+		rx_pump(&a->rx, a->host, 50);
+	assert_int_equal(rx_last_stat(&a->rx, STAT_RX_REJECTED), 1);
+	assert_int_equal(reports_for(&a->rx, 1, &r), 0);
+	assert_int_equal(rx_last_stat(&a->rx, STAT_INSPECTIONS), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -522,6 +681,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_workload_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notes_logged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_big_argv, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inspect_self, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inspect_gone_busy_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inspect_off, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -414,6 +414,43 @@ static void test_unknown_and_wrong_direction(void **state)
 	fx_free(f);
 }
 
+/*
+ * PROCESS_REPORT is a known guest type: counted per type, never as unknown.
+ * With no INSPECT in flight (this host sends none) a well-formed report is
+ * unmatched (ignored); a malformed one and a torn one are counted as such.
+ * INSPECT from the guest goes the wrong way.
+ */
+static void test_process_report_counted(void **state)
+{
+	struct fx *f = fx_new(NULL);
+	struct vigil_process_report r = {
+		.request_id = 9, .pid = 412, .state = 'R', .comm = VIGIL_STR("stress-worker")
+	};
+	struct vigil_inspect in = { 9, 412 };
+	struct vigil_session_counters c;
+	size_t n;
+
+	(void)state;
+	feed(f, hello(f, 1), 1);
+	feed(f, seal(f, VIGIL_MSG_PROCESS_REPORT, vigil_process_report_encode(PL, PCAP, &r)), 2);
+	n = seal(f, VIGIL_MSG_PROCESS_REPORT, vigil_process_report_encode(PL, PCAP, &r));
+	tear(n);
+	feed(f, n, 3);
+	feed(f, raw(f, VIGIL_MSG_PROCESS_REPORT, "\x09\0\0\0\x9c\x01\0\0", 8), 4);
+	r.status = -EBUSY;
+	feed(f, seal(f, VIGIL_MSG_PROCESS_REPORT, vigil_process_report_encode(PL, PCAP, &r)), 5);
+	feed(f, seal(f, VIGIL_MSG_INSPECT, vigil_inspect_encode(PL, PCAP, &in)), 6);
+	c = counters(f);
+	assert_int_equal(c.unknown_type, 0);
+	assert_int_equal(c.wrong_direction, 1);
+	assert_int_equal(c.type[VIGIL_MSG_PROCESS_REPORT].frames, 4);
+	assert_int_equal(c.type[VIGIL_MSG_PROCESS_REPORT].ignored, 2);
+	assert_int_equal(c.type[VIGIL_MSG_PROCESS_REPORT].crc_rejected, 1);
+	assert_int_equal(c.type[VIGIL_MSG_PROCESS_REPORT].malformed, 1);
+	assert_int_equal(f->n_tx, 0);
+	fx_free(f);
+}
+
 static void tune_ack_exit(struct vigil_session_opts *o)
 {
 	o->ack_exit = true;
@@ -2005,6 +2042,7 @@ int main(void)
 		cmocka_unit_test(test_hello),
 		cmocka_unit_test(test_sched_exit),
 		cmocka_unit_test(test_unknown_and_wrong_direction),
+		cmocka_unit_test(test_process_report_counted),
 		cmocka_unit_test(test_agent_stats_in_verdict),
 		cmocka_unit_test(test_exit_and_tests),
 		cmocka_unit_test(test_exit_not_acknowledged),

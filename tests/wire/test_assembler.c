@@ -241,15 +241,17 @@ static void test_vectors(void **state)
 			fail_msg("vector %s: %zu frames, want %zu", name, whole.n, nf);
 		for (size_t i = 0; i < nf; i++) {
 			json_object *f = json_object_array_get_idx(frames, i);
-			const char *ph = json_object_get_string(json_object_object_get(f, "payload_hex"));
+			const char *ph =
+			    json_object_get_string(json_object_object_get(f, "payload_hex"));
 			uint8_t *want = malloc(strlen(ph) / 2 + 1);
 
 			assert_non_null(want);
 			assert_int_equal(whole.f[i].type, jint(f, "type"));
 			assert_int_equal(whole.f[i].seq, jint(f, "seq"));
 			assert_int_equal(whole.f[i].len, jint(f, "len"));
-			assert_int_equal(whole.f[i].crc_ok,
-					 json_object_get_boolean(json_object_object_get(f, "crc_ok")));
+			assert_int_equal(
+			    whole.f[i].crc_ok,
+			    json_object_get_boolean(json_object_object_get(f, "crc_ok")));
 			assert_int_equal(unhex(ph, want), whole.f[i].len);
 			assert_memory_equal(whole.arena + whole.f[i].off, want, whole.f[i].len);
 			free(want);
@@ -390,7 +392,8 @@ static void naive_decode(const uint8_t *s, size_t n, struct got *g)
 
 static size_t gen_frame(uint8_t *out, size_t cap, uint32_t *seq)
 {
-	static const uint16_t types[] = { 1, 2, 3, 5, 6, 11, 12, 15, 16, 0x12, 0x8002, 0x77 };
+	static const uint16_t types[] = { 1,  2,  3,    5,    6,      11,     12,
+					  15, 16, 0x12, 0x13, 0x8002, 0x8004, 0x77 };
 	uint16_t type = types[rnd(sizeof(types) / sizeof(types[0]))];
 	size_t len;
 	uint8_t *p = out + 24;
@@ -456,7 +459,7 @@ static size_t gen_stream(uint8_t *s, size_t cap)
 			break;
 		case 3: /* inserted garbage, sometimes with (partial) magic */
 			for (size_t k = rnd(40); k--;)
-				s[n++] = rnd(4) ? (uint8_t)rng() : (uint8_t)"VGL1"[rnd(4)];
+				s[n++] = rnd(4) ? (uint8_t)rng() : (uint8_t) "VGL1"[rnd(4)];
 			if (rnd(2))
 				memcpy(s + n - (n - start > 4 ? 3 : 0), "VGL", 3);
 			break;
@@ -666,7 +669,8 @@ static void test_no_allocation(void **state)
 			vigil_asm_push(asmb, s + off, take);
 			while (vigil_asm_next(asmb, &fr) == 1) {
 				if (fr.crc_ok)
-					(void)vigil_payload_check(fr.hdr.type, fr.payload, fr.hdr.len);
+					(void)vigil_payload_check(fr.hdr.type, fr.payload,
+								  fr.hdr.len);
 			}
 			off += take;
 		}

@@ -56,7 +56,8 @@ static void test_lengths(void **state)
 
 	(void)state;
 	memset(buf + 24, 0x5a, VIGIL_WIRE_MAX_PAYLOAD);
-	assert_int_equal(vigil_frame_seal(buf, sizeof(buf), VIGIL_MSG_STDOUT, 0, 65536), 24 + 65536);
+	assert_int_equal(vigil_frame_seal(buf, sizeof(buf), VIGIL_MSG_STDOUT, 0, 65536),
+			 24 + 65536);
 	assert_int_equal(vigil_frame_hdr_decode(buf, 24, &h), 0);
 	assert_int_equal(h.len, 65536);
 	assert_int_equal(vigil_frame_seal(buf, sizeof(buf), VIGIL_MSG_STDOUT, 0, 65537), -EMSGSIZE);
@@ -101,9 +102,11 @@ static void test_catalogue(void **state)
 		{ 0x0010, "LOG", VIGIL_CLASS_OUTPUT },
 		{ 0x0011, "PONG", VIGIL_CLASS_CONTROL },
 		{ 0x0012, "AGENT_STATS", VIGIL_CLASS_RECORD },
+		{ 0x0013, "PROCESS_REPORT", VIGIL_CLASS_CONTROL },
 		{ 0x8001, "SNAPSHOT_REPLY", VIGIL_CLASS_CONTROL },
 		{ 0x8002, "PING", VIGIL_CLASS_CONTROL },
 		{ 0x8003, "SHUTDOWN", VIGIL_CLASS_CONTROL },
+		{ 0x8004, "INSPECT", VIGIL_CLASS_CONTROL },
 	};
 	unsigned known = 0;
 
@@ -118,9 +121,9 @@ static void test_catalogue(void **state)
 			known++;
 	assert_int_equal(known, sizeof(want) / sizeof(want[0]));
 	assert_null(vigil_msg_name(0));
-	assert_null(vigil_msg_name(0x13));
+	assert_null(vigil_msg_name(0x14));
 	assert_null(vigil_msg_name(0x8000));
-	assert_null(vigil_msg_name(0x8004));
+	assert_null(vigil_msg_name(0x8005));
 	assert_int_equal(vigil_msg_class(0x7FFF), VIGIL_CLASS_UNKNOWN);
 }
 

@@ -3,17 +3,21 @@
  * Payload codecs: a round trip of every type, the shape rules at their
  * boundaries, and decoding of a truncated payload at every length (the
  * decoder must fail cleanly, never read past the end: run under ASan with
- * each payload copied into an exactly sized heap buffer).
+ * each payload copied into an exactly sized heap buffer). Every CRC-valid
+ * frame of the normative vectors (tests/data/wire-vectors.json) decodes
+ * with its type's decoder and re-encodes to the same bytes.
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include <vigil/wire.h>
 
@@ -111,8 +115,9 @@ static void test_sys_rdy_shutdown(void **state)
 	assert_int_equal(vigil_payload_check(VIGIL_MSG_SHUTDOWN, pl, 4), 0);
 	assert_int_equal(vigil_payload_check(VIGIL_MSG_STDOUT, pl, 0), 0);
 	assert_int_equal(vigil_payload_check(VIGIL_MSG_STDERR, pl, 65536), 0);
-	assert_int_equal(vigil_payload_check(0x0013, pl, 0), -ENOMSG);
+	assert_int_equal(vigil_payload_check(0x0014, pl, 0), -ENOMSG);
 	assert_int_equal(vigil_payload_check(0x8000, pl, 0), -ENOMSG);
+	assert_int_equal(vigil_payload_check(0x8005, pl, 0), -ENOMSG);
 }
 
 static struct vigil_beat mkbeat(uint32_t i)
@@ -208,11 +213,21 @@ static void test_flows(void **state)
 	for (int bad = 0; bad < 5; bad++) {
 		n = vigil_flows_encode(pl, sizeof(pl), in, 2);
 		switch (bad) {
-		case 0: pl[0] = 5; break;
-		case 1: pl[2] = 0; break;
-		case 2: pl[2] = 4; break;
-		case 3: pl[8 + 15] = 1; break;
-		case 4: pl[24 + 4] = 1; break;
+		case 0:
+			pl[0] = 5;
+			break;
+		case 1:
+			pl[2] = 0;
+			break;
+		case 2:
+			pl[2] = 4;
+			break;
+		case 3:
+			pl[8 + 15] = 1;
+			break;
+		case 4:
+			pl[24 + 4] = 1;
+			break;
 		}
 		assert_int_equal(vigil_flows_decode(pl, (size_t)n, &r), -EBADMSG);
 	}
@@ -222,7 +237,8 @@ static void test_flows(void **state)
 
 static void test_sched_exit_scenario(void **state)
 {
-	struct vigil_sched_exit in = { -22, VIGIL_SCX_ERROR, VIGIL_STR("runnable task stall") }, out;
+	struct vigil_sched_exit in = { -22, VIGIL_SCX_ERROR, VIGIL_STR("runnable task stall") },
+				out;
 	int n;
 
 	(void)state;
@@ -243,7 +259,7 @@ static void test_sched_exit_scenario(void **state)
 static void test_snapshots(void **state)
 {
 	struct vigil_snapshot_request rq = { 7, VIGIL_SNAP_MEMORY_DUMP, VIGIL_STR("after-warmup") },
-				     rqo;
+				      rqo;
 	struct vigil_snapshot_reply rp = { 7, -95, VIGIL_STR("/tmp/dump.elf") }, rpo;
 	int n;
 
@@ -390,6 +406,388 @@ static void test_agent_stats(void **state)
 	assert_int_equal(vigil_agent_stats_decode(pl, 4 + 8 * 1025, &s), -EBADMSG);
 }
 
+static void test_inspect(void **state)
+{
+	struct vigil_inspect in = { 9, 412 }, out = { 0, 0 };
+
+	(void)state;
+	assert_int_equal(vigil_inspect_encode(pl, sizeof(pl), &in), 8);
+	assert_memory_equal(pl, "\x09\x00\x00\x00\x9c\x01\x00\x00", 8);
+	assert_int_equal(vigil_inspect_decode(pl, 8, &out), 0);
+	assert_int_equal(out.request_id, 9);
+	assert_int_equal(out.pid, 412);
+	check_prefixes(VIGIL_MSG_INSPECT, pl, 8);
+	/* Bytes past the first 8 are ignored. */
+	assert_int_equal(vigil_payload_check(VIGIL_MSG_INSPECT, pl, 9), 0);
+	assert_int_equal(vigil_payload_check(VIGIL_MSG_INSPECT, pl, 64), 0);
+	/* request_id 0, pid 0 and pid 1 are malformed; pid 2 is the first valid. */
+	vigil_put32(pl, 0);
+	assert_int_equal(vigil_inspect_decode(pl, 8, &out), -EBADMSG);
+	vigil_put32(pl, 9);
+	for (uint32_t pid = 0; pid < 3; pid++) {
+		vigil_put32(pl + 4, pid);
+		assert_int_equal(vigil_payload_check(VIGIL_MSG_INSPECT, pl, 8),
+				 pid < 2 ? -EBADMSG : 0);
+	}
+	assert_int_equal(out.pid, 412); /* untouched by the failures */
+	in.request_id = 0;
+	assert_int_equal(vigil_inspect_encode(pl, sizeof(pl), &in), -EINVAL);
+	in = (struct vigil_inspect){ 9, 1 };
+	assert_int_equal(vigil_inspect_encode(pl, sizeof(pl), &in), -EINVAL);
+	in.pid = 2;
+	assert_int_equal(vigil_inspect_encode(pl, 7, &in), -ENOBUFS);
+}
+
+static struct vigil_process_report mkreport(void)
+{
+	return (struct vigil_process_report){
+		.request_id = 9,
+		.pid = 412,
+		.status = 0,
+		.state = 'R',
+		.policy = VIGIL_POLICY_EXT,
+		.last_cpu = 1,
+		.run_ns = 1200000,
+		.wait_ns = 5300000000ull,
+		.timeslices = 41,
+		.voluntary_switches = 12,
+		.involuntary_switches = 3,
+		.comm = VIGIL_STR("stress-worker"),
+		.wchan = VIGIL_STR("futex_wait_queue"),
+		.stack = VIGIL_STR("[<0>] futex_wait_queue+0x60/0x90\n"),
+		.cgroup = VIGIL_STR("0::/sched-test"),
+	};
+}
+
+static void test_process_report(void **state)
+{
+	struct vigil_process_report in = mkreport(), out;
+	int n;
+
+	(void)state;
+	n = vigil_process_report_encode(pl, sizeof(pl), &in);
+	assert_int_equal(n, 72 + 13 + 16 + 33 + 14);
+	memset(&out, 0xAA, sizeof(out));
+	assert_int_equal(vigil_process_report_decode(pl, (size_t)n, &out), 0);
+	assert_int_equal(out.request_id, 9);
+	assert_int_equal(out.pid, 412);
+	assert_int_equal(out.status, 0);
+	assert_int_equal(out.state, 'R');
+	assert_int_equal(out.policy, 7);
+	assert_int_equal(out.last_cpu, 1);
+	assert_int_equal(out.run_ns, 1200000);
+	assert_int_equal(out.wait_ns, 5300000000ull);
+	assert_int_equal(out.timeslices, 41);
+	assert_int_equal(out.voluntary_switches, 12);
+	assert_int_equal(out.involuntary_switches, 3);
+	assert_true(str_eq(out.comm, "stress-worker", 13));
+	assert_true(str_eq(out.wchan, "futex_wait_queue", 16));
+	assert_true(str_eq(out.stack, "[<0>] futex_wait_queue+0x60/0x90\n", 33));
+	assert_true(str_eq(out.cgroup, "0::/sched-test", 14));
+	check_prefixes(VIGIL_MSG_PROCESS_REPORT, pl, (size_t)n);
+	/* Reserved bytes 13..15 are written 0 and ignored when read. */
+	assert_memory_equal(pl + 13, "\0\0\0", 3);
+	memset(pl + 13, 0xff, 3);
+	assert_int_equal(vigil_process_report_decode(pl, (size_t)n, &out), 0);
+	assert_int_equal(out.state, 'R');
+	assert_int_equal(out.policy, 7);
+	/* Bytes after cgroup are ignored. */
+	assert_int_equal(vigil_payload_check(VIGIL_MSG_PROCESS_REPORT, pl, (size_t)n + 100), 0);
+	/* request_id 0 and a positive status are malformed; other values kept. */
+	vigil_put32(pl, 0);
+	assert_int_equal(vigil_process_report_decode(pl, (size_t)n, &out), -EBADMSG);
+	vigil_put32(pl, 9);
+	vigil_put32(pl + 8, 1);
+	assert_int_equal(vigil_process_report_decode(pl, (size_t)n, &out), -EBADMSG);
+	vigil_put32(pl + 8, 0);
+	pl[12] = 0xfe;
+	vigil_put32(pl + 16, 99);
+	vigil_put32(pl + 4, 0); /* pid 0 is not a report's shape rule */
+	assert_int_equal(vigil_process_report_decode(pl, (size_t)n, &out), 0);
+	assert_int_equal(out.state, 0xfe);
+	assert_int_equal(out.policy, 99);
+	assert_int_equal(out.pid, 0);
+}
+
+/* Each string at its limit is fine, one byte over is malformed. */
+static void test_process_report_limits(void **state)
+{
+	static const size_t lim[4] = { VIGIL_WIRE_COMM_MAX, VIGIL_WIRE_WCHAN_MAX,
+				       VIGIL_WIRE_STACK_MAX, VIGIL_WIRE_CGROUP_MAX };
+	struct vigil_process_report in = mkreport(), out;
+	struct vigil_str *f[4] = { &in.comm, &in.wchan, &in.stack, &in.cgroup };
+	int n;
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	for (int k = 0; k < 4; k++) {
+		size_t at = 64; /* where string k's length field sits */
+
+		in = mkreport(); /* f[] still points at its fields */
+		*f[k] = (struct vigil_str){ big, (uint16_t)lim[k] };
+		n = vigil_process_report_encode(pl, sizeof(pl), &in);
+		assert_true(n > 0);
+		assert_int_equal(vigil_process_report_decode(pl, (size_t)n, &out), 0);
+		for (int j = 0; j < k; j++)
+			at += 2 + f[j]->len;
+		assert_int_equal(vigil_le16(pl + at), lim[k]);
+		/* By hand: one byte more in the length, one byte more of payload. */
+		memmove(pl + at + 2 + lim[k] + 1, pl + at + 2 + lim[k],
+			(size_t)n - at - 2 - lim[k]);
+		pl[at + 2 + lim[k]] = 'x';
+		vigil_put16(pl + at, (uint16_t)(lim[k] + 1));
+		assert_int_equal(check_exact(VIGIL_MSG_PROCESS_REPORT, pl, (size_t)n + 1),
+				 -EBADMSG);
+		*f[k] = (struct vigil_str){ big, (uint16_t)(lim[k] + 1) };
+		assert_int_equal(vigil_process_report_encode(pl, sizeof(pl), &in), -EINVAL);
+	}
+	/* All four at their limits: the largest version-1 report. */
+	in = mkreport();
+	in.comm = (struct vigil_str){ big, VIGIL_WIRE_COMM_MAX };
+	in.wchan = (struct vigil_str){ big, VIGIL_WIRE_WCHAN_MAX };
+	in.stack = (struct vigil_str){ big, VIGIL_WIRE_STACK_MAX };
+	in.cgroup = (struct vigil_str){ big, VIGIL_WIRE_CGROUP_MAX };
+	assert_int_equal(vigil_process_report_encode(pl, sizeof(pl), &in), 4872);
+	assert_int_equal(VIGIL_WIRE_REPORT_MAX_LEN, 4872);
+	assert_int_equal(vigil_process_report_encode(pl, 4871, &in), -ENOBUFS);
+	check_prefixes(VIGIL_MSG_PROCESS_REPORT, pl, 4872);
+	/* The smallest: 72 bytes, four empty strings. */
+	in = mkreport();
+	in.comm = in.wchan = in.stack = in.cgroup = VIGIL_STR("");
+	assert_int_equal(vigil_process_report_encode(pl, sizeof(pl), &in), 72);
+	assert_int_equal(check_exact(VIGIL_MSG_PROCESS_REPORT, pl, 72), 0);
+	assert_int_equal(check_exact(VIGIL_MSG_PROCESS_REPORT, pl, 71), -EBADMSG);
+}
+
+/* A non-zero status: the sender zeroes what follows, the receiver ignores it. */
+static void test_process_report_status(void **state)
+{
+	struct vigil_process_report in = mkreport(), out;
+	static const uint8_t zero72[72];
+	int n;
+
+	(void)state;
+	in.status = -ESRCH;
+	n = vigil_process_report_encode(pl, sizeof(pl), &in);
+	assert_int_equal(n, 72);
+	assert_int_equal((int32_t)vigil_le32(pl + 8), -3);
+	assert_memory_equal(pl + 12, zero72, 60);
+	assert_int_equal(vigil_process_report_decode(pl, 72, &out), 0);
+	assert_int_equal(out.status, -ESRCH);
+	assert_int_equal(out.request_id, 9);
+	assert_int_equal(out.pid, 412);
+	/* Junk after a non-zero status is not malformed, and reads as zero. */
+	memset(pl + 12, 0x5a, 52);
+	vigil_put16(pl + 64, 3); /* comm "xyz" */
+	memcpy(pl + 66, "xyz", 3);
+	memset(pl + 69, 0, 6);
+	assert_int_equal(vigil_process_report_decode(pl, 75, &out), 0);
+	assert_int_equal(out.state, 0);
+	assert_int_equal(out.wait_ns, 0);
+	assert_int_equal(out.comm.len, 0);
+	assert_int_equal(out.cgroup.len, 0);
+	/* Strings are shape whatever the status: one running past is malformed. */
+	vigil_put16(pl + 64, 4);
+	assert_int_equal(check_exact(VIGIL_MSG_PROCESS_REPORT, pl, 75), -EBADMSG);
+	/* -EBUSY and an errno the spec does not list are kept as numbers. */
+	for (int32_t st = -1; st >= -200; st--) {
+		in.status = st;
+		n = vigil_process_report_encode(pl, sizeof(pl), &in);
+		assert_int_equal(n, 72);
+		assert_int_equal(vigil_process_report_decode(pl, 72, &out), 0);
+		assert_int_equal(out.status, st);
+	}
+	/* Strings over their limit do not matter once the status says no. */
+	in.status = -EBUSY;
+	in.comm = (struct vigil_str){ big, 4000 };
+	assert_int_equal(vigil_process_report_encode(pl, sizeof(pl), &in), 72);
+	in.status = 5;
+	assert_int_equal(vigil_process_report_encode(pl, sizeof(pl), &in), -EINVAL);
+	in = mkreport();
+	in.request_id = 0;
+	assert_int_equal(vigil_process_report_encode(pl, sizeof(pl), &in), -EINVAL);
+	in = mkreport();
+	assert_int_equal(vigil_process_report_encode(pl, 63, &in), -ENOBUFS);
+	assert_int_equal(vigil_process_report_encode(pl, 72, &in), -ENOBUFS);
+}
+
+/* ---- the normative vectors, typed --------------------------------------- */
+
+static size_t unhex(const char *h, uint8_t *out)
+{
+	size_t n = strlen(h) / 2;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		assert_int_equal(sscanf(h + 2 * i, "%2x", &v), 1);
+		out[i] = (uint8_t)v;
+	}
+	return n;
+}
+
+static int reencode_records(uint16_t type, const uint8_t *p, size_t len, uint8_t *out)
+{
+	static struct vigil_beat b[VIGIL_WIRE_MAX_RECORDS];
+	static struct vigil_flow f[VIGIL_WIRE_MAX_RECORDS];
+	struct vigil_records r;
+
+	if (type == VIGIL_MSG_BEAT) {
+		assert_int_equal(vigil_beats_decode(p, len, &r), 0);
+		for (uint32_t i = 0; i < r.count; i++)
+			vigil_beat_get(&r, i, &b[i]);
+		return vigil_beats_encode(out, VIGIL_WIRE_MAX_PAYLOAD, b, r.count);
+	}
+	assert_int_equal(vigil_flows_decode(p, len, &r), 0);
+	for (uint32_t i = 0; i < r.count; i++)
+		vigil_flow_get(&r, i, &f[i]);
+	return vigil_flows_encode(out, VIGIL_WIRE_MAX_PAYLOAD, f, r.count);
+}
+
+/* Decode p with its type's decoder and encode the result into out. */
+static int reencode(uint16_t type, const uint8_t *p, size_t len, uint8_t *out)
+{
+	const size_t cap = VIGIL_WIRE_MAX_PAYLOAD;
+	union {
+		struct vigil_hello hello;
+		struct vigil_sched_exit sx;
+		struct vigil_str str;
+		struct vigil_snapshot_request rq;
+		struct vigil_exit exit;
+		struct vigil_test_result test;
+		struct vigil_dmesg dmesg;
+		struct vigil_log log;
+		struct vigil_inspect insp;
+		struct vigil_process_report rep;
+		uint64_t token;
+	} u;
+
+	switch (type) {
+	case VIGIL_MSG_HELLO:
+		assert_int_equal(vigil_hello_decode(p, len, &u.hello), 0);
+		return vigil_hello_encode(out, cap, &u.hello);
+	case VIGIL_MSG_SYS_RDY:
+		assert_int_equal(vigil_sys_rdy_decode(p, len), 0);
+		return 0;
+	case VIGIL_MSG_BEAT:
+	case VIGIL_MSG_FLOW:
+		return reencode_records(type, p, len, out);
+	case VIGIL_MSG_SCHED_EXIT:
+		assert_int_equal(vigil_sched_exit_decode(p, len, &u.sx), 0);
+		return vigil_sched_exit_encode(out, cap, &u.sx);
+	case VIGIL_MSG_SCENARIO_START:
+	case VIGIL_MSG_SCENARIO_PAUSE:
+	case VIGIL_MSG_SCENARIO_RESUME:
+	case VIGIL_MSG_SCENARIO_END:
+		assert_int_equal(vigil_scenario_decode(p, len, &u.str), 0);
+		return vigil_scenario_encode(out, cap, u.str);
+	case VIGIL_MSG_SNAPSHOT_REQUEST:
+		assert_int_equal(vigil_snapshot_request_decode(p, len, &u.rq), 0);
+		return vigil_snapshot_request_encode(out, cap, &u.rq);
+	case VIGIL_MSG_STDOUT:
+	case VIGIL_MSG_STDERR:
+		memcpy(out, p, len);
+		return (int)len;
+	case VIGIL_MSG_EXIT:
+		assert_int_equal(vigil_exit_decode(p, len, &u.exit), 0);
+		return vigil_exit_encode(out, cap, &u.exit);
+	case VIGIL_MSG_TEST_RESULT:
+		assert_int_equal(vigil_test_result_decode(p, len, &u.test), 0);
+		return vigil_test_result_encode(out, cap, &u.test);
+	case VIGIL_MSG_DMESG:
+		assert_int_equal(vigil_dmesg_decode(p, len, &u.dmesg), 0);
+		return vigil_dmesg_encode(out, cap, &u.dmesg);
+	case VIGIL_MSG_LOG:
+		assert_int_equal(vigil_log_decode(p, len, &u.log), 0);
+		return vigil_log_encode(out, cap, &u.log);
+	case VIGIL_MSG_PING:
+		assert_int_equal(vigil_ping_decode(p, len, &u.token), 0);
+		return vigil_ping_encode(out, cap, u.token);
+	case VIGIL_MSG_INSPECT:
+		assert_int_equal(vigil_inspect_decode(p, len, &u.insp), 0);
+		return vigil_inspect_encode(out, cap, &u.insp);
+	case VIGIL_MSG_PROCESS_REPORT:
+		assert_int_equal(vigil_process_report_decode(p, len, &u.rep), 0);
+		return vigil_process_report_encode(out, cap, &u.rep);
+	default:
+		fail_msg("vector frame of type 0x%04x has no typed check here", type);
+		return -1;
+	}
+}
+
+/* The fields the inspection vectors spell out in their notes. */
+static void check_inspection_vector(const char *name, uint16_t type, const uint8_t *p, size_t len)
+{
+	struct vigil_process_report r;
+	struct vigil_inspect in;
+
+	if (type == VIGIL_MSG_INSPECT) {
+		assert_int_equal(vigil_inspect_decode(p, len, &in), 0);
+		assert_int_equal(in.request_id, 9);
+		assert_int_equal(in.pid, 412);
+		return;
+	}
+	assert_int_equal(vigil_process_report_decode(p, len, &r), 0);
+	if (!strcmp(name, "process-report-gone")) {
+		assert_int_equal(r.request_id, 10);
+		assert_int_equal(r.pid, 413);
+		assert_int_equal(r.status, -ESRCH);
+		return;
+	}
+	assert_int_equal(r.request_id, 9);
+	assert_int_equal(r.pid, 412);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(r.state, 'R');
+	assert_int_equal(r.policy, VIGIL_POLICY_EXT);
+	assert_int_equal(r.wait_ns, 5300000000ull);
+	assert_true(str_eq(r.comm, "stress-worker", 13));
+	assert_true(str_eq(r.cgroup, "0::/sched-test", 14));
+}
+
+static void test_vectors_typed(void **state)
+{
+	static uint8_t want[VIGIL_WIRE_MAX_PAYLOAD], again[VIGIL_WIRE_MAX_PAYLOAD];
+	json_object *root = json_object_from_file(VIGIL_TEST_DATA_DIR "/wire-vectors.json");
+	json_object *vecs;
+	unsigned checked = 0, inspection = 0;
+
+	(void)state;
+	assert_non_null(root);
+	assert_true(json_object_object_get_ex(root, "vectors", &vecs));
+	for (size_t v = 0; v < json_object_array_length(vecs); v++) {
+		json_object *vec = json_object_array_get_idx(vecs, v), *exp, *frames;
+		const char *name = json_object_get_string(json_object_object_get(vec, "name"));
+
+		assert_true(json_object_object_get_ex(vec, "expect", &exp));
+		assert_true(json_object_object_get_ex(exp, "frames", &frames));
+		for (size_t i = 0; i < json_object_array_length(frames); i++) {
+			json_object *f = json_object_array_get_idx(frames, i);
+			uint16_t type =
+			    (uint16_t)json_object_get_int(json_object_object_get(f, "type"));
+			const char *ph =
+			    json_object_get_string(json_object_object_get(f, "payload_hex"));
+			size_t len = unhex(ph, want);
+			int n;
+
+			if (!json_object_get_boolean(json_object_object_get(f, "crc_ok")))
+				continue; /* a torn payload has no shape to keep */
+			n = reencode(type, want, len, again);
+			if (n != (int)len || memcmp(want, again, len) != 0)
+				fail_msg("vector %s frame %zu (%s): re-encoded to %d bytes, not "
+					 "the same",
+					 name, i, vigil_msg_name(type), n);
+			checked++;
+			if (type == VIGIL_MSG_INSPECT || type == VIGIL_MSG_PROCESS_REPORT) {
+				check_inspection_vector(name, type, want, len);
+				inspection++;
+			}
+		}
+	}
+	assert_true(checked >= 20);
+	assert_int_equal(inspection, 3); /* inspect, process-report, process-report-gone */
+	json_object_put(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -404,6 +802,11 @@ int main(void)
 		cmocka_unit_test(test_dmesg_log),
 		cmocka_unit_test(test_ping_pong),
 		cmocka_unit_test(test_agent_stats),
+		cmocka_unit_test(test_inspect),
+		cmocka_unit_test(test_process_report),
+		cmocka_unit_test(test_process_report_limits),
+		cmocka_unit_test(test_process_report_status),
+		cmocka_unit_test(test_vectors_typed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,16 +30,33 @@ extern "C" {
 
 /* ---- limits ------------------------------------------------------------ */
 
-#define VIGIL_WIRE_VERSION 1
-#define VIGIL_WIRE_MAGIC_LEN 4
-#define VIGIL_WIRE_HDR_LEN 24
+#define VIGIL_WIRE_VERSION     1
+#define VIGIL_WIRE_MAGIC_LEN   4
+#define VIGIL_WIRE_HDR_LEN     24
 #define VIGIL_WIRE_MAX_PAYLOAD 65536u
-#define VIGIL_WIRE_MAX_FRAME (VIGIL_WIRE_HDR_LEN + VIGIL_WIRE_MAX_PAYLOAD)
-#define VIGIL_WIRE_STR_MAX 4096u  /* bytes in a "str", unless stated */
+#define VIGIL_WIRE_MAX_FRAME   (VIGIL_WIRE_HDR_LEN + VIGIL_WIRE_MAX_PAYLOAD)
+#define VIGIL_WIRE_STR_MAX     4096u /* bytes in a "str", unless stated */
 #define VIGIL_WIRE_MAX_RECORDS 1024u /* BEAT/FLOW records per frame */
-#define VIGIL_WIRE_BEAT_LEN 40u
-#define VIGIL_WIRE_FLOW_LEN 64u
-#define VIGIL_WIRE_MAX_STATS 1024u /* AGENT_STATS counters */
+#define VIGIL_WIRE_BEAT_LEN    40u
+#define VIGIL_WIRE_FLOW_LEN    64u
+#define VIGIL_WIRE_MAX_STATS   1024u /* AGENT_STATS counters */
+#define VIGIL_WIRE_INSPECT_LEN 8u    /* INSPECT: request_id, pid */
+/* PROCESS_REPORT: a 64-byte fixed part, then comm, wchan, stack and cgroup,
+ * each a str with its own limit; 72 bytes at least, 4872 at most. */
+#define VIGIL_WIRE_REPORT_FIXED_LEN 64u
+#define VIGIL_WIRE_REPORT_MIN_LEN   (VIGIL_WIRE_REPORT_FIXED_LEN + 4 * 2u)
+#define VIGIL_WIRE_COMM_MAX         64u
+#define VIGIL_WIRE_WCHAN_MAX        128u
+#define VIGIL_WIRE_STACK_MAX        4096u
+#define VIGIL_WIRE_CGROUP_MAX       512u
+#define VIGIL_WIRE_REPORT_MAX_LEN                                                                  \
+	(VIGIL_WIRE_REPORT_MIN_LEN + VIGIL_WIRE_COMM_MAX + VIGIL_WIRE_WCHAN_MAX +                  \
+	 VIGIL_WIRE_STACK_MAX + VIGIL_WIRE_CGROUP_MAX)
+#define VIGIL_WIRE_MAX_INSPECT 4u /* INSPECTs a host keeps in flight per guest */
+
+/* HELLO capability bits the protocol itself defines (the others are the
+ * agent's own, docs/agent.md). */
+#define VIGIL_CAP_INSPECT (1u << 6) /* the agent answers INSPECT */
 
 extern VIGIL_API const uint8_t vigil_wire_magic[VIGIL_WIRE_MAGIC_LEN]; /* "VGL1" */
 
@@ -65,10 +82,12 @@ enum vigil_msg_type {
 	VIGIL_MSG_LOG = 0x0010,
 	VIGIL_MSG_PONG = 0x0011,
 	VIGIL_MSG_AGENT_STATS = 0x0012,
+	VIGIL_MSG_PROCESS_REPORT = 0x0013,
 	/* host to guest */
 	VIGIL_MSG_SNAPSHOT_REPLY = 0x8001,
 	VIGIL_MSG_PING = 0x8002,
 	VIGIL_MSG_SHUTDOWN = 0x8003,
+	VIGIL_MSG_INSPECT = 0x8004,
 };
 
 #define VIGIL_MSG_HOST_BIT 0x8000u /* set on host-to-guest types */
@@ -118,39 +137,37 @@ struct vigil_frame_hdr {
  * header is valid but len is over the limit (*out is still written then, so
  * the caller can report it).
  */
-VIGIL_API int vigil_frame_hdr_decode(const uint8_t *buf, size_t n,
-				     struct vigil_frame_hdr *out);
+VIGIL_API int vigil_frame_hdr_decode(const uint8_t *buf, size_t n, struct vigil_frame_hdr *out);
 
 /*
  * Write a whole frame into buf: header then payload (copied unless payload
  * already points at buf + 24). Returns the frame length, -EMSGSIZE when len
  * is over the limit, -ENOBUFS when cap is too small. Never allocates.
  */
-VIGIL_API int vigil_frame_encode(uint8_t *buf, size_t cap, uint16_t type,
-				 uint32_t seq, const void *payload, size_t len);
+VIGIL_API int vigil_frame_encode(uint8_t *buf, size_t cap, uint16_t type, uint32_t seq,
+				 const void *payload, size_t len);
 
 /*
  * Seal a frame whose payload the caller already wrote at buf + 24 (the
  * typed encoders below write there): fills in the header and both CRCs.
  * Returns 24 + len, -EMSGSIZE, or -ENOBUFS.
  */
-VIGIL_API int vigil_frame_seal(uint8_t *buf, size_t cap, uint16_t type,
-			       uint32_t seq, size_t len);
+VIGIL_API int vigil_frame_seal(uint8_t *buf, size_t cap, uint16_t type, uint32_t seq, size_t len);
 
 /* ---- stream assembler -------------------------------------------------- */
 
 /* Counters, named as in the spec; monotonic for the assembler's lifetime. */
 struct vigil_asm_stats {
-	uint64_t garbage_bytes;     /* bytes skipped while scanning for magic */
-	uint64_t header_crc_errors; /* each drops exactly one byte */
-	uint64_t oversize_frames;   /* each drops exactly 24 bytes */
-	uint64_t lost_frames;       /* sum of forward seq jumps */
-	uint64_t seq_regressions;   /* backward seq steps (not a new epoch) */
-	uint64_t epochs;            /* HELLO frames with seq 0 */
-	uint64_t frames;            /* frames delivered (crc_ok or not) */
+	uint64_t garbage_bytes;      /* bytes skipped while scanning for magic */
+	uint64_t header_crc_errors;  /* each drops exactly one byte */
+	uint64_t oversize_frames;    /* each drops exactly 24 bytes */
+	uint64_t lost_frames;        /* sum of forward seq jumps */
+	uint64_t seq_regressions;    /* backward seq steps (not a new epoch) */
+	uint64_t epochs;             /* HELLO frames with seq 0 */
+	uint64_t frames;             /* frames delivered (crc_ok or not) */
 	uint64_t payload_crc_errors; /* frames delivered with crc_ok false */
-	uint64_t bytes;             /* bytes fed */
-	uint64_t resets;            /* vigil_asm_reset calls */
+	uint64_t bytes;              /* bytes fed */
+	uint64_t resets;             /* vigil_asm_reset calls */
 };
 
 /* A delivered frame. payload is a borrowed view, valid until the next
@@ -159,9 +176,9 @@ struct vigil_frame {
 	struct vigil_frame_hdr hdr;
 	const uint8_t *payload;
 	bool crc_ok;
-	bool new_epoch;     /* HELLO with seq 0 */
-	uint32_t lost;      /* frames lost just before this one */
-	bool regression;    /* seq stepped backwards */
+	bool new_epoch;  /* HELLO with seq 0 */
+	uint32_t lost;   /* frames lost just before this one */
+	bool regression; /* seq stepped backwards */
 };
 
 /*
@@ -170,12 +187,12 @@ struct vigil_frame {
  * place it (static, embedded, or allocated once at setup).
  */
 struct vigil_asm {
-	const uint8_t *in;   /* caller's bytes not yet looked at */
+	const uint8_t *in; /* caller's bytes not yet looked at */
 	size_t in_len;
-	uint32_t hold_len;   /* bytes in hold[] */
-	uint32_t hold_need;  /* total frame length once the header is valid, else 0 */
-	bool have_seq;       /* a frame has been delivered: expect_seq is set */
-	bool hold_done;      /* hold[] held the frame last delivered */
+	uint32_t hold_len;  /* bytes in hold[] */
+	uint32_t hold_need; /* total frame length once the header is valid, else 0 */
+	bool have_seq;      /* a frame has been delivered: expect_seq is set */
+	bool hold_done;     /* hold[] held the frame last delivered */
 	uint32_t expect_seq;
 	struct vigil_asm_stats st;
 	uint8_t hold[VIGIL_WIRE_MAX_FRAME];
@@ -261,6 +278,17 @@ enum vigil_sched_exit_kind {
 	VIGIL_SCX_ERROR_STALL = 1026,
 };
 
+/* PROCESS_REPORT policy: the kernel's SCHED_* numbers (4 is unused). */
+enum vigil_sched_policy {
+	VIGIL_POLICY_NORMAL = 0,
+	VIGIL_POLICY_FIFO = 1,
+	VIGIL_POLICY_RR = 2,
+	VIGIL_POLICY_BATCH = 3,
+	VIGIL_POLICY_IDLE = 5,
+	VIGIL_POLICY_DEADLINE = 6,
+	VIGIL_POLICY_EXT = 7,
+};
+
 /* AGENT_STATS counter indexes, in wire order. */
 enum vigil_agent_stat {
 	VIGIL_STAT_FRAMES_SENT = 0,
@@ -284,14 +312,14 @@ struct vigil_hello {
 };
 
 struct vigil_beat {
-	uint32_t pid;          /* >= 2 */
+	uint32_t pid; /* >= 2 */
 	uint32_t app_payload;
 	uint64_t nonce;
 	uint64_t guest_mono_ns;
-	uint64_t pidns_inode;  /* 0 if unknown */
-	uint16_t status;       /* enum vigil_beat_status */
-	uint8_t origin;        /* enum vigil_beat_origin; other values kept */
-	uint32_t deadline_ms;  /* 0: the host's default threshold */
+	uint64_t pidns_inode; /* 0 if unknown */
+	uint16_t status;      /* enum vigil_beat_status */
+	uint8_t origin;       /* enum vigil_beat_origin; other values kept */
+	uint32_t deadline_ms; /* 0: the host's default threshold */
 };
 
 struct vigil_flow {
@@ -365,8 +393,36 @@ struct vigil_pong {
 };
 
 struct vigil_agent_stats {
-	uint32_t count;         /* 0..1024 */
-	const uint8_t *values;  /* count little-endian u64s */
+	uint32_t count;        /* 0..1024 */
+	const uint8_t *values; /* count little-endian u64s */
+};
+
+struct vigil_inspect {
+	uint32_t request_id; /* != 0 */
+	uint32_t pid;        /* >= 2: a thread or process id in the agent's PID namespace */
+};
+
+/*
+ * PROCESS_REPORT: one sample of /proc/PID. With a non-zero status every
+ * field after it is 0 and every string empty (the decoder shows them so
+ * whatever the sender wrote; the encoder writes them so).
+ */
+struct vigil_process_report {
+	uint32_t request_id; /* != 0, from the INSPECT */
+	uint32_t pid;        /* from the INSPECT */
+	int32_t status;      /* 0, -ESRCH, -EACCES, -EBUSY; other negative values kept */
+	uint8_t state;       /* /proc/PID/stat state letter as ASCII; any value kept */
+	uint32_t policy;     /* enum vigil_sched_policy; others kept */
+	uint32_t last_cpu;
+	uint64_t run_ns;     /* schedstat: time on a CPU */
+	uint64_t wait_ns;    /* schedstat: time runnable, waiting on a runqueue */
+	uint64_t timeslices; /* schedstat: times run on a CPU */
+	uint64_t voluntary_switches;
+	uint64_t involuntary_switches;
+	struct vigil_str comm;   /* <= VIGIL_WIRE_COMM_MAX bytes, no newline */
+	struct vigil_str wchan;  /* <= VIGIL_WIRE_WCHAN_MAX; empty for the kernel's "0" */
+	struct vigil_str stack;  /* <= VIGIL_WIRE_STACK_MAX, /proc/PID/stack as read */
+	struct vigil_str cgroup; /* <= VIGIL_WIRE_CGROUP_MAX, first line, no newline */
 };
 
 /*
@@ -393,6 +449,16 @@ VIGIL_API int vigil_pong_decode(const uint8_t *p, size_t len, struct vigil_pong 
 VIGIL_API int vigil_agent_stats_decode(const uint8_t *p, size_t len, struct vigil_agent_stats *out);
 /* SHUTDOWN's payload is ignored: always 0. */
 VIGIL_API int vigil_shutdown_decode(const uint8_t *p, size_t len);
+/* INSPECT: malformed under 8 bytes, with request_id 0, or pid 0 or 1. */
+VIGIL_API int vigil_inspect_decode(const uint8_t *p, size_t len, struct vigil_inspect *out);
+/*
+ * PROCESS_REPORT: malformed under 72 bytes, when one of the four strings
+ * runs past the payload or over its own limit (checked whatever the
+ * status), with request_id 0, or with a positive status. With a negative
+ * status the fields after it are ignored: *out has them 0 and empty.
+ */
+VIGIL_API int vigil_process_report_decode(const uint8_t *p, size_t len,
+					  struct vigil_process_report *out);
 
 /* Record access in a run validated by vigil_beats_decode / vigil_flows_decode
  * (vigil_beat_get is inline below: it runs once per beat). */
@@ -429,7 +495,8 @@ VIGIL_API int vigil_snapshot_request_encode(uint8_t *out, size_t cap,
 VIGIL_API int vigil_snapshot_reply_encode(uint8_t *out, size_t cap,
 					  const struct vigil_snapshot_reply *in);
 VIGIL_API int vigil_exit_encode(uint8_t *out, size_t cap, const struct vigil_exit *in);
-VIGIL_API int vigil_test_result_encode(uint8_t *out, size_t cap, const struct vigil_test_result *in);
+VIGIL_API int vigil_test_result_encode(uint8_t *out, size_t cap,
+				       const struct vigil_test_result *in);
 /* text_len must leave the payload within VIGIL_WIRE_MAX_PAYLOAD. */
 VIGIL_API int vigil_dmesg_encode(uint8_t *out, size_t cap, const struct vigil_dmesg *in);
 VIGIL_API int vigil_log_encode(uint8_t *out, size_t cap, const struct vigil_log *in);
@@ -439,6 +506,16 @@ VIGIL_API int vigil_pong_encode(uint8_t *out, size_t cap, const struct vigil_pon
 VIGIL_API int vigil_agent_stats_encode(uint8_t *out, size_t cap, const uint64_t *values,
 				       uint32_t count);
 VIGIL_API int vigil_shutdown_encode(uint8_t *out, size_t cap);
+/* -EINVAL for request_id 0 or pid 0 or 1. */
+VIGIL_API int vigil_inspect_encode(uint8_t *out, size_t cap, const struct vigil_inspect *in);
+/*
+ * -EINVAL for request_id 0, a positive status, or (status 0) a string over
+ * its limit: the caller truncates. With a negative status the fields after
+ * it are written as 0 and the strings empty, whatever *in holds; the
+ * payload is then 72 bytes.
+ */
+VIGIL_API int vigil_process_report_encode(uint8_t *out, size_t cap,
+					  const struct vigil_process_report *in);
 
 /* ---- little-endian helpers (shared by host and guest code) ------------- */
 
@@ -482,8 +559,7 @@ static inline int vigil_beat_check(const uint8_t *rec)
 	return 0;
 }
 
-static inline void vigil_beat_get(const struct vigil_records *r, uint32_t i,
-				  struct vigil_beat *out)
+static inline void vigil_beat_get(const struct vigil_records *r, uint32_t i, struct vigil_beat *out)
 {
 	const uint8_t *b = r->base + (size_t)i * VIGIL_WIRE_BEAT_LEN;
 

@@ -456,7 +456,7 @@ VIGIL_API void vigil_session_opts_default(struct vigil_session_opts *o);
 
 /* ---- counters ---------------------------------------------------------- */
 
-#define VIGIL_MSG_GUEST_TYPES 0x13 /* guest-to-host types are 1..0x12 */
+#define VIGIL_MSG_GUEST_TYPES 0x14 /* guest-to-host types are 1..0x13 */
 
 struct vigil_type_counters {
 	uint64_t frames;       /* delivered with this type (crc_ok or not) */
