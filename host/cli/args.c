@@ -2,6 +2,8 @@
 /* args: value parsers and the workload's kernel command line (see args.h). */
 #include "args.h"
 
+#include <vigil/session.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -82,5 +84,32 @@ int vigil_parse_mem_mb(const char *s, unsigned *mb)
 	if (v * mult < 16 || v * mult > 1024 * 1024)
 		return -EINVAL; /* below what a kernel boots in, or over 1 TiB */
 	*mb = (unsigned)(v * mult);
+	return 0;
+}
+
+int vigil_parse_fail_on(const char *s, uint32_t *mask, char *bad, size_t cap)
+{
+	uint32_t m = 0;
+
+	snprintf(bad, cap, "%s", "");
+	if (!*s)
+		return -EINVAL;
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		int k;
+
+		if (n == 3 && !strncmp(s, "all", 3)) {
+			m = ~0u;
+		} else if ((k = vigil_kernel_trouble_parse(s, n)) > 0 && k != VIGIL_KT_PANIC) {
+			m |= 1u << k;
+		} else {
+			snprintf(bad, cap, "%.*s", (int)n, s);
+			return -EINVAL;
+		}
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	*mask = m;
 	return 0;
 }

@@ -19,6 +19,12 @@ int vigil_parse_duration(const char *s, uint64_t *ns);
  * -ERANGE (too large), -EDOM (0, or "none" where it is not allowed).
  */
 int vigil_parse_duration_opt(const char *s, bool allow_none, uint64_t *ns);
+/*
+ * A --fail-on list ("oom,hung-task", "all") into a mask of 1u << VIGIL_KT_x
+ * (panic is not a kind: it always fails). 0, or -EINVAL with the first
+ * unknown kind in bad (empty: an empty list).
+ */
+int vigil_parse_fail_on(const char *s, uint32_t *mask, char *bad, size_t cap);
 /* "512", "512M", "1G", "1024K"... -> MiB (a bare number is MiB). 0 or -EINVAL. */
 int vigil_parse_mem_mb(const char *s, unsigned *mb);
 

@@ -18,6 +18,9 @@ static const struct vigil_subcommand subcommands[] = {
 	{ "run", vigil_cmd_run,
 	  "boot a QEMU guest, run a command in it, watch it, give a verdict" },
 	{ "attach", vigil_cmd_attach, "watch a guest whose QEMU was started elsewhere" },
+	{ "watch", vigil_cmd_watch,
+	  "watch every libvirt guest with the vigil channel; serve /metrics" },
+	{ "status", vigil_cmd_status, "what a running `vigil watch` sees now" },
 	{ "decode", vigil_cmd_decode, "replay a --record file (or a raw port stream) offline" },
 	{ "initramfs", vigil_cmd_initramfs, "build (or find in the cache) the guest's initramfs" },
 };

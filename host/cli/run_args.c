@@ -282,29 +282,17 @@ static int take_duration(struct vigil_run_args *a, int c, const char *val)
 
 static int take_fail_on(struct vigil_run_args *a, const char *val)
 {
-	const char *p = val;
+	char bad[64];
 
-	if (!*p)
+	if (vigil_parse_fail_on(val, &a->o.sopts.fail_on, bad, sizeof(bad)) == 0)
+		return 0;
+	if (!bad[0])
 		return bad_value(a, O_FAIL_ON, val, "a list such as oom,warning");
-	while (*p) {
-		size_t n = strcspn(p, ",");
-		int k;
-		if (n == 3 && !strncmp(p, "all", 3)) {
-			a->o.sopts.fail_on = ~0u;
-		} else if ((k = vigil_kernel_trouble_parse(p, n)) > 0 && k != VIGIL_KT_PANIC) {
-			a->o.sopts.fail_on |= 1u << k;
-		} else {
-			fprintf(stderr,
-				"vigil %s: unknown kind '%.*s' for --fail-on (oom, warning, bug, "
-				"oops, hung-task, soft-lockup, rcu-stall, all)\n",
-				a->attach ? "attach" : "run", (int)n, p);
-			return VIGIL_EXIT_USAGE;
-		}
-		p += n;
-		if (*p == ',')
-			p++;
-	}
-	return 0;
+	fprintf(stderr,
+		"vigil %s: unknown kind '%s' for --fail-on (oom, warning, bug, oops, hung-task, "
+		"soft-lockup, rcu-stall, all)\n",
+		a->attach ? "attach" : "run", bad);
+	return VIGIL_EXIT_USAGE;
 }
 
 static int take_env(struct vigil_run_args *a, const char *val,
