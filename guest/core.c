@@ -78,6 +78,7 @@ struct core {
 	uint32_t port_backoff_ms;
 	uint64_t kmsg_wake_ns; /* when throttled: next read, else 0 */
 	uint64_t next_stats_ns, next_flows_ns, next_self_ns;
+	bool predecessor_done; /* its goodbye beat is queued */
 	uint64_t self_nonce;
 	uint32_t self_pid;
 	uint64_t self_pidns;
@@ -340,6 +341,24 @@ static void self_beat(struct core *k, uint64_t now)
 	chan_beat(&k->ch, &b);
 }
 
+/* The dead predecessor's self-beat: a clean goodbye on its behalf. Its
+ * nonces counted seconds: this agent's monotonic ns is above any of them. */
+static void predecessor_goodbye(struct core *k, uint64_t now)
+{
+	struct vigil_beat b = {
+		.pid = k->cfg->predecessor,
+		.nonce = now,
+		.guest_mono_ns = now,
+		.pidns_inode = k->self_pidns,
+		.status = VIGIL_BEAT_STOPPING,
+		.origin = VIGIL_ORIGIN_KERNEL_ATTESTED,
+		.deadline_ms = (uint32_t)(k->cfg->self_beat_ms * 3),
+	};
+
+	if (b.pid >= 2)
+		chan_beat(&k->ch, &b);
+}
+
 static void beat_sink(void *ctx, const struct vigil_beat *b)
 {
 	struct core *k = ctx;
@@ -495,6 +514,10 @@ static uint64_t timers(struct core *k, uint64_t now)
 			next = min_ns(next, k->port_retry_ns);
 	}
 	if (cfg->self_beat_ms && k->self_pid >= 2) {
+		if (!k->predecessor_done) {
+			predecessor_goodbye(k, now); /* once, with the first self-beat */
+			k->predecessor_done = true;
+		}
 		if (now >= k->next_self_ns) {
 			self_beat(k, now);
 			k->next_self_ns = now + cfg->self_beat_ms * NSEC_PER_MSEC;

@@ -67,6 +67,9 @@ struct core_cfg {
 	uid_t uid;
 	gid_t gid;
 	bool exit_with_workload; /* return once the workload's EXIT is out */
+	uint32_t predecessor;    /* an agent before this one that died (PID-1 mode restarts
+				    it): its self-beat pid gets a STOPPING beat, so the host
+				    forgets it instead of reporting it stalled; 0 none */
 	enum core_on_shutdown on_shutdown;
 	bool notify; /* sd_notify READY=1 once SYS_RDY is queued */
 	int log_fd;  /* copies of warnings and errors, -1 for none */

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -376,10 +377,62 @@ static void pid1_workload(const struct init_cmdline *cl, struct core_cfg *cfg)
 	}
 }
 
-/* PID 1 from here on: reap whatever reaches us; power off when the agent ends. */
-static void pid1_wait(pid_t agent, const sigset_t *mask) __attribute__((noreturn));
-static void pid1_wait(pid_t agent, const sigset_t *mask)
+/* The agent as PID 1's child: a pid of its own, the workload's orphans its own. */
+static pid_t pid1_fork_agent(struct core_cfg *cfg, const sigset_t *mask)
 {
+	pid_t agent = fork();
+
+	if (agent == 0) {
+		sigprocmask(SIG_UNBLOCK, mask, NULL);
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+		setsid();
+		_exit(core_run(cfg));
+	}
+	return agent;
+}
+
+/*
+ * A dead agent: killed by a signal (the OOM killer, a person testing it, a
+ * crash) it is started again, as an agent without a workload (the old
+ * workload, now PID 1's, goes on; its beats reach the new agent's socket),
+ * so the host sees a new epoch instead of a silent guest. At most
+ * PID1_RESPAWN_MAX times, and not when it died within PID1_RESPAWN_MIN_S of
+ * its start three times running: then it cannot stay up, and the guest
+ * powers off. An agent that exits by itself (its workload ended, SHUTDOWN)
+ * ends the guest as before.
+ */
+#define PID1_RESPAWN_MAX   16
+#define PID1_RESPAWN_MIN_S 1
+
+static bool pid1_respawn(struct core_cfg *cfg, pid_t dead, int st, time_t started,
+			 int *respawns, int *quick)
+{
+	time_t now = time(NULL);
+
+	if (!WIFSIGNALED(st) || *respawns >= PID1_RESPAWN_MAX)
+		return false;
+	*quick = now - started < PID1_RESPAWN_MIN_S ? *quick + 1 : 0;
+	if (*quick >= 3)
+		return false;
+	(*respawns)++;
+	dprintf(2, "vigil-agent: agent killed by signal %d: starting it again (%d of %d)\n",
+		WTERMSIG(st), *respawns, PID1_RESPAWN_MAX);
+	cfg->argv = NULL; /* the workload is not started twice */
+	cfg->workload_error = NULL;
+	cfg->scenario = NULL;
+	cfg->exit_with_workload = false;
+	cfg->predecessor = (uint32_t)dead;
+	return true;
+}
+
+/* PID 1 from here on: reap whatever reaches us; power off when the agent ends. */
+static void pid1_wait(pid_t agent, struct core_cfg *cfg, const sigset_t *mask)
+    __attribute__((noreturn));
+static void pid1_wait(pid_t agent, struct core_cfg *cfg, const sigset_t *mask)
+{
+	time_t started = time(NULL);
+	int respawns = 0, quick = 0;
+
 	for (;;) {
 		siginfo_t si;
 		pid_t pid;
@@ -394,6 +447,12 @@ static void pid1_wait(pid_t agent, const sigset_t *mask)
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 			if (pid != agent)
 				continue;
+			if (pid1_respawn(cfg, pid, st, started, &respawns, &quick)) {
+				started = time(NULL);
+				agent = pid1_fork_agent(cfg, mask);
+				if (agent > 0)
+					continue;
+			}
 			if (!WIFEXITED(st))
 				dprintf(2, "vigil-agent: agent died (signal %d): powering off\n",
 					WTERMSIG(st));
@@ -406,7 +465,7 @@ static int pid1_main(void)
 {
 	static struct init_cmdline cl;
 	char cmdline[INIT_CMDLINE_MAX], moddir[300];
-	struct core_cfg cfg;
+	static struct core_cfg cfg;
 	struct utsname u;
 	sigset_t mask;
 	pid_t agent;
@@ -439,18 +498,12 @@ static int pid1_main(void)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGPWR);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	agent = fork();
-	if (agent == 0) {
-		sigprocmask(SIG_UNBLOCK, &mask, NULL);
-		prctl(PR_SET_CHILD_SUBREAPER, 1);
-		setsid();
-		_exit(core_run(&cfg));
-	}
+	agent = pid1_fork_agent(&cfg, &mask);
 	if (agent < 0) {
 		dprintf(2, "vigil-agent: fork: %s: powering off\n", strerror(errno));
 		init_poweroff();
 	}
-	pid1_wait(agent, &mask);
+	pid1_wait(agent, &cfg, &mask);
 }
 
 int main(int argc, char **argv)

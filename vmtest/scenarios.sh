@@ -619,6 +619,17 @@ host_nonroot)
 	[ "$got" = 125 ] || fail "without virtiofsd: exit status $got, want 125"
 	grep -q 'qemu-system-common' err.txt || fail "no package named: $(cat err.txt)"
 	;;
+agent_restart)
+	# the agent killed inside the guest: PID 1 starts it again; a new epoch,
+	# its predecessor's own beat said goodbye, no false stall
+	run_vigil 124 --rootfs image --stall-threshold 1s --timeout 10s -- sh -c '
+		vigil-agent beat --every 200 & sleep 2; kill -9 $PPID; sleep 30'
+	[ "$(event_count agent_restart)" = 1 ] || fail "no agent_restart event"
+	grep '"event":"agent_restart"' events.jsonl | grep -q '"epoch":2' || fail "not epoch 2"
+	grep '"event":"process_gone"' events.jsonl | grep -q '"reason":"stopping"' ||
+		fail "the dead agent's beat was not ended"
+	[ "$(event_count stall)" = 0 ] || fail "a stall was reported: $(grep '"event":"stall"' events.jsonl)"
+	;;
 *)
 	echo "unknown scenario $NAME"
 	exit 2
