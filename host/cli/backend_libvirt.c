@@ -71,9 +71,15 @@ static void schedule_retry(struct vigil_virt_be *b)
 	vigil_timer_arm(b->retry, vigil_loop_now(b->loop) + b->retry_ns);
 }
 
-/* Drop the stream and our end of the pair: the guest reads EOF, its port closes. */
+/*
+ * Drop the stream and our end of the pair: the guest reads EOF, its port
+ * closes. Without the channel vigil sees nothing of the guest: the guest
+ * is blind until it is open again, so that silence is not the guest's.
+ */
 static void close_channel(struct vigil_virt_be *b, bool abort_stream)
 {
+	if (b->g && (b->st || b->pair))
+		vigil_guest_blind(b->g, true);
 	if (b->st) {
 		virStreamEventRemoveCallback(b->st);
 		if (abort_stream)
@@ -264,6 +270,7 @@ static void open_channel(struct vigil_virt_be *b)
 		return;
 	}
 	b->retry_ns = 0;
+	vigil_guest_blind(b->g, false);
 	set_status(b, "holding the channel", false);
 }
 
@@ -351,6 +358,7 @@ static void virt_free(void *be)
 
 	if (!b)
 		return;
+	b->g = NULL; /* being freed: not told of the channel's end */
 	close_channel(b, true);
 	vigil_timer_free(b->retry);
 	if (b->dom)

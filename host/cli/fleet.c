@@ -260,14 +260,19 @@ static void on_event(void *ctx, struct vigil_guest *g, const struct vigil_event 
 	switch (ev->type) {
 	case VIGIL_EV_LINK_UP:
 		d->link_up = true;
+		d->heard = false;
 		break;
 	case VIGIL_EV_LINK_DOWN:
 		d->link_up = false;
-		d->hello = false;
+		d->heard = false;
+		break;
+	case VIGIL_EV_VM_STOPPED:
+	case VIGIL_EV_VM_RESUMED:
+	case VIGIL_EV_RUN_END:
 		break;
 	case VIGIL_EV_HELLO:
 	case VIGIL_EV_AGENT_RESTART:
-		d->hello = true;
+		d->heard = true;
 		d->epoch = ev->hello.epoch;
 		break;
 	case VIGIL_EV_STALL:
@@ -277,6 +282,7 @@ static void on_event(void *ctx, struct vigil_guest *g, const struct vigil_event 
 		note_recovery(d, ev->process.pid);
 		break;
 	default:
+		d->heard = true; /* something the agent sent since the link came up */
 		break;
 	}
 }
@@ -313,9 +319,23 @@ static void counters_add(struct vigil_session_counters *total,
 	}
 }
 
+/* Between runs, what the gauges measured (tracked pids, ...) is gone: 0. */
+static void zero_gauges(struct vigil_session_counters *c)
+{
+	size_t n;
+	const struct vigil_counter_desc *ds = vigil_session_counter_descs(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		for (uint32_t k = 0; ds[i].kind == VIGIL_GAUGE && k < ds[i].count; k++)
+			memset((unsigned char *)c + ds[i].offset + k * ds[i].stride, 0, ds[i].size);
+	}
+}
+
 void vigil_fleet_counters(const struct fdom *d, struct vigil_session_counters *out)
 {
 	*out = d->total;
+	if (!d->g)
+		zero_gauges(out);
 	if (d->g) {
 		struct vigil_session_counters run;
 
@@ -367,7 +387,7 @@ static void on_done(void *ctx, struct vigil_guest *g, const struct vigil_verdict
 	d->run_events = NULL;
 	say(d->f, "%s: run ended (%s): %s", d->name, d->end ? d->end : "the session ended",
 	    vigil_outcome_name(v->outcome));
-	d->link_up = d->hello = false;
+	d->link_up = d->heard = false;
 	/* the guest is freed from the loop, not from inside its own callback */
 	vigil_timer_arm(d->f->reap, vigil_loop_now(d->f->loop));
 }

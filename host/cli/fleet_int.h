@@ -53,7 +53,8 @@ struct fdom {
 	const char *end; /* why the run ended: "shutdown", "destroyed", "migrated", ... */
 	bool restart;    /* start a new run once this one is reaped */
 	/* what /metrics and /status show */
-	bool link_up, hello;
+	bool link_up;
+	bool heard; /* the agent sent something since the link came up */
 	uint32_t epoch;
 	uint64_t last_frame_ns; /* the last event from the guest (host monotonic) */
 	uint64_t runs;

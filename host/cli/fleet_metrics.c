@@ -4,8 +4,8 @@
  * (docs/watch.md has the list).
  *
  * Owns: the fleet's own families (per domain: up, agent connected, epoch,
- * tracked and stalled processes, paused seconds, seconds since the last
- * frame, verdicts by outcome; the libvirt connection; per process, only
+ * paused seconds, seconds since the last frame, verdicts by outcome; the
+ * libvirt connection; per process, only
  * for the FLEET_RECENT_STALLS most recently stalled pids of each domain),
  * around the session counter, read-time and loop families of
  * host/metrics/families.h; and the /status JSON.
@@ -19,28 +19,6 @@
 
 #include "families.h"
 #include "fleet_int.h"
-
-struct proc_count {
-	uint32_t tracked, stalled;
-};
-
-static int count_proc(void *ctx, const struct vigil_process_info *p)
-{
-	struct proc_count *c = ctx;
-
-	c->tracked++;
-	c->stalled += p->stalled;
-	return 0;
-}
-
-static struct proc_count procs(const struct fdom *d, uint64_t now)
-{
-	struct proc_count c = { 0, 0 };
-
-	if (d->g)
-		vigil_session_foreach_process(vigil_guest_session(d->g), now, count_proc, &c);
-	return c;
-}
 
 /* One gauge or counter family with one sample per domain. */
 struct dom_family {
@@ -56,26 +34,22 @@ static uint64_t v_up(const struct fdom *d, uint64_t now)
 	return d->active;
 }
 
+/* The agent holds the channel, said HELLO once and spoke since the link came up. */
+static bool agent_connected(const struct fdom *d)
+{
+	return d->g && d->link_up && d->heard && d->epoch;
+}
+
 static uint64_t v_agent(const struct fdom *d, uint64_t now)
 {
 	(void)now;
-	return d->g && d->link_up && d->hello;
+	return agent_connected(d);
 }
 
 static uint64_t v_epoch(const struct fdom *d, uint64_t now)
 {
 	(void)now;
 	return d->epoch;
-}
-
-static uint64_t v_tracked(const struct fdom *d, uint64_t now)
-{
-	return procs(d, now).tracked;
-}
-
-static uint64_t v_stalled(const struct fdom *d, uint64_t now)
-{
-	return procs(d, now).stalled;
 }
 
 static uint64_t v_paused(const struct fdom *d, uint64_t now)
@@ -107,10 +81,6 @@ static const struct dom_family dom_families[] = {
 	  VIGIL_METRIC_GAUGE, 1, v_agent },
 	{ "vigil_agent_epoch", "The agent's epoch: it grows each time the agent restarts",
 	  VIGIL_METRIC_GAUGE, 1, v_epoch },
-	{ "vigil_processes_tracked", "Processes beating in the guest that vigil tracks now",
-	  VIGIL_METRIC_GAUGE, 1, v_tracked },
-	{ "vigil_processes_stalled", "Tracked processes past their deadline now",
-	  VIGIL_METRIC_GAUGE, 1, v_stalled },
 	{ "vigil_domain_paused", "1 while libvirt has the domain suspended (paused, migrating)",
 	  VIGIL_METRIC_GAUGE, 1, v_paused_now },
 	{ "vigil_domain_paused_seconds_total", "Time the domain spent suspended while watched",
@@ -281,7 +251,7 @@ static struct json_object *dom_status(const struct fdom *d, uint64_t now)
 								  : "running"));
 	json_object_object_add(
 	    o, "agent",
-	    json_object_new_string(d->g && d->link_up && d->hello ? "connected" : "not connected"));
+	    json_object_new_string(agent_connected(d) ? "connected" : "not connected"));
 	json_object_object_add(
 	    o, "channel", json_object_new_string(d->be ? vigil_virt_be_status(d->be) : "no run"));
 	json_object_object_add(o, "epoch", json_object_new_int64(d->epoch));

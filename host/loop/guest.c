@@ -25,6 +25,8 @@ struct vigil_guest {
 	struct vigil_source *port; /* NULL: detached */
 	bool link_up;
 	bool paused; /* reading paused: the owner's sinks are backlogged */
+	bool blind;  /* the backend cannot reach the guest for a reason of vigil's own */
+	bool held;   /* what the session was last told (paused || blind) */
 	uint8_t *txq;
 	size_t txq_len;
 	/* the session's next deadline */
@@ -262,18 +264,32 @@ static void port_closed(struct vigil_guest *g)
  * backlogged. The session is told: the time vigil does not listen is not
  * the guest's silence (no stall, no timeout from it).
  */
-static void pause_port(struct vigil_guest *g, bool paused)
+static void tell_held(struct vigil_guest *g)
 {
-	uint8_t b = paused;
+	uint8_t b = g->paused || g->blind;
 	uint64_t t;
 
+	if (g->held == (bool)b)
+		return;
+	g->held = b;
+	t = vigil_loop_now(g->loop);
+	rec(g, VIGIL_REC_HOST_PAUSED, t, &b, 1);
+	vigil_session_host_paused(g->s, t, b);
+}
+
+static void pause_port(struct vigil_guest *g, bool paused)
+{
 	if (g->paused == paused)
 		return;
 	g->paused = paused;
-	t = vigil_loop_now(g->loop);
-	rec(g, VIGIL_REC_HOST_PAUSED, t, &b, 1);
-	vigil_session_host_paused(g->s, t, paused);
+	tell_held(g);
 	port_sync(g);
+}
+
+void vigil_guest_blind(struct vigil_guest *g, bool blind)
+{
+	g->blind = blind;
+	tell_held(g);
 }
 
 /* Reads up to budget bytes. 1 when the port closed, else 0. */
@@ -535,7 +551,7 @@ int vigil_guest_restart(struct vigil_guest *g, uint64_t t0_ns)
 	vigil_guest_port_detach(g);
 	vigil_timer_disarm(g->timer);
 	g->txq_len = 0;
-	g->paused = false;
+	g->paused = g->blind = g->held = false;
 	g->verdict = NULL;
 	g->state = VIGIL_GUEST_WATCH;
 	return session_start(g, t0_ns);

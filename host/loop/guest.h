@@ -128,6 +128,10 @@ bool vigil_guest_port_attached(const struct vigil_guest *g);
  * the socket stays; up again when it reopens. */
 void vigil_guest_link(struct vigil_guest *g, bool up);
 void vigil_guest_vm_stopped(struct vigil_guest *g, bool stopped);
+/* vigil cannot reach the guest for a reason of its own (libvirtd went
+ * away): until it can again, the time is not the guest's silence (no
+ * stall, no timeout), as while the owner's outputs are backlogged. */
+void vigil_guest_blind(struct vigil_guest *g, bool blind);
 void vigil_guest_console_line(struct vigil_guest *g, const char *line, size_t len);
 void vigil_guest_crashed(struct vigil_guest *g, const char *evidence);
 void vigil_guest_vmm_exited(struct vigil_guest *g, int status, int sig, const char *detail);
