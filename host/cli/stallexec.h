@@ -4,9 +4,12 @@
  * operator names, run when a guest's process stalls, with {domain}, {uuid}
  * and {pid} substituted. A hostile guest can fake stalls (it chooses its
  * pids and when it stops beating), so every run passes, in this order:
- *   1. the origin check: beats that are not KERNEL_ATTESTED (the agent
- *      checked the sender with SO_PASSCRED, see docs/agent.md) are refused
- *      unless allow_unattested (-EPERM);
+ *   1. the origin check: beats that are not VIGIL_ORIGIN_KERNEL_ATTESTED
+ *      (the agent checked the sender with SO_PASSCRED, docs/agent.md) are
+ *      refused unless allow_unattested (-EPERM); SOCKET_MODE, UNVERIFIED
+ *      and values the wire does not list are not attested. The origin byte
+ *      is the guest agent's word: this stops impostors inside the guest,
+ *      not a hostile guest kernel; the caps below bound that one;
  *   2. the debounce: no second run for one (domain uuid, pid) within
  *      debounce_ns of the last start, nor while one runs (-EALREADY);
  *   3. the concurrency cap: at most max_concurrent runs alive (-EBUSY);
@@ -52,10 +55,15 @@
  * {domain} values over VIGIL_STALLEXEC_VALUE_MAX bytes and {uuid} values
  * over VIGIL_STALLEXEC_UUID_MAX are refused (-ENAMETOOLONG). The owner must
  * not reap children with waitpid(-1) nor set SIGCHLD to SIG_IGN (a run
- * reaped elsewhere is said and its slot freed). Time is the loop's clock (vigil_loop_now).
+ * reaped elsewhere is said and its slot freed). Time is the loop's clock
+ * (vigil_loop_now). The timeout runs while vigil does: a vigil killed
+ * before vigil_stallexec_free leaves its runs running (posix_spawn cannot
+ * set PR_SET_PDEATHSIG).
  * Expected load: a stall is rare; fires are bounded by the tracker's stall
- * reports and runs by the caps (defaults: 10 a minute, 4 at once). A fire
- * scans the debounce table (1024 entries: ~2 us).
+ * reports and runs by the caps (defaults: 10 a minute, 4 at once). A fire,
+ * refused or not, scans the debounce table (debounce_keys entries, 1024 by
+ * default: compares only; no system call, no allocation, and a log line
+ * at most once per reason per 10 s when refused).
  *
  * Errors: negative errno; 0 ok. Out-parameters written only on success.
  * vigil_stallexec_free takes NULL. One thread: the loop's.

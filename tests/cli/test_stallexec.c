@@ -300,13 +300,29 @@ static void test_parse_bounds(void **state)
 	expect_refused(spec, -EINVAL, "grow to 16385 bytes");
 }
 
+/* $PATH is put back even when the test fails (the later tests look up "sleep"). */
+static int path_save(void **state)
+{
+	const char *p = getenv("PATH");
+
+	*state = p ? strdup(p) : NULL;
+	return 0;
+}
+
+static int path_restore(void **state)
+{
+	if (*state)
+		setenv("PATH", *state, 1);
+	free(*state);
+	return 0;
+}
+
 static void test_path_resolution(void **state)
 {
-	char *dir = tu_mkdtemp(), *old = getenv("PATH"), want[PATH_MAX], cwd[PATH_MAX], err[512];
+	char *dir = tu_mkdtemp(), want[PATH_MAX], cwd[PATH_MAX], err[512];
 	struct vigil_stallexec_cmd c;
 
 	(void)state;
-	old = old ? strdup(old) : NULL;
 	assert_int_equal(tu_write(dir, "a/noexec-hook", "#!/bin/sh\n", 10, 0644), 0);
 	assert_int_equal(tu_write(dir, "b/noexec-hook", "#!/bin/sh\n", 10, 0755), 0);
 	snprintf(want, sizeof(want), "%s/a::%s/b", dir, dir);
@@ -326,9 +342,6 @@ static void test_path_resolution(void **state)
 	assert_int_equal(chdir(cwd), 0);
 	snprintf(want, sizeof(want), "%s/b/noexec-hook", dir);
 	assert_string_equal(c.path, want);
-	if (old)
-		setenv("PATH", old, 1);
-	free(old);
 	tu_rm_rf(dir);
 	free(dir);
 }
@@ -609,6 +622,7 @@ static void test_concurrency(void **state)
 					   .burst = 100 };
 	struct vigil_loop *l = new_loop();
 	struct vigil_stallexec *x = mk(l, "sleep 100", &cfg);
+	uint64_t end;
 	pid_t pids[4];
 
 	(void)state;
@@ -621,7 +635,8 @@ static void test_concurrency(void **state)
 	assert_int_equal(stats(x).busy, 2);
 	/* one ends (killed here, not by stallexec): a slot is free again */
 	assert_int_equal(kill(pids[0], SIGKILL), 0);
-	while (vigil_stallexec_children(x, NULL, 0) == 2)
+	end = vigil_loop_now_ns() + 10 * SEC;
+	while (vigil_stallexec_children(x, NULL, 0) == 2 && vigil_loop_now_ns() < end)
 		vigil_loop_run_once(l, 20);
 	assert_int_equal(logged("killed by signal 9 (Killed) after"), 1);
 	assert_int_equal(stats(x).exit_nonzero, 1);
@@ -842,11 +857,25 @@ static void test_no_pidfd(void **state)
 	vigil_loop_free(l);
 }
 
+/* Whether none of the n pids is a child left to reap (the probe reaps
+ * nothing: waitid with WNOWAIT). */
+static bool reaped(const pid_t *pids, int n)
+{
+	siginfo_t si;
+
+	for (int i = 0; i < n; i++) {
+		if (waitid(P_PID, (id_t)pids[i], &si, WEXITED | WNOHANG | WNOWAIT) == 0)
+			return false;
+	}
+	return true;
+}
+
 static void test_free_reaps(void **state)
 {
 	struct vigil_stallexec_cfg cfg = { .max_concurrent = 3 };
 	struct vigil_loop *l = new_loop();
 	struct vigil_stallexec *x = mk(l, "sleep 100", &cfg);
+	uint64_t end;
 	pid_t pids[3];
 
 	(void)state;
@@ -854,7 +883,12 @@ static void test_free_reaps(void **state)
 		assert_int_equal(vigil_stallexec_fire(x, "d", UU, pid, ATT), 0);
 	assert_int_equal(vigil_stallexec_children(x, pids, 3), 3);
 	vigil_stallexec_free(x);
-	vigil_loop_run_once(l, 0);
+	/* free waited 100 ms at most; a child not gone by then (a loaded
+	 * machine) is reaped by the loop when it goes */
+	end = vigil_loop_now_ns() + 10 * SEC;
+	do
+		vigil_loop_run_once(l, 20);
+	while (!reaped(pids, 3) && vigil_loop_now_ns() < end);
 	for (int i = 0; i < 3; i++) {
 		errno = 0;
 		assert_int_equal(waitpid(pids[i], NULL, WNOHANG), -1);
@@ -893,7 +927,7 @@ int main(void)
 		cmocka_unit_test(test_expand_bounds),
 		cmocka_unit_test(test_parse_refusals),
 		cmocka_unit_test(test_parse_bounds),
-		cmocka_unit_test(test_path_resolution),
+		cmocka_unit_test_setup_teardown(test_path_resolution, path_save, path_restore),
 		cmocka_unit_test(test_true_false),
 		cmocka_unit_test(test_argv_recorded),
 		cmocka_unit_test(test_child_setup),
