@@ -15,6 +15,7 @@ set -u
 VIGIL=${VIGIL:?set VIGIL to the vigil binary}
 export VIGIL_AGENT=${VIGIL_AGENT:?set VIGIL_AGENT to the static agent}
 NAME=${1:?usage: libvirt.sh NAME}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/vigil-libvirt.XXXXXX)
 TAG=vt$$
 WATCH=
@@ -139,7 +140,7 @@ EOF
 
 start_watch() {
 	PORT=$(free_port)
-	"$VIGIL" watch --stall-threshold 1s --metrics "127.0.0.1:$PORT" --out-dir out \
+	"$VIGIL" watch --stall-threshold 3s --metrics "127.0.0.1:$PORT" --out-dir out \
 		--events events.jsonl "$@" >watch.out 2>watch.err &
 	WATCH=$!
 	wait_for 10 grep -q "serving /metrics" watch.err || fail "watch did not start"
@@ -174,7 +175,9 @@ testdriver)
 fleet)
 	libvirt_up
 	[ -n "$KERNEL" ] || skip "no guest kernel"
-	start_watch
+	printf '#!/bin/sh\necho "$@" >>%s/onstall.txt\n' "$WORK" >onstall.sh
+	chmod +x onstall.sh
+	start_watch --on-stall-exec "$WORK/onstall.sh {domain} {pid} {uuid}"
 	domain a stalls.sh
 	domain b agentkill.sh
 	# a's stopped process stalls; only a's
@@ -184,13 +187,16 @@ fleet)
 		fail "no agent restart in $TAG-b"
 	sleep 2
 	[ "$(metric "vigil_tracker_stalled{domain=\"$TAG-a\"}")" = 1 ] || fail "a: processes_stalled"
+	pid=$(events_of a | grep '"event":"stall"' | head -n 1 | sed 's/.*"pid":\([0-9]*\),.*/\1/')
+	wait_for 10 grep -q "^$TAG-a $pid " onstall.txt || fail "--on-stall-exec did not run for $TAG-a $pid"
+	grep -q "^$TAG-b" onstall.txt && fail "--on-stall-exec ran for b"
 	[ "$(metric "vigil_tracker_stalled{domain=\"$TAG-b\"}")" = 0 ] || fail "b: processes_stalled"
 	[ "$(metric "vigil_agent_epoch{domain=\"$TAG-b\"}")" = 2 ] || fail "b: agent epoch not 2"
 	promtool check metrics <metrics.txt >promtool.txt 2>&1 || fail "promtool: $(cat promtool.txt)"
 	events_of b | grep -q '"event":"stall"' && fail "b reported a stall (agent restart)"
 	# b suspended longer than the threshold: no stall
 	virsh -q suspend "$TAG-b" >/dev/null || fail "cannot suspend b"
-	sleep 3
+	sleep 5
 	[ "$(metric "vigil_domain_paused{domain=\"$TAG-b\"}")" = 1 ] || fail "b: not paused"
 	virsh -q resume "$TAG-b" >/dev/null
 	sleep 2
@@ -220,7 +226,7 @@ prometheus)
 	command -v prometheus >/dev/null && command -v promtool >/dev/null ||
 		skip "no prometheus (Debian: prometheus)"
 	[ -n "$KERNEL" ] || skip "no guest kernel"
-	rules=$(cd "$(dirname "$0")/.." && pwd)/docs/vigil-alerts.yml
+	rules=$TOP/docs/vigil-alerts.yml
 	promtool check rules "$rules" >promtool.txt 2>&1 || fail "rules: $(cat promtool.txt)"
 	start_watch
 	domain a stalls.sh

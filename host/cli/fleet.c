@@ -39,6 +39,7 @@
 #include "domxml.h"
 #include "http.h"
 #include "qemu.h"
+#include "stallexec.h"
 #include "term.h"
 #include "virtevent.h"
 
@@ -240,6 +241,10 @@ static void note_stall(struct fdom *d, const struct vigil_event *ev)
 	say(d->f, "%s: process %u stalled (silent %.1f s%s)", d->name, ev->process.pid,
 	    (double)ev->process.silence_ns / 1e9,
 	    ev->process.host_starved ? ", the host starved the guest" : "");
+	/* the guest's stall, not the host's: --on-stall-exec (it says why not) */
+	if (d->f->exec && !ev->process.host_starved)
+		vigil_stallexec_fire(d->f->exec, d->name, d->uuid_str, ev->process.pid,
+				     ev->process.origin);
 }
 
 static void note_recovery(struct fdom *d, uint32_t pid)
@@ -836,6 +841,35 @@ static void drained(void *ctx)
 	}
 }
 
+static void exec_log(void *ctx, const char *msg)
+{
+	say(ctx, "on-stall-exec: %s", msg);
+}
+
+static int start_exec(struct fleet *f)
+{
+	struct vigil_stallexec_cmd cmd;
+	struct vigil_stallexec_cfg c = { 0 };
+	char err[512];
+	int e;
+
+	if (!f->a->on_stall_exec)
+		return 0;
+	if (vigil_stallexec_parse(f->a->on_stall_exec, &cmd, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vigil watch: --on-stall-exec: %s\n", err);
+		return VIGIL_EXIT_USAGE;
+	}
+	c.cmd = &cmd;
+	c.allow_unattested = f->a->on_stall_unattested;
+	c.log = exec_log;
+	c.log_ctx = f;
+	if ((e = vigil_stallexec_new(f->loop, &c, &f->exec)) < 0) {
+		fprintf(stderr, "vigil watch: --on-stall-exec: %s\n", strerror(-e));
+		return VIGIL_EXIT_HARNESS;
+	}
+	return 0;
+}
+
 static void http_log(void *ctx, const char *msg)
 {
 	say(ctx, "metrics: %s", msg);
@@ -844,7 +878,10 @@ static void http_log(void *ctx, const char *msg)
 static int start_services(struct fleet *f)
 {
 	uint64_t usec = 0;
-	int e;
+	int e = start_exec(f);
+
+	if (e)
+		return e;
 
 	if (f->a->events && strcmp(f->a->events, "-")) {
 		f->events = fopen(f->a->events, "we");
@@ -896,6 +933,7 @@ static void fleet_free(struct fleet *f)
 		free(d);
 	}
 	free(f->doms);
+	vigil_stallexec_free(f->exec); /* runs still going are killed */
 	if (f->events)
 		fclose(f->events);
 	vigil_http_free(f->http);

@@ -19,6 +19,7 @@
 
 #include "families.h"
 #include "fleet_int.h"
+#include "stallexec.h"
 
 /* One gauge or counter family with one sample per domain. */
 struct dom_family {
@@ -182,6 +183,31 @@ static int libvirt_family(struct fleet *f, struct vigil_expo *w)
 	return e;
 }
 
+/* --on-stall-exec's counters, from its table (0 when it is not set). */
+static int exec_families(struct fleet *f, struct vigil_expo *w)
+{
+	struct vigil_stallexec_stats st = { 0 };
+	const char *none[] = { NULL };
+	char name[96];
+	int e = 0;
+
+	if (f->exec)
+		vigil_stallexec_stats(f->exec, &st);
+#define EXEC_FAMILY(field, metric, unit_, help_)                                                   \
+	if (!e) {                                                                                  \
+		struct vigil_metric_family fam = { .name = name,                                   \
+						   .help = help_,                                  \
+						   .type = VIGIL_METRIC_COUNTER };                 \
+		snprintf(name, sizeof(name), "vigil_%s_total", metric); /* unit in the name */     \
+		e = vigil_expo_family(w, &fam);                                                    \
+		if (!e)                                                                            \
+			e = vigil_expo_sample(w, none, st.field, 1);                               \
+	}
+	VIGIL_STALLEXEC_COUNTERS(EXEC_FAMILY)
+#undef EXEC_FAMILY
+	return e;
+}
+
 int vigil_fleet_metrics(void *ctx, struct vigil_expo *w)
 {
 	struct fleet *f = ctx;
@@ -204,6 +230,8 @@ int vigil_fleet_metrics(void *ctx, struct vigil_expo *w)
 		e = recent_family(f, w);
 	if (!e)
 		e = libvirt_family(f, w);
+	if (!e)
+		e = exec_families(f, w);
 	if (!e)
 		e = vigil_metrics_session_families(w, g, f->n);
 	if (!e)
@@ -250,8 +278,7 @@ static struct json_object *dom_status(const struct fdom *d, uint64_t now)
 						      : d->paused ? "paused"
 								  : "running"));
 	json_object_object_add(
-	    o, "agent",
-	    json_object_new_string(agent_connected(d) ? "connected" : "not connected"));
+	    o, "agent", json_object_new_string(agent_connected(d) ? "connected" : "not connected"));
 	json_object_object_add(
 	    o, "channel", json_object_new_string(d->be ? vigil_virt_be_status(d->be) : "no run"));
 	json_object_object_add(o, "epoch", json_object_new_int64(d->epoch));
