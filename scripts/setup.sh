@@ -9,13 +9,18 @@ packages=(
 	clang-format
 	# libraries
 	libcmocka-dev libjson-c-dev libvirt-dev libmicrohttpd-dev linux-libc-dev
-	nettle-dev
-	# promtool, which checks the /metrics text in the unit tests
+	nettle-dev libxml2-dev libsystemd-dev libcurl4-gnutls-dev
+	# promtool and the server: /metrics checked in the tests, scraped in a vmtest
 	prometheus
 	# the static guest agent
 	musl-tools
-	# guests: QEMU, the Debian cloud kernel, busybox for the initramfs
+	# guests: QEMU (and its virtiofsd), the Debian cloud kernel, busybox for
+	# the initramfs
 	qemu-system-x86 linux-image-cloud-amd64 busybox-static
+	# vigil watch's tests: a real libvirtd with the QEMU driver
+	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+	# programs nobody here wrote, run in guests by the vmtests
+	python3 make stress-ng curl
 )
 
 missing=()
