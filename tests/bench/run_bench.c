@@ -381,7 +381,8 @@ static int stall_lateness(double *out, int cap)
 	char *work[] = {
 		(char *)"sh",
 		(char *)"-c",
-		(char *)"P=''; for i in $(seq 20); do vigil-agent beat --every 50 & P=\"$P $!\"; "
+		(char *)"P=''; for i in $(seq 20); do vigil-agent beat --every 50 --deadline 150ms & "
+			"P=\"$P $!\"; "
 			"done; "
 			"sleep 1.5; kill -STOP $P; sleep 1; kill -CONT $P; sleep 0.3; kill $P; "
 			"exit 0",
