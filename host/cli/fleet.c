@@ -283,6 +283,11 @@ static void on_event(void *ctx, struct vigil_guest *g, const struct vigil_event 
 	case VIGIL_EV_STALL:
 		note_stall(d, ev);
 		break;
+	case VIGIL_EV_AGENT_STATS:
+		d->heard = true;
+		for (uint32_t i = 0; i < VIGIL_STAT__KNOWN; i++)
+			d->agent_stats[i] = vigil_agent_stats_get(&ev->agent_stats.stats, i);
+		break;
 	case VIGIL_EV_RECOVERY:
 		note_recovery(d, ev->process.pid);
 		break;

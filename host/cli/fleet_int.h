@@ -56,6 +56,7 @@ struct fdom {
 	bool link_up;
 	bool heard; /* the agent sent something since the link came up */
 	uint32_t epoch;
+	uint64_t agent_stats[VIGIL_STAT__KNOWN]; /* the agent's last AGENT_STATS */
 	uint64_t last_frame_ns; /* the last event from the guest (host monotonic) */
 	uint64_t runs;
 	uint64_t verdicts[VIGIL_OUTCOME__COUNT];

@@ -183,6 +183,47 @@ static int libvirt_family(struct fleet *f, struct vigil_expo *w)
 	return e;
 }
 
+/* The agent's own counters, as its last AGENT_STATS said (they restart with it). */
+static int agent_families(struct fleet *f, struct vigil_expo *w)
+{
+	static const struct {
+		enum vigil_agent_stat stat;
+		const char *name, *help;
+	} fams[] = {
+		{ VIGIL_STAT_FRAMES_SENT, "vigil_agent_frames_sent_total",
+		  "Frames the agent wrote to the port (its own count)" },
+		{ VIGIL_STAT_FRAMES_DROPPED, "vigil_agent_frames_dropped_total",
+		  "Frames the agent dropped: its queue was full (output the host never got)" },
+		{ VIGIL_STAT_BYTES_DROPPED, "vigil_agent_dropped_bytes_total",
+		  "Bytes of output the agent dropped" },
+		{ VIGIL_STAT_BEATS_RELAYED, "vigil_agent_beats_relayed_total",
+		  "Beats the agent relayed from processes in the guest" },
+		{ VIGIL_STAT_BEATS_REJECTED, "vigil_agent_beats_rejected_total",
+		  "Beats the agent refused (malformed, or a sender it could not identify)" },
+		{ VIGIL_STAT_FLOWS_SENT, "vigil_agent_flows_sent_total",
+		  "Flow records the agent sent" },
+		{ VIGIL_STAT_KMSG_LINES, "vigil_agent_kmsg_lines_total",
+		  "Kernel log lines the agent forwarded" },
+		{ VIGIL_STAT_WRITE_STALLS, "vigil_agent_write_stalls_total",
+		  "Times the agent's port writes stalled (the host did not read)" },
+	};
+	int e = 0;
+
+	for (size_t k = 0; k < sizeof(fams) / sizeof(fams[0]) && !e; k++) {
+		struct vigil_metric_family fam = { .name = fams[k].name,
+						   .help = fams[k].help,
+						   .type = VIGIL_METRIC_COUNTER,
+						   .labels = { "domain" } };
+
+		e = vigil_expo_family(w, &fam);
+		for (size_t i = 0; i < f->n && !e; i++) {
+			const char *v[] = { f->doms[i]->name, NULL };
+			e = vigil_expo_sample(w, v, f->doms[i]->agent_stats[fams[k].stat], 1);
+		}
+	}
+	return e;
+}
+
 /* --on-stall-exec's counters, from its table (0 when it is not set). */
 static int exec_families(struct fleet *f, struct vigil_expo *w)
 {
@@ -230,6 +271,8 @@ int vigil_fleet_metrics(void *ctx, struct vigil_expo *w)
 		e = recent_family(f, w);
 	if (!e)
 		e = libvirt_family(f, w);
+	if (!e)
+		e = agent_families(f, w);
 	if (!e)
 		e = exec_families(f, w);
 	if (!e)
