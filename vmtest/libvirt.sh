@@ -115,6 +115,8 @@ EOF
 # stopped after 3 s; "agentkill" kills its agent (its parent) after 6 s.
 cat >stalls.sh <<'EOF'
 #!/bin/sh
+vigil-agent snapshot --kind cpu --tag regs && echo cpu-ok
+vigil-agent snapshot --kind memory --tag mem --timeout 60s && echo mem-ok
 vigil-agent beat --every 200 & A=$!
 vigil-agent beat --every 200 & B=$!
 vigil-agent beat --every 200 &
@@ -187,6 +189,11 @@ fleet)
 		fail "no agent restart in $TAG-b"
 	sleep 2
 	[ "$(metric "vigil_tracker_stalled{domain=\"$TAG-a\"}")" = 1 ] || fail "a: processes_stalled"
+	# the guest's snapshots through libvirt: CPU state and a memory dump
+	ls out/$TAG-a-*/*/snapshots/regs-*-cpu.txt >/dev/null 2>&1 || fail "no CPU state snapshot"
+	grep -q 'RIP=' out/$TAG-a-*/*/snapshots/regs-*-cpu.txt || fail "the CPU state has no registers"
+	[ "$(head -c 4 out/$TAG-a-*/*/snapshots/mem-*.elf | od -An -c | tr -d ' ')" = '177ELF' ] ||
+		fail "the memory dump is not an ELF file"
 	pid=$(events_of a | grep '"event":"stall"' | head -n 1 | sed 's/.*"pid":\([0-9]*\),.*/\1/')
 	wait_for 10 grep -q "^$TAG-a $pid " onstall.txt || fail "--on-stall-exec did not run for $TAG-a $pid"
 	grep -q "^$TAG-b" onstall.txt && fail "--on-stall-exec ran for b"

@@ -11,7 +11,11 @@
  * time: for a local domain from its QEMU's vCPU threads in /proc (the pid
  * from VIRT_QEMU_PID_DIR, as vcpu.h does for `vigil run`), for a remote
  * one from virDomainGetVcpus at most every VIRT_VCPU_MIN_NS (sooner is
- * "unknown", so a fleet's RPC rate stays bounded); and its
+ * "unknown", so a fleet's RPC rate stays bounded); guest-requested
+ * snapshots (CPU state with one HMP command through libvirt's monitor
+ * pass-through; memory dumps, local domains only, by libvirt's own dump
+ * job in a `virsh dump --memory-only` child reaped by the loop; the bounds
+ * of qmplink.h); and its
  * end: the run is never the backend's to stop (watch observes), so stop()
  * lets go of the channel.
  *
@@ -68,5 +72,8 @@ void vigil_virt_be_reconnected(struct vigil_virt_be *b, virDomainPtr dom);
 /* "holding the channel", "waiting: held by another client", ... */
 const char *vigil_virt_be_status(const struct vigil_virt_be *b);
 bool vigil_virt_be_holding(const struct vigil_virt_be *b);
+/* Where guest-requested snapshots go (made when the first comes); NULL or
+ * "": none, and memory dumps are refused. */
+void vigil_virt_be_set_snapshot_dir(struct vigil_virt_be *b, const char *dir);
 
 #endif /* VIGIL_CLI_BACKEND_LIBVIRT_H */

@@ -572,7 +572,7 @@ static int qemu_snapshot(void *be, uint32_t kind, struct vigil_str tag, uint32_t
 		.console_bytes = r->con_scan.bytes,
 	};
 
-	return vigil_vmm_snapshot(r->qmp, r->g, r->o->snapshot_dir, &f, kind, tag, id);
+	return vigil_vmm_snapshot(vigil_qmplink_monitor(r->qmp), r->g, r->o->snapshot_dir, &f, kind, tag, id);
 }
 
 static int qemu_vcpu(void *be, uint64_t *cpu_ns)

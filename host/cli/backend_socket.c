@@ -78,7 +78,7 @@ static int socket_snapshot(void *be, uint32_t kind, struct vigil_str tag, uint32
 	struct vigil_socket_be *b = be;
 	struct vigil_qmplink_facts f = { 0 };
 
-	return vigil_vmm_snapshot(b->qmp, b->g, b->o->snapshot_dir, &f, kind, tag, id);
+	return vigil_vmm_snapshot(vigil_qmplink_monitor(b->qmp), b->g, b->o->snapshot_dir, &f, kind, tag, id);
 }
 
 static void socket_free(void *be)

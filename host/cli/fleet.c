@@ -122,6 +122,25 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A run's snapshots (the files vigil's snapshots write: no subdirectories). */
+static void prune_snapshots(const char *dir, const char *run)
+{
+	char sdir[PATH_MAX], path[PATH_MAX * 2];
+	struct dirent *e;
+	DIR *dp;
+
+	if ((size_t)snprintf(sdir, sizeof(sdir), "%s/%s/snapshots", dir, run) >= sizeof(sdir))
+		return;
+	dp = opendir(sdir);
+	while (dp && (e = readdir(dp))) {
+		if (e->d_type == DT_REG &&
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", sdir, e->d_name) < sizeof(path))
+			unlink(path);
+	}
+	if (dp)
+		closedir(dp);
+}
+
 /* The oldest runs past --keep-runs go (only the files vigil writes there). */
 static void prune_runs(struct fleet *f, const char *dir)
 {
@@ -139,11 +158,14 @@ static void prune_runs(struct fleet *f, const char *dir)
 	qsort(names, n, sizeof(names[0]), by_name);
 	for (size_t i = 0; i < n; i++) {
 		if (i + f->a->keep_runs < n) {
-			static const char *const files[] = { "verdict.json", "events.jsonl" };
-			for (size_t k = 0; k < 2; k++) {
+			static const char *const files[] = { "verdict.json", "events.jsonl",
+							     "snapshots" };
+			prune_snapshots(dir, names[i]);
+			for (size_t k = 0; k < 3; k++) {
 				if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s", dir, names[i],
-						     files[k]) < sizeof(path))
-					unlink(path);
+						     files[k]) < sizeof(path) &&
+				    unlink(path) < 0 && errno == EISDIR)
+					rmdir(path);
 			}
 			if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]) <
 			    sizeof(path))
@@ -525,6 +547,11 @@ static void run_start(struct fdom *d, virDomainPtr dom)
 	}
 	d->runs++;
 	run_files(d);
+	if (d->run_dir[0]) {
+		char snaps[PATH_MAX + 16];
+		snprintf(snaps, sizeof(snaps), "%s/snapshots", d->run_dir);
+		vigil_virt_be_set_snapshot_dir(d->be, snaps);
+	}
 	if (d->paused)
 		vigil_guest_vm_stopped(d->g, true);
 	if (!f->a->quiet)

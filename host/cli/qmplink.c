@@ -32,8 +32,7 @@ struct vigil_qmplink {
 	bool port_closed_seen;
 	struct port_id ports[VIGIL_QMPLINK_PORTS];
 	unsigned n_ports;
-	unsigned dumps;      /* memory dumps started */
-	uint64_t dump_bytes; /* bytes of the finished ones */
+	struct vigil_monitor mon;
 };
 
 /* ---- VSERPORT_CHANGE of the vigil port only ------------------------------ */
@@ -161,6 +160,36 @@ static int qmp_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx)
 	return 0;
 }
 
+/* The monitor for snapshots, on QMP: refused until QEMU's greeting. */
+static int mon_dump(void *ctx, const char *path, vigil_qmp_reply_fn cb, void *arg)
+{
+	struct vigil_qmplink *q = ctx;
+	int e;
+
+	if (!vigil_qmp_ready(q->qmp))
+		return -EOPNOTSUPP;
+	e = vigil_qmp_dump_memory(q->qmp, path, cb, arg);
+	sync_out(q);
+	return e;
+}
+
+static int mon_hmp(void *ctx, const char *cmd, vigil_qmp_reply_fn cb, void *arg)
+{
+	struct vigil_qmplink *q = ctx;
+	int e;
+
+	if (!vigil_qmp_ready(q->qmp))
+		return -EOPNOTSUPP;
+	e = vigil_qmp_hmp(q->qmp, cmd, cb, arg);
+	sync_out(q);
+	return e;
+}
+
+struct vigil_monitor *vigil_qmplink_monitor(struct vigil_qmplink *q)
+{
+	return q ? &q->mon : NULL;
+}
+
 int vigil_qmplink_new(struct vigil_loop *l, struct vigil_guest *g, int fd,
 		      struct vigil_qmplink **out)
 {
@@ -174,6 +203,7 @@ int vigil_qmplink_new(struct vigil_loop *l, struct vigil_guest *g, int fd,
 	}
 	q->loop = l;
 	q->g = g;
+	q->mon = (struct vigil_monitor){ .dump_memory = mon_dump, .hmp = mon_hmp, .ctx = q };
 	e = vigil_qmp_new(fd, on_event, q, &q->qmp);
 	if (e < 0) {
 		close(fd);
@@ -231,7 +261,7 @@ int vigil_qmplink_quit(struct vigil_qmplink *q)
 
 struct snap_req {
 	struct vigil_guest *g;
-	struct vigil_qmplink *q;
+	struct vigil_monitor *m;
 	uint32_t id;
 	char path[PATH_MAX];
 };
@@ -259,7 +289,7 @@ static void snap_dump_done(void *ctx, int err, struct json_object *ret, const ch
 
 	(void)ret;
 	if (stat(r->path, &st) == 0)
-		r->q->dump_bytes += (uint64_t)st.st_size;
+		r->m->dump_bytes += (uint64_t)st.st_size;
 	vigil_guest_snapshot_done(r->g, r->id, err < 0 ? -EIO : 0, err < 0 ? desc : r->path);
 	free(r);
 }
@@ -342,7 +372,7 @@ static int snap_counters(struct vigil_guest *g, const char *dir,
 	return 0;
 }
 
-int vigil_vmm_snapshot(struct vigil_qmplink *q, struct vigil_guest *g, const char *dir,
+int vigil_vmm_snapshot(struct vigil_monitor *m, struct vigil_guest *g, const char *dir,
 		       const struct vigil_qmplink_facts *f, uint32_t kind, struct vigil_str tag,
 		       uint32_t id)
 {
@@ -353,31 +383,32 @@ int vigil_vmm_snapshot(struct vigil_qmplink *q, struct vigil_guest *g, const cha
 	snap_sanitize(name, sizeof(name), tag);
 	if (kind == VIGIL_SNAP_HOST_COUNTERS)
 		return snap_counters(g, dir, f, name, id);
-	if ((kind != VIGIL_SNAP_MEMORY_DUMP && kind != VIGIL_SNAP_CPU_STATE) || !q ||
-	    !vigil_qmp_ready(q->qmp) || (kind == VIGIL_SNAP_MEMORY_DUMP && !dir))
-		return -EOPNOTSUPP; /* no QMP, or nowhere to put a dump (--snapshot-dir) */
+	if ((kind != VIGIL_SNAP_MEMORY_DUMP && kind != VIGIL_SNAP_CPU_STATE) || !m ||
+	    (kind == VIGIL_SNAP_MEMORY_DUMP && (!dir || !m->dump_memory)) ||
+	    (kind == VIGIL_SNAP_CPU_STATE && !m->hmp))
+		return -EOPNOTSUPP; /* no monitor, or nowhere to put a dump (--snapshot-dir) */
 	if (kind == VIGIL_SNAP_MEMORY_DUMP &&
-	    (q->dumps >= VIGIL_DUMPS_MAX || q->dump_bytes >= VIGIL_DUMP_BYTES_MAX))
+	    (m->dumps >= VIGIL_DUMPS_MAX || m->dump_bytes >= VIGIL_DUMP_BYTES_MAX))
 		return -EDQUOT;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	r->g = g;
-	r->q = q;
+	r->m = m;
 	r->id = id;
 	if (kind == VIGIL_SNAP_MEMORY_DUMP) {
-		q->dumps++;
 		snprintf(r->path, sizeof(r->path), "%s/%s-%u.elf", dir, name, id);
-		res = vigil_qmp_dump_memory(q->qmp, r->path, snap_dump_done, r);
+		res = m->dump_memory(m->ctx, r->path, snap_dump_done, r);
+		if (res >= 0)
+			m->dumps++;
 	} else {
 		if (dir)
 			snprintf(r->path, sizeof(r->path), "%s/%s-%u-cpu.txt", dir, name, id);
-		res = vigil_qmp_hmp(q->qmp, "info registers -a", snap_cpu_done, r);
+		res = m->hmp(m->ctx, "info registers -a", snap_cpu_done, r);
 	}
 	if (res < 0) {
 		free(r);
 		return res;
 	}
-	sync_out(q);
 	return 0;
 }

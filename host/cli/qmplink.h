@@ -34,6 +34,23 @@
 
 struct vigil_qmplink;
 
+/*
+ * What a guest's snapshot needs of its VMM's monitor, however the monitor
+ * is reached (QMP on a socket here, libvirt's monitor pass-through in
+ * backend_libvirt.c): a memory dump to a file and a human-monitor command,
+ * each answered once through cb (QMP's reply shape: err, the return value
+ * (for hmp its text as a JSON string), a description). A function returns
+ * -EOPNOTSUPP when the monitor cannot do it now. The backend owns it, with
+ * the run's dump bounds.
+ */
+struct vigil_monitor {
+	int (*dump_memory)(void *ctx, const char *path, vigil_qmp_reply_fn cb, void *arg);
+	int (*hmp)(void *ctx, const char *cmd, vigil_qmp_reply_fn cb, void *arg);
+	void *ctx;
+	unsigned dumps;      /* memory dumps started */
+	uint64_t dump_bytes; /* bytes of the finished ones */
+};
+
 /* Facts for the host-counters snapshot, from the backend. */
 struct vigil_qmplink_facts {
 	pid_t vmm_pid;                 /* 0: unknown */
@@ -54,13 +71,17 @@ const char *vigil_qmplink_version(const struct vigil_qmplink *q);
 void vigil_qmplink_drain(struct vigil_qmplink *q);
 /* Ask QEMU to quit. 0, or -errno when QMP is not there. */
 int vigil_qmplink_quit(struct vigil_qmplink *q);
+/* The QMP monitor for snapshots; NULL when q is NULL. */
+struct vigil_monitor *vigil_qmplink_monitor(struct vigil_qmplink *q);
 /*
  * A snapshot the guest asked for, as vigil_guest_ops.snapshot: memory dumps
- * (to dir, refused without it) and CPU state need QMP (q may be NULL: then
- * refused -EOPNOTSUPP); host counters need only the facts. Completion goes
- * to vigil_guest_snapshot_done (host counters: before this returns).
+ * (to dir, refused without it; at most VIGIL_DUMPS_MAX and
+ * VIGIL_DUMP_BYTES_MAX per monitor: -EDQUOT) and CPU state need a monitor
+ * (m may be NULL: then refused -EOPNOTSUPP); host counters need only the
+ * facts. Completion goes to vigil_guest_snapshot_done (host counters:
+ * before this returns).
  */
-int vigil_vmm_snapshot(struct vigil_qmplink *q, struct vigil_guest *g, const char *dir,
+int vigil_vmm_snapshot(struct vigil_monitor *m, struct vigil_guest *g, const char *dir,
 		       const struct vigil_qmplink_facts *f, uint32_t kind, struct vigil_str tag,
 		       uint32_t id);
 
