@@ -16,22 +16,17 @@
 #include "cli.h"
 #include "domxml.h"
 #include "fleet_args.h"
+#include "test_util.h"
 
 static int parse(struct vigil_fleet_args *a, const char *first, ...)
 {
-	static char store[32][256];
-	static char *argv[33];
+	char **argv;
 	va_list ap;
-	int argc = 0;
+	int argc;
 
 	va_start(ap, first);
-	for (const char *s = first; s; s = va_arg(ap, const char *)) {
-		snprintf(store[argc], sizeof(store[argc]), "%s", s);
-		argv[argc] = store[argc];
-		argc++;
-	}
+	argc = tu_argv(&argv, first, ap);
 	va_end(ap);
-	argv[argc] = NULL;
 	return vigil_fleet_args_parse(a, argc, argv);
 }
 

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "run_args.h"
+#include "test_util.h"
 
 static const char *rootfs_env;
 
@@ -27,19 +28,13 @@ static const char *fake_env(const char *name)
 /* Parse a NULL-terminated list; the strings are copied so getopt may permute. */
 static int parse(struct vigil_run_args *a, bool attach, const char *first, ...)
 {
-	static char store[32][256];
-	static char *argv[33];
+	char **argv;
 	va_list ap;
-	int argc = 0;
+	int argc;
 
 	va_start(ap, first);
-	for (const char *s = first; s; s = va_arg(ap, const char *)) {
-		snprintf(store[argc], sizeof(store[argc]), "%s", s);
-		argv[argc] = store[argc];
-		argc++;
-	}
+	argc = tu_argv(&argv, first, ap);
 	va_end(ap);
-	argv[argc] = NULL;
 	return vigil_run_args_parse(a, argc, argv, attach, fake_env);
 }
 

@@ -6,11 +6,33 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/*
+ * A NULL-terminated argv from first and the NULL-terminated words after
+ * it, copied (getopt may permute): at most 32 words of 255 bytes. The
+ * storage is static: the next call reuses it. Returns argc.
+ */
+static inline int tu_argv(char ***argv_out, const char *first, va_list ap)
+{
+	static char store[32][256];
+	static char *argv[33];
+	int argc = 0;
+
+	for (const char *s = first; s && argc < 32; s = va_arg(ap, const char *)) {
+		snprintf(store[argc], sizeof(store[argc]), "%s", s);
+		argv[argc] = store[argc];
+		argc++;
+	}
+	argv[argc] = NULL;
+	*argv_out = argv;
+	return argc;
+}
 
 /* Write a file under dir (parents created); returns 0 or -1. */
 static inline int tu_write(const char *dir, const char *rel, const void *data, size_t len,
