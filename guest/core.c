@@ -47,6 +47,7 @@ enum tag {
 	TAG_BEAT,
 	TAG_CTL,
 	TAG_KMSG,
+	TAG_FLOWS,
 	TAG_OUT, /* + 0 stdout, + 1 stderr */
 	TAG_ERR,
 	TAG_CONN = 64, /* + connection index */
@@ -70,7 +71,7 @@ struct core {
 	struct scx scx;
 	struct runner run;
 	bool have_ctl, have_kmsg, have_flows, have_scx, have_run;
-	struct watch w_port, w_sig, w_beat, w_ctl, w_kmsg, w_pipe[2], w_conn[CTL_MAX_CONN];
+	struct watch w_port, w_sig, w_beat, w_ctl, w_kmsg, w_flows, w_pipe[2], w_conn[CTL_MAX_CONN];
 	uint64_t port_retry_ns; /* when disconnected: next probe */
 	uint32_t port_backoff_ms;
 	uint64_t kmsg_wake_ns; /* when throttled: next read, else 0 */
@@ -138,6 +139,7 @@ void core_cfg_defaults(struct core_cfg *cfg)
 	cfg->kmsg_rate = 1000;
 	cfg->kmsg_burst = 4000;
 	cfg->flows_ms = 1000;
+	cfg->flows_bpf = true;
 	cfg->scx_path = SCX_STATE_PATH;
 	cfg->stats_ms = 1000;
 	cfg->self_beat_ms = 1000;
@@ -178,7 +180,9 @@ static void watch_set(struct core *k, struct watch *w, uint64_t tag, uint32_t ev
  * AGENT_STATS: the 8 counters the protocol names, then the agent's own, in
  * this order (docs/agent.md): beats_coalesced, beats_dropped, kmsg_lost,
  * kmsg_throttled, ctl_requests, ctl_rejected, rx_frames, rx_rejected,
- * disconnects, flows_untracked, sched_exits, shutdown_ignored, ctl_ext_full.
+ * disconnects, flows_untracked, sched_exits, shutdown_ignored, ctl_ext_full,
+ * flows_listening, flows_short, flows_notify_lost, flows_poll_closed,
+ * flows_rate_dropped, flows_not_flows, flows_bad_msgs.
  */
 static uint32_t stats_fill(void *ctx, uint64_t *v, uint32_t max)
 {
@@ -205,6 +209,13 @@ static uint32_t stats_fill(void *ctx, uint64_t *v, uint32_t max)
 		k->scx.sent,
 		k->shutdown_ignored,
 		k->ch.st.ctl_ext_full,
+		k->flows.st.listening,
+		k->flows.st.short_flows,
+		k->flows.st.notify_lost,
+		k->flows.st.poll_closed,
+		k->flows.st.rate_dropped,
+		k->flows.st.not_flows,
+		k->flows.st.bad_msgs,
 	};
 	uint32_t n = ARRAY_SIZE(all) < max ? ARRAY_SIZE(all) : max;
 
@@ -549,6 +560,10 @@ static void interest(struct core *k, uint64_t now)
 	watch_set(k, &k->w_pipe[1], TAG_ERR, hold ? 0 : EPOLLIN);
 	if (k->have_kmsg)
 		watch_set(k, &k->w_kmsg, TAG_KMSG, hold || k->kmsg_wake_ns ? 0 : EPOLLIN);
+	/* Not held with output: FLOW records have their own queue, which drops
+	 * its oldest, while an unread notification buffer loses the newest. */
+	if (k->w_flows.fd >= 0)
+		watch_set(k, &k->w_flows, TAG_FLOWS, EPOLLIN);
 	if (k->have_ctl) {
 		bool full = chan_ctl_pressure(&k->ch);
 
@@ -612,10 +627,13 @@ static void sd_notify_ready(void)
 static int start_workload(struct core *k, uint64_t now)
 {
 	const struct core_cfg *cfg = k->cfg;
-	struct runner_spec rs = {
-		.argv = cfg->argv, .envp = cfg->envp, .cwd = cfg->cwd, .scenario = cfg->scenario,
-		.set_ids = cfg->set_ids, .uid = cfg->uid, .gid = cfg->gid
-	};
+	struct runner_spec rs = { .argv = cfg->argv,
+				  .envp = cfg->envp,
+				  .cwd = cfg->cwd,
+				  .scenario = cfg->scenario,
+				  .set_ids = cfg->set_ids,
+				  .uid = cfg->uid,
+				  .gid = cfg->gid };
 	int e;
 
 	if (cfg->workload_error) {
@@ -675,7 +693,11 @@ static void open_sources(struct core *k, uint64_t now)
 		k->kmsg.ctx = k;
 		k->w_kmsg.fd = k->kmsg.fd;
 	}
-	k->have_flows = cfg->flows_ms && flows_open(&k->flows) == 0;
+	k->have_flows =
+	    cfg->flows_ms &&
+	    flows_open(&k->flows, FLOWS_WANT_EVENTS | (cfg->flows_bpf ? FLOWS_WANT_BPF : 0)) == 0;
+	if (k->have_flows)
+		k->w_flows.fd = flows_fd(&k->flows);
 	if (cfg->scx_path) {
 		scx_init(&k->scx, cfg->scx_path);
 		k->have_scx = true;
@@ -714,7 +736,7 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 
 	memset(k, 0, sizeof(*k));
 	k->cfg = cfg;
-	k->w_port.fd = k->w_sig.fd = k->w_beat.fd = k->w_ctl.fd = k->w_kmsg.fd = -1;
+	k->w_port.fd = k->w_sig.fd = k->w_beat.fd = k->w_ctl.fd = k->w_kmsg.fd = k->w_flows.fd = -1;
 	k->w_pipe[0].fd = k->w_pipe[1].fd = -1;
 	for (int i = 0; i < CTL_MAX_CONN; i++)
 		k->w_conn[i].fd = -1;
@@ -761,6 +783,8 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 	if (!k->have_flows && cfg->flows_ms)
 		core_log(k, 4,
 			 "NETLINK_SOCK_DIAG unavailable (inet_diag module?): no FLOW records");
+	if (k->have_flows && k->flows.why[0])
+		core_log(k, 4, "flows: %s", k->flows.why);
 	for (const char *const *note = cfg->notes; note && *note; note++)
 		core_log(k, 4, "%s", *note);
 	k->next_stats_ns = now + cfg->stats_ms * NSEC_PER_MSEC;
@@ -861,6 +885,8 @@ int core_run(const struct core_cfg *cfg)
 				relay_read(&k->relay, now);
 			else if (tag == TAG_CTL)
 				ctl_listen_ready(k);
+			else if (tag == TAG_FLOWS)
+				flows_read(&k->flows, &k->ch, now);
 			else if (tag == TAG_KMSG) {
 				if (kmsg_read(&k->kmsg, &k->ch, now) == -EAGAIN)
 					k->kmsg_wake_ns = kmsg_wake_ns(&k->kmsg);

@@ -49,6 +49,7 @@ struct core_cfg {
 	uint32_t kmsg_rate;    /* lines/s */
 	uint32_t kmsg_burst;   /* lines */
 	uint64_t flows_ms;     /* 0: no flows */
+	bool flows_bpf;        /* load flowbpf (UDP bytes, owners of short flows) */
 	const char *scx_path;  /* NULL: no sched_ext watcher */
 	uint64_t stats_ms;     /* AGENT_STATS period (sent only when changed) */
 	uint64_t self_beat_ms; /* 0: the agent does not beat for itself */

@@ -303,6 +303,7 @@ static void pid1_config(const struct init_cmdline *cl, struct core_cfg *cfg)
 	cfg->port_name = (v = init_param(cl, "port")) && *v ? v : cfg->port_name;
 	cfg->port_wait_ms = param_ms(cl, "port_wait_ms", cfg->port_wait_ms);
 	cfg->flows_ms = param_off(cl, "flows") ? 0 : param_ms(cl, "flows_ms", cfg->flows_ms);
+	cfg->flows_bpf = !param_off(cl, "flows_bpf");
 	cfg->grace_ms = param_ms(cl, "grace_ms", cfg->grace_ms);
 	cfg->drain_ms = param_ms(cl, "drain_ms", cfg->drain_ms);
 	cfg->ack_ms = param_ms(cl, "ack_ms", cfg->ack_ms);
