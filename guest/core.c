@@ -74,7 +74,8 @@ struct core {
 	struct watch w_port, w_sig, w_beat, w_ctl, w_kmsg, w_flows, w_pipe[2], w_conn[CTL_MAX_CONN];
 	uint64_t port_retry_ns; /* when disconnected: next probe */
 	uint32_t port_backoff_ms;
-	uint64_t kmsg_wake_ns; /* when throttled: next read, else 0 */
+	uint64_t kmsg_wake_ns;  /* when throttled: next read, else 0 */
+	uint64_t flows_wake_ns; /* notifications read: the next read not before, else 0 */
 	uint64_t next_stats_ns, next_flows_ns, next_self_ns;
 	uint64_t self_nonce;
 	uint32_t self_pid;
@@ -514,6 +515,12 @@ static uint64_t timers(struct core *k, uint64_t now)
 		scx_poll(&k->scx, &k->ch, now);
 		next = min_ns(next, k->scx.next_ns);
 	}
+	if (k->flows_wake_ns) {
+		if (now >= k->flows_wake_ns)
+			k->flows_wake_ns = 0;
+		else
+			next = min_ns(next, k->flows_wake_ns);
+	}
 	if (k->kmsg_wake_ns) {
 		if (now >= k->kmsg_wake_ns)
 			k->kmsg_wake_ns = 0;
@@ -563,7 +570,7 @@ static void interest(struct core *k, uint64_t now)
 	/* Not held with output: FLOW records have their own queue, which drops
 	 * its oldest, while an unread notification buffer loses the newest. */
 	if (k->w_flows.fd >= 0)
-		watch_set(k, &k->w_flows, TAG_FLOWS, EPOLLIN);
+		watch_set(k, &k->w_flows, TAG_FLOWS, k->flows_wake_ns ? 0 : EPOLLIN);
 	if (k->have_ctl) {
 		bool full = chan_ctl_pressure(&k->ch);
 
@@ -885,9 +892,12 @@ int core_run(const struct core_cfg *cfg)
 				relay_read(&k->relay, now);
 			else if (tag == TAG_CTL)
 				ctl_listen_ready(k);
-			else if (tag == TAG_FLOWS)
+			else if (tag == TAG_FLOWS) {
+				/* Batched: a wakeup per FLOWS_EV_GAP_MS at most, not per
+				 * socket; the kernel's buffer holds what comes meanwhile. */
 				flows_read(&k->flows, &k->ch, now);
-			else if (tag == TAG_KMSG) {
+				k->flows_wake_ns = now + FLOWS_EV_GAP_MS * NSEC_PER_MSEC;
+			} else if (tag == TAG_KMSG) {
 				if (kmsg_read(&k->kmsg, &k->ch, now) == -EAGAIN)
 					k->kmsg_wake_ns = kmsg_wake_ns(&k->kmsg);
 			} else if (tag == TAG_OUT || tag == TAG_ERR)

@@ -321,6 +321,11 @@ int flowbpf_get(struct flowbpf *b, uint64_t cookie, struct flowbpf_val *v, bool 
 	a.map_fd = (uint32_t)b->map;
 	a.key = (uint64_t)(uintptr_t)&cookie;
 	a.value = (uint64_t)(uintptr_t)v;
+	/* One call where the kernel has it (hash maps: 5.14), else two. */
+	if (del && sys_bpf(BPF_MAP_LOOKUP_AND_DELETE_ELEM, &a) == 0)
+		return 1;
+	if (del && errno == ENOENT)
+		return 0;
 	if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &a) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (del)

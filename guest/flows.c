@@ -346,13 +346,18 @@ static void on_destroy(void *ctx, const struct flowmsg *m)
 	remove_ent(fl, e);
 }
 
-void flows_feed(struct flows *fl, struct chan *c, const uint8_t *buf, size_t len, uint64_t now_ns)
+static void feed(struct flows *fl, struct chan *c, const uint8_t *buf, size_t len, uint64_t now_ns)
 {
 	struct ctx x = { fl, c, now_ns };
 	struct flowmsg_walk w;
 
 	flowmsg_walk(buf, len, 0, on_destroy, &x, &w);
 	fl->st.bad_msgs += w.bad;
+}
+
+void flows_feed(struct flows *fl, struct chan *c, const uint8_t *buf, size_t len, uint64_t now_ns)
+{
+	feed(fl, c, buf, len, now_ns);
 	flush_batch(fl, c);
 }
 
@@ -374,8 +379,9 @@ int flows_read(struct flows *fl, struct chan *c, uint64_t now_ns)
 			continue;
 		if (n <= 0)
 			break;
-		flows_feed(fl, c, buf, (size_t)n, now_ns);
+		feed(fl, c, buf, (size_t)n, now_ns); /* one FLOW frame per FLOWS_BATCH records */
 	}
+	flush_batch(fl, c);
 	return (int)(fl->st.records - before);
 }
 

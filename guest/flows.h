@@ -48,6 +48,7 @@
 #define FLOWS_CAP       4096u
 #define FLOWS_FD_SCAN   65536u
 #define FLOWS_EV_BUDGET 256u /* notification datagrams per flows_read */
+#define FLOWS_EV_GAP_MS 10u  /* the event loop reads notifications at most this often */
 #define FLOWS_RATE      20000u
 #define FLOWS_BURST     8192u
 #define FLOWS_RCVBUF    (4u << 20)
