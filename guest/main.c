@@ -56,6 +56,7 @@ static const char usage_text[] =
     "  --kmsg PATH|off      kernel log (/dev/kmsg)\n"
     "  --kmsg-rate N        DMESG lines per second (1000), burst 4x\n"
     "  --flows MS|off       sock_diag poll interval (1000)\n"
+    "  --flows-bpf on|off   cgroup BPF counters for UDP bytes and owners (on)\n"
     "  --scx PATH|off       sched_ext state file (/sys/kernel/sched_ext/state)\n"
     "  --stats MS           AGENT_STATS period (1000)\n"
     "  --self-beat MS|off   the agent's own beat (1000)\n"
@@ -104,6 +105,7 @@ static int daemon_main(int argc, char **argv)
 		O_KMSG,
 		O_KMSG_RATE,
 		O_FLOWS,
+		O_FLOWS_BPF,
 		O_SCX,
 		O_STATS,
 		O_SELF,
@@ -125,6 +127,7 @@ static int daemon_main(int argc, char **argv)
 		{ "kmsg", 1, NULL, O_KMSG },
 		{ "kmsg-rate", 1, NULL, O_KMSG_RATE },
 		{ "flows", 1, NULL, O_FLOWS },
+		{ "flows-bpf", 1, NULL, O_FLOWS_BPF },
 		{ "scx", 1, NULL, O_SCX },
 		{ "stats", 1, NULL, O_STATS },
 		{ "self-beat", 1, NULL, O_SELF },
@@ -178,6 +181,10 @@ static int daemon_main(int argc, char **argv)
 			break;
 		case O_FLOWS:
 			bad |= parse_ms_opt(optarg, &cfg.flows_ms);
+			break;
+		case O_FLOWS_BPF:
+			cfg.flows_bpf = !strcmp(optarg, "on");
+			bad |= !cfg.flows_bpf && strcmp(optarg, "off");
 			break;
 		case O_SCX:
 			cfg.scx_path = strcmp(optarg, "off") ? optarg : NULL;
