@@ -369,7 +369,10 @@ int flows_read(struct flows *fl, struct chan *c, uint64_t now_ns)
 	if (fl->ev < 0)
 		return 0;
 	for (uint32_t i = 0; i < FLOWS_EV_BUDGET; i++) {
-		ssize_t n = recv(fl->ev, buf, sizeof(buf), 0);
+		struct sockaddr_nl from = { 0 };
+		socklen_t fl_len = sizeof(from);
+		ssize_t n =
+		    recvfrom(fl->ev, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl_len);
 
 		if (n < 0 && errno == ENOBUFS) {
 			fl->st.notify_lost++; /* the next dumps close what was lost */
@@ -379,6 +382,10 @@ int flows_read(struct flows *fl, struct chan *c, uint64_t now_ns)
 			continue;
 		if (n <= 0)
 			break;
+		if (from.nl_pid != 0) {
+			fl->st.bad_msgs++; /* not from the kernel */
+			continue;
+		}
 		feed(fl, c, buf, (size_t)n, now_ns); /* one FLOW frame per FLOWS_BATCH records */
 	}
 	flush_batch(fl, c);
@@ -386,6 +393,13 @@ int flows_read(struct flows *fl, struct chan *c, uint64_t now_ns)
 }
 
 /* ---- dumps --------------------------------------------------------------- */
+
+/* The socket's addresses differ from the ones reported. */
+static bool moved(const struct flow_ent *e, const struct flowmsg *m)
+{
+	return e->f.src_port != m->f.src_port || e->f.dst_port != m->f.dst_port ||
+	       memcmp(e->f.src_addr, m->f.src_addr, 16) || memcmp(e->f.dst_addr, m->f.dst_addr, 16);
+}
 
 static void see(void *ctx, const struct flowmsg *m)
 {
@@ -424,12 +438,20 @@ static void see(void *ctx, const struct flowmsg *m)
 		e->bytes = v.bytes;
 		e->packets = v.packets;
 	}
-	/* Addresses of a UDP socket change when it connects: keep the latest. */
-	memcpy(e->f.dst_addr, m->f.dst_addr, 16);
+	/* A UDP socket that connects (or reconnects) changes addresses; the
+	 * host keys flows by them: the old flow closes, the new one opens. */
+	if (e->f.event && moved(e, m)) {
+		emit(fl, x->c, e, VIGIL_FLOW_CLOSED);
+		e->f.event = 0;
+	}
+	e->listen = is_listen(m);
+	e->f.src_port = m->f.src_port;
 	e->f.dst_port = m->f.dst_port;
+	memcpy(e->f.src_addr, m->f.src_addr, 16);
+	memcpy(e->f.dst_addr, m->f.dst_addr, 16);
 }
 
-static int dump(struct flows *fl, uint8_t family, uint8_t protocol, uint64_t now_ns)
+static int dump(struct flows *fl, struct chan *c, uint8_t family, uint8_t protocol, uint64_t now_ns)
 {
 	static uint8_t buf[32768] __attribute__((aligned(8)));
 	struct {
@@ -437,7 +459,7 @@ static int dump(struct flows *fl, uint8_t family, uint8_t protocol, uint64_t now
 		struct inet_diag_req_v2 r;
 	} req = { 0 };
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	struct ctx x = { fl, NULL, now_ns };
+	struct ctx x = { fl, c, now_ns };
 
 	req.nh.nlmsg_len = sizeof(req);
 	req.nh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
@@ -581,7 +603,7 @@ int flows_poll(struct flows *fl, struct chan *c, uint64_t now_ns)
 	fl->gen++;
 	for (size_t i = 0; i < ARRAY_SIZE(fam); i++) {
 		for (size_t j = 0; j < ARRAY_SIZE(proto); j++) {
-			e = dump(fl, fam[i], proto[j], now_ns);
+			e = dump(fl, c, fam[i], proto[j], now_ns);
 			if (e < 0) {
 				/* A partial view must not read as "everything closed". */
 				fl->st.dump_errors++;

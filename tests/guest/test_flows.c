@@ -370,6 +370,44 @@ static void test_tracked_close(void **state)
 	free(g);
 }
 
+/* A UDP socket reported without a peer that connects: the listener closes,
+ * the connected flow opens (the host keys flows by addresses). */
+static void test_udp_connects(void **state)
+{
+	struct flows fl;
+	struct chan c;
+	struct got *g = calloc(1, sizeof(*g));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int port[2], srv, u;
+	uint16_t sp, up;
+
+	(void)state;
+	setup_events(&fl, &c, port, 0);
+	srv = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_int_equal(bind(srv, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(srv, (struct sockaddr *)&a, &al), 0);
+	sp = ntohs(a.sin_port);
+	u = socket(AF_INET, SOCK_DGRAM, 0);
+	a.sin_port = 0;
+	assert_int_equal(bind(u, (struct sockaddr *)&a, sizeof(a)), 0);
+	up = local_port(u);
+	poll_once(&fl, &c, port[0], g, 20);
+	assert_non_null(find2(g, 17, 4, up, 0, VIGIL_FLOW_OPENED));
+	a.sin_port = htons(sp);
+	assert_int_equal(connect(u, (struct sockaddr *)&a, sizeof(a)), 0);
+	poll_once(&fl, &c, port[0], g, 21);
+	assert_non_null(find2(g, 17, 4, up, 0, VIGIL_FLOW_CLOSED));
+	assert_non_null(find2(g, 17, 4, up, sp, VIGIL_FLOW_OPENED));
+	poll_once(&fl, &c, port[0], g, 22); /* settled: nothing more */
+	assert_null(find(g, 17, 4, up, VIGIL_FLOW_OPENED));
+	assert_null(find(g, 17, 4, up, VIGIL_FLOW_CLOSED));
+	close(u);
+	close(srv);
+	teardown_events(&fl, &c, port);
+	free(g);
+}
+
 /* A fake destroy notification: TCP over IPv4, cookie, dport, bytes. */
 static size_t fake_destroy(uint8_t *b, uint64_t cookie, uint16_t dport, uint8_t proto)
 {
@@ -452,11 +490,9 @@ static void test_feed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tcp_udp_lifecycle),
-		cmocka_unit_test(test_short_connections),
-		cmocka_unit_test(test_short_udp),
-		cmocka_unit_test(test_tracked_close),
-		cmocka_unit_test(test_feed),
+		cmocka_unit_test(test_tcp_udp_lifecycle), cmocka_unit_test(test_short_connections),
+		cmocka_unit_test(test_short_udp),         cmocka_unit_test(test_tracked_close),
+		cmocka_unit_test(test_udp_connects),      cmocka_unit_test(test_feed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
