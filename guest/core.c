@@ -894,9 +894,12 @@ int core_run(const struct core_cfg *cfg)
 				ctl_listen_ready(k);
 			else if (tag == TAG_FLOWS) {
 				/* Batched: a wakeup per FLOWS_EV_GAP_MS at most, not per
-				 * socket; the kernel's buffer holds what comes meanwhile. */
+				 * socket; the kernel's buffer holds what comes meanwhile.
+				 * A read that stopped at its budget goes on at the next
+				 * turn of the loop, after the other sources. */
 				flows_read(&k->flows, &k->ch, now);
-				k->flows_wake_ns = now + FLOWS_EV_GAP_MS * NSEC_PER_MSEC;
+				k->flows_wake_ns =
+				    k->flows.more ? 0 : now + FLOWS_EV_GAP_MS * NSEC_PER_MSEC;
 			} else if (tag == TAG_KMSG) {
 				if (kmsg_read(&k->kmsg, &k->ch, now) == -EAGAIN)
 					k->kmsg_wake_ns = kmsg_wake_ns(&k->kmsg);

@@ -366,6 +366,7 @@ int flows_read(struct flows *fl, struct chan *c, uint64_t now_ns)
 	static uint8_t buf[8192] __attribute__((aligned(8)));
 	uint64_t before = fl->st.records;
 
+	fl->more = false;
 	if (fl->ev < 0)
 		return 0;
 	for (uint32_t i = 0; i < FLOWS_EV_BUDGET; i++) {
@@ -382,6 +383,7 @@ int flows_read(struct flows *fl, struct chan *c, uint64_t now_ns)
 			continue;
 		if (n <= 0)
 			break;
+		fl->more = i + 1 == FLOWS_EV_BUDGET;
 		if (from.nl_pid != 0) {
 			fl->st.bad_msgs++; /* not from the kernel */
 			continue;

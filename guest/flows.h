@@ -47,8 +47,8 @@
 
 #define FLOWS_CAP       4096u
 #define FLOWS_FD_SCAN   65536u
-#define FLOWS_EV_BUDGET 256u /* notification datagrams per flows_read */
-#define FLOWS_EV_GAP_MS 10u  /* the event loop reads notifications at most this often */
+#define FLOWS_EV_BUDGET 64u /* notification datagrams per flows_read */
+#define FLOWS_EV_GAP_MS 10u /* the event loop reads notifications at most this often */
 #define FLOWS_RATE      20000u
 #define FLOWS_BURST     8192u
 #define FLOWS_RCVBUF    (4u << 20)
@@ -97,6 +97,7 @@ struct flows {
 	uint64_t refill_ns; /* when tokens were last refilled */
 	struct vigil_flow batch[FLOWS_BATCH];
 	uint32_t nbatch;
+	bool more;     /* the last flows_read stopped at its budget */
 	char why[240]; /* why notifications or flowbpf are off, "" when on */
 	struct flows_stats st;
 };
@@ -115,8 +116,8 @@ static inline int flows_fd(const struct flows *fl)
 /* One poll: pending notifications, then dump, diff, queue. Records or -errno. */
 int flows_poll(struct flows *fl, struct chan *c, uint64_t now_ns);
 /*
- * Read up to FLOWS_EV_BUDGET notifications. Records queued (>= 0); the fd
- * may still be readable when the budget ran out.
+ * Read up to FLOWS_EV_BUDGET notifications. Records queued (>= 0); when
+ * the budget ran out fl->more is set (the fd may still be readable).
  */
 int flows_read(struct flows *fl, struct chan *c, uint64_t now_ns);
 /* Handle one notification datagram (flows_read's work; tests and fuzzing). */
