@@ -506,8 +506,12 @@ static uint64_t timers(struct core *k, uint64_t now)
 	}
 	if (k->have_flows) {
 		if (now >= k->next_flows_ns) {
-			flows_poll(&k->flows, &k->ch, now);
-			k->next_flows_ns = now + cfg->flows_ms * NSEC_PER_MSEC;
+			/* One table a turn of the loop: a dump walks the kernel's
+			 * whole table, TIME_WAIT sockets included (docs/agent.md). */
+			if (flows_poll_step(&k->flows, &k->ch, now) > 0)
+				k->next_flows_ns = now + 1;
+			else
+				k->next_flows_ns = now + cfg->flows_ms * NSEC_PER_MSEC;
 		}
 		next = min_ns(next, k->next_flows_ns);
 	}

@@ -341,8 +341,11 @@ static void on_destroy(void *ctx, const struct flowmsg *m)
 	}
 	if (!e->f.pid && got > 0)
 		e->f.pid = v.pid;
-	if (e->f.event)
-		emit(fl, x->c, e, VIGIL_FLOW_CLOSED);
+	/* A dump saw it but the poll has not reported it yet (the poll is
+	 * spread over turns of the loop): it opens and closes now. */
+	if (!e->f.event)
+		emit(fl, x->c, e, VIGIL_FLOW_OPENED);
+	emit(fl, x->c, e, VIGIL_FLOW_CLOSED);
 	remove_ent(fl, e);
 }
 
@@ -592,31 +595,44 @@ static void diff(struct flows *fl, struct chan *c)
 	}
 }
 
-int flows_poll(struct flows *fl, struct chan *c, uint64_t now_ns)
+int flows_poll_step(struct flows *fl, struct chan *c, uint64_t now_ns)
 {
-	static const uint8_t fam[] = { AF_INET, AF_INET6 };
-	static const uint8_t proto[] = { IPPROTO_TCP, IPPROTO_UDP };
-	uint64_t before;
+	static const uint8_t fam[FLOWS_TABLES] = { AF_INET, AF_INET, AF_INET6, AF_INET6 };
+	static const uint8_t proto[FLOWS_TABLES] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_TCP,
+						     IPPROTO_UDP };
 	int e;
 
 	/* Closes already reported go first, so a dump cannot reopen them. */
 	flows_read(fl, c, now_ns);
-	before = fl->st.records;
-	fl->gen++;
-	for (size_t i = 0; i < ARRAY_SIZE(fam); i++) {
-		for (size_t j = 0; j < ARRAY_SIZE(proto); j++) {
-			e = dump(fl, c, fam[i], proto[j], now_ns);
-			if (e < 0) {
-				/* A partial view must not read as "everything closed". */
-				fl->st.dump_errors++;
-				for (uint32_t k = 0; k < fl->n; k++)
-					fl->ent[k].gen = fl->gen;
-				return e;
-			}
-		}
+	if (fl->step == 0)
+		fl->gen++;
+	e = dump(fl, c, fam[fl->step], proto[fl->step], now_ns);
+	if (e < 0) {
+		/* A partial view must not read as "everything closed". */
+		fl->st.dump_errors++;
+		for (uint32_t k = 0; k < fl->n; k++)
+			fl->ent[k].gen = fl->gen;
+		fl->step = 0;
+		flush_batch(fl, c);
+		return e;
 	}
+	if (++fl->step < FLOWS_TABLES) {
+		flush_batch(fl, c);
+		return 1;
+	}
+	fl->step = 0;
 	find_pids(fl);
 	diff(fl, c);
 	flush_batch(fl, c);
-	return (int)(fl->st.records - before);
+	return 0;
+}
+
+int flows_poll(struct flows *fl, struct chan *c, uint64_t now_ns)
+{
+	uint64_t before = fl->st.records;
+	int e;
+
+	while ((e = flows_poll_step(fl, c, now_ns)) > 0)
+		;
+	return e < 0 ? e : (int)(fl->st.records - before);
 }

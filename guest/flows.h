@@ -53,6 +53,7 @@
 #define FLOWS_BURST     8192u
 #define FLOWS_RCVBUF    (4u << 20)
 #define FLOWS_BATCH     64u /* records per FLOW frame */
+#define FLOWS_TABLES    4u  /* dumps per poll: TCP and UDP over IPv4 and IPv6 */
 
 /* flows_open's wants */
 #define FLOWS_WANT_EVENTS (1u << 0) /* destroy notifications */
@@ -89,6 +90,7 @@ struct flows {
 	struct flowbpf bpf;
 	bool have_bpf;
 	uint32_t gen;
+	uint32_t step; /* the next table of a poll in progress, 0..FLOWS_TABLES-1 */
 	uint32_t n;
 	struct flow_ent *ent; /* n live entries, unordered */
 	uint16_t *idx;        /* cookie index: entry + 1, 0 empty; 2 * FLOWS_CAP */
@@ -115,6 +117,12 @@ static inline int flows_fd(const struct flows *fl)
 }
 /* One poll: pending notifications, then dump, diff, queue. Records or -errno. */
 int flows_poll(struct flows *fl, struct chan *c, uint64_t now_ns);
+/*
+ * The same in FLOWS_TABLES steps, one table's dump each, so the event loop
+ * serves its other sources between them: 1 more steps to go, 0 the poll is
+ * done, or -errno (the poll is abandoned and closes nothing).
+ */
+int flows_poll_step(struct flows *fl, struct chan *c, uint64_t now_ns);
 /*
  * Read up to FLOWS_EV_BUDGET notifications. Records queued (>= 0); when
  * the budget ran out fl->more is set (the fd may still be readable).

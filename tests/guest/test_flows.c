@@ -408,6 +408,36 @@ static void test_udp_connects(void **state)
 	free(g);
 }
 
+/* A socket a poll's first dump saw closes before the poll ends (the loop
+ * reads notifications between its steps): OPENED and CLOSED, not lost. */
+static void test_close_mid_poll(void **state)
+{
+	struct flows fl;
+	struct chan c;
+	struct got *g = calloc(1, sizeof(*g));
+	int port[2], t[3];
+	uint16_t cp;
+
+	(void)state;
+	setup_events(&fl, &c, port, FLOWS_WANT_EVENTS);
+	tcp_pair(AF_INET, t);
+	cp = local_port(t[0]);
+	assert_int_equal(flows_poll_step(&fl, &c, 30), 1); /* TCP over IPv4: seen */
+	assert_int_equal(write(t[0], "x", 1), 1);
+	close(t[0]);
+	close(t[1]);
+	read_events(&fl, &c, port[0], g, 2);
+	assert_non_null(find(g, 6, 4, cp, VIGIL_FLOW_OPENED));
+	assert_non_null(find(g, 6, 4, cp, VIGIL_FLOW_CLOSED));
+	while (flows_poll_step(&fl, &c, 31) > 0)
+		;
+	collect(&c, port[0], g);
+	assert_null(find(g, 6, 4, cp, VIGIL_FLOW_OPENED)); /* reported once */
+	close(t[2]);
+	teardown_events(&fl, &c, port);
+	free(g);
+}
+
 /* A fake destroy notification: TCP over IPv4, cookie, dport, bytes. */
 static size_t fake_destroy(uint8_t *b, uint64_t cookie, uint16_t dport, uint8_t proto)
 {
@@ -490,9 +520,13 @@ static void test_feed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tcp_udp_lifecycle), cmocka_unit_test(test_short_connections),
-		cmocka_unit_test(test_short_udp),         cmocka_unit_test(test_tracked_close),
-		cmocka_unit_test(test_udp_connects),      cmocka_unit_test(test_feed),
+		cmocka_unit_test(test_tcp_udp_lifecycle),
+		cmocka_unit_test(test_short_connections),
+		cmocka_unit_test(test_short_udp),
+		cmocka_unit_test(test_tracked_close),
+		cmocka_unit_test(test_udp_connects),
+		cmocka_unit_test(test_close_mid_poll),
+		cmocka_unit_test(test_feed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
