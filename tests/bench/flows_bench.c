@@ -239,6 +239,26 @@ static pid_t start_agent(int fd, const char *bpf, const char *sock)
 	return pid;
 }
 
+/* The last line; t: idle start, load start, end; c: the agent's CPU ns then. */
+static void report(struct port *p, int rate, uint64_t want, const uint64_t t[3],
+		   const uint64_t c[3])
+{
+	double idle_pct = 100.0 * (double)(c[1] - c[0]) / (double)(t[1] - t[0]);
+	double load_pct = 100.0 * (double)(c[2] - c[1]) / (double)(t[2] - t[1]);
+	double flows_s = 2.0 * rate;
+	double net_ns = (double)(c[2] - c[1]) - idle_pct / 100.0 * (double)(t[2] - t[1]);
+
+	printf("flows-bench: flows_per_s=%.0f cpu_pct=%.2f idle_cpu_pct=%.2f "
+	       "cpu_pct_per_1000_flows_s=%.2f cpu_us_per_flow=%.1f seen=%llu/%llu "
+	       "notify_lost=%llu poll_closed=%llu rate_dropped=%llu beat_p99_us_idle=%llu "
+	       "beat_p99_us_load=%llu\n",
+	       flows_s, load_pct, idle_pct, (load_pct - idle_pct) * 1000.0 / flows_s,
+	       net_ns / 1000.0 / (double)want, (unsigned long long)p->closed,
+	       (unsigned long long)want, (unsigned long long)p->lost[0],
+	       (unsigned long long)p->lost[1], (unsigned long long)p->lost[2],
+	       p99_us(p->lat[0], p->nlat[0]), p99_us(p->lat[1], p->nlat[1]));
+}
+
 int main(int argc, char **argv)
 {
 	int rate = 500, seconds = 10, sv[2], lfd, st;
@@ -312,20 +332,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	double idle_pct = 100.0 * (double)(c1 - c0) / (double)(t1 - t0);
-	double load_pct = 100.0 * (double)(c2 - c1) / (double)(t2 - t1);
-	double flows_s = 2.0 * rate;
-	double net_ns = (double)(c2 - c1) - idle_pct / 100.0 * (double)(t2 - t1);
-
 	want = 2ull * (uint64_t)rate * (uint64_t)seconds;
-	printf("flows-bench: flows_per_s=%.0f cpu_pct=%.2f idle_cpu_pct=%.2f "
-	       "cpu_pct_per_1000_flows_s=%.2f cpu_us_per_flow=%.1f seen=%llu/%llu "
-	       "notify_lost=%llu poll_closed=%llu rate_dropped=%llu beat_p99_us_idle=%llu "
-	       "beat_p99_us_load=%llu\n",
-	       flows_s, load_pct, idle_pct, (load_pct - idle_pct) * 1000.0 / flows_s,
-	       net_ns / 1000.0 / (double)want, (unsigned long long)p.closed,
-	       (unsigned long long)want, (unsigned long long)p.lost[0],
-	       (unsigned long long)p.lost[1], (unsigned long long)p.lost[2],
-	       p99_us(p.lat[0], p.nlat[0]), p99_us(p.lat[1], p.nlat[1]));
+	report(&p, rate, want, (const uint64_t[3]){ t0, t1, t2 },
+	       (const uint64_t[3]){ c0, c1, c2 });
 	return p.closed == want ? 0 : 2;
 }
