@@ -9,7 +9,10 @@
  *    final tcp_info. A socket never seen alive gets OPENED and CLOSED
  *    together, so a connection that lived a millisecond is a flow too; one
  *    seen alive gets its CLOSED with the final counts.
- *  - dumps (SOCK_DIAG_BY_FAMILY) every interval: OPENED for live sockets,
+ *  - dumps (SOCK_DIAG_BY_FAMILY) every interval, one table per step so the
+ *    event loop serves its other sources between them (flows_poll_step),
+ *    a socket that closes mid-poll being reported by its notification:
+ *    OPENED for live sockets,
  *    ACTIVE when their counts moved, the owning pid from /proc/<pid>/fd,
  *    and listening sockets (TCP LISTEN, UDP without a peer), reported once
  *    as OPENED with no peer (docs/wire.md, "Listening sockets"). Without
@@ -31,8 +34,10 @@
  * FLOWS_EV_BUDGET notifications per read; FLOWS_FD_SCAN fd links per poll
  * for pid lookups; the notification socket's buffer is FLOWS_RCVBUF (an
  * overflow is counted as notify_lost).
- * Load: one dump of 4 tables per interval (default 1 s), one netlink
- * message and two bpf() calls per destroyed socket.
+ * Load: one dump of 4 tables per interval (default 1 s; a TCP dump walks
+ * the kernel's whole established hash); per destroyed socket one netlink
+ * message and one bpf() call, read in batches at most every
+ * FLOWS_EV_GAP_MS (about 1 % of a core per 1,000 flows/s, BENCHMARKS.md).
  */
 #ifndef VIGIL_GUEST_FLOWS_H
 #define VIGIL_GUEST_FLOWS_H
