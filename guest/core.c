@@ -48,6 +48,7 @@ enum tag {
 	TAG_BEAT,
 	TAG_CTL,
 	TAG_KMSG,
+	TAG_FLOWS,
 	TAG_OUT, /* + 0 stdout, + 1 stderr */
 	TAG_ERR,
 	TAG_INSPECT,
@@ -73,10 +74,12 @@ struct core {
 	struct runner run;
 	struct inspector insp;
 	bool have_ctl, have_kmsg, have_flows, have_scx, have_run, have_insp;
-	struct watch w_port, w_sig, w_beat, w_ctl, w_kmsg, w_insp, w_pipe[2], w_conn[CTL_MAX_CONN];
+	struct watch w_port, w_sig, w_beat, w_ctl, w_kmsg, w_flows, w_insp, w_pipe[2],
+	    w_conn[CTL_MAX_CONN];
 	uint64_t port_retry_ns; /* when disconnected: next probe */
 	uint32_t port_backoff_ms;
-	uint64_t kmsg_wake_ns; /* when throttled: next read, else 0 */
+	uint64_t kmsg_wake_ns;  /* when throttled: next read, else 0 */
+	uint64_t flows_wake_ns; /* notifications read: the next read not before, else 0 */
 	uint64_t next_stats_ns, next_flows_ns, next_self_ns;
 	bool predecessor_done; /* its goodbye beat is queued */
 	uint64_t self_nonce;
@@ -142,6 +145,7 @@ void core_cfg_defaults(struct core_cfg *cfg)
 	cfg->kmsg_rate = 1000;
 	cfg->kmsg_burst = 4000;
 	cfg->flows_ms = 1000;
+	cfg->flows_bpf = true;
 	cfg->scx_path = SCX_STATE_PATH;
 	cfg->proc_path = "/proc";
 	cfg->stats_ms = 1000;
@@ -184,7 +188,9 @@ static void watch_set(struct core *k, struct watch *w, uint64_t tag, uint32_t ev
  * this order (docs/agent.md): beats_coalesced, beats_dropped, kmsg_lost,
  * kmsg_throttled, ctl_requests, ctl_rejected, rx_frames, rx_rejected,
  * disconnects, flows_untracked, sched_exits, shutdown_ignored, ctl_ext_full,
- * inspections, inspect_busy, inspect_unanswered.
+ * inspections, inspect_busy, inspect_unanswered,
+ * flows_listening, flows_short, flows_notify_lost, flows_poll_closed,
+ * flows_rate_dropped, flows_not_flows, flows_bad_msgs.
  */
 static uint32_t stats_fill(void *ctx, uint64_t *v, uint32_t max)
 {
@@ -214,6 +220,13 @@ static uint32_t stats_fill(void *ctx, uint64_t *v, uint32_t max)
 		k->insp.st.requests,
 		k->insp.st.busy,
 		k->insp.st.unanswered,
+		k->flows.st.listening,
+		k->flows.st.short_flows,
+		k->flows.st.notify_lost,
+		k->flows.st.poll_closed,
+		k->flows.st.rate_dropped,
+		k->flows.st.not_flows,
+		k->flows.st.bad_msgs,
 	};
 	uint32_t n = ARRAY_SIZE(all) < max ? ARRAY_SIZE(all) : max;
 
@@ -533,14 +546,24 @@ static uint64_t timers(struct core *k, uint64_t now)
 	}
 	if (k->have_flows) {
 		if (now >= k->next_flows_ns) {
-			flows_poll(&k->flows, &k->ch, now);
-			k->next_flows_ns = now + cfg->flows_ms * NSEC_PER_MSEC;
+			/* One table a turn of the loop: a dump walks the kernel's
+			 * whole table, TIME_WAIT sockets included (docs/agent.md). */
+			if (flows_poll_step(&k->flows, &k->ch, now) > 0)
+				k->next_flows_ns = now + 1;
+			else
+				k->next_flows_ns = now + cfg->flows_ms * NSEC_PER_MSEC;
 		}
 		next = min_ns(next, k->next_flows_ns);
 	}
 	if (k->have_scx) {
 		scx_poll(&k->scx, &k->ch, now);
 		next = min_ns(next, k->scx.next_ns);
+	}
+	if (k->flows_wake_ns) {
+		if (now >= k->flows_wake_ns)
+			k->flows_wake_ns = 0;
+		else
+			next = min_ns(next, k->flows_wake_ns);
 	}
 	if (k->kmsg_wake_ns) {
 		if (now >= k->kmsg_wake_ns)
@@ -588,6 +611,10 @@ static void interest(struct core *k, uint64_t now)
 	watch_set(k, &k->w_pipe[1], TAG_ERR, hold ? 0 : EPOLLIN);
 	if (k->have_kmsg)
 		watch_set(k, &k->w_kmsg, TAG_KMSG, hold || k->kmsg_wake_ns ? 0 : EPOLLIN);
+	/* Not held with output: FLOW records have their own queue, which drops
+	 * its oldest, while an unread notification buffer loses the newest. */
+	if (k->w_flows.fd >= 0)
+		watch_set(k, &k->w_flows, TAG_FLOWS, k->flows_wake_ns ? 0 : EPOLLIN);
 	if (k->have_ctl) {
 		bool full = chan_ctl_pressure(&k->ch);
 
@@ -651,10 +678,13 @@ static void sd_notify_ready(void)
 static int start_workload(struct core *k, uint64_t now)
 {
 	const struct core_cfg *cfg = k->cfg;
-	struct runner_spec rs = {
-		.argv = cfg->argv, .envp = cfg->envp, .cwd = cfg->cwd, .scenario = cfg->scenario,
-		.set_ids = cfg->set_ids, .uid = cfg->uid, .gid = cfg->gid
-	};
+	struct runner_spec rs = { .argv = cfg->argv,
+				  .envp = cfg->envp,
+				  .cwd = cfg->cwd,
+				  .scenario = cfg->scenario,
+				  .set_ids = cfg->set_ids,
+				  .uid = cfg->uid,
+				  .gid = cfg->gid };
 	int e;
 
 	if (cfg->workload_error) {
@@ -735,7 +765,11 @@ static void open_sources(struct core *k, uint64_t now)
 		k->kmsg.ctx = k;
 		k->w_kmsg.fd = k->kmsg.fd;
 	}
-	k->have_flows = cfg->flows_ms && flows_open(&k->flows) == 0;
+	k->have_flows =
+	    cfg->flows_ms &&
+	    flows_open(&k->flows, FLOWS_WANT_EVENTS | (cfg->flows_bpf ? FLOWS_WANT_BPF : 0)) == 0;
+	if (k->have_flows)
+		k->w_flows.fd = flows_fd(&k->flows);
 	if (cfg->scx_path) {
 		scx_init(&k->scx, cfg->scx_path);
 		k->have_scx = true;
@@ -774,7 +808,8 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 
 	memset(k, 0, sizeof(*k));
 	k->cfg = cfg;
-	k->w_port.fd = k->w_sig.fd = k->w_beat.fd = k->w_ctl.fd = k->w_kmsg.fd = k->w_insp.fd = -1;
+	k->w_port.fd = k->w_sig.fd = k->w_beat.fd = k->w_ctl.fd = k->w_kmsg.fd = k->w_flows.fd =
+	    k->w_insp.fd = -1;
 	k->w_pipe[0].fd = k->w_pipe[1].fd = -1;
 	for (int i = 0; i < CTL_MAX_CONN; i++)
 		k->w_conn[i].fd = -1;
@@ -824,6 +859,8 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 	if (!k->have_flows && cfg->flows_ms)
 		core_log(k, 4,
 			 "NETLINK_SOCK_DIAG unavailable (inet_diag module?): no FLOW records");
+	if (k->have_flows && k->flows.why[0])
+		core_log(k, 4, "flows: %s", k->flows.why);
 	for (const char *const *note = cfg->notes; note && *note; note++)
 		core_log(k, 4, "%s", *note);
 	k->next_stats_ns = now + cfg->stats_ms * NSEC_PER_MSEC;
@@ -931,7 +968,15 @@ int core_run(const struct core_cfg *cfg)
 				ctl_listen_ready(k);
 			else if (tag == TAG_INSPECT)
 				inspector_collect(&k->insp, &k->ch);
-			else if (tag == TAG_KMSG) {
+			else if (tag == TAG_FLOWS) {
+				/* Batched: a wakeup per FLOWS_EV_GAP_MS at most, not per
+				 * socket; the kernel's buffer holds what comes meanwhile.
+				 * A read that stopped at its budget goes on at the next
+				 * turn of the loop, after the other sources. */
+				flows_read(&k->flows, &k->ch, now);
+				k->flows_wake_ns =
+				    k->flows.more ? 0 : now + FLOWS_EV_GAP_MS * NSEC_PER_MSEC;
+			} else if (tag == TAG_KMSG) {
 				if (kmsg_read(&k->kmsg, &k->ch, now) == -EAGAIN)
 					k->kmsg_wake_ns = kmsg_wake_ns(&k->kmsg);
 			} else if (tag == TAG_OUT || tag == TAG_ERR)

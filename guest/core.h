@@ -52,6 +52,7 @@ struct core_cfg {
 	uint32_t kmsg_rate;      /* lines/s */
 	uint32_t kmsg_burst;     /* lines */
 	uint64_t flows_ms;       /* 0: no flows */
+	bool flows_bpf;          /* load flowbpf (UDP bytes, owners of short flows) */
 	const char *scx_path;    /* NULL: no sched_ext watcher */
 	const char *proc_path;   /* /proc for INSPECT; NULL: INSPECT not answered */
 	uint64_t stats_ms;       /* AGENT_STATS period (sent only when changed) */

@@ -1,14 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* flows: sock_diag polling into FLOW records (see flows.h). */
+/* flows: sock_diag notifications, dumps and flowbpf into FLOW records (see flows.h). */
 #include "flows.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
-#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,16 +18,90 @@
 #include "util.h"
 
 #define IDX_CAP             (FLOWS_CAP * 2)
-#define TCP_ST_LISTEN       10
 #define TCP_ST_TIME_WAIT    6
+#define TCP_ST_CLOSE        7 /* bound or unused: neither a flow nor a listener */
 #define TCP_ST_NEW_SYN_RECV 12
 
-int flows_open(struct flows *fl)
+/* ---- opening ------------------------------------------------------------ */
+
+/* The first cgroup v2 mount in <proc>/self/mounts into out; 0 or -ENOENT. */
+static int cgroup2_dir(const char *proc, char *out, size_t cap)
+{
+	char path[256], line[512], dir[256], type[32];
+	FILE *f;
+	int e = -ENOENT;
+
+	snprintf(path, sizeof(path), "%s/self/mounts", proc);
+	f = fopen(path, "re");
+	if (!f)
+		return -ENOENT;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*s %255s %31s", dir, type) == 2 && !strcmp(type, "cgroup2") &&
+		    strlen(dir) < cap) {
+			memcpy(out, dir, strlen(dir) + 1);
+			e = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return e;
+}
+
+/* The destroy-notification socket, or -errno (why says). */
+static int open_events(struct flows *fl)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	int rcvbuf = FLOWS_RCVBUF;
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+
+	if (fd < 0)
+		return -errno;
+	sa.nl_groups = 1u << (SKNLGRP_INET_TCP_DESTROY - 1) | 1u << (SKNLGRP_INET_UDP_DESTROY - 1) |
+		       1u << (SKNLGRP_INET6_TCP_DESTROY - 1) |
+		       1u << (SKNLGRP_INET6_UDP_DESTROY - 1);
+	/* A burst of short connections outruns the default buffer (docs/agent.md). */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+
+		snprintf(fl->why, sizeof(fl->why),
+			 "no destroy notifications (%s): flows shorter than the poll are missed",
+			 strerror(-e));
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static void open_bpf(struct flows *fl)
+{
+	char dir[256], why[160];
+	int e = cgroup2_dir(fl->proc, dir, sizeof(dir));
+
+	if (e < 0) {
+		snprintf(fl->why, sizeof(fl->why),
+			 "no cgroup v2 mount: UDP bytes and short-lived owners unknown");
+		return;
+	}
+	e = flowbpf_open(&fl->bpf, dir, why, sizeof(why));
+	fl->have_bpf = e == 0;
+	if (e < 0) {
+		/* the reason is cut to leave room for what it costs */
+		snprintf(fl->why, sizeof(fl->why),
+			 "%.150s: UDP bytes and short-lived owners unknown", why);
+	}
+}
+
+int flows_open(struct flows *fl, unsigned want)
 {
 	struct timeval tv = { .tv_sec = 1 };
 
 	memset(fl, 0, sizeof(*fl));
+	fl->ev = -1;
+	fl->bpf.map = -1;
 	fl->proc = "/proc";
+	fl->tokens = FLOWS_BURST;
 	fl->ent = calloc(FLOWS_CAP, sizeof(*fl->ent));
 	fl->idx = calloc(IDX_CAP, sizeof(*fl->idx));
 	if (!fl->ent || !fl->idx) {
@@ -45,6 +117,13 @@ int flows_open(struct flows *fl)
 	}
 	/* Dumps answer at once; the timeout only guards against a kernel bug. */
 	setsockopt(fl->nl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (want & FLOWS_WANT_EVENTS) {
+		int fd = open_events(fl);
+
+		fl->ev = fd < 0 ? -1 : fd;
+	}
+	if (want & FLOWS_WANT_BPF)
+		open_bpf(fl);
 	return 0;
 }
 
@@ -52,115 +131,332 @@ void flows_close(struct flows *fl)
 {
 	if (fl->nl > 0)
 		close(fl->nl);
+	if (fl->ev > 0)
+		close(fl->ev);
+	if (fl->have_bpf)
+		flowbpf_close(&fl->bpf);
 	free(fl->ent);
 	free(fl->idx);
 	memset(fl, 0, sizeof(*fl));
-	fl->nl = -1;
+	fl->nl = fl->ev = -1;
 }
+
+/* ---- the table of live sockets ------------------------------------------ */
 
 static uint32_t cookie_hash(uint64_t c)
 {
 	return (uint32_t)((c * 0x9E3779B97F4A7C15ull) >> 51); /* 13 bits == IDX_CAP */
 }
 
-/* The entry for cookie, or NULL with *slot set to the free index slot. */
-static struct flow_ent *lookup(struct flows *fl, uint64_t cookie, uint32_t *slot)
+/* The index slot holding cookie, or the free slot where it would go (*found false). */
+static uint32_t slot_of(const struct flows *fl, uint64_t cookie, bool *found)
 {
 	uint32_t h = cookie_hash(cookie);
 
 	while (fl->idx[h]) {
-		struct flow_ent *e = &fl->ent[fl->idx[h] - 1];
-
-		if (e->cookie == cookie)
-			return e;
+		if (fl->ent[fl->idx[h] - 1].cookie == cookie) {
+			*found = true;
+			return h;
+		}
 		h = (h + 1) & (IDX_CAP - 1);
 	}
-	*slot = h;
-	return NULL;
+	*found = false;
+	return h;
 }
 
-static void reindex(struct flows *fl)
+static struct flow_ent *lookup(struct flows *fl, uint64_t cookie)
 {
-	memset(fl->idx, 0, IDX_CAP * sizeof(*fl->idx));
-	for (uint32_t i = 0; i < fl->n; i++) {
-		uint32_t h = cookie_hash(fl->ent[i].cookie);
+	bool found;
+	uint32_t h = slot_of(fl, cookie, &found);
 
-		while (fl->idx[h])
-			h = (h + 1) & (IDX_CAP - 1);
+	return found ? &fl->ent[fl->idx[h] - 1] : NULL;
+}
+
+/* Backward-shift deletion of index slot pos (linear probing). */
+static void idx_delete(struct flows *fl, uint32_t pos)
+{
+	uint32_t hole = pos, cur = pos;
+
+	for (;;) {
+		cur = (cur + 1) & (IDX_CAP - 1);
+		if (!fl->idx[cur])
+			break;
+		uint32_t home = cookie_hash(fl->ent[fl->idx[cur] - 1].cookie);
+
+		if (((cur - home) & (IDX_CAP - 1)) >= ((cur - hole) & (IDX_CAP - 1))) {
+			fl->idx[hole] = fl->idx[cur];
+			hole = cur;
+		}
+	}
+	fl->idx[hole] = 0;
+}
+
+/* Remove entry e: the last entry moves into its place. */
+static void remove_ent(struct flows *fl, struct flow_ent *e)
+{
+	uint32_t i = (uint32_t)(e - fl->ent);
+	bool found;
+
+	idx_delete(fl, slot_of(fl, e->cookie, &found));
+	if (i != fl->n - 1) {
+		uint32_t h = slot_of(fl, fl->ent[fl->n - 1].cookie, &found);
+
+		fl->ent[i] = fl->ent[fl->n - 1];
 		fl->idx[h] = (uint16_t)(i + 1);
 	}
+	fl->n--;
 }
 
-int flows_parse_msg(const uint8_t *p, size_t len, uint8_t protocol, struct vigil_flow *f,
-		    uint64_t *cookie, uint32_t *inode)
+/* ---- records ------------------------------------------------------------- */
+
+static void flush_batch(struct flows *fl, struct chan *c)
 {
-	struct inet_diag_msg m;
-	size_t off;
+	uint32_t len = fl->nbatch * VIGIL_WIRE_FLOW_LEN;
+	uint8_t *p;
+	int e;
 
-	if (len < sizeof(m))
-		return -EBADMSG;
-	memcpy(&m, p, sizeof(m));
-	if (m.idiag_family != AF_INET && m.idiag_family != AF_INET6)
-		return -EBADMSG;
-	memset(f, 0, sizeof(*f));
-	f->family = m.idiag_family == AF_INET ? 4 : 6;
-	f->protocol = protocol;
-	f->src_port = ntohs(m.id.idiag_sport);
-	f->dst_port = ntohs(m.id.idiag_dport);
-	memcpy(f->src_addr, m.id.idiag_src, f->family == 4 ? 4 : 16);
-	memcpy(f->dst_addr, m.id.idiag_dst, f->family == 4 ? 4 : 16);
-	*cookie = (uint64_t)m.id.idiag_cookie[0] | ((uint64_t)m.id.idiag_cookie[1] << 32);
-	*inode = m.idiag_inode;
-	off = NLMSG_ALIGN(sizeof(m));
-	while (off + sizeof(struct rtattr) <= len) {
-		struct rtattr a;
-
-		memcpy(&a, p + off, sizeof(a));
-		if (a.rta_len < sizeof(a) || off + a.rta_len > len)
-			break;
-		if (a.rta_type == INET_DIAG_INFO && protocol == IPPROTO_TCP) {
-			struct tcp_info ti;
-			size_t n = a.rta_len - RTA_LENGTH(0);
-
-			memset(&ti, 0, sizeof(ti));
-			memcpy(&ti, p + off + RTA_LENGTH(0), n < sizeof(ti) ? n : sizeof(ti));
-			f->bytes = ti.tcpi_bytes_acked + ti.tcpi_bytes_received;
-			f->packets = ti.tcpi_segs_out + ti.tcpi_segs_in;
-		}
-		off += RTA_ALIGN(a.rta_len);
+	if (!fl->nbatch)
+		return;
+	p = chan_reserve(c, CHAN_Q_REC, len);
+	if (p) {
+		e = vigil_flows_encode(p, len, fl->batch, fl->nbatch);
+		if (e > 0)
+			chan_commit(c, CHAN_Q_REC, VIGIL_MSG_FLOW, (uint32_t)e, false);
 	}
-	return 0;
+	fl->st.records += fl->nbatch;
+	fl->nbatch = 0;
 }
 
-static void see(struct flows *fl, const struct vigil_flow *f, uint64_t cookie, uint32_t inode,
-		uint64_t now_ns)
+static void put(struct flows *fl, struct chan *c, const struct vigil_flow *f)
 {
-	uint32_t slot = 0;
-	struct flow_ent *e = lookup(fl, cookie, &slot);
+	fl->batch[fl->nbatch++] = *f;
+	if (fl->nbatch == FLOWS_BATCH)
+		flush_batch(fl, c);
+}
+
+static void emit(struct flows *fl, struct chan *c, struct flow_ent *e, uint8_t ev)
+{
+	e->f.event = ev;
+	e->f.bytes = e->bytes;
+	e->f.packets = e->packets;
+	put(fl, c, &e->f);
+	if (ev == VIGIL_FLOW_OPENED) {
+		fl->st.opened++;
+		fl->st.listening += e->listen;
+	} else if (ev == VIGIL_FLOW_CLOSED) {
+		fl->st.closed++;
+	} else {
+		fl->st.active++;
+	}
+}
+
+/* Take n records from the rate bound; false when it is empty. */
+static bool rate_take(struct flows *fl, uint32_t n, uint64_t now_ns)
+{
+	if (now_ns > fl->refill_ns) {
+		uint64_t add = (now_ns - fl->refill_ns) * FLOWS_RATE / NSEC_PER_SEC;
+
+		if (add) {
+			fl->tokens =
+			    fl->tokens + add > FLOWS_BURST ? FLOWS_BURST : fl->tokens + add;
+			fl->refill_ns = now_ns;
+		}
+	}
+	if (fl->tokens < n)
+		return false;
+	fl->tokens -= n;
+	return true;
+}
+
+/* ---- destroy notifications ---------------------------------------------- */
+
+struct ctx {
+	struct flows *fl;
+	struct chan *c;
+	uint64_t now_ns;
+};
+
+/* A listening socket: TCP in LISTEN, UDP without a peer (as `ss -l` counts them). */
+static bool is_listen(const struct flowmsg *m)
+{
+	if (m->f.protocol == IPPROTO_TCP)
+		return m->state == FLOWMSG_TCP_LISTEN;
+	return m->f.dst_port == 0;
+}
+
+/* A socket first seen at its end: OPENED and CLOSED at once, if it is a flow. */
+static void short_flow(struct ctx *x, const struct flowmsg *m, const struct flowbpf_val *v,
+		       bool got)
+{
+	struct flows *fl = x->fl;
+	struct vigil_flow f = m->f;
+
+	if (m->f.protocol == IPPROTO_TCP ? m->f.dst_port == 0
+					 : (fl->have_bpf && (!got || !v->packets))) {
+		fl->st.not_flows++; /* never connected, or never moved a datagram */
+		return;
+	}
+	if (!rate_take(fl, 2, x->now_ns)) {
+		fl->st.rate_dropped++;
+		return;
+	}
+	if (got) {
+		f.pid = v->pid;
+		f.first_seen_ns = v->first_ns ? v->first_ns : x->now_ns;
+		if (m->f.protocol == IPPROTO_UDP) {
+			f.bytes = v->bytes;
+			f.packets = v->packets;
+		}
+	} else {
+		f.first_seen_ns = x->now_ns;
+	}
+	f.event = VIGIL_FLOW_OPENED;
+	put(fl, x->c, &f);
+	f.event = VIGIL_FLOW_CLOSED;
+	put(fl, x->c, &f);
+	fl->st.short_flows++;
+	fl->st.opened++;
+	fl->st.closed++;
+	fl->st.listening += is_listen(m);
+}
+
+static void on_destroy(void *ctx, const struct flowmsg *m)
+{
+	struct ctx *x = ctx;
+	struct flows *fl = x->fl;
+	struct flowbpf_val v = { 0 };
+	int got = fl->have_bpf ? flowbpf_get(&fl->bpf, m->cookie, &v, true) : 0;
+	struct flow_ent *e = lookup(fl, m->cookie);
 
 	if (!e) {
+		short_flow(x, m, &v, got > 0);
+		return;
+	}
+	if (m->info) {
+		e->bytes = m->f.bytes;
+		e->packets = m->f.packets;
+	} else if (got > 0 && m->f.protocol == IPPROTO_UDP) {
+		e->bytes = v.bytes;
+		e->packets = v.packets;
+	}
+	if (!e->f.pid && got > 0)
+		e->f.pid = v.pid;
+	/* A dump saw it but the poll has not reported it yet (the poll is
+	 * spread over turns of the loop): it opens and closes now. */
+	if (!e->f.event)
+		emit(fl, x->c, e, VIGIL_FLOW_OPENED);
+	emit(fl, x->c, e, VIGIL_FLOW_CLOSED);
+	remove_ent(fl, e);
+}
+
+static void feed(struct flows *fl, struct chan *c, const uint8_t *buf, size_t len, uint64_t now_ns)
+{
+	struct ctx x = { fl, c, now_ns };
+	struct flowmsg_walk w;
+
+	flowmsg_walk(buf, len, 0, on_destroy, &x, &w);
+	fl->st.bad_msgs += w.bad;
+}
+
+void flows_feed(struct flows *fl, struct chan *c, const uint8_t *buf, size_t len, uint64_t now_ns)
+{
+	feed(fl, c, buf, len, now_ns);
+	flush_batch(fl, c);
+}
+
+int flows_read(struct flows *fl, struct chan *c, uint64_t now_ns)
+{
+	static uint8_t buf[8192] __attribute__((aligned(8)));
+	uint64_t before = fl->st.records;
+
+	fl->more = false;
+	if (fl->ev < 0)
+		return 0;
+	for (uint32_t i = 0; i < FLOWS_EV_BUDGET; i++) {
+		struct sockaddr_nl from = { 0 };
+		socklen_t fl_len = sizeof(from);
+		ssize_t n =
+		    recvfrom(fl->ev, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl_len);
+
+		if (n < 0 && errno == ENOBUFS) {
+			fl->st.notify_lost++; /* the next dumps close what was lost */
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		fl->more = i + 1 == FLOWS_EV_BUDGET;
+		if (from.nl_pid != 0) {
+			fl->st.bad_msgs++; /* not from the kernel */
+			continue;
+		}
+		feed(fl, c, buf, (size_t)n, now_ns); /* one FLOW frame per FLOWS_BATCH records */
+	}
+	flush_batch(fl, c);
+	return (int)(fl->st.records - before);
+}
+
+/* ---- dumps --------------------------------------------------------------- */
+
+/* The socket's addresses differ from the ones reported. */
+static bool moved(const struct flow_ent *e, const struct flowmsg *m)
+{
+	return e->f.src_port != m->f.src_port || e->f.dst_port != m->f.dst_port ||
+	       memcmp(e->f.src_addr, m->f.src_addr, 16) || memcmp(e->f.dst_addr, m->f.dst_addr, 16);
+}
+
+static void see(void *ctx, const struct flowmsg *m)
+{
+	struct ctx *x = ctx;
+	struct flows *fl = x->fl;
+	struct flowbpf_val v;
+	struct flow_ent *e = lookup(fl, m->cookie);
+	int got = 0;
+
+	if (fl->have_bpf && (!e || m->f.protocol == IPPROTO_UDP))
+		got = flowbpf_get(&fl->bpf, m->cookie, &v, false);
+	if (!e) {
+		bool found;
+		uint32_t slot = slot_of(fl, m->cookie, &found);
+
 		if (fl->n >= FLOWS_CAP) {
 			fl->st.untracked++;
 			return;
 		}
 		e = &fl->ent[fl->n];
 		memset(e, 0, sizeof(*e));
-		e->cookie = cookie;
-		e->inode = inode;
-		e->f = *f;
+		e->cookie = m->cookie;
+		e->inode = m->inode;
+		e->listen = is_listen(m);
+		e->f = m->f;
 		e->f.event = 0; /* not reported yet */
-		e->f.first_seen_ns = now_ns;
+		e->f.first_seen_ns = got > 0 && v.first_ns ? v.first_ns : x->now_ns;
+		e->f.pid = got > 0 ? v.pid : 0;
+		e->pid_known = e->f.pid != 0;
 		fl->idx[slot] = (uint16_t)(++fl->n);
 	}
 	e->gen = fl->gen;
-	e->bytes = f->bytes;
-	e->packets = f->packets;
-	/* Addresses of a UDP socket change when it connects: keep the latest. */
-	memcpy(e->f.dst_addr, f->dst_addr, 16);
-	e->f.dst_port = f->dst_port;
+	e->bytes = m->f.bytes;
+	e->packets = m->f.packets;
+	if (got > 0 && m->f.protocol == IPPROTO_UDP) {
+		e->bytes = v.bytes;
+		e->packets = v.packets;
+	}
+	/* A UDP socket that connects (or reconnects) changes addresses; the
+	 * host keys flows by them: the old flow closes, the new one opens. */
+	if (e->f.event && moved(e, m)) {
+		emit(fl, x->c, e, VIGIL_FLOW_CLOSED);
+		e->f.event = 0;
+	}
+	e->listen = is_listen(m);
+	e->f.src_port = m->f.src_port;
+	e->f.dst_port = m->f.dst_port;
+	memcpy(e->f.src_addr, m->f.src_addr, 16);
+	memcpy(e->f.dst_addr, m->f.dst_addr, 16);
 }
 
-static int dump(struct flows *fl, uint8_t family, uint8_t protocol, uint64_t now_ns)
+static int dump(struct flows *fl, struct chan *c, uint8_t family, uint8_t protocol, uint64_t now_ns)
 {
 	static uint8_t buf[32768] __attribute__((aligned(8)));
 	struct {
@@ -168,6 +464,7 @@ static int dump(struct flows *fl, uint8_t family, uint8_t protocol, uint64_t now
 		struct inet_diag_req_v2 r;
 	} req = { 0 };
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct ctx x = { fl, c, now_ns };
 
 	req.nh.nlmsg_len = sizeof(req);
 	req.nh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
@@ -178,41 +475,55 @@ static int dump(struct flows *fl, uint8_t family, uint8_t protocol, uint64_t now
 	req.r.idiag_ext = 1u << (INET_DIAG_INFO - 1);
 	req.r.idiag_states =
 	    protocol == IPPROTO_TCP
-		? ~((1u << TCP_ST_LISTEN) | (1u << TCP_ST_TIME_WAIT) | (1u << TCP_ST_NEW_SYN_RECV))
+		? ~((1u << TCP_ST_TIME_WAIT) | (1u << TCP_ST_NEW_SYN_RECV) | (1u << TCP_ST_CLOSE))
 		: ~0u;
 	if (sendto(fl->nl, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return -errno;
 	for (;;) {
 		ssize_t n = recv(fl->nl, buf, sizeof(buf), 0);
-		struct nlmsghdr *h;
-		size_t left;
+		struct flowmsg_walk w;
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
-		left = (size_t)n;
-		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-			struct vigil_flow f;
-			uint64_t cookie;
-			uint32_t inode;
+		flowmsg_walk(buf, (size_t)n, protocol, see, &x, &w);
+		fl->st.bad_msgs += w.bad;
+		if (w.error)
+			return w.error;
+		if (w.done || n == 0)
+			return 0;
+	}
+}
 
-			if (h->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				struct nlmsgerr *err = NLMSG_DATA(h);
+/* Match one /proc/<pid>/fd link to the entries still without a pid. */
+static uint32_t match_fd(struct flows *fl, const char *path, uint32_t pid)
+{
+	char link[64];
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	uint64_t ino;
+	char *end;
+	uint32_t hit = 0;
 
-				return h->nlmsg_len >= NLMSG_LENGTH(sizeof(*err)) && err->error
-					   ? err->error
-					   : -EPROTO;
-			}
-			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
-				continue;
-			if (flows_parse_msg(NLMSG_DATA(h), h->nlmsg_len - NLMSG_LENGTH(0), protocol,
-					    &f, &cookie, &inode) == 0)
-				see(fl, &f, cookie, inode, now_ns);
+	if (n < 9 || memcmp(link, "socket:[", 8) != 0)
+		return 0;
+	link[n] = '\0';
+	end = strchr(link + 8, ']');
+	if (!end)
+		return 0;
+	*end = '\0';
+	if (util_parse_u64(link + 8, UINT32_MAX, &ino) < 0)
+		return 0;
+	for (uint32_t i = 0; i < fl->n; i++) {
+		struct flow_ent *e = &fl->ent[i];
+
+		if (!e->pid_known && e->inode == ino) {
+			e->f.pid = pid;
+			e->pid_known = true;
+			hit++;
 		}
 	}
+	return hit;
 }
 
 /* Fill pids of new entries from /proc/<pid>/fd links, within FLOWS_FD_SCAN. */
@@ -227,7 +538,7 @@ static void find_pids(struct flows *fl)
 	if (!want || !(d = opendir(fl->proc)))
 		return;
 	while (want && budget && (de = readdir(d))) {
-		char path[600], link[64];
+		char path[600];
 		uint64_t pid;
 		DIR *fd_dir;
 		struct dirent *fe;
@@ -239,34 +550,14 @@ static void find_pids(struct flows *fl)
 		if (!fd_dir)
 			continue;
 		while (want && budget && (fe = readdir(fd_dir))) {
-			uint64_t ino;
-			ssize_t n;
-			char *end;
-
 			if (fe->d_name[0] == '.')
 				continue;
 			budget--;
 			snprintf(path, sizeof(path), "%s/%s/fd/%s", fl->proc, de->d_name,
 				 fe->d_name);
-			n = readlink(path, link, sizeof(link) - 1);
-			if (n < 9 || memcmp(link, "socket:[", 8) != 0)
-				continue;
-			link[n] = '\0';
-			end = strchr(link + 8, ']');
-			if (!end)
-				continue;
-			*end = '\0';
-			if (util_parse_u64(link + 8, UINT32_MAX, &ino) < 0)
-				continue;
-			for (uint32_t i = 0; i < fl->n; i++) {
-				struct flow_ent *e = &fl->ent[i];
+			uint32_t hit = match_fd(fl, path, (uint32_t)pid);
 
-				if (!e->pid_known && e->inode == ino) {
-					e->f.pid = (uint32_t)pid;
-					e->pid_known = true;
-					want--;
-				}
-			}
+			want -= hit < want ? hit : want;
 		}
 		closedir(fd_dir);
 	}
@@ -276,86 +567,72 @@ static void find_pids(struct flows *fl)
 		fl->ent[i].pid_known = true;
 }
 
-/* Queue one record; frames of up to 1024 records are built in *batch. */
-struct batch {
-	struct vigil_flow rec[64];
-	uint32_t n;
-};
-
-static void flush_batch(struct flows *fl, struct chan *c, struct batch *b)
+/* After a dump: report what it changed. */
+static void diff(struct flows *fl, struct chan *c)
 {
-	uint32_t len = b->n * VIGIL_WIRE_FLOW_LEN;
-	uint8_t *p;
-	int e;
-
-	if (!b->n)
-		return;
-	p = chan_reserve(c, CHAN_Q_REC, len);
-	if (p) {
-		e = vigil_flows_encode(p, len, b->rec, b->n);
-		if (e > 0)
-			chan_commit(c, CHAN_Q_REC, VIGIL_MSG_FLOW, (uint32_t)e, false);
-	}
-	fl->st.records += b->n;
-	b->n = 0;
-}
-
-static void emit(struct flows *fl, struct chan *c, struct batch *b, struct flow_ent *e, uint8_t ev)
-{
-	e->f.event = ev;
-	e->f.bytes = e->bytes;
-	e->f.packets = e->packets;
-	b->rec[b->n++] = e->f;
-	if (b->n == ARRAY_SIZE(b->rec))
-		flush_batch(fl, c, b);
-}
-
-int flows_poll(struct flows *fl, struct chan *c, uint64_t now_ns)
-{
-	static const uint8_t fam[] = { AF_INET, AF_INET6 };
-	static const uint8_t proto[] = { IPPROTO_TCP, IPPROTO_UDP };
-	struct batch b = { .n = 0 };
-	uint32_t out = 0;
-	int e;
-
-	fl->gen++;
-	for (size_t i = 0; i < ARRAY_SIZE(fam); i++) {
-		for (size_t j = 0; j < ARRAY_SIZE(proto); j++) {
-			e = dump(fl, fam[i], proto[j], now_ns);
-			if (e < 0) {
-				/* A partial view must not read as "everything closed". */
-				fl->st.dump_errors++;
-				for (uint32_t k = 0; k < fl->n; k++)
-					fl->ent[k].gen = fl->gen;
-				return e;
-			}
-		}
-	}
-	find_pids(fl);
 	for (uint32_t i = 0; i < fl->n;) {
 		struct flow_ent *en = &fl->ent[i];
 
 		if (en->gen != fl->gen) {
-			if (en->f.event) {
-				emit(fl, c, &b, en, VIGIL_FLOW_CLOSED);
-				fl->st.closed++;
-				out++;
+			/* With notifications, a socket gone from one dump may only be
+			 * waiting for its notification: close at the second miss. */
+			if (fl->ev >= 0 && fl->gen - en->gen < 2) {
+				i++;
+				continue;
 			}
-			fl->ent[i] = fl->ent[--fl->n];
-			continue;
+			if (en->f.event) {
+				emit(fl, c, en, VIGIL_FLOW_CLOSED);
+				fl->st.poll_closed += fl->ev >= 0;
+			}
+			remove_ent(fl, en);
+			continue; /* the last entry moved into i */
 		}
-		if (!en->f.event) {
-			emit(fl, c, &b, en, VIGIL_FLOW_OPENED);
-			fl->st.opened++;
-			out++;
-		} else if (en->bytes != en->f.bytes || en->packets != en->f.packets) {
-			emit(fl, c, &b, en, VIGIL_FLOW_ACTIVE);
-			fl->st.active++;
-			out++;
-		}
+		if (!en->f.event)
+			emit(fl, c, en, VIGIL_FLOW_OPENED);
+		else if (!en->listen && (en->bytes != en->f.bytes || en->packets != en->f.packets))
+			emit(fl, c, en, VIGIL_FLOW_ACTIVE);
 		i++;
 	}
-	flush_batch(fl, c, &b);
-	reindex(fl);
-	return (int)out;
+}
+
+int flows_poll_step(struct flows *fl, struct chan *c, uint64_t now_ns)
+{
+	static const uint8_t fam[FLOWS_TABLES] = { AF_INET, AF_INET, AF_INET6, AF_INET6 };
+	static const uint8_t proto[FLOWS_TABLES] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_TCP,
+						     IPPROTO_UDP };
+	int e;
+
+	/* Closes already reported go first, so a dump cannot reopen them. */
+	flows_read(fl, c, now_ns);
+	if (fl->step == 0)
+		fl->gen++;
+	e = dump(fl, c, fam[fl->step], proto[fl->step], now_ns);
+	if (e < 0) {
+		/* A partial view must not read as "everything closed". */
+		fl->st.dump_errors++;
+		for (uint32_t k = 0; k < fl->n; k++)
+			fl->ent[k].gen = fl->gen;
+		fl->step = 0;
+		flush_batch(fl, c);
+		return e;
+	}
+	if (++fl->step < FLOWS_TABLES) {
+		flush_batch(fl, c);
+		return 1;
+	}
+	fl->step = 0;
+	find_pids(fl);
+	diff(fl, c);
+	flush_batch(fl, c);
+	return 0;
+}
+
+int flows_poll(struct flows *fl, struct chan *c, uint64_t now_ns)
+{
+	uint64_t before = fl->st.records;
+	int e;
+
+	while ((e = flows_poll_step(fl, c, now_ns)) > 0)
+		;
+	return e < 0 ? e : (int)(fl->st.records - before);
 }

@@ -154,6 +154,9 @@ int init_mounts(void)
 	} m[] = {
 		{ "proc", "/proc", "proc", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, 0555 },
 		{ "sysfs", "/sys", "sysfs", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, 0555 },
+		/* flowbpf attaches its programs to the root of this hierarchy */
+		{ "cgroup2", "/sys/fs/cgroup", "cgroup2", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  0555 },
 		{ "devtmpfs", "/dev", "devtmpfs", "mode=0755", MS_NOSUID, 0755 },
 		{ "devpts", "/dev/pts", "devpts", "gid=5,mode=620,ptmxmode=666",
 		  MS_NOSUID | MS_NOEXEC, 0755 },

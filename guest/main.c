@@ -57,6 +57,7 @@ static const char usage_text[] =
     "  --kmsg PATH|off      kernel log (/dev/kmsg)\n"
     "  --kmsg-rate N        DMESG lines per second (1000), burst 4x\n"
     "  --flows MS|off       sock_diag poll interval (1000)\n"
+    "  --flows-bpf on|off   cgroup BPF counters for UDP bytes and owners (on)\n"
     "  --scx PATH|off       sched_ext state file (/sys/kernel/sched_ext/state)\n"
     "  --inspect PATH|off   answer the host's INSPECT from this proc (/proc)\n"
     "  --stats MS           AGENT_STATS period (1000)\n"
@@ -106,6 +107,7 @@ static int daemon_main(int argc, char **argv)
 		O_KMSG,
 		O_KMSG_RATE,
 		O_FLOWS,
+		O_FLOWS_BPF,
 		O_SCX,
 		O_INSPECT,
 		O_STATS,
@@ -128,6 +130,7 @@ static int daemon_main(int argc, char **argv)
 		{ "kmsg", 1, NULL, O_KMSG },
 		{ "kmsg-rate", 1, NULL, O_KMSG_RATE },
 		{ "flows", 1, NULL, O_FLOWS },
+		{ "flows-bpf", 1, NULL, O_FLOWS_BPF },
 		{ "scx", 1, NULL, O_SCX },
 		{ "inspect", 1, NULL, O_INSPECT },
 		{ "stats", 1, NULL, O_STATS },
@@ -182,6 +185,10 @@ static int daemon_main(int argc, char **argv)
 			break;
 		case O_FLOWS:
 			bad |= parse_ms_opt(optarg, &cfg.flows_ms);
+			break;
+		case O_FLOWS_BPF:
+			cfg.flows_bpf = !strcmp(optarg, "on");
+			bad |= !cfg.flows_bpf && strcmp(optarg, "off");
 			break;
 		case O_SCX:
 			cfg.scx_path = strcmp(optarg, "off") ? optarg : NULL;
@@ -310,6 +317,7 @@ static void pid1_config(const struct init_cmdline *cl, struct core_cfg *cfg)
 	cfg->port_name = (v = init_param(cl, "port")) && *v ? v : cfg->port_name;
 	cfg->port_wait_ms = param_ms(cl, "port_wait_ms", cfg->port_wait_ms);
 	cfg->flows_ms = param_off(cl, "flows") ? 0 : param_ms(cl, "flows_ms", cfg->flows_ms);
+	cfg->flows_bpf = !param_off(cl, "flows_bpf");
 	cfg->grace_ms = param_ms(cl, "grace_ms", cfg->grace_ms);
 	cfg->drain_ms = param_ms(cl, "drain_ms", cfg->drain_ms);
 	cfg->ack_ms = param_ms(cl, "ack_ms", cfg->ack_ms);

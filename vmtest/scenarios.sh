@@ -13,6 +13,7 @@ set -u
 VIGIL=${VIGIL:?set VIGIL to the vigil binary}
 export VIGIL_AGENT=${VIGIL_AGENT:?set VIGIL_AGENT to the static agent}
 NAME=${1:?usage: scenarios.sh NAME}
+HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/vigil-vmtest.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK" || exit 1
@@ -510,6 +511,21 @@ record_decode)
 	cmp -s events.jsonl decoded.jsonl || fail "decoded events differ"
 	cmp -s verdict.json decoded.json || fail "decoded verdict differs"
 	[ "$(event_count stall)" -ge 1 ] || fail "no stall to replay"
+	;;
+flows_short)
+	# 200 short TCP connections and 50 UDP request/replies in about 2 s over
+	# IPv4 and IPv6 loopback, one connection living 1 ms: every flow is
+	# seen, with its ports and bytes, and nothing else (vmtest/flowgen.c,
+	# vmtest/flows_check.py)
+	command -v python3 >/dev/null || { echo "skip: no python3 to check the events"; exit 77; }
+	gen=${VIGIL_FLOWGEN:-$(dirname "$VIGIL_AGENT")/../vmtest/flowgen}
+	[ -x "$gen" ] || fail "no flowgen at $gen (set VIGIL_FLOWGEN)"
+	# the sleep: the listeners' notifications come after flowgen's exit
+	run_vigil 0 -- sh -c "$gen 200 50 2 && sleep 0.5"
+	grep -q '^conn tcp 4 [0-9]* [0-9]* ms1$' out.txt || fail "flowgen made no 1 ms connection"
+	python3 "$HERE/flows_check.py" out.txt events.jsonl verdict.json >check.txt ||
+		fail "$(cat check.txt)"
+	cat check.txt
 	;;
 host_python)
 	# --rootfs host: an interpreter with its modules runs as on the host

@@ -199,7 +199,9 @@
 	S(flows, flows., dropped, "flows_dropped", COUNT, COUNTER,                                 \
 	  "Flow records lost: the table was full of open flows.")                                  \
 	S(flows, flows., orphan_close, "flows_orphan_closes", COUNT, COUNTER,                      \
-	  "CLOSED records for a flow never seen open.")
+	  "CLOSED records for a flow never seen open.")                                            \
+	S(flows, flows., listening, "flows_listening", COUNT, COUNTER,                             \
+	  "Listening sockets opened: TCP LISTEN, or UDP without a peer.")
 
 /* Row ids: CTR_<group>_<key>, CTR_<group> for an L row. */
 #define CTR_ID_S(group, base, key, ...)  CTR_##group##_##key,

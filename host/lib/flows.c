@@ -183,6 +183,7 @@ static int insert(struct flows *ft, const struct flow_key *k, uint32_t h,
 	ft->st.in_table++;
 	ft->st.unique++;
 	ft->st.opened++;
+	ft->st.listening += (uint64_t)flow_is_listen(f);
 	ft->st.open_now++;
 	account(ft, en, f);
 	return (int)e;
@@ -262,6 +263,7 @@ int flows_record(struct flows *ft, const struct vigil_flow *f, const struct flow
 		en->open = 1;
 		ft->st.open_now++;
 		ft->st.opened++;
+		ft->st.listening += (uint64_t)flow_is_listen(f);
 		change = FLOW_CHANGE_OPENED;
 	}
 	if (ent)

@@ -16,6 +16,7 @@
 #define VIGIL_HOST_FLOWS_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include <vigil/session.h>
 #include <vigil/wire.h>
@@ -57,6 +58,17 @@ struct flows {
 	uint32_t closed_head, closed_tail; /* oldest, newest closed */
 	struct vigil_flow_counters st;
 };
+
+/*
+ * A listening socket: a record with no peer (dst_port 0, dst_addr all
+ * zero; docs/wire.md, "Listening sockets").
+ */
+static inline int flow_is_listen(const struct vigil_flow *f)
+{
+	static const uint8_t zero[16];
+
+	return f->dst_port == 0 && memcmp(f->dst_addr, zero, sizeof(zero)) == 0;
+}
 
 /* capacity 16..VIGIL_FLOWS_MAX_CAPACITY. 0, -EINVAL, -ENOMEM. */
 int flows_new(uint32_t capacity, struct flows **out);

@@ -18,6 +18,7 @@
 
 #include <json-c/json.h>
 
+#include "flows.h"
 #include "session.h"
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. */
@@ -275,6 +276,7 @@ static void flow_fields(json_object *o, const struct vigil_flow *f)
 	add_u64(o, "bytes", f->bytes);
 	add_u64(o, "packets", f->packets);
 	add_u64(o, "pid", f->pid);
+	add(o, "listen", json_object_new_boolean(flow_is_listen(f)));
 }
 
 /* ---- event fields: one writer per event type ---------------------------- */

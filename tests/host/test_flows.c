@@ -141,6 +141,35 @@ static void test_full_reclaims_oldest_closed(void **state)
 	flows_free(ft);
 }
 
+/* A record with no peer is a listening socket: counted once per opening. */
+static void test_listening(void **state)
+{
+	struct flows *ft;
+	struct vigil_flow l = fl(8080, VIGIL_FLOW_OPENED, 0);
+	struct vigil_flow c = fl(8080, VIGIL_FLOW_OPENED, 0);
+
+	(void)state;
+	l.dst_port = 0;
+	memset(l.dst_addr, 0, sizeof(l.dst_addr));
+	assert_int_equal(flows_new(16, &ft), 0);
+	assert_int_equal(flows_record(ft, &l, NULL), FLOW_CHANGE_OPENED);
+	assert_int_equal(flows_record(ft, &l, NULL), FLOW_CHANGE_NONE);
+	assert_int_equal(flows_record(ft, &c, NULL), FLOW_CHANGE_OPENED); /* a connection */
+	assert_int_equal(ft->st.listening, 1);
+	l.event = VIGIL_FLOW_CLOSED;
+	assert_int_equal(flows_record(ft, &l, NULL), FLOW_CHANGE_CLOSED);
+	l.event = VIGIL_FLOW_OPENED;
+	assert_int_equal(flows_record(ft, &l, NULL), FLOW_CHANGE_OPENED); /* listens again */
+	assert_int_equal(ft->st.listening, 2);
+	assert_int_equal(ft->st.opened, 3);
+	/* A peer port alone (or a peer address alone) is not a listener. */
+	c.dst_port = 0;
+	c.src_port = 1;
+	assert_int_equal(flows_record(ft, &c, NULL), FLOW_CHANGE_OPENED);
+	assert_int_equal(ft->st.listening, 2);
+	flows_free(ft);
+}
+
 static void test_orphan_close(void **state)
 {
 	struct flows *ft;
@@ -221,6 +250,7 @@ int main(void)
 		cmocka_unit_test(test_open_close_reopen),
 		cmocka_unit_test(test_keys_distinct),
 		cmocka_unit_test(test_full_reclaims_oldest_closed),
+		cmocka_unit_test(test_listening),
 		cmocka_unit_test(test_orphan_close),
 		cmocka_unit_test(test_random_consistency),
 	};

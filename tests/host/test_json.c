@@ -354,8 +354,20 @@ static void test_flow_event(void **state)
 	assert_int_equal(json_object_get_uint64(get(o, "bytes")), 1ull << 40);
 	assert_int_equal(json_object_get_int(get(o, "packets")), 12);
 	assert_int_equal(json_object_get_int(get(o, "pid")), 77);
+	assert_false(json_object_get_boolean(get(o, "listen")));
 	json_object_put(o);
 	free(txt);
+
+	/* No peer: a listening socket. */
+	memset(fl.dst_addr, 0, 16);
+	fl.dst_port = 0;
+	assert_true(vigil_event_to_json(&ev, &txt) > 0);
+	o = parse(txt);
+	assert_true(json_object_get_boolean(get(o, "listen")));
+	assert_string_equal(json_object_get_string(get(o, "dst_addr")), "0.0.0.0");
+	json_object_put(o);
+	free(txt);
+	fl.dst_port = 5555;
 
 	/* IPv6, closed: the shortest text form. */
 	memset(fl.src_addr, 0, 16);
@@ -603,7 +615,7 @@ static void test_verdict_counters_from_table(void **state)
 			    "frames,crc_rejected,malformed,ignored");
 	assert_string_equal(keys(get(o, "flows"), buf, sizeof(buf)),
 			    "events,opened,unique,closed,open_now,in_table,bytes,packets,"
-			    "table_full,reclaimed,dropped,orphan_close");
+			    "table_full,reclaimed,dropped,orphan_close,listening");
 	json_object_put(o);
 	free(txt);
 }

@@ -498,6 +498,7 @@ struct vigil_flow_counters {
 	uint64_t reclaimed;    /* closed flows reclaimed to make room */
 	uint64_t dropped;      /* records lost: table full of open flows */
 	uint64_t orphan_close; /* CLOSED for a flow never seen open */
+	uint64_t listening;    /* listening sockets opened (a flow with no peer, docs/wire.md) */
 	uint32_t open_now;
 	uint32_t in_table;
 };
