@@ -10,6 +10,8 @@ packages=(
 	# libraries
 	libcmocka-dev libjson-c-dev libvirt-dev libmicrohttpd-dev linux-libc-dev
 	nettle-dev libxml2-dev libsystemd-dev libcurl4-gnutls-dev
+	# reading distro kernels (their compressed payloads) and module trees
+	liblz4-dev libzstd-dev liblzma-dev zlib1g-dev libkmod-dev
 	# promtool and the server: /metrics checked in the tests, scraped in a vmtest
 	prometheus
 	# the static guest agent

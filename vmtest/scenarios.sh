@@ -646,6 +646,17 @@ agent_restart)
 		fail "the dead agent's beat was not ended"
 	[ "$(event_count stall)" = 0 ] || fail "a stall was reported: $(grep '"event":"stall"' events.jsonl)"
 	;;
+kernel_boot)
+	# the kernel's vmlinux through PVH by default; the bzImage when asked
+	run_vigil 0 --rootfs image -- true
+	grep -q '"boot": "pvh"' verdict.json || fail "the default boot is not PVH"
+	run_vigil 0 --rootfs image --kernel-boot bzimage -- true
+	grep -q '"boot": "bzimage"' verdict.json || fail "--kernel-boot bzimage not honoured"
+	# a kernel given as the extracted vmlinux boots as it is
+	vmlinux=$(ls -t "${XDG_CACHE_HOME:-$HOME/.cache}"/vigil/vmlinux-*.elf | head -n 1)
+	run_vigil 0 --rootfs image --kernel "$vmlinux" --append "vigil.x=1" -- true ||
+		fail "the vmlinux given as --kernel did not boot"
+	;;
 *)
 	echo "unknown scenario $NAME"
 	exit 2

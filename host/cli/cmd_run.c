@@ -18,12 +18,15 @@
 #include "provenance.h"
 #include "qemu.h"
 #include "run_args.h"
+#include "vmlinux.h"
 #include "watch.h"
 #include "workload.h"
 
 /* What `vigil run` prepares before the guest starts. */
 struct run_prep {
 	char kernel[PATH_MAX];
+	char vmlinux[PATH_MAX];    /* what QEMU boots through PVH, or "" */
+	char kernel_src[PATH_MAX]; /* the kernel as given or found (the bzImage) */
 	char image[PATH_MAX];
 	char image_hash[33];
 	char initrd_path[64]; /* /proc/self/fd/N of the per-run initrd */
@@ -244,6 +247,30 @@ static void hostroot_workload(struct vigil_run_args *a, struct run_prep *p,
 	w->gid = getgid();
 }
 
+/*
+ * PVH boot of the kernel's own vmlinux when it can (vmlinux.h); else the
+ * bzImage as given, said only with -v: never an error.
+ */
+static void prepare_pvh(struct vigil_run_args *a, struct run_prep *p)
+{
+	char why[PATH_MAX + 128];
+
+	snprintf(p->kernel_src, sizeof(p->kernel_src), "%s", a->o.qemu.kernel);
+	if (a->kernel_bzimage)
+		return;
+	if (vigil_vmlinux_for(a->o.qemu.kernel, p->vmlinux, sizeof(p->vmlinux), why, sizeof(why)) <
+	    0) {
+		p->vmlinux[0] = '\0';
+		if (a->o.verbose)
+			fprintf(stderr, "vigil: booting the bzImage %s: %s\n", a->o.qemu.kernel,
+				why);
+		return;
+	}
+	a->o.qemu.kernel = p->vmlinux;
+	if (a->o.verbose)
+		fprintf(stderr, "vigil: booting %s through PVH\n", p->vmlinux);
+}
+
 static int prepare_image(struct vigil_run_args *a, struct run_prep *p)
 {
 	struct vigil_ird_result res;
@@ -264,9 +291,10 @@ static int prepare_image(struct vigil_run_args *a, struct run_prep *p)
 			return e;
 		e = vigil_image_build(&a->img, &res, p->kernel, sizeof(p->kernel));
 		if (e < 0 && a->rootfs_host)
-			fputs("vigil run: --rootfs host needs the guest kernel's fuse, virtiofs and "
-			      "overlay drivers (--rootfs image does not)\n",
-			      stderr);
+			fputs(
+			    "vigil run: --rootfs host needs the guest kernel's fuse, virtiofs and "
+			    "overlay drivers (--rootfs image does not)\n",
+			    stderr);
 		if (e < 0)
 			return VIGIL_EXIT_HARNESS;
 		snprintf(p->image, sizeof(p->image), "%s", res.path);
@@ -281,6 +309,7 @@ static int prepare_image(struct vigil_run_args *a, struct run_prep *p)
 			strerror(errno));
 		return VIGIL_EXIT_HARNESS;
 	}
+	prepare_pvh(a, p);
 	return 0;
 }
 
@@ -321,7 +350,7 @@ static int prepare_initrd(struct vigil_run_args *a, struct run_prep *p)
 static struct json_object *provenance(const struct vigil_run_args *a, const struct run_prep *p)
 {
 	struct vigil_provenance_in in = {
-		.kernel = a->o.qemu.kernel,
+		.kernel = p->kernel_src,
 		.image = p->image,
 		.image_hash = p->image_hash[0] ? p->image_hash : NULL,
 		.argv = a->argv,
@@ -356,9 +385,13 @@ static int run_main(struct vigil_run_args *a)
 			    : a->rootfs_host ? VIGIL_ROOT_HOST
 					     : VIGIL_ROOT_IMAGE;
 		a->o.provenance = provenance(a, p);
-		if (a->o.provenance)
+		if (a->o.provenance) {
 			json_object_object_add(a->o.provenance, "rootfs",
 					       json_object_new_string(vigil_root_name(a->o.root)));
+			json_object_object_add(
+			    a->o.provenance, "boot",
+			    json_object_new_string(p->vmlinux[0] ? "pvh" : "bzimage"));
+		}
 		if (a->o.qemu.machine == VIGIL_MACHINE_MICROVM) {
 			if (vigil_tsc_khz(&tsc) < 0 && !a->o.quiet)
 				fprintf(

@@ -5,6 +5,7 @@
  * hit costs one read of each source file.
  */
 #include "initramfs.h"
+#include "vmlinux.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -935,6 +936,10 @@ int vigil_kernel_release(const char *kernel, char *buf, size_t cap)
 	if (fd < 0)
 		return -errno;
 	n = pread(fd, hdr, sizeof(hdr), 0);
+	if (n >= 4 && !memcmp(hdr, "\177ELF", 4)) {
+		close(fd);
+		return vigil_vmlinux_release(kernel, buf, cap); /* a vmlinux */
+	}
 	if (n != (ssize_t)sizeof(hdr) || memcmp(hdr + 0x202, "HdrS", 4) != 0) {
 		close(fd);
 		return n < 0 ? -errno : -ENOEXEC;
