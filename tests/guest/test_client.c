@@ -7,6 +7,10 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -82,6 +86,138 @@ static void test_nonce_and_drops(void **state)
 	vigil_agent_close();
 }
 
+/* The path given to init is kept across close; a failed init never falls
+ * back to another path; every failure counts, the first ones included. */
+static void test_path_kept_and_failed_init(void **state)
+{
+	char path[64], longp[200];
+	struct vigil_agent_opts o = { .sz = sizeof(o), .socket_path = path };
+	uint8_t d[64];
+	uint64_t drops0;
+	int fd;
+
+	(void)state;
+	close(mkstemp(tmp_template(path, sizeof(path), "/tmp/vigil-client-")));
+	fd = bind_dgram(path);
+	assert_int_equal(vigil_agent_init(&o), 0);
+	vigil_agent_close();
+	assert_int_equal(vigil_beat(0, 0, 0), 0); /* reopened on path, not the default */
+	assert_int_equal(read(fd, d, sizeof(d)), VIGIL_BEAT_DGRAM_LEN);
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[sizeof(longp) - 1] = '\0';
+	o.socket_path = longp;
+	drops0 = vigil_beat_drops();
+	assert_int_equal(vigil_agent_init(&o), -EINVAL);
+	assert_int_equal(vigil_beat(0, 0, 0), -EINVAL); /* not silently elsewhere */
+	assert_int_equal(vigil_beat_drops(), drops0 + 1);
+	assert_int_equal(read(fd, d, sizeof(d)), -1); /* nothing reached the old path */
+	o.socket_path = path;
+	assert_int_equal(vigil_agent_init(&o), 0);
+	assert_int_equal(vigil_beat(0, 0, 0), 0);
+	vigil_agent_close();
+	close(fd);
+	unlink(path);
+}
+
+struct reader {
+	int fd;
+	int got_stopping;
+};
+
+/* Drains the socket after 30 ms, then notes whether a STOPPING arrived. */
+static void *late_reader(void *arg)
+{
+	struct reader *r = arg;
+	struct timespec t = { 0, 30 * 1000000L };
+	uint8_t d[64];
+
+	nanosleep(&t, NULL);
+	for (int i = 0; i < 400; i++) {
+		ssize_t n = read(r->fd, d, sizeof(d));
+		if (n == VIGIL_BEAT_DGRAM_LEN && (d[6] | d[7] << 8) == VIGIL_STATUS_STOPPING)
+			r->got_stopping = 1;
+		if (n < 0) {
+			nanosleep(&(struct timespec){ 0, 1000000L }, NULL);
+			if (r->got_stopping)
+				break;
+		}
+	}
+	return NULL;
+}
+
+/* A goodbye that finds the agent's queue full still arrives. */
+static void test_stopping_on_full_queue(void **state)
+{
+	char path[64];
+	struct vigil_agent_opts o = { .sz = sizeof(o), .socket_path = path };
+	struct reader r = { -1, 0 };
+	pthread_t th;
+	int e = 0;
+
+	(void)state;
+	close(mkstemp(tmp_template(path, sizeof(path), "/tmp/vigil-client-")));
+	r.fd = bind_dgram(path);
+	assert_int_equal(vigil_agent_init(&o), 0);
+	for (int i = 0; i < 100000 && e == 0; i++)
+		e = vigil_beat(0, 0, 0);
+	assert_int_equal(e, -EAGAIN); /* full */
+	assert_int_equal(pthread_create(&th, NULL, late_reader, &r), 0);
+	assert_int_equal(vigil_beat(VIGIL_STATUS_STOPPING, 0, 0), 0);
+	pthread_join(th, NULL);
+	assert_true(r.got_stopping);
+	vigil_agent_close();
+	close(r.fd);
+	unlink(path);
+}
+
+struct racer {
+	atomic_int stop;
+	atomic_int bad;
+};
+
+static void *beat_racer(void *arg)
+{
+	struct racer *x = arg;
+
+	while (!atomic_load(&x->stop)) {
+		int e = vigil_beat(0, 0, 0);
+		if (e == -EBADF || e == -ENOTSOCK)
+			atomic_fetch_add(&x->bad, 1);
+	}
+	return NULL;
+}
+
+/* init and close racing beats never send on a closed or reused fd. */
+static void test_init_close_race(void **state)
+{
+	char path[64];
+	struct vigil_agent_opts o = { .sz = sizeof(o), .socket_path = path };
+	struct racer x = { 0, 0 };
+	pthread_t th[3];
+	uint8_t d[64];
+	int fd;
+
+	(void)state;
+	close(mkstemp(tmp_template(path, sizeof(path), "/tmp/vigil-client-")));
+	fd = bind_dgram(path);
+	assert_int_equal(vigil_agent_init(&o), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, beat_racer, &x), 0);
+	for (int i = 0; i < 3000; i++) {
+		vigil_agent_close();
+		assert_int_equal(vigil_agent_init(&o), 0);
+		while (read(fd, d, sizeof(d)) > 0)
+			;
+	}
+	atomic_store(&x.stop, 1);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(atomic_load(&x.bad), 0);
+	vigil_agent_close();
+	close(fd);
+	unlink(path);
+}
+
 static void test_bad_opts(void **state)
 {
 	struct vigil_agent_opts o = { .sz = 1 };
@@ -102,6 +238,9 @@ int main(void)
 		cmocka_unit_test(test_dgram_layout),
 		cmocka_unit_test(test_nonce_and_drops),
 		cmocka_unit_test(test_bad_opts),
+		cmocka_unit_test(test_path_kept_and_failed_init),
+		cmocka_unit_test(test_stopping_on_full_queue),
+		cmocka_unit_test(test_init_close_race),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,12 +6,17 @@
  * /run/vigil/beat.sock, or $VIGIL_BEAT_SOCK). The agent checks the claimed
  * pid against the kernel's SCM_CREDENTIALS and relays it to the host.
  *
- * vigil_beat() never blocks and never allocates: when the agent is busy or
- * absent the beat is dropped and counted (vigil_beat_drops()). After fork()
- * a child beats as itself with its own nonce sequence, starting at 1.
+ * vigil_beat() never allocates and does not block, but for a STOPPING beat
+ * that finds the agent's queue full: that goodbye is retried for at most
+ * VIGIL_STOPPING_WAIT_MS, since a dropped goodbye reads as a stall. When
+ * the agent is busy or absent a beat is dropped and counted
+ * (vigil_beat_drops()). After fork() a child beats as itself with its own
+ * nonce sequence, starting at 1, and its own drop count.
  *
  * Error convention: negative errno on failure, 0 on success.
- * Thread safety: every function may be called from any thread.
+ * Thread safety: every function may be called from any thread; init,
+ * close and beats are serialised by one lock (a beat never sends on a
+ * socket another thread closed).
  */
 #ifndef VIGIL_AGENT_H
 #define VIGIL_AGENT_H
@@ -26,6 +31,7 @@ extern "C" {
 #define VIGIL_AGENT_API __attribute__((visibility("default")))
 
 #define VIGIL_BEAT_SOCK_DEFAULT "/run/vigil/beat.sock"
+#define VIGIL_STOPPING_WAIT_MS  100 /* a STOPPING beat waits this long for room */
 #define VIGIL_CTL_SOCK_DEFAULT  "/run/vigil/ctl.sock"
 
 /* Beat status, as on the wire. */
@@ -51,8 +57,11 @@ struct vigil_agent_opts {
 
 /*
  * Open the beat socket. Optional: vigil_beat() calls it with defaults on
- * first use. Calling it again switches the socket path.
- * Returns 0, -EINVAL for a bad opts or a path too long, or -errno of socket().
+ * first use. Calling it again switches the socket path; the path is kept
+ * across vigil_agent_close(). Returns 0, -EINVAL for a bad opts or a path
+ * too long, or -errno of socket(); after a failure every vigil_beat()
+ * fails with that error (counted) until an init succeeds: beats never go
+ * to a path other than the one asked for.
  */
 VIGIL_AGENT_API int vigil_agent_init(const struct vigil_agent_opts *opts);
 
@@ -68,10 +77,11 @@ VIGIL_AGENT_API int vigil_agent_init(const struct vigil_agent_opts *opts);
  */
 VIGIL_AGENT_API int vigil_beat(uint16_t status, uint32_t app_payload, uint32_t deadline_ms);
 
-/* Beats this process could not hand to the agent (since start or fork). */
+/* Beats this process could not hand to the agent, every failure (since
+ * start, or since fork in a child). */
 VIGIL_AGENT_API uint64_t vigil_beat_drops(void);
 
-/* Close the socket; the next vigil_beat() opens it again. */
+/* Close the socket; the next vigil_beat() opens it again, on the same path. */
 VIGIL_AGENT_API void vigil_agent_close(void);
 
 /* Encode one beat datagram into out[VIGIL_BEAT_DGRAM_LEN]. */
