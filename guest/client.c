@@ -12,6 +12,7 @@
  * vigil_agent_init. Fork is noticed by comparing getpid() with the owner
  * pid, so it works without pthread_atfork and after a raw clone() too.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <vigil/agent.h>
 
 #include <errno.h>
