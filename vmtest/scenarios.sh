@@ -657,6 +657,37 @@ kernel_boot)
 	run_vigil 0 --rootfs image --kernel "$vmlinux" --append "vigil.x=1" -- true ||
 		fail "the vmlinux given as --kernel did not boot"
 	;;
+kernel_tree)
+	# a kernel laid out as a build tree: the Debian kernel's vmlinux (as
+	# vigil extracts it), include/config/kernel.release, its modules at
+	# in-tree paths listed in modules.order (as kbuild leaves them)
+	run_vigil 0 --rootfs image -- true # the vmlinux in the cache
+	vmlinux=$(ls -t "${XDG_CACHE_HOME:-$HOME/.cache}"/vigil/vmlinux-*.elf | head -n 1)
+	rel=$(sed -n 's/.*"release": "\([^"]*\)".*/\1/p' verdict.json | head -n 1)
+	[ -n "$rel" ] && [ -d "/lib/modules/$rel" ] || fail "no release or modules for the kernel"
+	T=$WORK/tree
+	mkdir -p "$T/include/config"
+	cp "$vmlinux" "$T/vmlinux"
+	echo "$rel" >"$T/include/config/kernel.release"
+	cp "/lib/modules/$rel/modules.builtin" "$T/"
+	: >"$T/modules.order"
+	for m in virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci \
+		virtio_mmio virtio_console; do
+		src=$(sed -n "s|^\(kernel/.*/$m\.ko[.a-z]*\):.*|\1|p" "/lib/modules/$rel/modules.dep")
+		[ -n "$src" ] || continue # built in
+		dst=${src#kernel/}
+		mkdir -p "$T/$(dirname "$dst")"
+		cp "/lib/modules/$rel/$src" "$T/$dst"
+		echo "${dst%.ko*}.o" >>"$T/modules.order"
+	done
+	run_vigil 0 --rootfs image --kernel-tree "$T" -- uname -r
+	[ "$(cat out.txt)" = "$rel" ] || fail "the guest says release '$(cat out.txt)', want $rel"
+	# a tree without virtio_console: a message naming the option
+	grep -v virtio_console "$T/modules.order" >"$T/o" && mv "$T/o" "$T/modules.order"
+	LOUD=1
+	run_vigil 125 --rootfs image --kernel-tree "$T" -- true
+	grep -q CONFIG_VIRTIO_CONSOLE err.txt || fail "no CONFIG_VIRTIO_CONSOLE in: $(cat err.txt)"
+	;;
 *)
 	echo "unknown scenario $NAME"
 	exit 2

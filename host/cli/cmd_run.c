@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "hostroot.h"
+#include "ktree.h"
 #include "paths.h"
 #include "provenance.h"
 #include "qemu.h"
@@ -34,6 +35,7 @@ struct run_prep {
 	char exe_paths[VIGIL_RUN_LIST_MAX + 1][PATH_MAX];
 	const char *exes[VIGIL_RUN_LIST_MAX + 1];
 	int initrd_fd;
+	struct vigil_ktree tree; /* --kernel-tree */
 	/* --rootfs host */
 	struct vigil_hostroot_plan plan;
 	char cwd[PATH_MAX];
@@ -271,6 +273,24 @@ static void prepare_pvh(struct vigil_run_args *a, struct run_prep *p)
 		fprintf(stderr, "vigil: booting %s through PVH\n", p->vmlinux);
 }
 
+/* --kernel-tree DIR: its kernel, and its modules staged for the image. */
+static int open_tree(struct vigil_run_args *a, struct run_prep *p)
+{
+	char err[PATH_MAX + 128];
+
+	if (vigil_ktree_open(a->kernel_tree, &p->tree, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vigil run: --kernel-tree %s\n", err);
+		vigil_ktree_close(&p->tree);
+		return VIGIL_EXIT_HARNESS;
+	}
+	a->img.kernel = p->tree.kernel;
+	a->img.modules_dir = p->tree.moddir;
+	if (a->o.verbose)
+		fprintf(stderr, "vigil: kernel %s (%s), %u modules from %s/modules.order\n",
+			p->tree.kernel, p->tree.release, p->tree.modules, a->kernel_tree);
+	return 0;
+}
+
 static int prepare_image(struct vigil_run_args *a, struct run_prep *p)
 {
 	struct vigil_ird_result res;
@@ -289,7 +309,10 @@ static int prepare_image(struct vigil_run_args *a, struct run_prep *p)
 		e = a->rootfs_host ? prepare_hostroot(a, p) : resolve_programs(a, p);
 		if (e)
 			return e;
+		if (a->kernel_tree && (e = open_tree(a, p)))
+			return e;
 		e = vigil_image_build(&a->img, &res, p->kernel, sizeof(p->kernel));
+		vigil_ktree_close(&p->tree); /* the image carries what it needs */
 		if (e < 0 && a->rootfs_host)
 			fputs(
 			    "vigil run: --rootfs host needs the guest kernel's fuse, virtiofs and "

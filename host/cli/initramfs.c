@@ -5,6 +5,7 @@
  * hit costs one read of each source file.
  */
 #include "initramfs.h"
+#include "ktree.h"
 #include "vmlinux.h"
 
 #include <dirent.h>
@@ -453,9 +454,11 @@ static int plan_modules(struct ird_plan *p, const struct vigil_ird_opts *o)
 	if (r == -ENOENT && km.missing[0])
 		r = ird_fail(p, r,
 			     "kernel module %s is neither built into the kernel nor in %s "
-			     "(use a kernel that has it, such as Debian's linux-image-cloud-amd64, "
-			     "or --modules-dir)",
-			     km.missing, o->modules_dir);
+			     "(build the kernel with %s=y or =m, or use one that has it, such as "
+			     "Debian's linux-image-cloud-amd64)",
+			     km.missing, o->modules_dir,
+			     vigil_module_config(km.missing) ? vigil_module_config(km.missing)
+							     : "it");
 	else if (r < 0)
 		r = ird_fail(p, r, "cannot resolve modules in %s/modules.dep (%s)", o->modules_dir,
 			     strerror(-r));

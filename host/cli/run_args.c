@@ -22,6 +22,10 @@ static const char run_usage[] =
     "Guest:\n"
     "  --kernel FILE            guest kernel, a bzImage or a vmlinux (default:\n"
     "                           $VIGIL_KERNEL, else the newest /boot/vmlinuz-*)\n"
+    "  --kernel-tree DIR        boot the kernel just built in DIR (its vmlinux, else\n"
+    "                           arch/x86/boot/bzImage) with the modules of its\n"
+    "                           modules.order (laid out and indexed with depmod)\n"
+    "  --modules-dir DIR        the kernel's modules (default /lib/modules/RELEASE)\n"
     "  --kernel-boot auto|bzimage  auto (default): boot the vmlinux inside the\n"
     "                           bzImage through PVH when it has the PVH note (about\n"
     "                           0.8x the boot time; extracted once and cached), else\n"
@@ -168,6 +172,8 @@ enum {
 	O_ENV,
 	O_ROOTFS,
 	O_KERNEL_BOOT,
+	O_KERNEL_TREE,
+	O_MODULES_DIR,
 	O_RWDIR,
 	O_RODIR,
 	O_HIDE,
@@ -209,6 +215,8 @@ static const struct option run_opts[] = {
 	{ "env", required_argument, NULL, O_ENV },
 	{ "rootfs", required_argument, NULL, O_ROOTFS },
 	{ "kernel-boot", required_argument, NULL, O_KERNEL_BOOT },
+	{ "kernel-tree", required_argument, NULL, O_KERNEL_TREE },
+	{ "modules-dir", required_argument, NULL, O_MODULES_DIR },
 	{ "rwdir", required_argument, NULL, O_RWDIR },
 	{ "rodir", required_argument, NULL, O_RODIR },
 	{ "hide", required_argument, NULL, O_HIDE },
@@ -499,6 +507,12 @@ static int take(struct vigil_run_args *a, int c, char *val, const char *(*lookup
 			return 0;
 		}
 		return bad_value(a, c, val, "host or image");
+	case O_KERNEL_TREE:
+		a->kernel_tree = val;
+		return 0;
+	case O_MODULES_DIR:
+		a->img.modules_dir = val;
+		return 0;
 	case O_KERNEL_BOOT:
 		if (strcmp(val, "auto") && strcmp(val, "bzimage"))
 			return bad_value(a, c, val, "auto or bzimage");
@@ -643,6 +657,11 @@ static int check_rest(struct vigil_run_args *a, int argc, char **argv)
 				   NULL);
 	if (a->initrd && !a->rootfs_given)
 		a->rootfs_host = false; /* a given image is the root */
+	if (a->kernel_tree && (a->o.qemu.kernel || a->img.modules_dir || a->initrd))
+		return usage_error(a,
+				   "--kernel-tree gives the kernel and its modules: not with "
+				   "--kernel, --modules-dir or --initrd",
+				   NULL);
 	if (a->rootfs_host && a->initrd)
 		return usage_error(a,
 				   "--rootfs host builds its own small image; it cannot be "

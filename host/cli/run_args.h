@@ -48,6 +48,7 @@ struct vigil_run_args {
 	bool rootfs_host;
 	bool rootfs_given;                      /* --rootfs on the command line */
 	bool kernel_bzimage; /* --kernel-boot bzimage: no PVH boot */
+	const char *kernel_tree; /* --kernel-tree DIR */
 	const char *rwdirs[VIGIL_RUN_LIST_MAX]; /* --rwdir DIR */
 	size_t n_rwdirs;
 	const char *rodirs[VIGIL_RUN_LIST_MAX]; /* --rodir SRC:DST, as given */

@@ -207,6 +207,34 @@ static void test_rootfs(void **state)
 	vigil_run_args_free(&a);
 }
 
+static void test_kernel_options(void **state)
+{
+	struct vigil_run_args a;
+
+	(void)state;
+	assert_int_equal(parse(&a, false, "run", "--kernel-tree", "/src/linux", "--kernel-boot",
+			       "bzimage", "--", "x", NULL),
+			 0);
+	assert_string_equal(a.kernel_tree, "/src/linux");
+	assert_true(a.kernel_bzimage);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--modules-dir", "/m", "--", "x", NULL), 0);
+	assert_string_equal(a.img.modules_dir, "/m");
+	vigil_run_args_free(&a);
+	/* a tree gives the kernel and its modules */
+	assert_int_equal(
+	    parse(&a, false, "run", "--kernel-tree", "/t", "--kernel", "k", "--", "x", NULL),
+	    VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	assert_int_equal(
+	    parse(&a, false, "run", "--kernel-tree", "/t", "--modules-dir", "/m", "--", "x", NULL),
+	    VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--kernel-boot", "pvh", "--", "x", NULL),
+			 VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+}
+
 static void test_fail_on(void **state)
 {
 	struct vigil_run_args a;
@@ -351,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_durations_name_their_option),
 		cmocka_unit_test(test_workload_options),
 		cmocka_unit_test(test_rootfs),
+		cmocka_unit_test(test_kernel_options),
 		cmocka_unit_test(test_fail_on),
 		cmocka_unit_test(test_commands_keep_their_options),
 		cmocka_unit_test(test_attach_guests),
