@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""boot-budget: where `vigil run`'s boot time goes, phase by phase.
+
+Each boot is `vigil run -q --rootfs image --events - -- true` (PVH, vigil's
+defaults) or the same with `--kernel-boot bzimage`, interleaved. From one
+boot's events:
+
+  host times (ns since the session began, just before QEMU starts):
+    hello_host   the HELLO frame's arrival (SYS_RDY comes in the same read)
+  guest times (the guest's clock, from the kernel's start):
+    hello_guest  HELLO's guest_boottime_ns (taken as the agent sends it)
+    dmesg ts_us of "Trying to unpack rootfs", "Freeing initrd memory",
+    "Run /init as init process"
+  kernel entry on the host's clock = hello_host - hello_guest (the guest's
+  boot clock starts at kernel entry; the frame's trip is under a ms).
+
+Phases: qemu_to_kernel (QEMU start, loading the kernel and initrd, the
+entry path: real-mode setup and decompression for a bzImage), kernel_to_unpack
+(kernel init before the initramfs), unpack, unpack_to_init (driver and
+subsystem init after it), init_to_hello (the agent as PID 1: mounts, modules,
+the port, HELLO), and ready (QEMU start to SYS_RDY on the host).
+
+Usage: boot_budget.py [BOOTS]   (VIGIL, VIGIL_AGENT from the environment, or
+the build tree's). Prints a table, then one machine-read last line:
+  boot-budget: qemu_to_kernel_ms=Q kernel_to_unpack_ms=K unpack_ms=U
+  unpack_to_init_ms=I init_to_hello_ms=H ready_ms=R bzimage_qemu_to_kernel_ms=BQ
+  bzimage_ready_ms=BR
+(medians; PVH unless prefixed bzimage_).
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VIGIL = os.environ.get("VIGIL", os.path.join(TOP, "build/host/cli/vigil"))
+os.environ.setdefault("VIGIL_AGENT", os.path.join(TOP, "build/guest/vigil-agent"))
+MARKS = {
+    "unpack_start": "Trying to unpack rootfs",
+    "unpack_end": "Freeing initrd memory",
+    "init": "Run /init as init process",
+}
+
+
+def boot(bzimage):
+    cmd = [VIGIL, "run", "-q", "--accel", "tcg", "--rootfs", "image", "--events", "-"]
+    if bzimage:
+        cmd += ["--kernel-boot", "bzimage"]
+    out = subprocess.run(cmd + ["--", "true"], capture_output=True, text=True, check=False)
+    ev = {}
+    for line in out.stdout.splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if e.get("event") == "hello" and "hello" not in ev:
+            ev["hello"] = (e["t_ns"], e["guest_boottime_ns"])
+        elif e.get("event") == "ready" and "ready" not in ev:
+            ev["ready"] = e["t_ns"]
+        elif e.get("event") == "output" and e.get("stream") == "dmesg":
+            for k, text in MARKS.items():
+                if k not in ev and e.get("text", "").startswith(text):
+                    ev[k] = e["ts_us"] * 1000
+    if not all(k in ev for k in ("hello", "ready", *MARKS)):
+        return None
+    hello_host, hello_guest = ev["hello"]
+    entry = hello_host - hello_guest
+    ms = lambda ns: ns / 1e6
+    return {
+        "qemu_to_kernel": ms(entry),
+        "kernel_to_unpack": ms(ev["unpack_start"]),
+        "unpack": ms(ev["unpack_end"] - ev["unpack_start"]),
+        "unpack_to_init": ms(ev["init"] - ev["unpack_end"]),
+        "init_to_hello": ms(hello_guest - ev["init"]),
+        "ready": ms(ev["ready"]),
+    }
+
+
+def main():
+    boots = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    pvh, bz = [], []
+    for i in range(boots):
+        for bzimage, acc in ((False, pvh), (True, bz)):
+            r = boot(bzimage)
+            if r is None:
+                print(f"boot {i + 1} ({'bzImage' if bzimage else 'PVH'}): incomplete events")
+                continue
+            acc.append(r)
+            print(f"boot {i + 1} {'bzImage' if bzimage else 'PVH    '}: " +
+                  " ".join(f"{k} {v:.0f}" for k, v in r.items()), flush=True)
+    if not pvh or not bz:
+        print("boot-budget: no complete boot", file=sys.stderr)
+        return 1
+    med = lambda rs, k: statistics.median(r[k] for r in rs)
+    print("phase (ms, median)        PVH    bzImage")
+    for k in pvh[0]:
+        print(f"  {k:<22} {med(pvh, k):7.0f} {med(bz, k):9.0f}")
+    print("boot-budget: " + " ".join(f"{k}_ms={med(pvh, k):.0f}" for k in pvh[0]) +
+          f" bzimage_qemu_to_kernel_ms={med(bz, 'qemu_to_kernel'):.0f}" +
+          f" bzimage_ready_ms={med(bz, 'ready'):.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
