@@ -620,7 +620,11 @@ static int send_hello(struct core *k)
 	    (struct vigil_str){ VIGIL_AGENT_VERSION, sizeof(VIGIL_AGENT_VERSION) - 1 };
 	h.kernel_release = (struct vigil_str){ u.release, (uint16_t)strlen(u.release) };
 	h.hostname = (struct vigil_str){ host, (uint16_t)strlen(host) };
-	n = vigil_hello_encode(buf, sizeof(buf), &h);
+	/* The pid of the agent's own beat (0: none), so that the host tells
+	 * the agent's silence from a process's (docs/wire.md, "HELLO: the
+	 * agent's own pid"). */
+	n = vigil_hello_encode_agent_pid(buf, sizeof(buf), &h,
+					 k->cfg->self_beat_ms && k->self_pid >= 2 ? k->self_pid : 0);
 	if (n < 0)
 		return n;
 	return chan_push(&k->ch, CHAN_Q_CTL, VIGIL_MSG_HELLO, buf, (uint32_t)n, false);
