@@ -623,8 +623,8 @@ static int send_hello(struct core *k)
 	/* The pid of the agent's own beat (0: none), so that the host tells
 	 * the agent's silence from a process's (docs/wire.md, "HELLO: the
 	 * agent's own pid"). */
-	n = vigil_hello_encode_agent_pid(buf, sizeof(buf), &h,
-					 k->cfg->self_beat_ms && k->self_pid >= 2 ? k->self_pid : 0);
+	n = vigil_hello_encode_agent_pid(
+	    buf, sizeof(buf), &h, k->cfg->self_beat_ms && k->self_pid >= 2 ? k->self_pid : 0);
 	if (n < 0)
 		return n;
 	return chan_push(&k->ch, CHAN_Q_CTL, VIGIL_MSG_HELLO, buf, (uint32_t)n, false);
@@ -655,10 +655,13 @@ static void sd_notify_ready(void)
 static int start_workload(struct core *k, uint64_t now)
 {
 	const struct core_cfg *cfg = k->cfg;
-	struct runner_spec rs = {
-		.argv = cfg->argv, .envp = cfg->envp, .cwd = cfg->cwd, .scenario = cfg->scenario,
-		.set_ids = cfg->set_ids, .uid = cfg->uid, .gid = cfg->gid
-	};
+	struct runner_spec rs = { .argv = cfg->argv,
+				  .envp = cfg->envp,
+				  .cwd = cfg->cwd,
+				  .scenario = cfg->scenario,
+				  .set_ids = cfg->set_ids,
+				  .uid = cfg->uid,
+				  .gid = cfg->gid };
 	int e;
 
 	if (cfg->workload_error) {

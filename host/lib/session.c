@@ -18,6 +18,7 @@
  * records per second through feed() in benchmarks, far less in practice.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,6 +190,7 @@ static void send_ping(struct vigil_session *s)
 					  sizeof(s->tx) - VIGIL_WIRE_HDR_LEN, token)) < 0)
 		return;
 	s->c.pings++;
+	gst_ping_sent(s);
 	slot->token = token;
 	slot->sent_ns = s->now;
 }
@@ -261,7 +263,7 @@ static void prog_sample(struct vigil_session *s)
  * shorter than min(dl_ns / 8, half the ring's span) is not judged (samples
  * too sparse). O(SES_PROG_RING), no allocation; called once per stall.
  */
-static bool host_starved(struct vigil_session *s, uint64_t since_rt, uint64_t dl_ns)
+bool ses_host_starved(struct vigil_session *s, uint64_t since_rt, uint64_t dl_ns)
 {
 	uint64_t cpu_now;
 	const struct prog_sample *base = NULL;
@@ -323,10 +325,11 @@ void ses_probe_fit(struct vigil_session *s)
 
 /*
  * One finding per stall episode while the run goes on: under on_stall FAIL
- * the first one is fatal and ends the run; under WARN each is non-fatal (at
- * most SES_STALL_FINDINGS, the rest counted as findings_dropped).
+ * the first one is fatal (stall_begin ends the run); under WARN each is non-fatal (at most
+ * SES_STALL_FINDINGS, the rest counted as findings_dropped). Its id, 0
+ * when not kept.
  */
-static void stall_finding(struct vigil_session *s, uint32_t pid, uint64_t silence, bool hs)
+static uint32_t stall_finding(struct vigil_session *s, uint32_t pid, uint64_t silence, bool hs)
 {
 	static const char starved[] = "the vCPUs got no CPU time before the deadline";
 	static const char stalled[] = "a tracked process missed its deadline";
@@ -338,21 +341,83 @@ static void stall_finding(struct vigil_session *s, uint32_t pid, uint64_t silenc
 		.detail = hs ? starved : stalled,
 		.detail_len = hs ? sizeof(starved) - 1 : sizeof(stalled) - 1,
 		.fatal = fail,
-		.ends = fail,
 	};
+	uint32_t id;
 
 	if (s->stall_findings >= SES_STALL_FINDINGS) {
 		s->fnd.dropped++;
-		return;
+		return 0;
 	}
-	if (ses_finding_add(s, &in))
+	id = ses_finding_add(s, &in);
+	if (id)
 		s->stall_findings++;
+	return id;
+}
+
+/*
+ * A process stall, after its STALL event: folded into an open guest stall,
+ * or a finding and, unless the host starved it, its classification. Under
+ * on_stall FAIL the run ends now when no class can come, else when it
+ * comes (at most ISP_FAIL_WAIT_NS later).
+ */
+static void stall_begin(struct vigil_session *s, uint32_t pid, uint64_t silence, bool hs)
+{
+	uint32_t id;
+
+	if (!hs && gst_fold_new(s, pid))
+		return;
+	id = stall_finding(s, pid, silence, hs);
+	if (hs || !isp_start(s, pid, id, silence)) {
+		if (s->o.on_stall == VIGIL_ON_STALL_FAIL)
+			s->ended = true;
+	}
+}
+
+/* The last sample's wchan and kernel stack explain the class: evidence. */
+static void stall_evidence(struct vigil_session *s, uint32_t id, const struct vigil_stall_info *in)
+{
+	const struct vigil_process_sample *x;
+	char line[VIGIL_DETAIL_MAX];
+	const char *p, *nl;
+	int n;
+
+	if (!in->n_samples || in->cls == VIGIL_STALL_GONE)
+		return;
+	x = &in->sample[in->n_samples - 1];
+	if (x->wchan[0]) {
+		n = snprintf(line, sizeof(line), "wchan %s", x->wchan);
+		ses_line_to(s, id, VIGIL_MSG_PROCESS_REPORT, line, n > 0 ? (size_t)n : 0);
+	}
+	for (p = x->stack; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			nl = p + strlen(p) - 1;
+		if (nl >= p &&
+		    !ses_line_to(s, id, VIGIL_MSG_PROCESS_REPORT, p, (size_t)(nl - p + 1)))
+			return; /* the pool is full: the rest would not fit either */
+	}
+}
+
+void ses_stall_classified(struct vigil_session *s, uint32_t finding,
+			  const struct vigil_stall_info *info)
+{
+	struct vigil_finding *f = fnd_get(&s->fnd, finding);
+	struct vigil_event ev = { .type = VIGIL_EV_STALL_CLASSIFIED };
+
+	if (f) {
+		f->stall_class = info->cls;
+		f->stall = info;
+		stall_evidence(s, finding, info);
+	}
+	ev.classified.info = info;
+	ses_emit(s, &ev);
 }
 
 /* A stalled pid beat again: its latest stall finding, if kept and not yet
  * recovered, records when and after how long. */
 static void stall_recovered(struct vigil_session *s, uint32_t pid, uint64_t silence)
 {
+	isp_recovered(s, pid);
 	for (uint32_t i = s->fnd.n; i-- > 0;) {
 		struct vigil_finding *f = &s->fnd.f[i];
 
@@ -386,6 +451,8 @@ static void trk_event(void *ctx, enum trk_event tev, const struct trk_slot *sl, 
 		ev.type = VIGIL_EV_PROCESS_NEW;
 		break;
 	case TRK_EV_RECOVERY:
+		if (gst_is_agent(s, sl->pid))
+			return; /* its stall was never a process's */
 		ev.type = VIGIL_EV_RECOVERY;
 		break;
 	case TRK_EV_GONE_STOPPING:
@@ -397,15 +464,21 @@ static void trk_event(void *ctx, enum trk_event tev, const struct trk_slot *sl, 
 		ev.process.gone = VIGIL_GONE_EVICTED;
 		break;
 	case TRK_EV_STALL:
+		if (gst_is_agent(s, sl->pid)) {
+			/* the agent's own beat: the guest's silence, not a process's */
+			if (!s->ended)
+				gst_agent_overdue(s, sl->last_ns, sl->dl_ns);
+			return;
+		}
 		ev.type = VIGIL_EV_STALL;
-		ev.process.host_starved = host_starved(s, sl->last_ns, sl->dl_ns);
+		ev.process.host_starved = ses_host_starved(s, sl->last_ns, sl->dl_ns);
 		if (ev.process.host_starved)
 			trk_count_host_starved(s->trk);
 		break;
 	}
 	ses_emit(s, &ev);
 	if (tev == TRK_EV_STALL && !s->ended)
-		stall_finding(s, sl->pid, silence, ev.process.host_starved);
+		stall_begin(s, sl->pid, silence, ev.process.host_starved);
 	if (tev == TRK_EV_RECOVERY && !s->finished)
 		stall_recovered(s, sl->pid, silence);
 }
@@ -424,6 +497,7 @@ int vigil_session_feed(struct vigil_session *s, const uint8_t *buf, size_t len, 
 		s->tl.first_byte_ns = ses_stamp(s);
 		emit_simple(s, VIGIL_EV_FIRST_BYTE);
 	}
+	gst_heard(s);
 	vigil_asm_push(s->as, buf, len);
 	while (vigil_asm_next(s->as, &f) > 0) {
 		dsp_frame(s, &f);
@@ -477,6 +551,8 @@ uint64_t vigil_session_next_deadline(const struct vigil_session *s)
 		d = min_u64(d, s->ping_next);
 	if (s->h.progress.sample && !ses_held(s))
 		d = min_u64(d, s->prog_next);
+	d = min_u64(d, rt_to_host(s, isp_deadline(s)));
+	d = min_u64(d, rt_to_host(s, gst_deadline(s)));
 	return d;
 }
 
@@ -518,8 +594,11 @@ uint64_t vigil_session_tick(struct vigil_session *s, uint64_t now_ns)
 	}
 	if (!ses_held(s))
 		trk_expire(s->trk, now_rt);
-	if (!s->finished && !ses_held(s))
+	if (!s->finished && !ses_held(s)) {
+		isp_tick(s, now_rt);
+		gst_tick(s, now_rt);
 		runnable_timeouts(s, now_rt);
+	}
 	if (s->run_armed && s->now >= s->run_deadline && !s->finished) {
 		s->run_armed = false;
 		if (!s->ended)
@@ -632,6 +711,9 @@ void vigil_session_link_up(struct vigil_session *s, uint64_t now_ns)
 	if (!s->tl.link_up_ns)
 		s->tl.link_up_ns = ses_stamp(s);
 	s->ping_next = s->now;
+	/* the guest's silence counts from the link's start */
+	s->gst.heard_rt = ses_rt_now(s);
+	s->gst.ping_rt = 0;
 	emit_simple(s, VIGIL_EV_LINK_UP);
 }
 
@@ -640,6 +722,7 @@ void vigil_session_link_down(struct vigil_session *s, uint64_t now_ns)
 	ses_clock_in(s, now_ns);
 	vigil_asm_reset(s->as);
 	s->link_up = false;
+	isp_cancel_all(s);
 	s->c.link_downs++;
 	if (!s->ended && !s->finished && s->o.link_grace_ns) {
 		s->link_grace = true;
@@ -816,6 +899,7 @@ void vigil_session_opts_default(struct vigil_session_opts *o)
 	o->evidence_lines = 16;
 	o->anomaly_interval_ns = NSEC_PER_SEC;
 	o->clock_jump_ns = NSEC_PER_SEC;
+	o->inspect_rate_per_s = 8;
 }
 
 static int opts_check(const struct vigil_session_opts *o)
@@ -939,5 +1023,6 @@ void vigil_session_free(struct vigil_session *s)
 	free(s->tests);
 	scn_fini(&s->scn);
 	evd_fini(s);
+	isp_fini(s);
 	free(s);
 }

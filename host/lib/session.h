@@ -6,6 +6,8 @@
  * A session is split by behaviour: session.c (life cycle, clocks, feed and
  * tick, timeouts, link, pings, the progress probe, tracker events,
  * findings, the verdict), dispatch.c (frame type -> handler), scenario.c,
+ * inspect.c (INSPECT after a stall), classify.c (the stall classes),
+ * gstall.c (guest stalls),
  * watchdog.c, snapshot.c, evidence.c (lines that explain findings, kernel
  * trouble, the VMM's exit), counters.c (the counter table), verdict.c
  * (precedence, exit codes, summary) and json.c (rendering). Each module's
@@ -30,6 +32,8 @@
 #include "evidence.h"
 #include "findings.h"
 #include "flows.h"
+#include "gstall.h"
+#include "inspect.h"
 #include "scenario.h"
 #include "snapshot.h"
 #include "tracker.h"
@@ -100,6 +104,8 @@ struct vigil_session {
 	uint32_t stall_findings;
 
 	struct snap snap;
+	struct isp isp; /* INSPECT requests and stall classes */
+	struct gst gst; /* guest stalls */
 
 	/* pings */
 	uint64_t ping_next;
@@ -207,6 +213,21 @@ void ses_pings_forget(struct vigil_session *s);
 int ses_pong(struct vigil_session *s, const struct vigil_pong *p);
 /* Beats came in: sample the probe often enough for the shortest deadline. */
 void ses_probe_fit(struct vigil_session *s);
+/*
+ * Did the host starve the guest in the recent part of a silence that began
+ * at runnable time since_rt and has now lasted dl_ns (see session.c)?
+ */
+bool ses_host_starved(struct vigil_session *s, uint64_t since_rt, uint64_t dl_ns);
+
+/* ---- session.c: stall classes ------------------------------------------- */
+
+/*
+ * A class was found (info->cls): the finding with id finding (0: none kept)
+ * gets it and its samples, with the sampled stack as evidence, and
+ * STALL_CLASSIFIED is emitted.
+ */
+void ses_stall_classified(struct vigil_session *s, uint32_t finding,
+			  const struct vigil_stall_info *info);
 
 /* ---- verdict.c --------------------------------------------------------- */
 

@@ -113,6 +113,8 @@ struct trk {
 	uint32_t free_n;
 	uint32_t evict_cursor; /* next slot the eviction scan looks at */
 	uint64_t min_dl_ns;    /* shortest threshold any beat gave a pid; UINT64_MAX none */
+	uint32_t agent_pid;    /* the agent's own beat (0: unknown): its deadline is its own,
+				  its stalls and recoveries are not counted as a process's */
 	trk_event_fn cb;
 	void *cb_ctx;
 	struct vigil_tracker_counters st;
@@ -170,6 +172,14 @@ uint64_t trk_deadline(const struct trk *t, uint32_t deadline_ms);
  * session's token bucket was empty). Other results are ignored.
  */
 void trk_drop(struct trk *t, enum trk_result why, uint64_t records);
+
+/*
+ * pid is the agent's own beat (0: none known). Its beats keep the deadline
+ * they declare, unclamped; its silence still comes through the callback as
+ * TRK_EV_STALL / TRK_EV_RECOVERY (the receiver treats it as the guest's),
+ * but is not counted in stalls and recoveries.
+ */
+void trk_set_agent(struct trk *t, uint32_t pid);
 
 /* The stall just reported through the callback was classified HOST_STARVED
  * by its receiver (the tracker only counts it). */

@@ -824,7 +824,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hello),
-	    cmocka_unit_test(test_hello_agent_pid),
+		cmocka_unit_test(test_hello_agent_pid),
 		cmocka_unit_test(test_strings_limit),
 		cmocka_unit_test(test_sys_rdy_shutdown),
 		cmocka_unit_test(test_beats),
