@@ -28,6 +28,7 @@
 #include "inspect.h"
 #include "kmsg.h"
 #include "port.h"
+#include "prio.h"
 #include "relay.h"
 #include "runner.h"
 #include "scx.h"
@@ -79,6 +80,7 @@ struct core {
 	uint64_t kmsg_wake_ns; /* when throttled: next read, else 0 */
 	uint64_t next_stats_ns, next_flows_ns, next_self_ns;
 	bool predecessor_done; /* its goodbye beat is queued */
+	bool told_demoted;     /* the budget's SIGXCPU was reported (prio.h) */
 	uint64_t self_nonce;
 	uint32_t self_pid;
 	uint64_t self_pidns;
@@ -526,6 +528,13 @@ static uint64_t timers(struct core *k, uint64_t now)
 	}
 	if (cfg->stats_ms) {
 		if (now >= k->next_stats_ns) {
+			if (prio_demoted() && !k->told_demoted) {
+				k->told_demoted = true;
+				core_log(k, 4,
+					 "the agent ran %lu ms without sleeping: its real-time "
+					 "priority is dropped",
+					 PRIO_BUDGET_US / 1000);
+			}
 			stats_tick(k);
 			k->next_stats_ns = now + cfg->stats_ms * NSEC_PER_MSEC;
 		}
@@ -719,7 +728,7 @@ static void open_inspector(struct core *k)
 
 	if (!k->cfg->proc_path)
 		return;
-	e = inspector_start(&k->insp, k->cfg->proc_path);
+	e = inspector_start(&k->insp, k->cfg->proc_path, k->cfg->rt_prio);
 	if (e < 0) {
 		core_log(k, 4, "process inspection unavailable (%s): INSPECT not answered",
 			 strerror(-e));
