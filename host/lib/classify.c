@@ -72,9 +72,14 @@ enum vigil_stall_class cls_classify(const struct vigil_process_sample *a,
 
 	if (sampled_ns && run * 1000u >= sampled_ns * CLS_RUN_PERMILLE)
 		return VIGIL_STALL_RUNNING;
-	if (wait > 0)
-		return VIGIL_STALL_RUNNABLE;
-	return run > 0 ? VIGIL_STALL_RUNNING : VIGIL_STALL_UNKNOWN;
+	/* The kernel adds to wait_ns (sched_info.run_delay) only when a waiting
+	 * task gets a CPU: a task never picked shows no counter moving at all.
+	 * All of them zero, though, is a kernel without schedstats. */
+	if (wait > 0 || run > 0 || b->run_ns || b->wait_ns || b->timeslices)
+		return run * 1000u < sampled_ns * CLS_RUN_PERMILLE || !sampled_ns
+			   ? VIGIL_STALL_RUNNABLE
+			   : VIGIL_STALL_RUNNING;
+	return VIGIL_STALL_UNKNOWN;
 }
 
 bool cls_sample_from(struct vigil_process_sample *out, const struct vigil_process_report *r,

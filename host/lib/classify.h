@@ -11,11 +11,14 @@
  *   T, t                                    stopped
  *   D                                       blocked
  *   S, I                                    sleeping
- *   R, run delta < 1 % of the time sampled,
- *      wait delta > 0                       runnable (not scheduled)
+ *   R, run delta < 1 % of the time sampled  runnable (not scheduled)
  *   R, run delta >= 1 %                     running
- *   anything else (R with neither moving:
- *      no schedstat; P; other letters)      unknown
+ *   anything else (R with every schedstat
+ *      counter 0: no schedstats; P; other
+ *      letters)                             unknown
+ * wait_ns need not move for "runnable": the kernel adds a wait to it
+ * (sched_info.run_delay) only when the waiting task gets a CPU, so a task
+ * that is never picked shows run, wait and timeslices all standing still.
  * With one sample (the second could not be asked for) the state alone
  * decides, and R is unknown: a rate needs two samples.
  *

@@ -161,8 +161,10 @@ uint64_t gst_deadline(const struct vigil_session *s)
 	if (!s->guest.have_hello || !s->link_up || s->ended || s->finished || g->open ||
 	    !g->ping_rt || !thr)
 		return VIGIL_DEADLINE_NONE;
+	/* nothing for the threshold, and a PING unanswered for half of it, and
+	 * at least one ping period: a live agent answers each within ms */
 	a = g->heard_rt + thr;
-	b = g->ping_rt + thr / 2;
+	b = g->ping_rt + (thr / 2 > s->o.ping_interval_ns ? thr / 2 : s->o.ping_interval_ns);
 	return a > b ? a : b;
 }
 

@@ -11,8 +11,9 @@
  *   nothing came for half of it. That pid is never a process stall, and
  *   the user's threshold does not apply to it;
  * - nothing at all came from the guest (no beat, no PONG, no output) for
- *   the stall threshold while the host's PINGs went unanswered for half of
- *   it (without PINGs the host has no reason to expect bytes).
+ *   the stall threshold while the host's first PING since went unanswered
+ *   for half of it and at least one ping period (without PINGs the host
+ *   has no reason to expect bytes).
  * Host starvation comes first: when the vCPUs got no CPU time in the recent
  * part of the silence (the progress probe; with the vCPU state probe, only
  * when they waited for a host CPU or were stopped, not when they slept),

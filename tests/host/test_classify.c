@@ -37,6 +37,8 @@ static const struct row rows[] = {
 	  VIGIL_STALL_RUNNING },
 	{ "R without schedstat: unknown", 0, 0, 'R', 'R', 0, 0, 0, 0, 100 * MS,
 	  VIGIL_STALL_UNKNOWN },
+	{ "runnable: never picked, no counter moves", 0, 0, 'R', 'R', 12 * MS, 12 * MS, 20 * MS,
+	  20 * MS, 102 * MS, VIGIL_STALL_RUNNABLE },
 	{ "R, counters went backwards: unknown", 0, 0, 'R', 'R', 9 * MS, 1 * MS, 0, 50 * MS,
 	  100 * MS, VIGIL_STALL_UNKNOWN },
 	{ "blocked: D", 0, 0, 'D', 'D', 0, 0, 0, 0, 100 * MS, VIGIL_STALL_BLOCKED },

@@ -147,7 +147,8 @@ enum vigil_stall_class {
 					 the bound refused, the link or the agent restarted, the
 					 pid beat again first) */
 	VIGIL_STALL_RUNNABLE,         /* "runnable": state R, run_ns not advancing (under 1 % of
-					 the time sampled), wait_ns advancing: runnable, not scheduled */
+					 the time sampled): runnable, not scheduled (wait_ns moves
+					 only when it gets a CPU: it may stand still too) */
 	VIGIL_STALL_RUNNING,          /* "running": state R and run_ns advancing: it gets CPU
 					 time and does not beat (a loop in its own code) */
 	VIGIL_STALL_BLOCKED,          /* "blocked": D, blocked in the kernel (wchan, stack) */
