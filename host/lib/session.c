@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The per-guest session: its life cycle, clocks, feed and tick, the
- * timeouts on runnable and host time, the link and its pings, the progress
- * probe and host starvation, tracker events and stall findings, findings,
+ * timeouts on runnable and host time, the link and its pings, tracker
+ * events and stall findings, findings,
  * counters and the verdict. Frames go through dispatch.c; scenarios, the
  * workload watchdog, the snapshot protocol and evidence have their own
  * files (session.h lists them).
@@ -235,92 +235,6 @@ int ses_pong(struct vigil_session *s, const struct vigil_pong *p)
 	return 1;
 }
 
-/* ---- progress probe ---------------------------------------------------- */
-
-static void prog_sample(struct vigil_session *s)
-{
-	uint64_t cpu;
-
-	if (!s->h.progress.sample || s->h.progress.sample(s->h.progress.ctx, &cpu) < 0)
-		return;
-	s->prog[s->prog_head] = (struct prog_sample){ .rt_ns = ses_rt_now(s), .cpu_ns = cpu };
-	s->prog_head = (s->prog_head + 1) % SES_PROG_RING;
-	if (s->prog_n < SES_PROG_RING)
-		s->prog_n++;
-}
-
-/*
- * Did the vCPUs get (almost) no CPU time in the recent part of a silence
- * that began at runnable time since_rt and has now run past dl_ns?
- *
- * The window ends now and starts at the newest kept sample that is at least
- * dl_ns / 4 old and still inside the silence (none that old: the oldest one
- * inside it). Judging the whole silence would be wrong: a host that stops
- * QEMU does so some time after the last beat (up to a beat interval), and
- * the vCPU time before the stop would hide the starvation. Samples come
- * every prog_period (at most dl_ns / 8 for every pid seen), so the window
- * starts between 5/8 and 3/4 of the deadline into the silence. A window
- * shorter than min(dl_ns / 8, half the ring's span) is not judged (samples
- * too sparse). O(SES_PROG_RING), no allocation; called once per stall.
- */
-bool ses_host_starved(struct vigil_session *s, uint64_t since_rt, uint64_t dl_ns)
-{
-	uint64_t cpu_now;
-	const struct prog_sample *base = NULL;
-
-	if (!s->h.progress.sample || s->prog_n == 0)
-		return false;
-	if (s->h.progress.sample(s->h.progress.ctx, &cpu_now) < 0)
-		return false;
-	uint64_t now_rt = ses_rt_now(s);
-	uint64_t target = now_rt > dl_ns / 4 ? now_rt - dl_ns / 4 : 0;
-
-	for (uint32_t i = 0; i < s->prog_n; i++) {
-		uint32_t idx = (s->prog_head + SES_PROG_RING - s->prog_n + i) % SES_PROG_RING;
-		const struct prog_sample *p = &s->prog[idx];
-
-		if (p->rt_ns < since_rt)
-			continue;
-		if (p->rt_ns <= target) {
-			base = p; /* the newest at least dl_ns / 4 old so far */
-			continue;
-		}
-		if (!base)
-			base = p; /* none that old: the oldest inside the silence */
-		break;
-	}
-	if (!base || now_rt <= base->rt_ns || cpu_now < base->cpu_ns)
-		return false;
-	uint64_t window = now_rt - base->rt_ns;
-	uint64_t ring_half = s->prog_period > UINT64_MAX / (SES_PROG_RING / 2)
-				 ? UINT64_MAX
-				 : (uint64_t)(SES_PROG_RING / 2) * s->prog_period;
-	uint64_t min_window = dl_ns / 8 < ring_half ? dl_ns / 8 : ring_half;
-
-	if (window < min_window)
-		return false;
-	/* progress / window < permille / 1000, in integers (both below 2^64
-	 * for windows under ~580 years / 1000). */
-	return (cpu_now - base->cpu_ns) * 1000u < window * s->o.starved_permille;
-}
-
-/* Sample the probe often enough to judge the stalls of the shortest
- * deadline any pid declared so far. */
-void ses_probe_fit(struct vigil_session *s)
-{
-	uint64_t dl = trk_min_deadline(s->trk);
-	uint64_t p;
-
-	if (dl / 8 >= s->prog_period)
-		return;
-	p = dl / 8 > SES_PROG_MIN_NS ? dl / 8 : SES_PROG_MIN_NS;
-	if (p < s->prog_period) {
-		if (s->prog_next > s->now + p)
-			s->prog_next = s->now + p;
-		s->prog_period = p;
-	}
-}
-
 /* ---- tracker events ---------------------------------------------------- */
 
 /*
@@ -549,7 +463,7 @@ uint64_t vigil_session_next_deadline(const struct vigil_session *s)
 		d = min_u64(d, s->run_deadline);
 	if (pings_on(s))
 		d = min_u64(d, s->ping_next);
-	if (s->h.progress.sample && !ses_held(s))
+	if (ses_probe_on(s) && !ses_held(s))
 		d = min_u64(d, s->prog_next);
 	d = min_u64(d, rt_to_host(s, isp_deadline(s)));
 	d = min_u64(d, rt_to_host(s, gst_deadline(s)));
@@ -564,6 +478,10 @@ static void runnable_timeouts(struct vigil_session *s, uint64_t now_rt)
 	if (s->boot_armed && now_rt >= s->boot_rt) {
 		s->boot_armed = false;
 		if (!s->ended) {
+			ses_timeout_starved(s, s->boot_rt - s->o.boot_timeout_ns,
+					    s->o.boot_timeout_ns,
+					    "the vCPUs waited for the host's CPUs before the boot "
+					    "timeout");
 			id = ses_finding_text(s, VIGIL_OUTCOME_BOOT_TIMEOUT,
 					      "no SYS_RDY within the boot timeout", true);
 			evd_boot(s, id);
@@ -588,8 +506,8 @@ uint64_t vigil_session_tick(struct vigil_session *s, uint64_t now_ns)
 		s->c.clock_forward_jumps++;
 	now_rt = ses_rt_now(s);
 
-	if (s->h.progress.sample && !ses_held(s) && s->now >= s->prog_next) {
-		prog_sample(s);
+	if (ses_probe_on(s) && !ses_held(s) && s->now >= s->prog_next) {
+		ses_probe_sample(s);
 		s->prog_next = s->now + s->prog_period;
 	}
 	if (!ses_held(s))

@@ -456,6 +456,27 @@ struct vigil_progress_probe {
 	void *ctx;
 };
 
+/*
+ * The vCPU threads' state (vigil_session_set_vcpu_state_probe): besides
+ * their CPU time, how long they waited runnable on the host's runqueues
+ * (/proc/PID/task/TID/schedstat field 2) and whether the host stopped them
+ * (state T). With it the session tells a guest the host starved (its vCPUs
+ * wait for a host CPU, or are stopped) from a halted one (they sleep: an
+ * idle or deadlocked guest, which is a guest stall), and an overloaded host
+ * behind a boot or watchdog timeout.
+ */
+struct vigil_vcpu_state {
+	uint64_t cpu_ns;  /* CPU time the vCPU threads got, monotonic */
+	uint64_t wait_ns; /* time they waited runnable on a host runqueue, monotonic */
+	bool stopped;     /* a vCPU thread is stopped (SIGSTOP, a tracer) */
+};
+
+struct vigil_vcpu_state_probe {
+	/* 0 and *out, or a negative errno when unknown */
+	int (*sample)(void *ctx, struct vigil_vcpu_state *out);
+	void *ctx;
+};
+
 /* All optional: a NULL function pointer means "not supplied". */
 struct vigil_session_hooks {
 	struct vigil_event_sink sink;
@@ -1004,6 +1025,14 @@ VIGIL_API int vigil_session_ended(const struct vigil_session *s);
  */
 VIGIL_API const struct vigil_verdict *vigil_session_finish(struct vigil_session *s,
 							   uint64_t now_ns);
+
+/*
+ * Use p (copied; NULL: none) instead of the hooks' progress probe from now
+ * on; samples taken so far are dropped. Added after the hooks, which have
+ * no size field to grow by. Returns 0, or -EINVAL for p without sample.
+ */
+VIGIL_API int vigil_session_set_vcpu_state_probe(struct vigil_session *s,
+						 const struct vigil_vcpu_state_probe *p);
 
 /* Counters, readable at any time (a copy). */
 VIGIL_API void vigil_session_counters(const struct vigil_session *s,
