@@ -716,6 +716,18 @@ guest_freeze)
 		fail "not exactly one guest stall event"
 	grep -q "GUEST_STALL .*the guest stalled" err.txt || fail "the summary does not say guest stall"
 	;;
+guest_halted)
+	# the agent stopped from inside (SIGSTOP from its workload) and nothing
+	# else running: the guest goes idle and sends nothing at all. Its vCPU
+	# thread sleeps (no CPU time, no runqueue wait, not stopped by the host):
+	# a halted guest, a guest stall, not HOST_STARVED
+	LOUD=1
+	run_vigil 121 --stall-threshold 2s --on-stall fail -- sh -c 'sleep 1; kill -STOP $PPID; sleep 60'
+	outcome_is GUEST_STALL
+	grep -q '"outcome": "HOST_STARVED"' verdict.json && fail "a halted guest was blamed on the host"
+	grep '"event":"stall_classified"' events.jsonl | grep -q '"class":"guest_stall"' ||
+		fail "no guest stall event"
+	;;
 agent_restart)
 	# the agent killed inside the guest: PID 1 starts it again; a new epoch,
 	# its predecessor's own beat said goodbye, no false stall
