@@ -152,7 +152,7 @@ static void slot_forget(struct trk *t, uint32_t s)
 		ix_delete(t, pos);
 	if (sl->heap_pos != TRK_NOPOS)
 		heap_remove(t, sl->heap_pos);
-	if (sl->stalled)
+	if (sl->stalled == TRK_STALLED)
 		t->st.stalled--;
 	sl->pid = 0;
 	sl->stalled = 0;
@@ -349,10 +349,11 @@ enum trk_result trk_beat(struct trk *t, const struct vigil_beat *b, uint64_t now
 	if (sl->dl_ns < t->min_dl_ns)
 		t->min_dl_ns = sl->dl_ns;
 	if (sl->stalled) {
-		sl->stalled = 0;
-		t->st.stalled--;
-		if (sl->pid != t->agent_pid)
+		if (sl->stalled == TRK_STALLED) {
+			t->st.stalled--;
 			t->st.recoveries++;
+		}
+		sl->stalled = 0;
 		heap_push(t, s, sl->deadline_ns);
 		if (t->cb)
 			t->cb(t->cb_ctx, TRK_EV_RECOVERY, sl, now_ns, silence);
@@ -378,10 +379,12 @@ uint64_t trk_expire(struct trk *t, uint64_t now_ns)
 			continue;
 		}
 		heap_remove(t, 0);
-		sl->stalled = 1;
-		t->st.stalled++;
-		if (sl->pid != t->agent_pid)
-			t->st.stalls++; /* the agent's silence is no process stall */
+		/* the agent's silence is no process stall: not counted */
+		sl->stalled = sl->pid == t->agent_pid ? TRK_STALLED_AGENT : TRK_STALLED;
+		if (sl->stalled == TRK_STALLED) {
+			t->st.stalled++;
+			t->st.stalls++;
+		}
 		if (t->cb)
 			t->cb(t->cb_ctx, TRK_EV_STALL, sl, now_ns, now_ns - sl->last_ns);
 	}

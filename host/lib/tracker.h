@@ -33,6 +33,8 @@
 #define TRK_EVICT_FACTOR      10u          /* evictable when silent > 10 x threshold */
 #define TRK_NOPOS             UINT32_MAX
 #define TRK_MAX_PROBE_BUDGET  64u
+#define TRK_STALLED           1u /* trk_slot.stalled: a process's stall, counted */
+#define TRK_STALLED_AGENT     2u /* the agent's own beat overdue: not counted */
 
 struct trk_opts {
 	uint32_t capacity;     /* 1..VIGIL_TRACKER_MAX_CAPACITY */
@@ -58,7 +60,8 @@ struct trk_slot {
 	uint32_t app_payload; /* last beat's */
 	uint16_t status;      /* last beat's */
 	uint8_t origin;       /* pinned by the first beat */
-	uint8_t stalled;      /* 1 from STALL until the next accepted beat */
+	uint8_t stalled;      /* TRK_STALLED (or _AGENT: the agent's own beat, not counted)
+				 from STALL until the next accepted beat; 0 otherwise */
 };
 
 /* What trk_beat() did with a record. */
