@@ -10,6 +10,7 @@
  * oversize header, frame, or still held), decoded views stay inside the
  * payload, and a well-formed payload re-encodes to the same bytes.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
