@@ -33,6 +33,31 @@ void isp_fini(struct vigil_session *s)
 	s->isp.infos = NULL;
 }
 
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* The earliest deadline, recomputed after every change (isp.due): a tick
+ * with nothing due touches nothing. */
+static void due_update(struct isp *p)
+{
+	uint64_t d = p->end_armed ? p->end_rt : VIGIL_DEADLINE_NONE;
+
+	for (uint32_t i = 0; i < ISP_MAX_REQ; i++)
+		if (p->req[i].id)
+			d = min_u64(d, p->req[i].sent_rt + ISP_TIMEOUT_NS);
+	for (uint32_t j = 0; j < ISP_MAX_JOBS; j++) {
+		const struct isp_job *jb = &p->job[j];
+
+		if (jb->st == ISP_GAP)
+			d = min_u64(d, jb->next_rt);
+		else if (jb->st != ISP_IDLE)
+			d = min_u64(d, jb->sent_rt + ISP_ANSWER_NS);
+	}
+	p->due = d;
+}
+
 /* ---- requests ----------------------------------------------------------- */
 
 static struct isp_req *req_find(struct isp *p, uint32_t id)
@@ -124,7 +149,7 @@ static void job_finish(struct vigil_session *s, uint32_t j, enum vigil_stall_cla
 	fail_release(s);
 }
 
-bool isp_start(struct vigil_session *s, uint32_t pid, uint32_t finding, uint64_t silence)
+static bool job_start(struct vigil_session *s, uint32_t pid, uint32_t finding, uint64_t silence)
 {
 	struct isp *p = &s->isp;
 	uint32_t j = ISP_MAX_JOBS;
@@ -162,6 +187,14 @@ bool isp_start(struct vigil_session *s, uint32_t pid, uint32_t finding, uint64_t
 	return true;
 }
 
+bool isp_start(struct vigil_session *s, uint32_t pid, uint32_t finding, uint64_t silence)
+{
+	bool r = job_start(s, pid, finding, silence);
+
+	due_update(&s->isp);
+	return r;
+}
+
 /* A sample for job j: the first waits for the second; the second (or a
  * first that already decides: gone, an error) classifies. */
 static void job_sample(struct vigil_session *s, uint32_t j, const struct vigil_process_report *r)
@@ -197,6 +230,7 @@ int isp_report(struct vigil_session *s, const struct vigil_process_report *r)
 		s->c.inspect.busy++;
 	if (j && s->isp.job[j - 1].req == r->request_id)
 		job_sample(s, j - 1, r);
+	due_update(&s->isp);
 	return 0;
 }
 
@@ -230,6 +264,8 @@ void isp_tick(struct vigil_session *s, uint64_t now_rt)
 {
 	struct isp *p = &s->isp;
 
+	if (now_rt < p->due)
+		return; /* nothing is due: the common tick */
 	for (uint32_t i = 0; i < ISP_MAX_REQ; i++) {
 		if (p->req[i].id && now_rt >= p->req[i].sent_rt + ISP_TIMEOUT_NS) {
 			p->req[i] = (struct isp_req){ 0 };
@@ -247,30 +283,12 @@ void isp_tick(struct vigil_session *s, uint64_t now_rt)
 	}
 	if (p->end_armed && now_rt >= p->end_rt)
 		fail_release(s);
-}
-
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
+	due_update(p);
 }
 
 uint64_t isp_deadline(const struct vigil_session *s)
 {
-	const struct isp *p = &s->isp;
-	uint64_t d = p->end_armed ? p->end_rt : VIGIL_DEADLINE_NONE;
-
-	for (uint32_t i = 0; i < ISP_MAX_REQ; i++)
-		if (p->req[i].id)
-			d = min_u64(d, p->req[i].sent_rt + ISP_TIMEOUT_NS);
-	for (uint32_t j = 0; j < ISP_MAX_JOBS; j++) {
-		const struct isp_job *jb = &p->job[j];
-
-		if (jb->st == ISP_GAP)
-			d = min_u64(d, jb->next_rt);
-		else if (jb->st != ISP_IDLE)
-			d = min_u64(d, jb->sent_rt + ISP_ANSWER_NS);
-	}
-	return d;
+	return s->isp.due;
 }
 
 void isp_cancel_all(struct vigil_session *s)
@@ -285,6 +303,7 @@ void isp_cancel_all(struct vigil_session *s)
 	for (uint32_t j = 0; j < ISP_MAX_JOBS; j++)
 		if (p->job[j].st != ISP_IDLE)
 			job_finish(s, j, VIGIL_STALL_UNCLASSIFIED);
+	due_update(p);
 }
 
 void isp_recovered(struct vigil_session *s, uint32_t pid)
@@ -298,6 +317,7 @@ void isp_recovered(struct vigil_session *s, uint32_t pid)
 		p->job[j] = (struct isp_job){ 0 };
 		fail_release(s);
 	}
+	due_update(p);
 }
 
 void isp_fold_all(struct vigil_session *s, void (*fold)(void *ctx, uint32_t pid, uint32_t finding),
@@ -312,4 +332,10 @@ void isp_fold_all(struct vigil_session *s, void (*fold)(void *ctx, uint32_t pid,
 		p->job[j] = (struct isp_job){ 0 };
 	}
 	p->end_armed = false; /* the guest stall decides the end now */
+	due_update(p);
+}
+
+void isp_init(struct vigil_session *s)
+{
+	s->isp.due = VIGIL_DEADLINE_NONE;
 }

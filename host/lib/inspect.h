@@ -31,8 +31,9 @@
  * Owns the request table, the jobs (one per stall being classified), the
  * rate window and the pool of stall infos (ISP_INFOS, allocated at the
  * first stall: a run without stalls costs none of it). No allocation
- * otherwise; every call is O(ISP_MAX_REQ + ISP_MAX_JOBS). Load: a few
- * stalls per run; a report per INSPECT.
+ * otherwise; every call that changes something is O(ISP_MAX_REQ +
+ * ISP_MAX_JOBS), a tick with nothing due O(1). Load: a few stalls per run;
+ * a report per INSPECT; a tick per session deadline.
  */
 #ifndef VIGIL_HOST_INSPECT_H
 #define VIGIL_HOST_INSPECT_H
@@ -88,6 +89,8 @@ struct isp {
 	uint32_t n_infos;
 	bool end_armed;  /* on_stall fail: the run ends at end_rt without a class */
 	uint64_t end_rt; /* runnable ns */
+	uint64_t due;    /* the earliest deadline above (runnable ns), kept current by
+			    every call that changes them; VIGIL_DEADLINE_NONE */
 };
 
 /*
@@ -117,6 +120,8 @@ void isp_fold_all(struct vigil_session *s, void (*fold)(void *ctx, uint32_t pid,
 		  void *ctx);
 /* A stall info from the pool (zeroed), NULL when it is used up (counted). */
 struct vigil_stall_info *isp_info_new(struct vigil_session *s);
+/* Nothing in flight: set up with the session. */
+void isp_init(struct vigil_session *s);
 void isp_fini(struct vigil_session *s);
 
 #endif /* VIGIL_HOST_INSPECT_H */

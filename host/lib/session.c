@@ -895,6 +895,7 @@ static void clocks_start(struct vigil_session *s, uint64_t now_ns)
 	s->prog_next = now_ns;
 	s->prog_period = o->progress_interval_ns;
 	s->anom_next = now_ns + o->anomaly_interval_ns;
+	isp_init(s);
 	if (o->boot_timeout_ns && o->mode == VIGIL_MODE_RUN) {
 		s->boot_armed = true;
 		s->boot_rt = now_ns + o->boot_timeout_ns; /* rt starts equal to host time */
