@@ -165,15 +165,15 @@ static bool job_start(struct vigil_session *s, uint32_t pid, uint32_t finding, u
 		return false;
 	}
 	p->job[j] = (struct isp_job){ .pid = pid, .finding = finding, .silence = silence };
-	p->job[j].req = req_send(s, j);
-	if (!p->job[j].req) {
+	p->job[j].info = isp_info_new(s);
+	if (!p->job[j].info) {
 		p->job[j] = (struct isp_job){ 0 };
 		return false;
 	}
-	/* taken only now: a refused stall does not use up the pool */
-	p->job[j].info = isp_info_new(s);
-	if (!p->job[j].info) {
-		p->job[j] = (struct isp_job){ 0 }; /* its request ends unmatched to a job */
+	p->job[j].req = req_send(s, j);
+	if (!p->job[j].req) {
+		p->n_infos--; /* the last one taken: back to the pool, unused */
+		p->job[j] = (struct isp_job){ 0 };
 		return false;
 	}
 	p->job[j].info->pid = pid;
