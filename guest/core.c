@@ -28,6 +28,7 @@
 #include "inspect.h"
 #include "kmsg.h"
 #include "port.h"
+#include "prio.h"
 #include "relay.h"
 #include "runner.h"
 #include "scx.h"
@@ -82,6 +83,7 @@ struct core {
 	uint64_t flows_wake_ns; /* notifications read: the next read not before, else 0 */
 	uint64_t next_stats_ns, next_flows_ns, next_self_ns;
 	bool predecessor_done; /* its goodbye beat is queued */
+	bool told_demoted;     /* the budget's SIGXCPU was reported (prio.h) */
 	uint64_t self_nonce;
 	uint32_t self_pid;
 	uint64_t self_pidns;
@@ -539,6 +541,13 @@ static uint64_t timers(struct core *k, uint64_t now)
 	}
 	if (cfg->stats_ms) {
 		if (now >= k->next_stats_ns) {
+			if (prio_demoted() && !k->told_demoted) {
+				k->told_demoted = true;
+				core_log(k, 4,
+					 "the agent ran %lu ms without sleeping: its real-time "
+					 "priority is dropped",
+					 PRIO_BUDGET_US / 1000);
+			}
 			stats_tick(k);
 			k->next_stats_ns = now + cfg->stats_ms * NSEC_PER_MSEC;
 		}
@@ -647,7 +656,11 @@ static int send_hello(struct core *k)
 	    (struct vigil_str){ VIGIL_AGENT_VERSION, sizeof(VIGIL_AGENT_VERSION) - 1 };
 	h.kernel_release = (struct vigil_str){ u.release, (uint16_t)strlen(u.release) };
 	h.hostname = (struct vigil_str){ host, (uint16_t)strlen(host) };
-	n = vigil_hello_encode(buf, sizeof(buf), &h);
+	/* The pid of the agent's own beat (0: none), so that the host tells
+	 * the agent's silence from a process's (docs/wire.md, "HELLO: the
+	 * agent's own pid"). */
+	n = vigil_hello_encode_agent_pid(
+	    buf, sizeof(buf), &h, k->cfg->self_beat_ms && k->self_pid >= 2 ? k->self_pid : 0);
 	if (n < 0)
 		return n;
 	return chan_push(&k->ch, CHAN_Q_CTL, VIGIL_MSG_HELLO, buf, (uint32_t)n, false);
@@ -742,7 +755,7 @@ static void open_inspector(struct core *k)
 
 	if (!k->cfg->proc_path)
 		return;
-	e = inspector_start(&k->insp, k->cfg->proc_path);
+	e = inspector_start(&k->insp, k->cfg->proc_path, k->cfg->rt_prio);
 	if (e < 0) {
 		core_log(k, 4, "process inspection unavailable (%s): INSPECT not answered",
 			 strerror(-e));

@@ -74,6 +74,8 @@ struct core_cfg {
 	enum core_on_shutdown on_shutdown;
 	bool notify; /* sd_notify READY=1 once SYS_RDY is queued */
 	int log_fd;  /* copies of warnings and errors, -1 for none */
+	int rt_prio; /* SCHED_FIFO priority of the inspector's worker (the caller gives the
+			event loop its own with prio_enter, prio.h); 0: none */
 
 	/* Set from the workload file in PID 1 mode; NULL: none. */
 	const char *scenario;       /* SCENARIO_START/END around the workload */

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "prio.h"
 #include "util.h"
 
 #define STAT_LAST_CPU 39 /* field numbers of proc(5) */
@@ -337,21 +338,21 @@ static void sample_strings(int dfd, struct inspect_bufs *b, struct vigil_process
 	r->cgroup = str_of(b->cgroup, inspect_cgroup_len(b->cgroup, n));
 }
 
-/* proc/PID as a directory fd: it pins the task, so a pid reused meanwhile
- * is never read in its place. The fd, -ESRCH or -EACCES. */
-static int open_pid_dir(const char *proc, uint32_t pid)
+/*
+ * PID under the proc directory procfd, as a directory fd: it pins the
+ * task, so a pid reused meanwhile is never read in its place. Relative to
+ * an fd opened once, the lookup never walks the root: a root on virtiofs
+ * revalidates its dentries through FUSE requests, which a kernel worker
+ * completes, and a starved worker would hold the answer back (vmtest
+ * classify_runnable). The fd, -ESRCH or -EACCES.
+ */
+static int open_pid_dir(int procfd, uint32_t pid)
 {
-	char path[INSPECT_PROC_MAX + 24]; /* "/" and 10 digits, with room */
-	size_t n = strlen(proc);
+	char name[24];
 	int fd;
 
-	if (n > INSPECT_PROC_MAX)
-		return -EACCES;
-	memcpy(path, proc, n);
-	path[n++] = '/';
-	n += util_fmt_u64(path + n, pid);
-	path[n] = '\0';
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	name[util_fmt_u64(name, pid)] = '\0';
+	fd = openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return gone_err(-errno) ? -ESRCH : -EACCES;
 	return fd;
@@ -381,11 +382,25 @@ static int report_status(struct vigil_process_report *r, int status)
 int inspect_sample(const char *proc, uint32_t pid, struct inspect_bufs *b,
 		   struct vigil_process_report *r)
 {
+	int procfd = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC), st;
+
+	if (procfd < 0) {
+		report_clear(r);
+		return report_status(r, -EACCES);
+	}
+	st = inspect_sample_at(procfd, pid, b, r);
+	close(procfd);
+	return st;
+}
+
+int inspect_sample_at(int procfd, uint32_t pid, struct inspect_bufs *b,
+		      struct vigil_process_report *r)
+{
 	bool maybe_gone = false;
 	int dfd, st;
 
 	report_clear(r);
-	dfd = open_pid_dir(proc, pid);
+	dfd = open_pid_dir(procfd, pid);
 	if (dfd < 0)
 		return report_status(r, dfd);
 	st = sample_stat(dfd, b, r);
@@ -423,7 +438,7 @@ static void slot_sample(struct inspector *in, struct inspect_slot *s)
 	struct vigil_process_report r = { .request_id = s->request_id, .pid = s->pid };
 	int n;
 
-	inspect_sample(in->proc, s->pid, &in->bufs, &r);
+	inspect_sample_at(in->proc_fd, s->pid, &in->bufs, &r);
 	n = vigil_process_report_encode(s->payload, sizeof(s->payload), &r);
 	if (n < 0) {
 		/* Cannot happen (the sampler keeps every limit); answer anyway. */
@@ -437,6 +452,8 @@ static void *worker(void *arg)
 {
 	struct inspector *in = arg;
 	const uint64_t one = 1;
+
+	prio_thread(in->rt_prio); /* a failure leaves it as it was: nothing to do */
 
 	pthread_mutex_lock(&in->mu);
 	for (;;) {
@@ -480,7 +497,7 @@ static int sync_init(struct inspector *in)
 	return -e;
 }
 
-int inspector_start(struct inspector *in, const char *proc)
+int inspector_start(struct inspector *in, const char *proc, int rt_prio)
 {
 	sigset_t all, old;
 	size_t n = strlen(proc);
@@ -491,22 +508,30 @@ int inspector_start(struct inspector *in, const char *proc)
 	if (n > INSPECT_PROC_MAX)
 		return -ENAMETOOLONG;
 	memcpy(in->proc, proc, n + 1);
-	if ((e = sync_init(in)) < 0)
-		return e;
-	in->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (in->efd < 0)
+	in->rt_prio = rt_prio;
+	in->proc_fd = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (in->proc_fd < 0)
 		return -errno;
+	if ((e = sync_init(in)) < 0)
+		goto fail;
+	in->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (in->efd < 0) {
+		e = -errno;
+		goto fail;
+	}
 	/* Signals stay with the event loop's signalfd. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	e = pthread_create(&in->thread, NULL, worker, in);
+	e = -pthread_create(&in->thread, NULL, worker, in);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e) {
+	if (e == 0)
+		return 0;
+fail:
+	if (in->efd >= 0)
 		close(in->efd);
-		in->efd = -1;
-		return -e;
-	}
-	return 0;
+	close(in->proc_fd);
+	in->efd = in->proc_fd = -1;
+	return e;
 }
 
 void inspector_stop(struct inspector *in)
@@ -534,6 +559,8 @@ void inspector_stop(struct inspector *in)
 	pthread_join(in->thread, NULL);
 	close(in->efd);
 	in->efd = -1;
+	close(in->proc_fd);
+	in->proc_fd = -1;
 }
 
 /* The answer to a request no slot could take. */

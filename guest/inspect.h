@@ -105,6 +105,10 @@ struct inspect_bufs {
  */
 int inspect_sample(const char *proc, uint32_t pid, struct inspect_bufs *b,
 		   struct vigil_process_report *r);
+/* The same, under a proc directory already open as procfd (the worker's:
+ * no path walk from the root per request). */
+int inspect_sample_at(int procfd, uint32_t pid, struct inspect_bufs *b,
+		      struct vigil_process_report *r);
 
 /* ---- the inspector ------------------------------------------------------- */
 
@@ -144,14 +148,18 @@ struct inspector {
 	struct inspect_slot slot[INSPECT_SLOTS];
 	struct inspect_bufs bufs; /* the worker's */
 	struct inspect_stats st;  /* the event loop's */
+	int rt_prio;              /* the worker's SCHED_FIFO priority, 0 none */
+	int proc_fd;              /* proc, opened once by inspector_start */
 };
 
 /*
  * Start the worker thread (with every signal blocked: they stay with the
  * event loop's signalfd) and the eventfd. 0, -ENAMETOOLONG for a proc path
- * over INSPECT_PROC_MAX, or the errno of eventfd/pthread_create.
+ * over INSPECT_PROC_MAX, or the errno of eventfd/pthread_create. rt_prio > 0:
+ * the worker runs SCHED_FIFO at it, like the event loop (prio.h): an answer
+ * must not wait behind the workload.
  */
-int inspector_start(struct inspector *in, const char *proc);
+int inspector_start(struct inspector *in, const char *proc, int rt_prio);
 /*
  * Stop the worker. One stuck in a /proc read is given 200 ms, then left
  * detached, with its eventfd, for the process's exit to end: call this

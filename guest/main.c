@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "core.h"
 #include "init.h"
+#include "prio.h"
 #include "rootfs.h"
 #include "util.h"
 #include "workload.h"
@@ -334,6 +335,13 @@ static void pid1_config(const struct init_cmdline *cl, struct core_cfg *cfg)
 		}
 	}
 	cfg->on_shutdown = CORE_SHUTDOWN_POWEROFF;
+	cfg->rt_prio = PRIO_DEFAULT;
+	if ((v = init_param(cl, "rt_prio"))) {
+		uint64_t p;
+
+		if (util_parse_u64(v, 99, &p) == 0)
+			cfg->rt_prio = (int)p;
+	}
 }
 
 /*
@@ -391,9 +399,18 @@ static pid_t pid1_fork_agent(struct core_cfg *cfg, const sigset_t *mask)
 	pid_t agent = fork();
 
 	if (agent == 0) {
+		int e;
+
 		sigprocmask(SIG_UNBLOCK, mask, NULL);
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
 		setsid();
+		/* the last thing in the guest to starve (prio.h) */
+		if ((e = prio_enter(cfg->rt_prio)) < 0) {
+			dprintf(2,
+				"vigil-agent: no real-time priority (%s): running as SCHED_OTHER\n",
+				strerror(-e));
+			cfg->rt_prio = 0;
+		}
 		_exit(core_run(cfg));
 	}
 	return agent;
@@ -412,8 +429,8 @@ static pid_t pid1_fork_agent(struct core_cfg *cfg, const sigset_t *mask)
 #define PID1_RESPAWN_MAX   16
 #define PID1_RESPAWN_MIN_S 1
 
-static bool pid1_respawn(struct core_cfg *cfg, pid_t dead, int st, time_t started,
-			 int *respawns, int *quick)
+static bool pid1_respawn(struct core_cfg *cfg, pid_t dead, int st, time_t started, int *respawns,
+			 int *quick)
 {
 	time_t now = time(NULL);
 

@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "prio.h"
+
 extern char **environ;
 
 /* Bytes exec needs for the strings and pointers of argv and envp. */
@@ -64,6 +66,7 @@ static void child(const struct runner_spec *s, int out, int err)
 		_exit(126);
 	}
 	fit_stack(s->argv, s->envp ? s->envp : environ);
+	prio_child();
 	/* execvp searches the caller's PATH: make it the workload's */
 	if (s->envp)
 		environ = (char **)s->envp;

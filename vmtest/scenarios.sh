@@ -15,7 +15,7 @@ export VIGIL_AGENT=${VIGIL_AGENT:?set VIGIL_AGENT to the static agent}
 NAME=${1:?usage: scenarios.sh NAME}
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/vigil-vmtest.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 cd "$WORK" || exit 1
 
 command -v qemu-system-x86_64 >/dev/null || { echo "skip: no qemu-system-x86_64"; exit 77; }
@@ -61,6 +61,17 @@ qemu_child() {
 
 outcome_is() {
 	grep -q "^  \"outcome\": \"$1\"" verdict.json || fail "outcome is not $1"
+}
+
+# the pid the workload printed ("pid N") stalled, and its class is $1 in
+# the events and the verdict
+classified_is() {
+	pid=$(sed -n 's/^pid \([0-9]*\)$/\1/p' out.txt | head -1)
+	[ -n "$pid" ] || fail "no pid from the guest"
+	outcome_is PROCESS_STALL
+	grep '"event":"stall_classified"' events.jsonl | grep "\"pid\":$pid," |
+		grep -q "\"class\":\"$1\"" || fail "no stall_classified $1 event for $pid"
+	grep -q "\"class\": \"$1\"" verdict.json || fail "the verdict's class is not $1"
 }
 
 # field of the first event of a type: event_field stall pid
@@ -634,6 +645,104 @@ host_nonroot)
 	got=$?
 	[ "$got" = 125 ] || fail "without virtiofsd: exit status $got, want 125"
 	grep -q 'qemu-system-common' err.txt || fail "no package named: $(cat err.txt)"
+	;;
+classify_stopped)
+	# a SIGSTOPped beater: its stall is classified "stopped" (two samples,
+	# state T) in the events, the verdict and the summary; --on-stall fail
+	# waits for the class, then ends the run with 121
+	LOUD=1
+	run_vigil 121 --stall-threshold 1s --on-stall fail -- sh -c '
+		vigil-agent beat --every 100 & B=$!
+		echo "pid $B"; sleep 1; kill -STOP $B; sleep 60'
+	classified_is stopped
+	grep -q '"state": "T"' verdict.json || fail "no state T sample in the verdict"
+	grep -q "process $pid (vigil-agent) stalled .*: stopped (T)" err.txt ||
+		fail "the summary does not say stopped: $(grep PROCESS_STALL err.txt)"
+	;;
+classify_sleeping)
+	# a process that beats, then sleeps in the kernel without beating (a
+	# python3 sender of the beat datagram, so that the sleeper is the beater)
+	command -v python3 >/dev/null || { echo "skip: no python3 on this host"; exit 77; }
+	LOUD=1
+	run_vigil 121 --stall-threshold 1s --on-stall fail -- python3 -c '
+import os, socket, struct, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+for n in range(1, 11):
+    s.sendto(struct.pack("<IHHIIQII", 0x31424756, 1, 0, os.getpid(), 0, n, 1000, 0),
+             "/run/vigil/beat.sock")
+    time.sleep(0.1)
+print("pid", os.getpid(), flush=True)
+time.sleep(60)'
+	classified_is sleeping
+	grep -q '"state": "S"' verdict.json || fail "no state S sample in the verdict"
+	grep -q "stalled .*: sleeping (S)" err.txt || fail "the summary does not say sleeping"
+	;;
+classify_gone)
+	# a beater killed with SIGKILL and reaped: gone (-ESRCH)
+	run_vigil 121 --stall-threshold 1s --on-stall fail -- sh -c '
+		vigil-agent beat --every 100 & B=$!
+		echo "pid $B"; sleep 1; kill -KILL $B; wait $B; sleep 60'
+	classified_is gone
+	grep -q '"status": -3' verdict.json || fail "no -ESRCH sample in the verdict"
+	;;
+classify_runnable)
+	# a SCHED_NORMAL beater starved by a SCHED_FIFO 1 busy loop with RT
+	# throttling off on the 1-vCPU guest: runnable, not scheduled. The agent
+	# (SCHED_FIFO 50, docs/agent.md) still answers both INSPECTs and PINGs.
+	# timeout runs at FIFO 2 so that it can end the loop. --rootfs image
+	# (chrt carried with --exe): on the host's root over virtiofs, FUSE
+	# requests wait for a kernel worker the loop starves, and the beater
+	# would block on its own page faults instead of waiting to run.
+	LOUD=1
+	run_vigil 121 --rootfs image --exe /usr/bin/chrt --stall-threshold 1s --on-stall fail -- sh -c '
+		echo -1 >/proc/sys/kernel/sched_rt_runtime_us || exit 9
+		vigil-agent beat --every 100 & B=$!
+		echo "pid $B"; sleep 1
+		chrt -f 2 timeout 20 chrt -f 1 sh -c "while :; do :; done"
+		sleep 60'
+	classified_is runnable
+	grep '"event":"stall_classified"' events.jsonl | grep -q '"samples":\[{[^]]*"state":"R".*"state":"R"' ||
+		fail "the samples are not both state R"
+	grep -q "stalled .*: runnable, not scheduled in the [0-9]* ms sampled (wait +[0-9.]*[ ms]*, run +0) on cpu 0, policy NORMAL" err.txt ||
+		fail "the summary does not say runnable: $(grep -i stall err.txt)"
+	# the agent answered both INSPECTs while the loop ran
+	grep -A3 '"inspect": {' verdict.json | grep -q '"reports": 2' ||
+		fail "the agent did not answer both INSPECTs"
+	;;
+guest_freeze)
+	# the whole guest frozen from inside: a busy loop at the agent's own
+	# SCHED_FIFO priority (50) with RT throttling off on the one vCPU, while
+	# three processes beat. FIFO does not preempt an equal priority, so
+	# nothing else runs, the agent included: one guest stall, with the
+	# process stalls folded in, not three process stalls
+	LOUD=1
+	run_vigil 121 --rootfs image --exe /usr/bin/chrt --stall-threshold 1s --on-stall fail -- sh -c '
+		echo -1 >/proc/sys/kernel/sched_rt_runtime_us || exit 9
+		vigil-agent beat --every 100 & vigil-agent beat --every 100 &
+		vigil-agent beat --every 100 &
+		sleep 1.5
+		chrt -f 50 sh -c "while :; do :; done"'
+	outcome_is GUEST_STALL
+	[ "$(grep -c '"outcome": "GUEST_STALL"' verdict.json)" -ge 1 ] || fail "no guest stall"
+	grep -q '"outcome": "PROCESS_STALL"' verdict.json && fail "a process stall was kept"
+	grep -q '"outcome": "HOST_STARVED"' verdict.json && fail "the freeze was blamed on the host"
+	folded=$(grep -o '"folded": [0-9]*' verdict.json | head -1 | grep -o '[0-9]*$')
+	[ "${folded:-0}" -ge 1 ] || fail "no process stall folded into the guest stall"
+	[ "$(grep '"event":"stall_classified"' events.jsonl | grep -c '"class":"guest_stall"')" = 1 ] ||
+		fail "not exactly one guest stall event"
+	grep -q "GUEST_STALL .*the guest stalled" err.txt || fail "the summary does not say guest stall"
+	;;
+guest_halted)
+	# the agent stopped from inside (SIGSTOP from its workload) and nothing
+	# else running: the guest goes idle and sends nothing at all. Its vCPU
+	# thread sleeps (no CPU time, no runqueue wait, not stopped by the host):
+	# a halted guest, a guest stall, not HOST_STARVED
+	LOUD=1
+	run_vigil 121 --stall-threshold 2s --on-stall fail -- sh -c 'sleep 1; kill -STOP $PPID; sleep 60'
+	outcome_is GUEST_STALL
+	grep -q '"outcome": "HOST_STARVED"' verdict.json && fail "a halted guest was blamed on the host"
+	grep '"event":"stall_classified"' events.jsonl | grep -q '"class":"guest_stall"' ||
+		fail "no guest stall event"
 	;;
 agent_restart)
 	# the agent killed inside the guest: PID 1 starts it again; a new epoch,

@@ -40,21 +40,43 @@ static int get_str(const uint8_t *p, size_t len, size_t *off, struct vigil_str *
 	return get_str_max(p, len, off, VIGIL_WIRE_STR_MAX, s);
 }
 
-int vigil_hello_decode(const uint8_t *p, size_t len, struct vigil_hello *out)
+/* Parse HELLO into *h: the offset just past hostname, or -EBADMSG. */
+static int hello_parse(const uint8_t *p, size_t len, struct vigil_hello *h)
 {
-	struct vigil_hello h;
 	size_t off = 16;
 
 	if (len < off)
 		return -EBADMSG;
-	h.proto_version = vigil_le16(p);
-	h.capabilities = vigil_le32(p + 4);
-	h.guest_boottime_ns = vigil_le64(p + 8);
-	if (get_str(p, len, &off, &h.agent_version) || get_str(p, len, &off, &h.kernel_release) ||
-	    get_str(p, len, &off, &h.hostname))
+	h->proto_version = vigil_le16(p);
+	h->capabilities = vigil_le32(p + 4);
+	h->guest_boottime_ns = vigil_le64(p + 8);
+	if (get_str(p, len, &off, &h->agent_version) || get_str(p, len, &off, &h->kernel_release) ||
+	    get_str(p, len, &off, &h->hostname))
+		return -EBADMSG;
+	return (int)off;
+}
+
+int vigil_hello_decode(const uint8_t *p, size_t len, struct vigil_hello *out)
+{
+	struct vigil_hello h;
+
+	if (hello_parse(p, len, &h) < 0)
 		return -EBADMSG;
 	*out = h;
 	return 0;
+}
+
+int vigil_hello_agent_pid(const uint8_t *p, size_t len, uint32_t *pid)
+{
+	struct vigil_hello h;
+	int end = hello_parse(p, len, &h);
+
+	if (end < 0)
+		return end;
+	if (len - (size_t)end < 4)
+		return 0; /* an agent from before the addition */
+	*pid = vigil_le32(p + end);
+	return 1;
 }
 
 int vigil_sys_rdy_decode(const uint8_t *p, size_t len)
@@ -455,6 +477,19 @@ int vigil_hello_encode(uint8_t *out, size_t cap, const struct vigil_hello *in)
 	    (rc = put_str(out, cap, &off, in->hostname)))
 		return rc;
 	return (int)off;
+}
+
+int vigil_hello_encode_agent_pid(uint8_t *out, size_t cap, const struct vigil_hello *in,
+				 uint32_t agent_pid)
+{
+	int n = vigil_hello_encode(out, cap, in);
+
+	if (n < 0)
+		return n;
+	if (cap - (size_t)n < 4)
+		return -ENOBUFS;
+	vigil_put32(out + n, agent_pid);
+	return n + 4;
 }
 
 static int records_room(size_t cap, size_t n, size_t rec_len)

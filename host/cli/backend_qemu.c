@@ -582,6 +582,13 @@ static int qemu_vcpu(void *be, uint64_t *cpu_ns)
 	return r->have_vcpu ? vigil_vcpu_sample(&r->vcpu, cpu_ns) : -ENOENT;
 }
 
+static int qemu_vcpu_state(void *be, struct vigil_vcpu_state *st)
+{
+	struct vigil_qemu_be *r = be;
+
+	return r->have_vcpu ? vigil_vcpu_state(&r->vcpu, st) : -ENOENT;
+}
+
 static void qemu_free(void *be)
 {
 	struct vigil_qemu_be *r = be;
@@ -601,6 +608,7 @@ const struct vigil_guest_ops vigil_qemu_ops = {
 	.stop = qemu_stop,
 	.snapshot = qemu_snapshot,
 	.vcpu_sample = qemu_vcpu,
+	.vcpu_state = qemu_vcpu_state,
 	.free = qemu_free,
 };
 

@@ -108,6 +108,34 @@ static int dec_progress(void *ctx, uint64_t *cpu_ns)
 	return 0;
 }
 
+/* A recording from a vCPU state probe: its PROGRESS records carry the wait. */
+static int dec_state(void *ctx, struct vigil_vcpu_state *st)
+{
+	struct replay *rp = ctx;
+	struct vigil_rec rec;
+	int res;
+
+	if (!next_of(rp, &rp->prog_scan, VIGIL_REC_PROGRESS, &rec) || rec.len < 16)
+		return -ENOENT;
+	res = (int)(int32_t)vigil_le32(rec.data);
+	if (res < 0)
+		return res;
+	st->cpu_ns = vigil_le64(rec.data + 8);
+	st->wait_ns = rec.len >= 24 ? vigil_le64(rec.data + 16) : 0;
+	st->stopped = (vigil_le32(rec.data + 4) & VIGIL_REC_PROGRESS_STOPPED) != 0;
+	return 0;
+}
+
+/* Were the samples taken by a vCPU state probe? The first PROGRESS says. */
+static bool rec_has_state(struct replay *rp)
+{
+	size_t pos = 0;
+	struct vigil_rec rec;
+
+	return next_of(rp, &pos, VIGIL_REC_PROGRESS, &rec) && rec.len >= 24 &&
+	       (vigil_le32(rec.data + 4) & VIGIL_REC_PROGRESS_WAIT);
+}
+
 static int dec_write(void *ctx, const uint8_t *frame, size_t len)
 {
 	(void)ctx;
@@ -355,6 +383,11 @@ static int decode_session(struct replay *rp, struct decode_args *d, bool is_rec,
 	if (!is_rec)
 		h.progress.sample = NULL; /* nothing recorded: never conclude starvation */
 	e = vigil_session_new(&d->so, &h, t0, s);
+	if (e == 0 && is_rec && rec_has_state(rp)) {
+		struct vigil_vcpu_state_probe sp = { dec_state, rp };
+
+		e = vigil_session_set_vcpu_state_probe(*s, &sp);
+	}
 	if (e < 0)
 		fprintf(stderr, "vigil decode: cannot create a session: %s\n", strerror(-e));
 	return e;

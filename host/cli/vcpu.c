@@ -88,28 +88,46 @@ static int vcpu_scan(struct vigil_vcpu_probe *p)
 	return p->n ? 0 : -ENOENT;
 }
 
-static int vcpu_sum(struct vigil_vcpu_probe *p, uint64_t *ns)
+/* Thread tid is stopped (state T or t in its stat); false when unreadable. */
+static bool vcpu_stopped(const struct vigil_vcpu_probe *p, pid_t tid)
 {
-	uint64_t sum = 0;
+	char path[128], buf[512], *rp;
+
+	snprintf(path, sizeof(path), "%s/%d/task/%d/stat", p->proc, (int)p->pid, (int)tid);
+	if (read_small(path, buf, sizeof(buf)) <= 0 || !(rp = strrchr(buf, ')')))
+		return false;
+	return rp[1] == ' ' && (rp[2] == 'T' || rp[2] == 't');
+}
+
+/* Sum the vCPU threads' schedstat run and wait times; with st, also
+ * whether one is stopped. */
+static int vcpu_sum(struct vigil_vcpu_probe *p, struct vigil_vcpu_state *st)
+{
+	struct vigil_vcpu_state sum = { 0 };
 
 	for (unsigned i = 0; i < p->n; i++) {
-		char path[128], buf[128], *end;
-		unsigned long long v;
+		char path[128], buf[128], *end, *end2;
+		unsigned long long run, wait;
 		snprintf(path, sizeof(path), "%s/%d/task/%d/schedstat", p->proc, (int)p->pid,
 			 (int)p->tid[i]);
 		if (read_small(path, buf, sizeof(buf)) <= 0)
 			return -ESTALE;
 		errno = 0;
-		v = strtoull(buf, &end, 10);
+		run = strtoull(buf, &end, 10);
 		if (end == buf || errno)
 			return -EBADMSG;
-		sum += v;
+		wait = strtoull(end, &end2, 10);
+		if (end2 == end || errno)
+			wait = 0; /* an old kernel's one field: no wait time */
+		sum.cpu_ns += run;
+		sum.wait_ns += wait;
+		sum.stopped |= vcpu_stopped(p, p->tid[i]);
 	}
-	*ns = sum;
+	*st = sum;
 	return 0;
 }
 
-int vigil_vcpu_sample(struct vigil_vcpu_probe *p, uint64_t *ns)
+int vigil_vcpu_state(struct vigil_vcpu_probe *p, struct vigil_vcpu_state *st)
 {
 	int r;
 
@@ -118,12 +136,22 @@ int vigil_vcpu_sample(struct vigil_vcpu_probe *p, uint64_t *ns)
 		if (r < 0)
 			return r;
 	}
-	r = vcpu_sum(p, ns);
+	r = vcpu_sum(p, st);
 	if (r == -ESTALE) {
 		/* a vCPU thread went away (hot-unplug, QEMU exiting): look again */
 		r = vcpu_scan(p);
 		if (r == 0)
-			r = vcpu_sum(p, ns);
+			r = vcpu_sum(p, st);
 	}
+	return r;
+}
+
+int vigil_vcpu_sample(struct vigil_vcpu_probe *p, uint64_t *ns)
+{
+	struct vigil_vcpu_state st;
+	int r = vigil_vcpu_state(p, &st);
+
+	if (r == 0)
+		*ns = st.cpu_ns;
 	return r;
 }

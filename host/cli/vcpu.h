@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vcpu: how much CPU time QEMU's vCPU threads got, from
- * /proc/<pid>/task/<tid>/schedstat (first field: ns on a CPU). vCPU threads
- * are those whose comm reads "CPU <n>/TCG" or "CPU <n>/KVM".
+ * /proc/<pid>/task/<tid>/schedstat (first field: ns on a CPU; second: ns
+ * waiting runnable on a runqueue), and whether the host stopped one (state
+ * T in .../stat). vCPU threads are those whose comm reads "CPU <n>/TCG" or
+ * "CPU <n>/KVM".
  *
  * When no thread has such a name (QEMU started without
  * -name ...,debug-threads=on), every thread of the process is counted.
  *
  * Owns: the list of vCPU thread ids (found once, found again when a thread
- * disappears or none were found), and the sum. A sample costs one open and
- * read per vCPU thread. Limits: VIGIL_VCPU_MAX threads.
+ * disappears or none were found), and the sums. A sample costs two opens
+ * and reads per vCPU thread. Limits: VIGIL_VCPU_MAX threads.
  */
 #ifndef VIGIL_CLI_VCPU_H
 #define VIGIL_CLI_VCPU_H
@@ -17,6 +19,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include <vigil/session.h>
 
 #define VIGIL_VCPU_MAX 256
 
@@ -35,5 +39,8 @@ void vigil_vcpu_init(struct vigil_vcpu_probe *p, const char *proc, pid_t pid);
 /* Sum of run time of the vCPU threads in ns: 0 and *ns, -ENOENT when no
  * vCPU thread exists (yet), -errno when the process is gone. */
 int vigil_vcpu_sample(struct vigil_vcpu_probe *p, uint64_t *ns);
+/* The same, with the wait time and the stopped flag (the session's vCPU
+ * state probe). */
+int vigil_vcpu_state(struct vigil_vcpu_probe *p, struct vigil_vcpu_state *st);
 
 #endif /* VIGIL_CLI_VCPU_H */

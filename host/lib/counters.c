@@ -99,6 +99,8 @@ const struct ctr_anomaly ctr_anomalies[CTR_ANOMALIES] = {
 	{ CTR_session_clock_regressions, false },
 	{ CTR_session_clock_forward_jumps, false },
 	{ CTR_session_strings_truncated, false },
+	{ CTR_inspect_refused, true },
+	{ CTR_inspect_infos_dropped, true },
 };
 
 const struct vigil_counter_desc *vigil_session_counter_descs(size_t *n)

@@ -201,7 +201,27 @@
 	S(flows, flows., orphan_close, "flows_orphan_closes", COUNT, COUNTER,                      \
 	  "CLOSED records for a flow never seen open.")                                            \
 	S(flows, flows., listening, "flows_listening", COUNT, COUNTER,                             \
-	  "Listening sockets opened: TCP LISTEN, or UDP without a peer.")
+	  "Listening sockets opened: TCP LISTEN, or UDP without a peer.") \
+	S(inspect, inspect., sent, "inspect_sent", COUNT, COUNTER,                                 \
+	  "INSPECTs sent to the guest after process stalls.")                                      \
+	S(inspect, inspect., reports, "inspect_reports", COUNT, COUNTER,                           \
+	  "PROCESS_REPORTs that matched a request in flight.")                                     \
+	S(inspect, inspect., busy, "inspect_busy", COUNT, COUNTER,                                 \
+	  "Of the matched reports, those the agent answered EBUSY.")                               \
+	S(inspect, inspect., refused, "inspect_refused", COUNT, COUNTER,                           \
+	  "INSPECTs the host's bounds refused (rate, requests or stalls in flight).")              \
+	S(inspect, inspect., timeouts, "inspect_timeouts", COUNT, COUNTER,                         \
+	  "INSPECTs with no report after 2 s of runnable time.")                                   \
+	S(inspect, inspect., cancelled, "inspect_cancelled", COUNT, COUNTER,                       \
+	  "INSPECTs in flight cancelled by a new epoch or a link loss.")                           \
+	S(inspect, inspect., classified, "inspect_classified", COUNT, COUNTER,                     \
+	  "Process stalls given a class from their samples.")                                      \
+	S(inspect, inspect., guest_stalls, "inspect_guest_stalls", COUNT, COUNTER,                 \
+	  "Guest stalls: the agent itself stopped running.")                                       \
+	S(inspect, inspect., folded, "inspect_folded", COUNT, COUNTER,                             \
+	  "Process stalls folded into a guest stall.")                                             \
+	S(inspect, inspect., infos_dropped, "inspect_infos_dropped", COUNT, COUNTER,               \
+	  "Stalls not classified: no room left to keep their samples.")
 
 /* Row ids: CTR_<group>_<key>, CTR_<group> for an L row. */
 #define CTR_ID_S(group, base, key, ...)  CTR_##group##_##key,
@@ -225,7 +245,7 @@ struct ctr_anomaly {
 	bool by_name; /* named by the metric name, not the JSON key */
 };
 
-#define CTR_ANOMALIES 22u
+#define CTR_ANOMALIES 24u
 extern const struct ctr_anomaly ctr_anomalies[CTR_ANOMALIES];
 
 /* The name an ANOMALY event gives the counter. */

@@ -30,6 +30,7 @@ static bool new_epoch(struct vigil_session *s, const struct vigil_frame *f)
 	s->ready_in_epoch = false;
 	ses_pings_forget(s);
 	snap_epoch_reset(s);
+	isp_cancel_all(s); /* the new agent never saw them */
 	if (restart)
 		s->c.agent_restarts++;
 	return restart;
@@ -55,6 +56,7 @@ static void guest_info(struct vigil_session *s, const struct vigil_hello *h)
 static int on_hello(struct vigil_session *s, const struct vigil_frame *f)
 {
 	struct vigil_hello h;
+	uint32_t agent_pid;
 	bool restart = false;
 
 	if (vigil_hello_decode(f->payload, f->hdr.len, &h) < 0)
@@ -62,6 +64,9 @@ static int on_hello(struct vigil_session *s, const struct vigil_frame *f)
 	if (f->new_epoch || s->epoch == 0)
 		restart = new_epoch(s, f);
 	guest_info(s, &h);
+	if (vigil_hello_agent_pid(f->payload, f->hdr.len, &agent_pid) <= 0)
+		agent_pid = 0; /* an older agent: every beat is a process's */
+	gst_hello(s, agent_pid);
 
 	struct vigil_event ev = { .type = restart ? VIGIL_EV_AGENT_RESTART : VIGIL_EV_HELLO };
 
@@ -406,19 +411,18 @@ static int on_agent_stats(struct vigil_session *s, const struct vigil_frame *f)
 }
 
 /*
- * PROCESS_REPORT answers an INSPECT, and this host sends none yet, so no
- * request is ever in flight: every well-formed report is unmatched,
- * counted as ignored for its type and dropped (docs/wire.md, "Process
- * inspection"). A malformed one is counted as malformed.
+ * PROCESS_REPORT answers an INSPECT (inspect.h): matched to its request, or
+ * unmatched (an id not in flight, another pid), which is counted as ignored
+ * for its type and dropped (docs/wire.md, "Process inspection"). A
+ * malformed one is counted as malformed.
  */
-static int on_process_report_unmatched(struct vigil_session *s, const struct vigil_frame *f)
+static int on_process_report(struct vigil_session *s, const struct vigil_frame *f)
 {
 	struct vigil_process_report r;
 
-	(void)s;
 	if (vigil_process_report_decode(f->payload, f->hdr.len, &r) < 0)
 		return -EBADMSG;
-	return 1;
+	return isp_report(s, &r);
 }
 
 /* The dispatch table: guest-to-host types only; index = type. */
@@ -444,7 +448,7 @@ static const struct {
 	[VIGIL_MSG_LOG] = { on_output, true },
 	[VIGIL_MSG_PONG] = { on_pong, false },
 	[VIGIL_MSG_AGENT_STATS] = { on_agent_stats, false },
-	[VIGIL_MSG_PROCESS_REPORT] = { on_process_report_unmatched, false },
+	[VIGIL_MSG_PROCESS_REPORT] = { on_process_report, false },
 };
 
 /* The beat records a rejected BEAT frame carried (at least one). */

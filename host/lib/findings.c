@@ -91,6 +91,16 @@ static void fnd_remove(struct fnd *t, uint32_t i)
 	t->dropped++;
 }
 
+void fnd_forget(struct fnd *t, uint32_t id)
+{
+	int i = id && !t->grouped ? fnd_index(t, id) : -1;
+
+	if (i < 0)
+		return;
+	fnd_remove(t, (uint32_t)i);
+	t->dropped--; /* folded into another finding, not lost to a bound */
+}
+
 /* Make room for a new finding in a full table; false when it is dropped. */
 static bool fnd_room(struct fnd *t, enum vigil_outcome oc, bool fatal)
 {

@@ -63,6 +63,9 @@ struct vigil_finding *fnd_get(struct fnd *t, uint32_t id);
  */
 bool fnd_line(struct fnd *t, uint32_t id, uint64_t t_ns, uint16_t source, const void *text,
 	      size_t len);
+/* Remove finding id and its lines because another finding now says it
+ * (a process stall folded into a guest stall); not counted as dropped. */
+void fnd_forget(struct fnd *t, uint32_t id);
 /* End of run: tags become indices, lines grouped by finding (stable). */
 void fnd_group(struct fnd *t);
 

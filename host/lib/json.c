@@ -146,6 +146,7 @@ static const char *const event_names[VIGIL_EV__COUNT] = {
 	[VIGIL_EV_FINDING] = "finding",
 	[VIGIL_EV_RUN_END] = "run_end",
 	[VIGIL_EV_FLOW] = "flow",
+	[VIGIL_EV_STALL_CLASSIFIED] = "stall_classified",
 };
 
 const char *vigil_event_name(enum vigil_event_type t)
@@ -168,6 +169,8 @@ static const char *stream_name(uint16_t type)
 		return "log";
 	case VIGIL_SOURCE_VMM:
 		return "vmm";
+	case VIGIL_MSG_PROCESS_REPORT:
+		return "inspect";
 	default:
 		return "console";
 	}
@@ -215,6 +218,94 @@ static json_object *evidence_json(const struct vigil_evidence *e, uint32_t n)
 	return a;
 }
 
+/* ---- stall classes ------------------------------------------------------ */
+
+static const char *const cause_names[] = {
+	[VIGIL_GSTALL_NONE] = NULL,
+	[VIGIL_GSTALL_NO_ANSWER] = "no_answer",
+	[VIGIL_GSTALL_AGENT_BEAT] = "agent_beat",
+	[VIGIL_GSTALL_SILENCE] = "silence",
+};
+
+/* A state letter as a one-letter string; any other byte as a number. */
+static json_object *state_json(uint8_t state)
+{
+	char c[2] = { (char)state, 0 };
+
+	if ((state >= 'A' && state <= 'Z') || (state >= 'a' && state <= 'z'))
+		return json_object_new_string(c);
+	return json_object_new_uint64(state);
+}
+
+static json_object *sample_json(const struct vigil_process_sample *x)
+{
+	json_object *o = json_object_new_object();
+	const char *policy = vigil_sched_policy_name(x->policy);
+
+	add_i64(o, "status", x->status);
+	add(o, "state", state_json(x->state));
+	add(o, "policy",
+	    policy ? json_object_new_string(policy) : json_object_new_uint64(x->policy));
+	add_u64(o, "last_cpu", x->last_cpu);
+	add_u64(o, "run_ns", x->run_ns);
+	add_u64(o, "wait_ns", x->wait_ns);
+	add_u64(o, "timeslices", x->timeslices);
+	add_u64(o, "voluntary_switches", x->voluntary_switches);
+	add_u64(o, "involuntary_switches", x->involuntary_switches);
+	add_u64(o, "t_ns", x->t_ns);
+	add(o, "comm", jcstr(x->comm));
+	add(o, "wchan", jcstr(x->wchan));
+	add(o, "stack", jcstr(x->stack));
+	add(o, "cgroup", jcstr(x->cgroup));
+	return o;
+}
+
+/* second - first, signed: counters of another task may go backwards */
+static json_object *deltas_json(const struct vigil_stall_info *in)
+{
+	const struct vigil_process_sample *a = &in->sample[0], *b = &in->sample[1];
+	json_object *o;
+
+	if (in->n_samples < 2)
+		return NULL;
+	o = json_object_new_object();
+	add_i64(o, "run_ns", (int64_t)(b->run_ns - a->run_ns));
+	add_i64(o, "wait_ns", (int64_t)(b->wait_ns - a->wait_ns));
+	add_i64(o, "timeslices", (int64_t)(b->timeslices - a->timeslices));
+	add_i64(o, "voluntary_switches", (int64_t)(b->voluntary_switches - a->voluntary_switches));
+	add_i64(o, "involuntary_switches",
+		(int64_t)(b->involuntary_switches - a->involuntary_switches));
+	return o;
+}
+
+/* The class and its samples, added to o (an event's or a finding's "stall"). */
+static void stall_info_fields(json_object *o, const struct vigil_stall_info *in)
+{
+	json_object *a = json_object_new_array();
+	uint32_t shown = in->folded < VIGIL_FOLDED_MAX ? in->folded : VIGIL_FOLDED_MAX;
+
+	add(o, "class", json_object_new_string(vigil_stall_class_name(in->cls)));
+	add_u64(o, "pid", in->pid);
+	add_u64(o, "silence_ns", in->silence_ns);
+	add_u64(o, "sampled_ns", in->sampled_ns);
+	for (uint32_t i = 0; i < in->n_samples && i < 2; i++)
+		json_object_array_add(a, sample_json(&in->sample[i]));
+	add(o, "samples", a);
+	add(o, "deltas", deltas_json(in));
+	if (in->cls != VIGIL_STALL_GUEST)
+		return;
+	add(o, "cause",
+	    (unsigned)in->cause < sizeof(cause_names) / sizeof(cause_names[0]) &&
+		    cause_names[in->cause]
+		? json_object_new_string(cause_names[in->cause])
+		: json_object_new_uint64(in->cause));
+	add_u64(o, "folded", in->folded);
+	a = json_object_new_array();
+	for (uint32_t i = 0; i < shown; i++)
+		json_object_array_add(a, json_object_new_uint64(in->folded_pids[i]));
+	add(o, "folded_pids", a);
+}
+
 /* A finding; in the verdict (v not NULL) with its evidence, findings[idx]. */
 static json_object *finding_json(const struct vigil_finding *f, const struct vigil_verdict *v,
 				 uint32_t idx)
@@ -234,7 +325,8 @@ static json_object *finding_json(const struct vigil_finding *f, const struct vig
 		add(o, "trouble",
 		    json_object_new_string(
 			vigil_kernel_trouble_name((enum vigil_kernel_trouble)f->kind)));
-	if (f->outcome == VIGIL_OUTCOME_PROCESS_STALL || f->outcome == VIGIL_OUTCOME_HOST_STARVED) {
+	if (f->outcome == VIGIL_OUTCOME_PROCESS_STALL || f->outcome == VIGIL_OUTCOME_HOST_STARVED ||
+	    f->outcome == VIGIL_OUTCOME_GUEST_STALL) {
 		bool rec = f->recovered_ns != 0;
 
 		add(o, "recovered", json_object_new_boolean(rec));
@@ -243,6 +335,18 @@ static json_object *finding_json(const struct vigil_finding *f, const struct vig
 		    rec ? json_object_new_uint64(f->recovery_silence_ns) : NULL);
 		add(o, "recovered_after_s",
 		    rec ? json_object_new_double((double)f->recovery_silence_ns / 1e9) : NULL);
+	}
+	if (f->outcome == VIGIL_OUTCOME_PROCESS_STALL || f->outcome == VIGIL_OUTCOME_GUEST_STALL) {
+		json_object *st = NULL;
+
+		add(o, "class",
+		    json_object_new_string(
+			vigil_stall_class_name((enum vigil_stall_class)f->stall_class)));
+		if (f->stall) {
+			st = json_object_new_object();
+			stall_info_fields(st, f->stall);
+		}
+		add(o, "stall", st);
 	}
 	if (v) {
 		const struct vigil_evidence *lines;
@@ -441,6 +545,12 @@ static void flow_event_fields(json_object *o, const struct vigil_event *ev)
 	flow_fields(o, ev->flow.flow);
 }
 
+static void classified_fields(json_object *o, const struct vigil_event *ev)
+{
+	if (ev->classified.info)
+		stall_info_fields(o, ev->classified.info);
+}
+
 /* The fields after "event", "t_ns" and "mono_ns"; NULL: none. OUTPUT
  * events are written directly (output_to_json, below). */
 static void (*const event_fields[VIGIL_EV__COUNT])(json_object *o, const struct vigil_event *ev) = {
@@ -465,6 +575,7 @@ static void (*const event_fields[VIGIL_EV__COUNT])(json_object *o, const struct 
 	[VIGIL_EV_FINDING] = finding_fields,
 	[VIGIL_EV_RUN_END] = run_end_fields,
 	[VIGIL_EV_FLOW] = flow_event_fields,
+	[VIGIL_EV_STALL_CLASSIFIED] = classified_fields,
 };
 
 static int render(json_object *o, int flags, char **out)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The per-guest session: its life cycle, clocks, feed and tick, the
- * timeouts on runnable and host time, the link and its pings, the progress
- * probe and host starvation, tracker events and stall findings, findings,
+ * timeouts on runnable and host time, the link and its pings, tracker
+ * events and stall findings, findings,
  * counters and the verdict. Frames go through dispatch.c; scenarios, the
  * workload watchdog, the snapshot protocol and evidence have their own
  * files (session.h lists them).
@@ -18,6 +18,7 @@
  * records per second through feed() in benchmarks, far less in practice.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,6 +190,7 @@ static void send_ping(struct vigil_session *s)
 					  sizeof(s->tx) - VIGIL_WIRE_HDR_LEN, token)) < 0)
 		return;
 	s->c.pings++;
+	gst_ping_sent(s);
 	slot->token = token;
 	slot->sent_ns = s->now;
 }
@@ -233,100 +235,15 @@ int ses_pong(struct vigil_session *s, const struct vigil_pong *p)
 	return 1;
 }
 
-/* ---- progress probe ---------------------------------------------------- */
-
-static void prog_sample(struct vigil_session *s)
-{
-	uint64_t cpu;
-
-	if (!s->h.progress.sample || s->h.progress.sample(s->h.progress.ctx, &cpu) < 0)
-		return;
-	s->prog[s->prog_head] = (struct prog_sample){ .rt_ns = ses_rt_now(s), .cpu_ns = cpu };
-	s->prog_head = (s->prog_head + 1) % SES_PROG_RING;
-	if (s->prog_n < SES_PROG_RING)
-		s->prog_n++;
-}
-
-/*
- * Did the vCPUs get (almost) no CPU time in the recent part of a silence
- * that began at runnable time since_rt and has now run past dl_ns?
- *
- * The window ends now and starts at the newest kept sample that is at least
- * dl_ns / 4 old and still inside the silence (none that old: the oldest one
- * inside it). Judging the whole silence would be wrong: a host that stops
- * QEMU does so some time after the last beat (up to a beat interval), and
- * the vCPU time before the stop would hide the starvation. Samples come
- * every prog_period (at most dl_ns / 8 for every pid seen), so the window
- * starts between 5/8 and 3/4 of the deadline into the silence. A window
- * shorter than min(dl_ns / 8, half the ring's span) is not judged (samples
- * too sparse). O(SES_PROG_RING), no allocation; called once per stall.
- */
-static bool host_starved(struct vigil_session *s, uint64_t since_rt, uint64_t dl_ns)
-{
-	uint64_t cpu_now;
-	const struct prog_sample *base = NULL;
-
-	if (!s->h.progress.sample || s->prog_n == 0)
-		return false;
-	if (s->h.progress.sample(s->h.progress.ctx, &cpu_now) < 0)
-		return false;
-	uint64_t now_rt = ses_rt_now(s);
-	uint64_t target = now_rt > dl_ns / 4 ? now_rt - dl_ns / 4 : 0;
-
-	for (uint32_t i = 0; i < s->prog_n; i++) {
-		uint32_t idx = (s->prog_head + SES_PROG_RING - s->prog_n + i) % SES_PROG_RING;
-		const struct prog_sample *p = &s->prog[idx];
-
-		if (p->rt_ns < since_rt)
-			continue;
-		if (p->rt_ns <= target) {
-			base = p; /* the newest at least dl_ns / 4 old so far */
-			continue;
-		}
-		if (!base)
-			base = p; /* none that old: the oldest inside the silence */
-		break;
-	}
-	if (!base || now_rt <= base->rt_ns || cpu_now < base->cpu_ns)
-		return false;
-	uint64_t window = now_rt - base->rt_ns;
-	uint64_t ring_half = s->prog_period > UINT64_MAX / (SES_PROG_RING / 2)
-				 ? UINT64_MAX
-				 : (uint64_t)(SES_PROG_RING / 2) * s->prog_period;
-	uint64_t min_window = dl_ns / 8 < ring_half ? dl_ns / 8 : ring_half;
-
-	if (window < min_window)
-		return false;
-	/* progress / window < permille / 1000, in integers (both below 2^64
-	 * for windows under ~580 years / 1000). */
-	return (cpu_now - base->cpu_ns) * 1000u < window * s->o.starved_permille;
-}
-
-/* Sample the probe often enough to judge the stalls of the shortest
- * deadline any pid declared so far. */
-void ses_probe_fit(struct vigil_session *s)
-{
-	uint64_t dl = trk_min_deadline(s->trk);
-	uint64_t p;
-
-	if (dl / 8 >= s->prog_period)
-		return;
-	p = dl / 8 > SES_PROG_MIN_NS ? dl / 8 : SES_PROG_MIN_NS;
-	if (p < s->prog_period) {
-		if (s->prog_next > s->now + p)
-			s->prog_next = s->now + p;
-		s->prog_period = p;
-	}
-}
-
 /* ---- tracker events ---------------------------------------------------- */
 
 /*
  * One finding per stall episode while the run goes on: under on_stall FAIL
- * the first one is fatal and ends the run; under WARN each is non-fatal (at
- * most SES_STALL_FINDINGS, the rest counted as findings_dropped).
+ * the first one is fatal (stall_begin ends the run); under WARN each is non-fatal (at most
+ * SES_STALL_FINDINGS, the rest counted as findings_dropped). Its id, 0
+ * when not kept.
  */
-static void stall_finding(struct vigil_session *s, uint32_t pid, uint64_t silence, bool hs)
+static uint32_t stall_finding(struct vigil_session *s, uint32_t pid, uint64_t silence, bool hs)
 {
 	static const char starved[] = "the vCPUs got no CPU time before the deadline";
 	static const char stalled[] = "a tracked process missed its deadline";
@@ -338,21 +255,83 @@ static void stall_finding(struct vigil_session *s, uint32_t pid, uint64_t silenc
 		.detail = hs ? starved : stalled,
 		.detail_len = hs ? sizeof(starved) - 1 : sizeof(stalled) - 1,
 		.fatal = fail,
-		.ends = fail,
 	};
+	uint32_t id;
 
 	if (s->stall_findings >= SES_STALL_FINDINGS) {
 		s->fnd.dropped++;
-		return;
+		return 0;
 	}
-	if (ses_finding_add(s, &in))
+	id = ses_finding_add(s, &in);
+	if (id)
 		s->stall_findings++;
+	return id;
+}
+
+/*
+ * A process stall, after its STALL event: folded into an open guest stall,
+ * or a finding and, unless the host starved it, its classification. Under
+ * on_stall FAIL the run ends now when no class can come, else when it
+ * comes (at most ISP_FAIL_WAIT_NS later).
+ */
+static void stall_begin(struct vigil_session *s, uint32_t pid, uint64_t silence, bool hs)
+{
+	uint32_t id;
+
+	if (!hs && gst_fold_new(s, pid))
+		return;
+	id = stall_finding(s, pid, silence, hs);
+	if (hs || !isp_start(s, pid, id, silence)) {
+		if (s->o.on_stall == VIGIL_ON_STALL_FAIL)
+			s->ended = true;
+	}
+}
+
+/* The last sample's wchan and kernel stack explain the class: evidence. */
+static void stall_evidence(struct vigil_session *s, uint32_t id, const struct vigil_stall_info *in)
+{
+	const struct vigil_process_sample *x;
+	char line[VIGIL_DETAIL_MAX];
+	const char *p, *nl;
+	int n;
+
+	if (!in->n_samples || in->cls == VIGIL_STALL_GONE)
+		return;
+	x = &in->sample[in->n_samples - 1];
+	if (x->wchan[0]) {
+		n = snprintf(line, sizeof(line), "wchan %s", x->wchan);
+		ses_line_to(s, id, VIGIL_MSG_PROCESS_REPORT, line, n > 0 ? (size_t)n : 0);
+	}
+	for (p = x->stack; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			nl = p + strlen(p) - 1;
+		if (nl >= p &&
+		    !ses_line_to(s, id, VIGIL_MSG_PROCESS_REPORT, p, (size_t)(nl - p + 1)))
+			return; /* the pool is full: the rest would not fit either */
+	}
+}
+
+void ses_stall_classified(struct vigil_session *s, uint32_t finding,
+			  const struct vigil_stall_info *info)
+{
+	struct vigil_finding *f = fnd_get(&s->fnd, finding);
+	struct vigil_event ev = { .type = VIGIL_EV_STALL_CLASSIFIED };
+
+	if (f) {
+		f->stall_class = info->cls;
+		f->stall = info;
+		stall_evidence(s, finding, info);
+	}
+	ev.classified.info = info;
+	ses_emit(s, &ev);
 }
 
 /* A stalled pid beat again: its latest stall finding, if kept and not yet
  * recovered, records when and after how long. */
 static void stall_recovered(struct vigil_session *s, uint32_t pid, uint64_t silence)
 {
+	isp_recovered(s, pid);
 	for (uint32_t i = s->fnd.n; i-- > 0;) {
 		struct vigil_finding *f = &s->fnd.f[i];
 
@@ -386,6 +365,8 @@ static void trk_event(void *ctx, enum trk_event tev, const struct trk_slot *sl, 
 		ev.type = VIGIL_EV_PROCESS_NEW;
 		break;
 	case TRK_EV_RECOVERY:
+		if (gst_is_agent(s, sl->pid))
+			return; /* its stall was never a process's */
 		ev.type = VIGIL_EV_RECOVERY;
 		break;
 	case TRK_EV_GONE_STOPPING:
@@ -397,15 +378,21 @@ static void trk_event(void *ctx, enum trk_event tev, const struct trk_slot *sl, 
 		ev.process.gone = VIGIL_GONE_EVICTED;
 		break;
 	case TRK_EV_STALL:
+		if (gst_is_agent(s, sl->pid)) {
+			/* the agent's own beat: the guest's silence, not a process's */
+			if (!s->ended)
+				gst_agent_overdue(s, sl->last_ns, sl->dl_ns);
+			return;
+		}
 		ev.type = VIGIL_EV_STALL;
-		ev.process.host_starved = host_starved(s, sl->last_ns, sl->dl_ns);
+		ev.process.host_starved = ses_host_starved(s, sl->last_ns, sl->dl_ns);
 		if (ev.process.host_starved)
 			trk_count_host_starved(s->trk);
 		break;
 	}
 	ses_emit(s, &ev);
 	if (tev == TRK_EV_STALL && !s->ended)
-		stall_finding(s, sl->pid, silence, ev.process.host_starved);
+		stall_begin(s, sl->pid, silence, ev.process.host_starved);
 	if (tev == TRK_EV_RECOVERY && !s->finished)
 		stall_recovered(s, sl->pid, silence);
 }
@@ -424,6 +411,7 @@ int vigil_session_feed(struct vigil_session *s, const uint8_t *buf, size_t len, 
 		s->tl.first_byte_ns = ses_stamp(s);
 		emit_simple(s, VIGIL_EV_FIRST_BYTE);
 	}
+	gst_heard(s);
 	vigil_asm_push(s->as, buf, len);
 	while (vigil_asm_next(s->as, &f) > 0) {
 		dsp_frame(s, &f);
@@ -475,8 +463,10 @@ uint64_t vigil_session_next_deadline(const struct vigil_session *s)
 		d = min_u64(d, s->run_deadline);
 	if (pings_on(s))
 		d = min_u64(d, s->ping_next);
-	if (s->h.progress.sample && !ses_held(s))
+	if (ses_probe_on(s) && !ses_held(s))
 		d = min_u64(d, s->prog_next);
+	d = min_u64(d, rt_to_host(s, isp_deadline(s)));
+	d = min_u64(d, rt_to_host(s, gst_deadline(s)));
 	return d;
 }
 
@@ -488,6 +478,10 @@ static void runnable_timeouts(struct vigil_session *s, uint64_t now_rt)
 	if (s->boot_armed && now_rt >= s->boot_rt) {
 		s->boot_armed = false;
 		if (!s->ended) {
+			ses_timeout_starved(s, s->boot_rt - s->o.boot_timeout_ns,
+					    s->o.boot_timeout_ns,
+					    "the vCPUs waited for the host's CPUs before the boot "
+					    "timeout");
 			id = ses_finding_text(s, VIGIL_OUTCOME_BOOT_TIMEOUT,
 					      "no SYS_RDY within the boot timeout", true);
 			evd_boot(s, id);
@@ -512,14 +506,17 @@ uint64_t vigil_session_tick(struct vigil_session *s, uint64_t now_ns)
 		s->c.clock_forward_jumps++;
 	now_rt = ses_rt_now(s);
 
-	if (s->h.progress.sample && !ses_held(s) && s->now >= s->prog_next) {
-		prog_sample(s);
+	if (ses_probe_on(s) && !ses_held(s) && s->now >= s->prog_next) {
+		ses_probe_sample(s);
 		s->prog_next = s->now + s->prog_period;
 	}
 	if (!ses_held(s))
 		trk_expire(s->trk, now_rt);
-	if (!s->finished && !ses_held(s))
+	if (!s->finished && !ses_held(s)) {
+		isp_tick(s, now_rt);
+		gst_tick(s, now_rt);
 		runnable_timeouts(s, now_rt);
+	}
 	if (s->run_armed && s->now >= s->run_deadline && !s->finished) {
 		s->run_armed = false;
 		if (!s->ended)
@@ -632,6 +629,9 @@ void vigil_session_link_up(struct vigil_session *s, uint64_t now_ns)
 	if (!s->tl.link_up_ns)
 		s->tl.link_up_ns = ses_stamp(s);
 	s->ping_next = s->now;
+	/* the guest's silence counts from the link's start */
+	s->gst.heard_rt = ses_rt_now(s);
+	s->gst.ping_rt = 0;
 	emit_simple(s, VIGIL_EV_LINK_UP);
 }
 
@@ -640,6 +640,7 @@ void vigil_session_link_down(struct vigil_session *s, uint64_t now_ns)
 	ses_clock_in(s, now_ns);
 	vigil_asm_reset(s->as);
 	s->link_up = false;
+	isp_cancel_all(s);
 	s->c.link_downs++;
 	if (!s->ended && !s->finished && s->o.link_grace_ns) {
 		s->link_grace = true;
@@ -816,6 +817,7 @@ void vigil_session_opts_default(struct vigil_session_opts *o)
 	o->evidence_lines = 16;
 	o->anomaly_interval_ns = NSEC_PER_SEC;
 	o->clock_jump_ns = NSEC_PER_SEC;
+	o->inspect_rate_per_s = 8;
 }
 
 static int opts_check(const struct vigil_session_opts *o)
@@ -893,6 +895,7 @@ static void clocks_start(struct vigil_session *s, uint64_t now_ns)
 	s->prog_next = now_ns;
 	s->prog_period = o->progress_interval_ns;
 	s->anom_next = now_ns + o->anomaly_interval_ns;
+	isp_init(s);
 	if (o->boot_timeout_ns && o->mode == VIGIL_MODE_RUN) {
 		s->boot_armed = true;
 		s->boot_rt = now_ns + o->boot_timeout_ns; /* rt starts equal to host time */
@@ -939,5 +942,6 @@ void vigil_session_free(struct vigil_session *s)
 	free(s->tests);
 	scn_fini(&s->scn);
 	evd_fini(s);
+	isp_fini(s);
 	free(s);
 }

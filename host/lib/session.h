@@ -6,6 +6,8 @@
  * A session is split by behaviour: session.c (life cycle, clocks, feed and
  * tick, timeouts, link, pings, the progress probe, tracker events,
  * findings, the verdict), dispatch.c (frame type -> handler), scenario.c,
+ * inspect.c (INSPECT after a stall), classify.c (the stall classes),
+ * gstall.c (guest stalls), probe.c (the progress probe, host starvation),
  * watchdog.c, snapshot.c, evidence.c (lines that explain findings, kernel
  * trouble, the VMM's exit), counters.c (the counter table), verdict.c
  * (precedence, exit codes, summary) and json.c (rendering). Each module's
@@ -30,6 +32,8 @@
 #include "evidence.h"
 #include "findings.h"
 #include "flows.h"
+#include "gstall.h"
+#include "inspect.h"
 #include "scenario.h"
 #include "snapshot.h"
 #include "tracker.h"
@@ -49,14 +53,18 @@ struct ping_sent {
 struct prog_sample {
 	uint64_t rt_ns;
 	uint64_t cpu_ns;
+	uint64_t wait_ns; /* have_state: the vCPU threads' runqueue wait */
+	bool stopped;     /* have_state: a vCPU thread was stopped */
+	bool have_state;  /* from the vCPU state probe */
 };
 
 struct vigil_session {
 	struct vigil_session_opts o;
 	struct vigil_session_hooks h;
-	uint64_t t0;        /* creation time, host ns */
-	uint64_t now;       /* largest now_ns seen */
-	uint64_t last_next; /* deadline the last tick returned */
+	struct vigil_vcpu_state_probe vcpu_state; /* takes the progress probe's place when set */
+	uint64_t t0;                              /* creation time, host ns */
+	uint64_t now;                             /* largest now_ns seen */
+	uint64_t last_next;                       /* deadline the last tick returned */
 
 	/* runnable time: rt = now - stopped_total, frozen while the VM is
 	 * stopped or the host does not read (ses_held) */
@@ -100,6 +108,8 @@ struct vigil_session {
 	uint32_t stall_findings;
 
 	struct snap snap;
+	struct isp isp; /* INSPECT requests and stall classes */
+	struct gst gst; /* guest stalls */
 
 	/* pings */
 	uint64_t ping_next;
@@ -205,8 +215,40 @@ int ses_tx_send(struct vigil_session *s, uint16_t type, int plen);
 void ses_pings_forget(struct vigil_session *s);
 /* A PONG: 0 when it matched a PING in flight, 1 when not (counted). */
 int ses_pong(struct vigil_session *s, const struct vigil_pong *p);
+/* ---- probe.c: the progress probe and host starvation --------------------- */
+
+/* A probe is there (the vCPU state probe or the progress probe). */
+bool ses_probe_on(const struct vigil_session *s);
+/* Take one sample into the ring. */
+void ses_probe_sample(struct vigil_session *s);
 /* Beats came in: sample the probe often enough for the shortest deadline. */
 void ses_probe_fit(struct vigil_session *s);
+/*
+ * Did the host starve the guest in the recent part of a silence that began
+ * at runnable time since_rt and has now lasted dl_ns (see probe.c)? The
+ * _timeout form also counts a host that gave the vCPUs less than they
+ * waited for (overload), for the boot and watchdog timeouts.
+ */
+bool ses_host_starved(struct vigil_session *s, uint64_t since_rt, uint64_t dl_ns);
+bool ses_host_starved_timeout(struct vigil_session *s, uint64_t since_rt, uint64_t dl_ns);
+/*
+ * A timeout of len_ns that began at since_rt fires: when the host starved
+ * the guest meanwhile (the _timeout rule), record HOST_STARVED with text,
+ * fatal, before the timeout's own finding (which it outranks: the primary,
+ * exit 121). Its id, 0 when the host did not starve it.
+ */
+uint32_t ses_timeout_starved(struct vigil_session *s, uint64_t since_rt, uint64_t len_ns,
+			     const char *text);
+
+/* ---- session.c: stall classes ------------------------------------------- */
+
+/*
+ * A class was found (info->cls): the finding with id finding (0: none kept)
+ * gets it and its samples, with the sampled stack as evidence, and
+ * STALL_CLASSIFIED is emitted.
+ */
+void ses_stall_classified(struct vigil_session *s, uint32_t finding,
+			  const struct vigil_stall_info *info);
 
 /* ---- verdict.c --------------------------------------------------------- */
 

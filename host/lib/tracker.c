@@ -152,7 +152,7 @@ static void slot_forget(struct trk *t, uint32_t s)
 		ix_delete(t, pos);
 	if (sl->heap_pos != TRK_NOPOS)
 		heap_remove(t, sl->heap_pos);
-	if (sl->stalled)
+	if (sl->stalled == TRK_STALLED)
 		t->st.stalled--;
 	sl->pid = 0;
 	sl->stalled = 0;
@@ -217,6 +217,22 @@ uint64_t trk_deadline(const struct trk *t, uint32_t deadline_ms)
 	return dl;
 }
 
+/*
+ * The agent's own beat keeps the deadline it declares: the user's
+ * threshold and clamps are for processes (a 0 still means the threshold).
+ */
+static uint64_t pid_deadline(const struct trk *t, const struct vigil_beat *b)
+{
+	if (b->pid == t->agent_pid && b->deadline_ms)
+		return (uint64_t)b->deadline_ms * 1000000u;
+	return trk_deadline(t, b->deadline_ms);
+}
+
+void trk_set_agent(struct trk *t, uint32_t pid)
+{
+	t->agent_pid = pid;
+}
+
 static enum trk_result trk_insert(struct trk *t, const struct vigil_beat *b, uint64_t now_ns)
 {
 	uint32_t s;
@@ -248,7 +264,7 @@ static enum trk_result trk_insert(struct trk *t, const struct vigil_beat *b, uin
 	sl->heap_pos = TRK_NOPOS;
 	sl->last_nonce = b->nonce;
 	sl->last_ns = now_ns;
-	sl->dl_ns = trk_deadline(t, b->deadline_ms);
+	sl->dl_ns = pid_deadline(t, b);
 	sl->deadline_ns = now_ns + sl->dl_ns;
 	if (sl->dl_ns < t->min_dl_ns)
 		t->min_dl_ns = sl->dl_ns;
@@ -328,14 +344,16 @@ enum trk_result trk_beat(struct trk *t, const struct vigil_beat *b, uint64_t now
 	uint64_t silence = now_ns - sl->last_ns;
 
 	sl->last_ns = now_ns;
-	sl->dl_ns = trk_deadline(t, b->deadline_ms); /* each beat declares it anew */
+	sl->dl_ns = pid_deadline(t, b); /* each beat declares it anew */
 	sl->deadline_ns = now_ns + sl->dl_ns;
 	if (sl->dl_ns < t->min_dl_ns)
 		t->min_dl_ns = sl->dl_ns;
 	if (sl->stalled) {
+		if (sl->stalled == TRK_STALLED) {
+			t->st.stalled--;
+			t->st.recoveries++;
+		}
 		sl->stalled = 0;
-		t->st.stalled--;
-		t->st.recoveries++;
 		heap_push(t, s, sl->deadline_ns);
 		if (t->cb)
 			t->cb(t->cb_ctx, TRK_EV_RECOVERY, sl, now_ns, silence);
@@ -361,9 +379,12 @@ uint64_t trk_expire(struct trk *t, uint64_t now_ns)
 			continue;
 		}
 		heap_remove(t, 0);
-		sl->stalled = 1;
-		t->st.stalled++;
-		t->st.stalls++;
+		/* the agent's silence is no process stall: not counted */
+		sl->stalled = sl->pid == t->agent_pid ? TRK_STALLED_AGENT : TRK_STALLED;
+		if (sl->stalled == TRK_STALLED) {
+			t->st.stalled++;
+			t->st.stalls++;
+		}
 		if (t->cb)
 			t->cb(t->cb_ctx, TRK_EV_STALL, sl, now_ns, now_ns - sl->last_ns);
 	}

@@ -33,6 +33,8 @@
 #define TRK_EVICT_FACTOR      10u          /* evictable when silent > 10 x threshold */
 #define TRK_NOPOS             UINT32_MAX
 #define TRK_MAX_PROBE_BUDGET  64u
+#define TRK_STALLED           1u /* trk_slot.stalled: a process's stall, counted */
+#define TRK_STALLED_AGENT     2u /* the agent's own beat overdue: not counted */
 
 struct trk_opts {
 	uint32_t capacity;     /* 1..VIGIL_TRACKER_MAX_CAPACITY */
@@ -58,7 +60,8 @@ struct trk_slot {
 	uint32_t app_payload; /* last beat's */
 	uint16_t status;      /* last beat's */
 	uint8_t origin;       /* pinned by the first beat */
-	uint8_t stalled;      /* 1 from STALL until the next accepted beat */
+	uint8_t stalled;      /* TRK_STALLED (or _AGENT: the agent's own beat, not counted)
+				 from STALL until the next accepted beat; 0 otherwise */
 };
 
 /* What trk_beat() did with a record. */
@@ -113,6 +116,8 @@ struct trk {
 	uint32_t free_n;
 	uint32_t evict_cursor; /* next slot the eviction scan looks at */
 	uint64_t min_dl_ns;    /* shortest threshold any beat gave a pid; UINT64_MAX none */
+	uint32_t agent_pid;    /* the agent's own beat (0: unknown): its deadline is its own,
+				  its stalls and recoveries are not counted as a process's */
 	trk_event_fn cb;
 	void *cb_ctx;
 	struct vigil_tracker_counters st;
@@ -170,6 +175,14 @@ uint64_t trk_deadline(const struct trk *t, uint32_t deadline_ms);
  * session's token bucket was empty). Other results are ignored.
  */
 void trk_drop(struct trk *t, enum trk_result why, uint64_t records);
+
+/*
+ * pid is the agent's own beat (0: none known). Its beats keep the deadline
+ * they declare, unclamped; its silence still comes through the callback as
+ * TRK_EV_STALL / TRK_EV_RECOVERY (the receiver treats it as the guest's),
+ * but is not counted in stalls and recoveries.
+ */
+void trk_set_agent(struct trk *t, uint32_t pid);
 
 /* The stall just reported through the callback was classified HOST_STARVED
  * by its receiver (the tracker only counts it). */

@@ -25,13 +25,14 @@ static const char *const outcome_names[VIGIL_OUTCOME__COUNT] = {
 	[VIGIL_OUTCOME_HARNESS_ERROR] = "HARNESS_ERROR",
 	[VIGIL_OUTCOME_KERNEL_TROUBLE] = "KERNEL_TROUBLE",
 	[VIGIL_OUTCOME_QEMU_EXITED] = "QEMU_EXITED",
+	[VIGIL_OUTCOME_GUEST_STALL] = "GUEST_STALL",
 };
 
 /*
  * Precedence, highest first. The guest's own evidence of what went wrong
  * comes first (a panic, then kernel trouble that fail_on made fatal, the
- * scheduler's exit, a stall, with host starvation above a plain stall
- * because it names the cause); then vigil's own failure and the VMM's
+ * scheduler's exit, a stall, with host starvation above a guest stall
+ * above a process stall: each names a wider cause); then vigil's own failure and the VMM's
  * death, which explain the timeouts and link loss that follow them; then
  * the timeouts, from the earliest phase; a workload's own failure last.
  */
@@ -45,10 +46,11 @@ static const int outcome_rank[VIGIL_OUTCOME__COUNT] = {
 	[VIGIL_OUTCOME_QEMU_EXITED] = 6,
 	[VIGIL_OUTCOME_HARNESS_ERROR] = 7,
 	[VIGIL_OUTCOME_PROCESS_STALL] = 8,
-	[VIGIL_OUTCOME_HOST_STARVED] = 9,
-	[VIGIL_OUTCOME_SCHED_EXIT] = 10,
-	[VIGIL_OUTCOME_KERNEL_TROUBLE] = 11,
-	[VIGIL_OUTCOME_GUEST_CRASH] = 12,
+	[VIGIL_OUTCOME_GUEST_STALL] = 9,
+	[VIGIL_OUTCOME_HOST_STARVED] = 10,
+	[VIGIL_OUTCOME_SCHED_EXIT] = 11,
+	[VIGIL_OUTCOME_KERNEL_TROUBLE] = 12,
+	[VIGIL_OUTCOME_GUEST_CRASH] = 13,
 };
 
 const char *vigil_outcome_name(enum vigil_outcome o)
@@ -94,6 +96,7 @@ int vigil_verdict_exit_code(const struct vigil_verdict *v)
 	case VIGIL_OUTCOME_SCHED_EXIT:
 		return 120;
 	case VIGIL_OUTCOME_PROCESS_STALL:
+	case VIGIL_OUTCOME_GUEST_STALL:
 	case VIGIL_OUTCOME_HOST_STARVED:
 		return 121;
 	case VIGIL_OUTCOME_WATCHDOG_TIMEOUT:
@@ -148,6 +151,107 @@ __attribute__((format(printf, 2, 3))) static void sb_printf(struct sbuf *b, cons
 		b->len += (size_t)n;
 }
 
+/* "+0", "+0.25 ms", "+99 ms": a schedstat delta. */
+static void sb_delta(struct sbuf *b, uint64_t a, uint64_t z)
+{
+	double ms = z > a ? (double)(z - a) / 1e6 : 0;
+
+	if (z <= a)
+		sb_printf(b, "+0");
+	else if (ms < 1)
+		sb_printf(b, "+%.2f ms", ms);
+	else
+		sb_printf(b, "+%.0f ms", ms);
+}
+
+static void sb_policy(struct sbuf *b, uint32_t policy)
+{
+	const char *name = vigil_sched_policy_name(policy);
+
+	if (name)
+		sb_printf(b, "policy %s", name);
+	else
+		sb_printf(b, "policy %u", policy);
+}
+
+/* The class in words, from the samples (docs/verdict.md, "Stall classes"). */
+static void summary_class(struct sbuf *b, const struct vigil_stall_info *in)
+{
+	const struct vigil_process_sample *a = &in->sample[0];
+	const struct vigil_process_sample *z = &in->sample[in->n_samples - 1];
+	double ms = (double)in->sampled_ns / 1e6;
+
+	switch (in->cls) {
+	case VIGIL_STALL_RUNNABLE:
+	case VIGIL_STALL_RUNNING:
+		sb_printf(b, "%s in the %.0f ms sampled (wait ",
+			  in->cls == VIGIL_STALL_RUNNABLE ? "runnable, not scheduled"
+							  : "running, not beating",
+			  ms);
+		sb_delta(b, a->wait_ns, z->wait_ns);
+		sb_printf(b, ", run ");
+		sb_delta(b, a->run_ns, z->run_ns);
+		sb_printf(b, ") on cpu %u, ", z->last_cpu);
+		sb_policy(b, z->policy);
+		break;
+	case VIGIL_STALL_BLOCKED:
+		sb_printf(b, "blocked in the kernel (%c)%s%s", z->state, z->wchan[0] ? " in " : "",
+			  z->wchan);
+		break;
+	case VIGIL_STALL_SLEEPING:
+		sb_printf(b, "sleeping (%c)%s%s: it stopped beating on its own", z->state,
+			  z->wchan[0] ? " in " : "", z->wchan);
+		break;
+	case VIGIL_STALL_STOPPED:
+		sb_printf(b, "stopped (%c) by a signal or a tracer", z->state);
+		break;
+	case VIGIL_STALL_GONE:
+		sb_printf(b, "gone: it exited without a STOPPING beat");
+		break;
+	default:
+		if (z->status)
+			sb_printf(b, "not classified: the agent answered %d", z->status);
+		else
+			sb_printf(b, "not classified: state %c", z->state ? z->state : '?');
+		break;
+	}
+}
+
+/* "process 84 (worker) stalled 1.2 s: stopped (T) by a signal or a tracer" */
+static void summary_stall(struct sbuf *b, const struct vigil_finding *p)
+{
+	const struct vigil_stall_info *in = p->stall;
+	const char *comm = "";
+
+	if (!in || !in->n_samples || p->outcome != VIGIL_OUTCOME_PROCESS_STALL) {
+		sb_printf(b, "%s %u silent for %.3f s: %s", p->pid ? "pid" : "the guest", p->pid,
+			  (double)p->silence_ns / 1e9, p->detail);
+		return;
+	}
+	for (uint32_t i = 0; i < in->n_samples; i++)
+		if (in->sample[i].comm[0])
+			comm = in->sample[i].comm;
+	sb_printf(b, "process %u%s%s%s stalled %.1f s: ", p->pid, comm[0] ? " (" : "", comm,
+		  comm[0] ? ")" : "", (double)p->silence_ns / 1e9);
+	summary_class(b, in);
+}
+
+/* "the guest stalled 2.1 s: the agent ... (3 process stalls folded in: 84, 85, 86)" */
+static void summary_guest_stall(struct sbuf *b, const struct vigil_finding *p)
+{
+	const struct vigil_stall_info *in = p->stall;
+	uint32_t shown;
+
+	sb_printf(b, "the guest stalled %.1f s: %s", (double)p->silence_ns / 1e9, p->detail);
+	if (!in || !in->folded)
+		return;
+	sb_printf(b, " (%u process stall%s folded in: ", in->folded, in->folded == 1 ? "" : "s");
+	shown = in->folded < VIGIL_FOLDED_MAX ? in->folded : VIGIL_FOLDED_MAX;
+	for (uint32_t i = 0; i < shown; i++)
+		sb_printf(b, "%s%u", i ? ", " : "", in->folded_pids[i]);
+	sb_printf(b, "%s)", in->folded > shown ? ", ..." : "");
+}
+
 /* What the outcome's finding says (PASS: the workload's exit). */
 static void summary_what(struct sbuf *b, const struct vigil_verdict *v)
 {
@@ -172,8 +276,12 @@ static void summary_what(struct sbuf *b, const struct vigil_verdict *v)
 		break;
 	case VIGIL_OUTCOME_PROCESS_STALL:
 	case VIGIL_OUTCOME_HOST_STARVED:
-		sb_printf(b, "pid %u silent for %.3f s: %s", p ? p->pid : 0,
-			  p ? (double)p->silence_ns / 1e9 : 0.0, detail);
+		if (p)
+			summary_stall(b, p);
+		break;
+	case VIGIL_OUTCOME_GUEST_STALL:
+		if (p)
+			summary_guest_stall(b, p);
 		break;
 	case VIGIL_OUTCOME_KERNEL_TROUBLE:
 		sb_printf(b, "kernel %s: %s",
@@ -196,7 +304,7 @@ static void summary_what(struct sbuf *b, const struct vigil_verdict *v)
 static bool is_stall(const struct vigil_finding *f)
 {
 	return f->outcome == VIGIL_OUTCOME_PROCESS_STALL ||
-	       f->outcome == VIGIL_OUTCOME_HOST_STARVED;
+	       f->outcome == VIGIL_OUTCOME_HOST_STARVED || f->outcome == VIGIL_OUTCOME_GUEST_STALL;
 }
 
 /* "2 stalls (pid 84, recovered after 2.10 s; pid 90, not recovered)" */
@@ -215,8 +323,13 @@ static void summary_stalls(struct sbuf *b, const struct vigil_verdict *v, const 
 
 		if (f->fatal || !is_stall(f))
 			continue;
-		sb_printf(b, "%spid %u%s, ", shown++ ? "; " : "", f->pid,
-			  f->outcome == VIGIL_OUTCOME_HOST_STARVED ? ", host starved" : "");
+		if (f->outcome == VIGIL_OUTCOME_GUEST_STALL)
+			sb_printf(b, "%sthe guest, ", shown++ ? "; " : "");
+		else
+			sb_printf(b, "%spid %u%s%s%s, ", shown++ ? "; " : "", f->pid,
+				  f->outcome == VIGIL_OUTCOME_HOST_STARVED ? ", host starved" : "",
+				  f->stall_class ? ", " : "",
+				  f->stall_class ? vigil_stall_class_name(f->stall_class) : "");
 		if (f->recovered_ns)
 			sb_printf(b, "recovered after %.2f s",
 				  (double)f->recovery_silence_ns / 1e9);

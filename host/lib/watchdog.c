@@ -94,6 +94,8 @@ void wdg_check(struct vigil_session *s, uint64_t now_rt)
 	s->wdg.armed = false;
 	if (s->ended)
 		return;
+	ses_timeout_starved(s, now_rt - s->o.workload_duration_ns, s->o.workload_duration_ns,
+			    "the vCPUs waited for the host's CPUs before the watchdog timeout");
 	id = ses_finding_text(s, VIGIL_OUTCOME_WATCHDOG_TIMEOUT,
 			      "the workload ran past its duration", true);
 	evd_output(s, id);

@@ -194,8 +194,30 @@ static int progress_sample(void *ctx, uint64_t *cpu_ns)
 	return 0;
 }
 
+/* The PROGRESS record of a state sample: 32 bytes, flag bit 0 stopped,
+ * bit 1 the wait time is there (record.h). */
+static int progress_state(void *ctx, struct vigil_vcpu_state *st)
+{
+	struct vigil_guest *g = ctx;
+	uint8_t buf[32] = { 0 };
+	struct vigil_vcpu_state v = { 0 };
+	int res = g->cfg.ops->vcpu_state(g->cfg.be, &v);
+
+	vigil_put32(buf, (uint32_t)res);
+	vigil_put32(buf + 4,
+		    VIGIL_REC_PROGRESS_WAIT | (v.stopped ? VIGIL_REC_PROGRESS_STOPPED : 0));
+	vigil_put64(buf + 8, v.cpu_ns);
+	vigil_put64(buf + 16, v.wait_ns);
+	rec(g, VIGIL_REC_PROGRESS, vigil_loop_now(g->loop), buf, sizeof(buf));
+	if (res < 0)
+		return res;
+	*st = v;
+	return 0;
+}
+
 static int session_start(struct vigil_guest *g, uint64_t t0)
 {
+	struct vigil_vcpu_state_probe sp = { progress_state, g };
 	struct vigil_session_hooks h = {
 		.sink = { on_event, g },
 		.writer = { guest_write, g },
@@ -214,7 +236,10 @@ static int session_start(struct vigil_guest *g, uint64_t t0)
 	g->saw_exit = g->interrupted = false;
 	g->rx_bytes = g->first_byte_ns = 0;
 	g->link_up = false;
-	return vigil_session_new(&g->sopts, &h, t0, &g->s);
+	e = vigil_session_new(&g->sopts, &h, t0, &g->s);
+	if (e == 0 && g->cfg.ops->vcpu_state)
+		e = vigil_session_set_vcpu_state_probe(g->s, &sp);
+	return e;
 }
 
 /* ---- the port ------------------------------------------------------------------ */

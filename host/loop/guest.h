@@ -71,6 +71,9 @@ struct vigil_guest_ops {
 	int (*snapshot)(void *be, uint32_t kind, struct vigil_str tag, uint32_t id);
 	/* vCPU CPU time, as vigil_progress_probe.sample. NULL: unknown. */
 	int (*vcpu_sample)(void *be, uint64_t *cpu_ns);
+	/* vCPU CPU and wait time and stopped state, as vigil_vcpu_state_probe;
+	 * used instead of vcpu_sample when set. NULL: not known. */
+	int (*vcpu_state)(void *be, struct vigil_vcpu_state *st);
 	/* Free the backend (the guest is being freed). NULL ok. */
 	void (*free)(void *be);
 };

@@ -42,7 +42,7 @@ enum vigil_rec_kind {
 	VIGIL_REC_HARNESS_ERROR,  /* message */
 	VIGIL_REC_SNAPSHOT_START, /* i32 result of the provider's start() */
 	VIGIL_REC_SNAPSHOT_DONE,  /* u32 id, i32 status, detail */
-	VIGIL_REC_PROGRESS,       /* i32 result, u32 0, u64 cpu_ns */
+	VIGIL_REC_PROGRESS,       /* i32 result, u32 flags, u64 cpu_ns[, u64 wait_ns] */
 	VIGIL_REC_SHUTDOWN,       /* a SHUTDOWN was requested */
 	VIGIL_REC_FINISH,         /* the run ended here */
 	VIGIL_REC_TICK,           /* vigil_session_tick was called */
@@ -50,6 +50,11 @@ enum vigil_rec_kind {
 	VIGIL_REC_HOST_PAUSED,    /* u8 1: the host stopped reading the guest, 0: reads again */
 	VIGIL_REC__COUNT,
 };
+
+/* PROGRESS flags. A 16-byte record (flags 0) is a CPU-time sample; a
+ * 32-byte one with PROGRESS_WAIT adds the runqueue wait (vCPU state probe). */
+#define VIGIL_REC_PROGRESS_STOPPED 1u /* a vCPU thread was stopped */
+#define VIGIL_REC_PROGRESS_WAIT    2u /* wait_ns follows cpu_ns */
 
 struct vigil_rec_writer {
 	FILE *f;

@@ -51,6 +51,24 @@ static void test_fake_proc(void **state)
 	assert_int_equal(vigil_vcpu_sample(&p, &ns), 0);
 	assert_int_equal(ns, 7000);
 	assert_int_equal(p.rescans, 2);
+	/* the wait times and a stopped vCPU thread */
+	{
+		struct vigil_vcpu_state st;
+
+		put_task(d, 4243, "CPU 0/TCG\n", "5000 70 6\n");
+		assert_int_equal(
+		    tu_write_str(d, "4242/task/4244/stat", "4244 (CPU 1/TCG) T 1 2 3 4 5\n"), 0);
+		assert_int_equal(
+		    tu_write_str(d, "4242/task/4243/stat", "4243 (CPU 0/TCG) R 1 2 3 4 5\n"), 0);
+		assert_int_equal(vigil_vcpu_state(&p, &st), 0);
+		assert_int_equal(st.cpu_ns, 7000);
+		assert_int_equal(st.wait_ns, 75);
+		assert_true(st.stopped);
+		assert_int_equal(
+		    tu_write_str(d, "4242/task/4244/stat", "4244 (CPU 1/TCG) S 1 2 3 4 5\n"), 0);
+		assert_int_equal(vigil_vcpu_state(&p, &st), 0);
+		assert_false(st.stopped);
+	}
 	/* garbage in schedstat */
 	put_task(d, 4243, "CPU 0/TCG\n", "abc\n");
 	assert_int_equal(vigil_vcpu_sample(&p, &ns), -EBADMSG);

@@ -9,7 +9,12 @@
  * snapshot completion, console lines, kernel trouble lines (console or
  * DMESG, from a small table of real report lines, so dedupe, OOM merging
  * and the per-kind bound are reached), crash, harness error and the VMM's
- * exit. Every event is rendered to JSON and so is the verdict. Invariants
+ * exit; a HELLO that offers INSPECT (and names an agent pid), and
+ * PROCESS_REPORTs that answer the INSPECTs the session sent (or match
+ * none), with fuzzer-chosen states and counters, so stall classes, request
+ * matching, guest stalls and their folding are reached; the vCPU state
+ * probe in place of the progress probe on some inputs. Every event is
+ * rendered to JSON and so is the verdict. Invariants
  * checked: the tracker counts stay within capacity, stalls = recoveries +
  * stalled + forgotten-while-stalled is never negative, finish() is
  * idempotent, the exit code is one the documentation lists, the primary
@@ -35,6 +40,11 @@ struct ctx {
 	struct vigil_session *s;
 	uint32_t last_snap;
 	int snap_ret;
+	uint64_t now;               /* the fake clock */
+	uint32_t seq;               /* the guest's frame counter */
+	struct vigil_inspect rq[8]; /* the last INSPECTs sent */
+	uint32_t n_rq;
+	uint64_t cpu, wait; /* the fake vCPUs */
 };
 
 static void sink(void *c, const struct vigil_event *ev)
@@ -48,9 +58,14 @@ static void sink(void *c, const struct vigil_event *ev)
 
 static int writer(void *c, const uint8_t *buf, size_t len)
 {
-	(void)c;
+	struct ctx *x = c;
+	struct vigil_frame_hdr h = { 0 };
+
 	CHECK(len >= VIGIL_WIRE_HDR_LEN);
-	CHECK(vigil_frame_hdr_decode(buf, len, &(struct vigil_frame_hdr){ 0 }) == 0);
+	CHECK(vigil_frame_hdr_decode(buf, len, &h) == 0);
+	if (h.type == VIGIL_MSG_INSPECT)
+		CHECK(vigil_inspect_decode(buf + VIGIL_WIRE_HDR_LEN, h.len,
+					   &x->rq[x->n_rq++ % 8]) == 0);
 	return 0;
 }
 
@@ -131,11 +146,177 @@ static int progress(void *c, uint64_t *cpu)
 	return 0;
 }
 
+static int vcpu_state(void *c, struct vigil_vcpu_state *st)
+{
+	struct ctx *x = c;
+
+	st->cpu_ns = x->cpu;
+	st->wait_ns = x->wait;
+	st->stopped = (x->cpu & 3) == 3;
+	return 0;
+}
+
+static void send(struct ctx *x, uint16_t type, int plen, uint32_t seq, uint64_t now)
+{
+	int n;
+
+	if (plen < 0)
+		return;
+	n = vigil_frame_seal(frame, sizeof(frame), type, seq, (size_t)plen);
+	if (n > 0)
+		vigil_session_feed(x->s, frame, (size_t)n, now);
+}
+
+/* HELLO offering INSPECT or not, naming an agent pid (2 + arg / 4) or none. */
+static void hello_op(struct ctx *x, uint8_t arg, uint64_t now, uint32_t *seq)
+{
+	struct vigil_hello h = { .proto_version = 1,
+				 .capabilities = arg & 1 ? VIGIL_CAP_INSPECT : 0,
+				 .agent_version = VIGIL_STR("f"),
+				 .kernel_release = VIGIL_STR("k"),
+				 .hostname = VIGIL_STR("h") };
+	uint8_t *pl = frame + VIGIL_WIRE_HDR_LEN;
+	size_t cap = sizeof(frame) - VIGIL_WIRE_HDR_LEN;
+
+	send(x, VIGIL_MSG_HELLO,
+	     arg & 2 ? vigil_hello_encode_agent_pid(pl, cap, &h, 2u + arg / 4u)
+		     : vigil_hello_encode(pl, cap, &h),
+	     arg & 4 ? 0 : (*seq)++, now);
+}
+
+/* A PROCESS_REPORT for a recent INSPECT (or an id none sent), its sample
+ * from the input: state, status and counters. */
+static void report_op(struct ctx *x, const uint8_t *d, size_t len, uint64_t now, uint32_t *seq)
+{
+	static const char states[] = "RSDTtZXIP?";
+	static const int32_t statuses[] = { 0, 0, 0, 0, -3, -13, -16, -5 };
+	struct vigil_process_report r = { .comm = VIGIL_STR("w"),
+					  .wchan = VIGIL_STR("do_nanosleep"),
+					  .stack = VIGIL_STR("[<0>] a\n[<0>] b\n") };
+	uint8_t b[8] = { 0 };
+
+	memcpy(b, d, len < 8 ? len : 8);
+	if (x->n_rq && !(b[0] & 0x80)) {
+		r.request_id = x->rq[b[0] % (x->n_rq < 8 ? x->n_rq : 8)].request_id;
+		r.pid = x->rq[b[0] % (x->n_rq < 8 ? x->n_rq : 8)].pid + (b[1] == 0xff);
+	} else {
+		r.request_id = 1u + b[0];
+		r.pid = 2u + b[1];
+	}
+	r.status = statuses[b[2] % 8];
+	r.state = (uint8_t)states[b[3] % (sizeof(states) - 1)];
+	r.policy = b[4] % 9;
+	r.run_ns = (uint64_t)b[5] * 1000000;
+	r.wait_ns = (uint64_t)b[6] * 1000000;
+	r.timeslices = b[7];
+	send(x, VIGIL_MSG_PROCESS_REPORT,
+	     vigil_process_report_encode(frame + VIGIL_WIRE_HDR_LEN,
+					 sizeof(frame) - VIGIL_WIRE_HDR_LEN, &r),
+	     (*seq)++, now);
+}
+
+/* A sealed frame of the type the first byte picks (a host-to-guest one from
+ * 0xf0 up), the rest its payload; op 2 tears it, op 3 makes a HELLO start
+ * an epoch. The bytes it took. */
+static size_t frame_op(struct ctx *x, uint8_t op, const uint8_t *d, size_t len)
+{
+	uint16_t type;
+	int n;
+
+	if (len < 1)
+		return 0;
+	type = d[0] % 0x14;
+	if (d[0] >= 0xf0)
+		type = (uint16_t)(0x8000 | (d[0] & 7));
+	memcpy(frame + VIGIL_WIRE_HDR_LEN, d + 1, len - 1);
+	n = vigil_frame_seal(frame, sizeof(frame), type,
+			     op == 3 && type == VIGIL_MSG_HELLO ? 0 : x->seq++, len - 1);
+	if (n > 0) {
+		if (op == 2 && len > 1)
+			frame[n - 1] ^= 1; /* torn */
+		vigil_session_feed(x->s, frame, (size_t)n, x->now);
+	}
+	return len;
+}
+
+/* One operation of the program: op, its argument, and the input bytes
+ * after them (len of them are its own if it takes any). The bytes it took. */
+static size_t run_op(struct ctx *x, uint8_t op, uint8_t arg, const uint8_t *d, size_t len)
+{
+	switch (op % 16) {
+	case 0: /* raw bytes */
+		vigil_session_feed(x->s, d, len, x->now);
+		return len;
+	case 1:
+	case 2:
+	case 3:
+		return frame_op(x, op, d, len);
+	case 4:
+		x->now += (uint64_t)arg * 100000;
+		x->cpu += (uint64_t)(arg & 0x0f) * 100000;
+		x->wait += (uint64_t)(arg >> 4) * 100000;
+		vigil_session_tick(x->s, x->now);
+		break;
+	case 5:
+		vigil_session_tick(x->s, x->now - arg); /* a regression */
+		break;
+	case 6:
+		if (arg & 1)
+			vigil_session_vm_stopped(x->s, x->now);
+		else
+			vigil_session_vm_resumed(x->s, x->now);
+		break;
+	case 7:
+		if (arg & 1)
+			vigil_session_link_down(x->s, x->now);
+		else
+			vigil_session_link_up(x->s, x->now);
+		break;
+	case 8:
+		vigil_session_snapshot_done(x->s, arg & 1 ? x->last_snap : arg, -(int)(arg % 5),
+					    "detail", x->now);
+		x->snap_ret = arg & 2 ? -5 : 0;
+		break;
+	case 9:
+		vigil_session_console_line(x->s, x->now, (const char *)d, len);
+		return len;
+	case 10:
+		if (arg == 0xc3)
+			vigil_session_guest_crashed(x->s, x->now, "panic");
+		else if (arg == 0xe4)
+			vigil_session_harness_error(x->s, x->now, "error");
+		else
+			vigil_session_request_shutdown(x->s, x->now);
+		break;
+	case 11:
+		x->now += (uint64_t)arg * 10000000;
+		vigil_session_tick(x->s, x->now);
+		break;
+	case 12:
+		kernel_op(x->s, arg, x->now, &x->seq);
+		break;
+	case 14:
+		hello_op(x, arg, x->now, &x->seq);
+		break;
+	case 15:
+		report_op(x, d, len, x->now, &x->seq);
+		return len;
+	case 13: /* the VMM's exit, its stderr from the input */
+		memcpy(frame, d, len);
+		frame[len] = 0;
+		vigil_session_vmm_exited(x->s, x->now, arg & 0x80 ? -1 : arg, arg & 0x1f,
+					 len ? (const char *)frame : NULL);
+		return len;
+	}
+
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ctx x = { 0 };
+	struct ctx x = { .now = 1000000000ull };
 	struct vigil_session_opts o;
 	struct vigil_session_hooks h = {
 		.sink = { sink, &x },
@@ -143,8 +324,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.snapshot = { snap, &x },
 		.progress = { progress, &x },
 	};
-	uint64_t now = 1000000000ull;
-	uint32_t seq = 0;
 	size_t i = 0;
 
 	vigil_session_opts_default(&o);
@@ -161,8 +340,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.fail_on = size & 4 ? (1u << VIGIL_KT_OOPS | 1u << VIGIL_KT_OOM) : 0;
 	o.mode = size & 8 ? VIGIL_MODE_WATCH : VIGIL_MODE_RUN;
 	o.ack_exit = size & 16; /* EXIT answered with SHUTDOWN, or not (attach) */
-	if (vigil_session_new(&o, &h, now, &x.s) < 0)
+	o.inspect_rate_per_s = size & 64 ? 2 : 8;
+	if (vigil_session_new(&o, &h, x.now, &x.s) < 0)
 		return 0;
+	if (size & 32) {
+		struct vigil_vcpu_state_probe sp = { vcpu_state, &x };
+
+		CHECK(vigil_session_set_vcpu_state_probe(x.s, &sp) == 0);
+	}
 	while (i + 2 <= size) {
 		uint8_t op = data[i++];
 		uint8_t arg = data[i++];
@@ -170,85 +355,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (len > size - i)
 			len = size - i;
-		switch (op % 14) {
-		case 0: /* raw bytes */
-			vigil_session_feed(x.s, data + i, len, now);
-			i += len;
-			break;
-		case 1:
-		case 2:
-		case 3: { /* a sealed frame: type from the next byte */
-			uint16_t type;
-
-			if (len < 1)
-				break;
-			type = data[i] % 0x14;
-			if (data[i] >= 0xf0)
-				type = (uint16_t)(0x8000 | (data[i] & 7));
-			memcpy(frame + VIGIL_WIRE_HDR_LEN, data + i + 1, len - 1);
-			int n = vigil_frame_seal(frame, sizeof(frame), type,
-						 op == 3 && type == VIGIL_MSG_HELLO ? 0 : seq++,
-						 len - 1);
-
-			if (n > 0) {
-				if (op == 2 && len > 1)
-					frame[n - 1] ^= 1; /* torn */
-				vigil_session_feed(x.s, frame, (size_t)n, now);
-			}
-			i += len;
-			break;
-		}
-		case 4:
-			now += (uint64_t)arg * 100000;
-			vigil_session_tick(x.s, now);
-			break;
-		case 5:
-			vigil_session_tick(x.s, now - arg); /* a regression */
-			break;
-		case 6:
-			if (arg & 1)
-				vigil_session_vm_stopped(x.s, now);
-			else
-				vigil_session_vm_resumed(x.s, now);
-			break;
-		case 7:
-			if (arg & 1)
-				vigil_session_link_down(x.s, now);
-			else
-				vigil_session_link_up(x.s, now);
-			break;
-		case 8:
-			vigil_session_snapshot_done(x.s, arg & 1 ? x.last_snap : arg,
-						    -(int)(arg % 5), "detail", now);
-			x.snap_ret = arg & 2 ? -5 : 0;
-			break;
-		case 9:
-			vigil_session_console_line(x.s, now, (const char *)data + i, len);
-			i += len;
-			break;
-		case 10:
-			if (arg == 0xc3)
-				vigil_session_guest_crashed(x.s, now, "panic");
-			else if (arg == 0xe4)
-				vigil_session_harness_error(x.s, now, "error");
-			else
-				vigil_session_request_shutdown(x.s, now);
-			break;
-		case 11:
-			now += (uint64_t)arg * 10000000;
-			vigil_session_tick(x.s, now);
-			break;
-		case 12:
-			kernel_op(x.s, arg, now, &seq);
-			break;
-		case 13: /* the VMM's exit, its stderr from the input */
-			memcpy(frame, data + i, len);
-			frame[len] = 0;
-			vigil_session_vmm_exited(x.s, now, arg & 0x80 ? -1 : arg, arg & 0x1f,
-						 len ? (const char *)frame : NULL);
-			i += len;
-			break;
-		}
+		i += run_op(&x, op, arg, data + i, len);
 		struct vigil_session_counters c;
 
 		vigil_session_counters(x.s, &c);
@@ -256,14 +363,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(c.tracker.stalled <= c.tracker.tracked);
 		CHECK(c.tracker.stalls >= c.tracker.recoveries + c.tracker.stalled);
 		CHECK(c.flows.in_table <= 16 && c.flows.open_now <= c.flows.in_table);
+		CHECK(c.inspect.reports <= c.inspect.sent);
+		CHECK(c.inspect.classified <= c.tracker.stalls);
+		CHECK(c.inspect.busy <= c.inspect.reports);
 	}
 
-	const struct vigil_verdict *v = vigil_session_finish(x.s, now);
+	const struct vigil_verdict *v = vigil_session_finish(x.s, x.now);
 	char *txt = NULL;
 	char line[256];
 	int code = vigil_verdict_exit_code(v);
 
-	CHECK(vigil_session_finish(x.s, now + 1) == v);
+	CHECK(vigil_session_finish(x.s, x.now + 1) == v);
 	CHECK(code >= 0 && code <= 127);
 	CHECK(v->n_scenarios <= 4 && v->n_tests <= 4);
 	verdict_check(v);

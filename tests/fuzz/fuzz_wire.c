@@ -10,6 +10,7 @@
  * oversize header, frame, or still held), decoded views stay inside the
  * payload, and a well-formed payload re-encodes to the same bytes.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,21 @@ static void first_decoders(const uint8_t *p, size_t len)
 		int n = vigil_hello_encode(reenc, sizeof(reenc), &h);
 		CHECK(n > 0 && (size_t)n <= len && memcmp(reenc, p, 2) == 0);
 		CHECK(memcmp(reenc + 4, p + 4, (size_t)n - 4) == 0);
+		/* vigil's addition: present exactly when 4 bytes follow hostname,
+		 * and it round-trips */
+		uint32_t apid = 0;
+		int has = vigil_hello_agent_pid(p, len, &apid);
+
+		CHECK(has == (len - (size_t)n >= 4));
+		if (has == 1) {
+			CHECK(vigil_hello_encode_agent_pid(reenc, sizeof(reenc), &h, apid) ==
+			      n + 4);
+			CHECK(memcmp(reenc + n, p + n, 4) == 0);
+		}
+	} else {
+		uint32_t apid;
+
+		CHECK(vigil_hello_agent_pid(p, len, &apid) == -EBADMSG);
 	}
 	(void)vigil_sys_rdy_decode(p, len);
 	if (vigil_beats_decode(p, len, &r) == 0) {

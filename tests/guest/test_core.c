@@ -51,6 +51,14 @@ static void test_hello_then_sys_rdy(void **state)
 	assert_int_equal(h.kernel_release.len, strlen(u.release));
 	assert_memory_equal(h.kernel_release.ptr, u.release, h.kernel_release.len);
 	assert_true(h.guest_boottime_ns > 0);
+	{
+		/* vigil's HELLO addition names the pid of the agent's own beat */
+		uint32_t apid = 0;
+
+		assert_int_equal(
+		    vigil_hello_agent_pid(rx_payload(&a->rx, 0), a->rx.f[0].len, &apid), 1);
+		assert_int_equal(apid, (uint32_t)a->pid);
+	}
 	/* The host says SHUTDOWN: the agent drains and exits 0. */
 	assert_int_equal(rx_send(a->host, VIGIL_MSG_SHUTDOWN, 0, "\0\0\0\0", 4), 0);
 	assert_int_equal(agent_fx_wait(a, 5000), 0);

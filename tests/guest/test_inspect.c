@@ -546,7 +546,7 @@ static void test_inspector_answers(void **state)
 
 	(void)state;
 	ifx_init(&x);
-	assert_int_equal(inspector_start(&in, "/proc"), 0);
+	assert_int_equal(inspector_start(&in, "/proc", 0), 0);
 	assert_int_equal(inspector_request(&in, &rq, &x.c), 0);
 	assert_int_equal(collect_when_ready(&in, &x.c), 1);
 	assert_int_equal(reports(&x, r, 4), 1);
@@ -603,7 +603,7 @@ static void test_inspector_busy(void **state)
 	(void)state;
 	ifx_init(&x);
 	fifo_tree(root, sizeof(root), fifo, sizeof(fifo));
-	assert_int_equal(inspector_start(&in, root), 0);
+	assert_int_equal(inspector_start(&in, root, 0), 0);
 	/* Four in flight, the worker stuck in the first; the fifth is
 	 * answered at once, without waiting for any of them. */
 	t0 = rx_now_ms();
@@ -667,7 +667,7 @@ static void test_inspector_stop_stuck(void **state)
 	(void)state;
 	ifx_init(&x);
 	fifo_tree(root, sizeof(root), fifo, sizeof(fifo));
-	assert_int_equal(inspector_start(&in, root), 0);
+	assert_int_equal(inspector_start(&in, root, 0), 0);
 	assert_int_equal(inspector_request(&in, &rq, &x.c), 0);
 	for (int i = 0; i < 500 && !sampling; i++) {
 		pthread_mutex_lock(&in.mu);

@@ -209,6 +209,8 @@ static void test_anomaly_names(void **state)
 		"clock_regressions",
 		"clock_forward_jumps",
 		"strings_truncated",
+		"inspect_refused",
+		"inspect_infos_dropped",
 	};
 
 	(void)state;

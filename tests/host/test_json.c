@@ -607,7 +607,7 @@ static void test_verdict_counters_from_table(void **state)
 				assert_int_equal(json_object_get_uint64(counter_at(o, &d[i], e)),
 						 1000 * (i + 1) + e);
 	assert_string_equal(keys(get(o, "counters"), buf, sizeof(buf)),
-			    "stream,types,session,kernel_trouble,tracker");
+			    "stream,types,session,kernel_trouble,tracker,inspect");
 	for (size_t g = 0; g < sizeof(order) / sizeof(order[0]); g++)
 		assert_string_equal(keys(get(get(o, "counters"), order[g][0]), buf, sizeof(buf)),
 				    order[g][1]);

@@ -852,10 +852,44 @@ static void test_session_operations(void **state)
 	trk_free(t);
 }
 
+/* The agent's own beat: its declared deadline unclamped, its stall reported
+ * through the callback but counted neither in stalls nor in stalled; a new
+ * agent pid leaves the old slot's accounting consistent. */
+static void test_agent_pid(void **state)
+{
+	struct trk_opts o = opts(16);
+	struct evlog l = { 0 };
+	struct trk *t;
+	struct vigil_beat a = beat(50, 1), p = beat(60, 1);
+
+	(void)state;
+	o.dl_max_ns = 2 * S; /* the user's clamp: not the agent's */
+	assert_int_equal(trk_new(&o, on_ev, &l, &t), 0);
+	trk_set_agent(t, 50);
+	a.deadline_ms = 3000;
+	p.deadline_ms = 3000;
+	trk_beat(t, &a, 0);
+	trk_beat(t, &p, 0);
+	assert_int_equal(trk_find(t, 50)->dl_ns, 3 * S);
+	assert_int_equal(trk_find(t, 60)->dl_ns, 2 * S);
+	trk_expire(t, 3 * S);
+	assert_int_equal(l.n[TRK_EV_STALL], 2);
+	assert_int_equal(trk_counters(t)->stalls, 1);
+	assert_int_equal(trk_counters(t)->stalled, 1);
+	trk_set_agent(t, 70); /* a new epoch's agent */
+	a.nonce = 2;
+	trk_beat(t, &a, 4 * S);
+	assert_int_equal(l.n[TRK_EV_RECOVERY], 1);
+	assert_int_equal(trk_counters(t)->recoveries, 0);
+	assert_int_equal(trk_counters(t)->stalled, 1);
+	trk_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nonce_order),
+		cmocka_unit_test(test_agent_pid),
 		cmocka_unit_test(test_nonce_wrap),
 		cmocka_unit_test(test_origin_namespace_pinning),
 		cmocka_unit_test(test_stopping_forgets),

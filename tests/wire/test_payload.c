@@ -79,6 +79,38 @@ static void test_hello(void **state)
 	assert_int_equal(vigil_hello_encode(pl, (size_t)n - 1, &in), -ENOBUFS);
 }
 
+/* vigil's addition: the agent's own pid after hostname, ignored by the
+ * plain decoder, absent (0) in an older agent's HELLO. */
+static void test_hello_agent_pid(void **state)
+{
+	struct vigil_hello in = {
+		.proto_version = 1,
+		.agent_version = VIGIL_STR("a"),
+		.kernel_release = VIGIL_STR("k"),
+		.hostname = VIGIL_STR("h"),
+	}, out;
+	uint32_t pid = 7;
+	int n, m;
+
+	(void)state;
+	n = vigil_hello_encode(pl, sizeof(pl), &in);
+	assert_int_equal(vigil_hello_agent_pid(pl, (size_t)n, &pid), 0);
+	assert_int_equal(pid, 7); /* untouched when absent */
+	m = vigil_hello_encode_agent_pid(pl, sizeof(pl), &in, 4242);
+	assert_int_equal(m, n + 4);
+	assert_int_equal(vigil_hello_decode(pl, (size_t)m, &out), 0);
+	assert_true(str_eq(out.hostname, "h", 1));
+	assert_int_equal(vigil_hello_agent_pid(pl, (size_t)m, &pid), 1);
+	assert_int_equal(pid, 4242);
+	/* 1..3 bytes after hostname: not the addition; more: ignored */
+	for (int k = 1; k < 4; k++)
+		assert_int_equal(vigil_hello_agent_pid(pl, (size_t)n + (size_t)k, &pid), 0);
+	assert_int_equal(vigil_hello_agent_pid(pl, (size_t)m + 9, &pid), 1);
+	assert_int_equal(vigil_hello_agent_pid(pl, 15, &pid), -EBADMSG);
+	assert_int_equal(vigil_hello_encode_agent_pid(pl, (size_t)m - 1, &in, 1), -ENOBUFS);
+	assert_int_equal(vigil_hello_encode_agent_pid(pl, (size_t)n - 1, &in, 1), -ENOBUFS);
+}
+
 static void test_strings_limit(void **state)
 {
 	struct vigil_str s;
@@ -792,6 +824,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hello),
+		cmocka_unit_test(test_hello_agent_pid),
 		cmocka_unit_test(test_strings_limit),
 		cmocka_unit_test(test_sys_rdy_shutdown),
 		cmocka_unit_test(test_beats),

@@ -430,6 +430,15 @@ struct vigil_process_report {
  * is wrong for the type. Strings and record runs point into the payload.
  */
 VIGIL_API int vigil_hello_decode(const uint8_t *p, size_t len, struct vigil_hello *out);
+/*
+ * vigil's addition to HELLO (docs/wire.md, "HELLO: the agent's own pid"):
+ * a u32 right after hostname, the pid the agent beats for itself (0: it
+ * does not). Receivers that do not know it ignore it, as they ignore any
+ * bytes after a layout's last field. Returns 1 and *pid when present, 0
+ * when the HELLO ends before it (an older agent), -EBADMSG when the HELLO
+ * itself is malformed.
+ */
+VIGIL_API int vigil_hello_agent_pid(const uint8_t *p, size_t len, uint32_t *pid);
 VIGIL_API int vigil_sys_rdy_decode(const uint8_t *p, size_t len);
 VIGIL_API int vigil_beats_decode(const uint8_t *p, size_t len, struct vigil_records *out);
 VIGIL_API int vigil_flows_decode(const uint8_t *p, size_t len, struct vigil_records *out);
@@ -486,6 +495,9 @@ VIGIL_API int vigil_payload_check(uint16_t type, const uint8_t *p, size_t len);
  * vigil_frame_seal.
  */
 VIGIL_API int vigil_hello_encode(uint8_t *out, size_t cap, const struct vigil_hello *in);
+/* HELLO with vigil's addition: the agent's own beat pid after hostname. */
+VIGIL_API int vigil_hello_encode_agent_pid(uint8_t *out, size_t cap, const struct vigil_hello *in,
+					   uint32_t agent_pid);
 VIGIL_API int vigil_beats_encode(uint8_t *out, size_t cap, const struct vigil_beat *in, size_t n);
 VIGIL_API int vigil_flows_encode(uint8_t *out, size_t cap, const struct vigil_flow *in, size_t n);
 VIGIL_API int vigil_sched_exit_encode(uint8_t *out, size_t cap, const struct vigil_sched_exit *in);

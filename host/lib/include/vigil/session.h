@@ -73,6 +73,7 @@ enum vigil_outcome {
 	VIGIL_OUTCOME_HARNESS_ERROR,    /* vigil itself failed (vigil_session_harness_error) */
 	VIGIL_OUTCOME_KERNEL_TROUBLE,   /* an Oops, BUG, OOM kill, ... (fatal: see fail_on) */
 	VIGIL_OUTCOME_QEMU_EXITED,      /* the VMM exited or was killed while the run went on */
+	VIGIL_OUTCOME_GUEST_STALL,      /* the whole guest (the agent itself) stopped running */
 	VIGIL_OUTCOME__COUNT,
 };
 
@@ -81,7 +82,7 @@ VIGIL_API const char *vigil_outcome_name(enum vigil_outcome o);
 /*
  * Precedence rank: among the fatal findings, the one with the highest rank
  * is the outcome (ties: the earliest). PASS ranks 0. Highest first:
- * GUEST_CRASH, KERNEL_TROUBLE, SCHED_EXIT, HOST_STARVED, PROCESS_STALL,
+ * GUEST_CRASH, KERNEL_TROUBLE, SCHED_EXIT, HOST_STARVED, GUEST_STALL, PROCESS_STALL,
  * HARNESS_ERROR, QEMU_EXITED, BOOT_TIMEOUT, WATCHDOG_TIMEOUT, RUN_TIMEOUT,
  * LINK_LOST, WORKLOAD_FAILED.
  */
@@ -132,6 +133,94 @@ VIGIL_API const char *vigil_kernel_trouble_name(enum vigil_kernel_trouble k);
  * "hung-task" is "hung_task"), "none" included; -EINVAL for anything else. */
 VIGIL_API int vigil_kernel_trouble_parse(const char *name, size_t len);
 
+/* ---- stall classes ------------------------------------------------------- */
+
+/*
+ * Why a tracked process stopped beating, from two samples of its /proc
+ * state that the agent took 100 ms of runnable time apart (INSPECT, wire
+ * "Process inspection"), or why the agent itself did not answer. The
+ * rules, on the second sample and the deltas between the two
+ * (docs/verdict.md, "Stall classes"):
+ */
+enum vigil_stall_class {
+	VIGIL_STALL_UNCLASSIFIED = 0, /* "unclassified": no samples (the agent cannot inspect,
+					 the bound refused, the link or the agent restarted, the
+					 pid beat again first) */
+	VIGIL_STALL_RUNNABLE,         /* "runnable": state R, run_ns not advancing (under 1 % of
+					 the time sampled): runnable, not scheduled (wait_ns moves
+					 only when it gets a CPU: it may stand still too) */
+	VIGIL_STALL_RUNNING,          /* "running": state R and run_ns advancing: it gets CPU
+					 time and does not beat (a loop in its own code) */
+	VIGIL_STALL_BLOCKED,          /* "blocked": D, blocked in the kernel (wchan, stack) */
+	VIGIL_STALL_SLEEPING,         /* "sleeping": S or I, stopped beating on its own */
+	VIGIL_STALL_STOPPED,          /* "stopped": T or t, by a signal or a tracer */
+	VIGIL_STALL_GONE,             /* "gone": -ESRCH (or a zombie, Z/X): exited without a
+					 STOPPING beat */
+	VIGIL_STALL_GUEST,            /* "guest_stall": the agent itself did not run (no answer
+					 within 1 s, its own beat overdue, or no byte at all):
+					 one finding for the guest */
+	VIGIL_STALL_UNKNOWN,          /* "unknown": the agent answered, but with an error
+					 (-EACCES, -EBUSY, ...), another state, R with no
+					 schedstat, or it ran and left the INSPECT unanswered */
+	VIGIL_STALL__COUNT,
+};
+
+/* "runnable", "running", ...; "unclassified" for other values. */
+VIGIL_API const char *vigil_stall_class_name(enum vigil_stall_class c);
+
+/* "NORMAL", "FIFO", "RR", "BATCH", "IDLE", "DEADLINE", "EXT"; NULL for other
+ * values (show them as numbers). */
+VIGIL_API const char *vigil_sched_policy_name(uint32_t policy);
+
+/* What found a guest stall (struct vigil_stall_info.cause). */
+enum vigil_guest_stall_cause {
+	VIGIL_GSTALL_NONE = 0,
+	VIGIL_GSTALL_NO_ANSWER,  /* an INSPECT had no answer within 1 s of runnable time and
+				    nothing else came from the guest meanwhile */
+	VIGIL_GSTALL_AGENT_BEAT, /* the agent's own beat (HELLO's agent pid) is overdue */
+	VIGIL_GSTALL_SILENCE,    /* nothing at all (no beat, PONG or output) for the stall
+				    threshold while PINGs went unanswered */
+};
+
+/* One sample of a process, from one PROCESS_REPORT (wire.h's fields). */
+struct vigil_process_sample {
+	int32_t status;    /* 0, or the agent's negative errno (-ESRCH, -EACCES, -EBUSY) */
+	uint8_t state;     /* /proc/PID/stat state letter, ASCII (R, S, D, T, ...) */
+	uint32_t policy;   /* enum vigil_sched_policy; others kept */
+	uint32_t last_cpu; /* the CPU it last ran on */
+	uint64_t run_ns;   /* schedstat: on a CPU */
+	uint64_t wait_ns;  /* schedstat: runnable on a runqueue, waiting */
+	uint64_t timeslices;
+	uint64_t voluntary_switches;
+	uint64_t involuntary_switches;
+	uint64_t t_ns; /* host ns since session creation when the report arrived */
+	/* NUL-terminated guest bytes (NULs shown as '?'); escape when shown */
+	char comm[VIGIL_WIRE_COMM_MAX + 1];
+	char wchan[VIGIL_WIRE_WCHAN_MAX + 1];
+	char stack[VIGIL_WIRE_STACK_MAX + 1];
+	char cgroup[VIGIL_WIRE_CGROUP_MAX + 1];
+};
+
+#define VIGIL_FOLDED_MAX 8u /* pids of folded process stalls a guest stall names */
+
+/*
+ * A classified stall: the class and the samples it was found from. Owned by
+ * the session (valid until vigil_session_free), reached from the finding
+ * (struct vigil_finding.stall) and the STALL_CLASSIFIED event.
+ */
+struct vigil_stall_info {
+	enum vigil_stall_class cls;
+	uint32_t pid;        /* the stalled process; 0 for a guest stall */
+	uint32_t n_samples;  /* 0..2 valid in sample[] */
+	uint64_t sampled_ns; /* runnable ns between the two reports; 0 with fewer */
+	uint64_t silence_ns; /* runnable silence when the class was found */
+	struct vigil_process_sample sample[2];
+	/* guest stall only */
+	enum vigil_guest_stall_cause cause;
+	uint32_t folded;                        /* process stalls folded into it */
+	uint32_t folded_pids[VIGIL_FOLDED_MAX]; /* the first VIGIL_FOLDED_MAX of them */
+};
+
 /* ---- findings ------------------------------------------------------------ */
 
 /*
@@ -150,12 +239,19 @@ struct vigil_finding {
 				  GUEST_CRASH from a kernel line: VIGIL_KT_PANIC; else 0 */
 	uint32_t pid;          /* PROCESS_STALL / HOST_STARVED: the pid; KERNEL_TROUBLE: the OOM
 				  victim or the hung task, when the line names it; else 0 */
-	uint64_t silence_ns;   /* PROCESS_STALL / HOST_STARVED: runnable silence at detection */
+	uint64_t silence_ns;   /* PROCESS_STALL / HOST_STARVED / GUEST_STALL: runnable silence at
+				  detection */
 	bool fatal;            /* may decide the outcome */
 	uint64_t recovered_ns; /* PROCESS_STALL / HOST_STARVED: host ns since session creation
 				  when the pid beat again; 0 = not recovered */
 	uint64_t recovery_silence_ns;  /* the whole silence, at recovery; 0 = not recovered */
 	char detail[VIGIL_DETAIL_MAX]; /* NUL-terminated; raw guest bytes, escape when shown */
+	/* Added with stall classes. PROCESS_STALL and GUEST_STALL: the class
+	 * (enum vigil_stall_class; 0 while or when not classified) and its
+	 * samples (NULL when none). GUEST_STALL: pid 0, silence_ns the guest's
+	 * whole silence. */
+	uint32_t stall_class;
+	const struct vigil_stall_info *stall;
 };
 
 /* ---- events ------------------------------------------------------------ */
@@ -186,6 +282,7 @@ enum vigil_event_type {
 	VIGIL_EV_FINDING,          /* a finding was recorded: .finding */
 	VIGIL_EV_RUN_END,          /* vigil_session_finish(): .run_end */
 	VIGIL_EV_FLOW,             /* a flow opened or closed: .flow */
+	VIGIL_EV_STALL_CLASSIFIED, /* a stall's class was found (or a guest stall): .classified */
 	VIGIL_EV__COUNT,
 };
 
@@ -309,6 +406,11 @@ struct vigil_event {
 			 * reported, the last non-zero pid. */
 			const struct vigil_flow *flow;
 		} flow;
+		struct {
+			/* the class and the samples; pid 0 and class GUEST for a
+			 * guest stall, with the process stalls folded into it */
+			const struct vigil_stall_info *info;
+		} classified;
 	};
 };
 
@@ -354,6 +456,27 @@ struct vigil_progress_probe {
 	void *ctx;
 };
 
+/*
+ * The vCPU threads' state (vigil_session_set_vcpu_state_probe): besides
+ * their CPU time, how long they waited runnable on the host's runqueues
+ * (/proc/PID/task/TID/schedstat field 2) and whether the host stopped them
+ * (state T). With it the session tells a guest the host starved (its vCPUs
+ * wait for a host CPU, or are stopped) from a halted one (they sleep: an
+ * idle or deadlocked guest, which is a guest stall), and an overloaded host
+ * behind a boot or watchdog timeout.
+ */
+struct vigil_vcpu_state {
+	uint64_t cpu_ns;  /* CPU time the vCPU threads got, monotonic */
+	uint64_t wait_ns; /* time they waited runnable on a host runqueue, monotonic */
+	bool stopped;     /* a vCPU thread is stopped (SIGSTOP, a tracer) */
+};
+
+struct vigil_vcpu_state_probe {
+	/* 0 and *out, or a negative errno when unknown */
+	int (*sample)(void *ctx, struct vigil_vcpu_state *out);
+	void *ctx;
+};
+
 /* All optional: a NULL function pointer means "not supplied". */
 struct vigil_session_hooks {
 	struct vigil_event_sink sink;
@@ -371,7 +494,9 @@ enum vigil_eviction {
 
 enum vigil_on_stall {
 	VIGIL_ON_STALL_WARN = 0, /* stall events and counters only */
-	VIGIL_ON_STALL_FAIL = 1, /* the first stall ends the run (PROCESS_STALL / HOST_STARVED) */
+	VIGIL_ON_STALL_FAIL = 1, /* the first stall ends the run (PROCESS_STALL / HOST_STARVED /
+				    GUEST_STALL), after waiting up to 1.1 s of runnable time
+				    for a process stall's class */
 };
 
 enum vigil_session_mode {
@@ -449,6 +574,10 @@ struct vigil_session_opts {
 			  when this session owns the guest (`vigil run`); leave it off for
 			  an observer (attach, watch), which must not power off a guest it
 			  did not start. */
+	/* stall classes (added later: older callers get the default) */
+	uint32_t inspect_rate_per_s; /* INSPECTs sent per guest per second at most (a stall
+					costs two; what the bound refuses is counted); 0:
+					never inspect; default 8 */
 };
 
 /* Fill *o with the defaults above (o->sz = sizeof *o). */
@@ -503,6 +632,21 @@ struct vigil_flow_counters {
 	uint32_t in_table;
 };
 
+/* Process inspection and stall classes (INSPECT / PROCESS_REPORT). */
+struct vigil_inspect_counters {
+	uint64_t sent;          /* INSPECTs sent */
+	uint64_t reports;       /* PROCESS_REPORTs that matched a request in flight */
+	uint64_t busy;          /* of those, answered -EBUSY */
+	uint64_t refused;       /* INSPECTs the bounds refused (rate, requests or stalls
+				   in flight) */
+	uint64_t timeouts;      /* requests with no report after 2 s of runnable time */
+	uint64_t cancelled;     /* requests in flight cancelled by a new epoch or link loss */
+	uint64_t classified;    /* process stalls given a class */
+	uint64_t guest_stalls;  /* guest stalls found */
+	uint64_t folded;        /* process stalls folded into a guest stall */
+	uint64_t infos_dropped; /* classes found with no room left to keep their samples */
+};
+
 struct vigil_session_counters {
 	struct vigil_asm_stats stream; /* assembler counters (wire.h) */
 	uint64_t unknown_type;
@@ -551,6 +695,7 @@ struct vigil_session_counters {
 	uint64_t kernel_trouble_dropped; /* of those, past the per-kind bound: no finding */
 	struct vigil_tracker_counters tracker;
 	struct vigil_flow_counters flows;
+	struct vigil_inspect_counters inspect; /* added with stall classes */
 };
 
 /*
@@ -719,8 +864,8 @@ struct vigil_verdict {
 /*
  * Exit code of `vigil run` for a verdict: 0 PASS; 1..123 the workload's own
  * status (a failed test with status 0 gives 1, a signal or a status
- * outside 1..123 gives 123); 120 SCHED_EXIT; 121 PROCESS_STALL or
- * HOST_STARVED; 124 WATCHDOG/RUN timeout, LINK_LOST and QEMU_EXITED; 125
+ * outside 1..123 gives 123); 120 SCHED_EXIT; 121 PROCESS_STALL,
+ * GUEST_STALL or HOST_STARVED; 124 WATCHDOG/RUN timeout, LINK_LOST and QEMU_EXITED; 125
  * HARNESS_ERROR; 126 GUEST_CRASH and KERNEL_TROUBLE; 127 BOOT_TIMEOUT.
  */
 VIGIL_API int vigil_verdict_exit_code(const struct vigil_verdict *v);
@@ -881,6 +1026,14 @@ VIGIL_API int vigil_session_ended(const struct vigil_session *s);
  */
 VIGIL_API const struct vigil_verdict *vigil_session_finish(struct vigil_session *s,
 							   uint64_t now_ns);
+
+/*
+ * Use p (copied; NULL: none) instead of the hooks' progress probe from now
+ * on; samples taken so far are dropped. Added after the hooks, which have
+ * no size field to grow by. Returns 0, or -EINVAL for p without sample.
+ */
+VIGIL_API int vigil_session_set_vcpu_state_probe(struct vigil_session *s,
+						 const struct vigil_vcpu_state_probe *p);
 
 /* Counters, readable at any time (a copy). */
 VIGIL_API void vigil_session_counters(const struct vigil_session *s,
