@@ -17,7 +17,7 @@
  * width doubles as the run grows, so memory and page size do not grow
  * with the run's length: beats and output bytes are counted per bin.
  * Everything else is kept up to a fixed count and what is past it is
- * counted and said on the page. Memory: about 1.3 MB per report, taken at
+ * counted and said on the page. Memory: about 1 MB per report, taken at
  * vigil_report_new(); nothing is allocated per output chunk.
  * Load: every event of a run (output chunks included) and a sample per
  * REPORT_SAMPLE_NS in a run; rendering is one pass at the end.
