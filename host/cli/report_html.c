@@ -567,12 +567,14 @@ static void lane_stalls(struct lay *L, const struct report_proc *p)
 			    xt(L, start) + 4, L->y + 13,
 			    (double)((s->recovered_ns ? s->whole_silence_ns : end - start)) / 1e9);
 		fprintf(f,
-			"<path d=\"M%.1f %d l5 -7 h-10 z\" fill=\"#82071e\"><title>stall of pid %u "
+			"<path d=\"M%.1f %d l5 -7 h-10 z\" fill=\"#82071e\" "
+			"stroke=\"#fff\"><title>stall of pid %u "
 			"found here</title></path>",
 			xt(L, s->t_ns), L->y + LANE_H - 1, s->pid);
 		if (s->recovered_ns)
 			fprintf(f,
-				"<path d=\"M%.1f %d l5 7 h-10 z\" fill=\"#1a7f37\"><title>pid %u "
+				"<path d=\"M%.1f %d l5 7 h-10 z\" fill=\"#1a7f37\" "
+				"stroke=\"#fff\"><title>pid %u "
 				"beat again (recovery)</title></path>",
 				xt(L, s->recovered_ns), L->y + 1, s->pid);
 	}
