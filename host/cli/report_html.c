@@ -140,6 +140,7 @@ static const char css[] =
     ".sw{display:inline-block;width:12px;height:10px;margin-right:4px;vertical-align:middle}"
     ".zoom button{margin-right:4px}.stalled td{background:#ffebe9}"
     ".tl{display:flex}.tl .labels{order:-1;flex:none;border:1px solid #d0d7de;border-right:0}"
+    "#tl line,#tl rect{vector-effect:non-scaling-stroke}"
     ".tl .scroll{flex:1}svg .lab.stalled{fill:#cf222e;font-weight:bold}svg "
     ".on-red{fill:#fff;font-weight:bold}";
 
@@ -1163,18 +1164,21 @@ static void limits(FILE *f, const struct vigil_report *r)
 }
 
 /* Zoom: the time SVG gets wider inside its scrolling box; text and point
- * markers are scaled back so they keep their shape. */
+ * markers are scaled back so they keep their shape. "#zoom=N" in the
+ * address opens the page zoomed N times. */
 static const char zoom_js[] =
     "<script>(function(){var s=document.getElementById('tl');if(!s)return;"
     "var "
     "W=+s.getAttribute('width'),k=1,c=[],each=function(l,f){Array.prototype.forEach.call(l,f);},"
     "e=s.querySelectorAll('text,circle,path:not(.beats)');"
-    "each(e,function(x){var b=x.getBBox();c.push(b.x+b.width/2);});"
+    "each(e,function(x){var b=x.getBBox();var m=b.x+b.width/2;c.push(x.tagName!='text'?m:"
+    "x.getAttribute('text-anchor')=='middle'?m:b.x);});"
     "function z(n){k=n;s.setAttribute('width',W*k);each(e,function(x,i){"
     "x.setAttribute('transform','translate('+c[i]+' 0) scale('+(1/k)+' 1) translate('"
     "+(-c[i])+' 0)');});}"
     "each(document.querySelectorAll('.zoom button'),function(b){b.onclick=function(){"
-    "var d=+b.getAttribute('data-z');z(d?Math.min(256,Math.max(1,k*d)):1);};});})();"
+    "var d=+b.getAttribute('data-z');z(d?Math.min(256,Math.max(1,k*d)):1);};});"
+    "var m=/zoom=([0-9]+)/.exec(location.hash);if(m)z(Math.min(256,Math.max(1,+m[1])));})();"
     "</script>\n";
 
 int vigil_report_write(const struct vigil_report *r, FILE *f)
