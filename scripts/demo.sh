@@ -2,7 +2,8 @@
 # Sets up and builds vigil, then boots a demo guest under QEMU and watches
 # it: one scenario with three beating processes (one is stopped for 1.5 s,
 # stalls and recovers), a pause, a TCP connection, a test result, output,
-# and a verdict. Run it again at any time; the image is cached.
+# a verdict and a page with the run's timeline (report.html). Run it again
+# at any time; the image is cached.
 #   scripts/demo.sh [extra `vigil run` options, e.g. --machine pc]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,11 +16,13 @@ export VIGIL_AGENT=${VIGIL_AGENT:-$build/guest/vigil-agent}
 out=${VIGIL_DEMO_DIR:-$build/demo}
 mkdir -p "$out"
 
-echo "demo: vigil run, events in $out/events.jsonl, verdict in $out/verdict.json"
+echo "demo: vigil run, events in $out/events.jsonl, verdict in $out/verdict.json," \
+	"the run's page in $out/report.html"
 set +e
 # --rootfs image: the demo's guest uses busybox's nc and ip, whatever the host has
 "$vigil" run --rootfs image --scenario demo --stall-threshold 1s \
 	--events "$out/events.jsonl" --verdict "$out/verdict.json" --junit "$out/junit.xml" \
+	--report "$out/report.html" \
 	"$@" -- sh -c '
 	vigil-agent beat --every 100 & A=$!
 	vigil-agent beat --every 100 & B=$!
@@ -41,5 +44,5 @@ status=$?
 set -e
 echo "demo: vigil exited $status; the verdict:"
 sed -n '1,12p' "$out/verdict.json"
-echo "  ... (the whole verdict: $out/verdict.json)"
+echo "  ... (the whole verdict: $out/verdict.json; the timeline: open $out/report.html)"
 exit "$status"

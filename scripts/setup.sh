@@ -23,6 +23,8 @@ packages=(
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 	# programs nobody here wrote, run in guests by the vmtests
 	python3 make stress-ng curl
+	# the report's browser test: headless Chromium and xmllint
+	chromium libxml2-utils
 )
 
 missing=()

@@ -132,6 +132,50 @@ stall)
 	grep -q '"fatal": false' verdict.json || fail "the stall finding is marked fatal"
 	grep -q '"recovered": true' verdict.json || fail "the recovery is not in the finding"
 	;;
+report_stall)
+	# the page of a run with a stall and its recovery (docs/report.md): the
+	# stopped pid's lane, first and red, with its pid, its recovery, the
+	# verdict; guest strings (scenario, output, a test's name) as text; the
+	# page loaded in Chromium when it is there, its screenshot kept in
+	# $VIGIL_ARTIFACTS
+	run_vigil 0 --stall-threshold 1s --report r.html \
+		--scenario 'load <script>alert(1)</script>' -- sh -c '
+		vigil-agent beat --every 100 & A=$!
+		vigil-agent beat --every 100 --deadline 300ms & B=$!
+		echo "stopped $B <script>out</script>"
+		sleep 1; kill -STOP $B; sleep 1.5; kill -CONT $B; sleep 0.5
+		vigil-agent emit result "<script>t</script>" pass
+		kill $A $B; wait; exit 0'
+	pid=$(sed -n 's/^stopped \([0-9]*\) .*/\1/p' out.txt)
+	[ -n "$pid" ] || fail "no pid from the guest"
+	[ -s r.html ] || fail "no report"
+	grep -q "<g class=\"lane stalled\" data-pid=\"$pid\"" r.html || fail "pid $pid has no stalled lane"
+	[ "$(grep -o '<g class="lane[^"]*" data-pid=' r.html | head -1)" = '<g class="lane stalled" data-pid=' ] ||
+		fail "the stalled lane is not the first"
+	grep -q "class=\"stall\" data-pid=\"$pid\"" r.html || fail "no stall marker for pid $pid"
+	grep -q "pid $pid beat again (recovery)" r.html || fail "no recovery of $pid on the page"
+	grep -q 'id="outcome">PASS<' r.html || fail "the verdict is not on the page"
+	grep -q '&lt;script&gt;out&lt;/script&gt;' r.html || fail "the output is not on the page"
+	grep -q '<script>alert\|<script>out\|<script>t<' r.html && fail "guest markup on the page"
+	if command -v xmllint >/dev/null; then
+		xmllint --noout r.html || fail "the page is not well-formed"
+	fi
+	if command -v chromium >/dev/null; then
+		chromium --headless --no-sandbox --disable-gpu --user-data-dir="$WORK/profile" \
+			--dump-dom "file://$WORK/r.html" >dom.html 2>/dev/null ||
+			fail "chromium could not load the page"
+		grep -q "class=\"stall\" data-pid=\"$pid\"" dom.html || fail "no stall marker in the DOM"
+		chromium --headless --no-sandbox --disable-gpu --user-data-dir="$WORK/profile" \
+			--hide-scrollbars --window-size=1280,900 --screenshot="$WORK/r.png" \
+			"file://$WORK/r.html" >/dev/null 2>&1 || fail "no screenshot"
+		if [ -n "${VIGIL_ARTIFACTS:-}" ]; then
+			mkdir -p "$VIGIL_ARTIFACTS" && cp r.html r.png "$VIGIL_ARTIFACTS/" &&
+				echo "report_stall: $VIGIL_ARTIFACTS/r.html, r.png"
+		fi
+	else
+		echo "note: no chromium here: the page was checked as text only"
+	fi
+	;;
 missing_program)
 	# a program the image does not carry, inside a scenario: never a PASS
 	LOUD=1
@@ -499,7 +543,7 @@ attach_two)
 	qb=$!
 	trap 'kill -9 $qa $qb 2>/dev/null; rm -rf "$WORK"' EXIT
 	for i in $(seq 50); do [ -S a/port.sock ] && [ -S b/port.sock ] && break; sleep 0.1; done
-	"$VIGIL" attach -q --stall-threshold 1s --out-dir out \
+	"$VIGIL" attach -q --stall-threshold 1s --out-dir out --report report.html \
 		--socket a="$WORK/a/port.sock" --qmp a="$WORK/a/qmp.sock" \
 		--socket b="$WORK/b/port.sock" --qmp b="$WORK/b/qmp.sock" >out.txt 2>err.txt
 	got=$?
@@ -509,6 +553,10 @@ attach_two)
 	grep -q '"outcome": "WORKLOAD_FAILED"' out/a/verdict.json || fail "guest a's verdict"
 	grep -q '^  "outcome": "PASS"' out/b/verdict.json || fail "guest b's verdict"
 	[ -s out/b/junit.xml ] || fail "no JUnit for guest b"
+	grep -q 'class="stall" data-pid=' out/a/report.html || fail "guest a's page has no stall"
+	grep -q 'class="stall" data-pid=' out/b/report.html && fail "guest b's page has a stall"
+	grep -q '<title>vigil report: PASS — b</title>' out/b/report.html ||
+		fail "guest b's page is not titled with its name and verdict"
 	wait $qa $qb
 	;;
 record_decode)

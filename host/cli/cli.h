@@ -55,6 +55,7 @@ int vigil_cmd_initramfs(int argc, char **argv);
 int vigil_cmd_run(int argc, char **argv);
 int vigil_cmd_attach(int argc, char **argv);
 int vigil_cmd_decode(int argc, char **argv);
+int vigil_cmd_report(int argc, char **argv);
 int vigil_cmd_watch(int argc, char **argv);
 int vigil_cmd_status(int argc, char **argv);
 

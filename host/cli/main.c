@@ -22,6 +22,8 @@ static const struct vigil_subcommand subcommands[] = {
 	  "watch every libvirt guest with the vigil channel; serve /metrics" },
 	{ "status", vigil_cmd_status, "what a running `vigil watch` sees now" },
 	{ "decode", vigil_cmd_decode, "replay a --record file (or a raw port stream) offline" },
+	{ "report", vigil_cmd_report,
+	  "one HTML page with a run's timeline (from events or a recording)" },
 	{ "initramfs", vigil_cmd_initramfs, "build (or find in the cache) the guest's initramfs" },
 };
 

@@ -14,6 +14,7 @@ static const char *const opt_names[VIGIL_OUT__COUNT] = {
 	[VIGIL_OUT_EVENTS] = "--events",   [VIGIL_OUT_VERDICT] = "--verdict",
 	[VIGIL_OUT_JUNIT] = "--junit",     [VIGIL_OUT_RECORD] = "--record",
 	[VIGIL_OUT_CONSOLE] = "--console", [VIGIL_OUT_SNAPSHOT_DIR] = "--snapshot-dir",
+	[VIGIL_OUT_REPORT] = "--report",
 };
 
 const char *vigil_out_option(enum vigil_out_kind k)

@@ -101,6 +101,7 @@ static const char run_usage[] =
     "                           and the workload's stdout then goes only there\n"
     "  --verdict FILE|-         the verdict as JSON (docs/verdict.md)\n"
     "  --junit FILE|-           JUnit XML: one testcase per test result, one for the run\n"
+    "  --report FILE            one HTML page with the run's timeline (docs/report.md)\n"
     "  --record FILE            every session input with its time, for `vigil decode`\n"
     "  --console FILE           the guest's serial console\n"
     "  --snapshot-dir DIR       where guest-requested memory dumps and CPU states go\n"
@@ -146,6 +147,8 @@ static const char attach_usage[] =
     "                           with one --socket)\n"
     "  --out-dir DIR            with several guests: DIR/NAME/verdict.json,\n"
     "                           events.jsonl and junit.xml for each\n"
+    "  --report NAME            with --out-dir: the HTML page of each guest as\n"
+    "                           DIR/GUEST/NAME; one guest: --report FILE\n"
     "  --stall-threshold DUR, --on-stall warn|fail, --fail-on KIND,...,\n"
     "  --timeout DUR, --workload-duration DUR, --boot-timeout DUR (default: none\n"
     "  here), --events FILE|-, --verdict FILE|-, --junit FILE|-, --record FILE,\n"
@@ -191,6 +194,7 @@ enum {
 	O_EVENTS,
 	O_VERDICT,
 	O_JUNIT,
+	O_REPORT,
 	O_RECORD,
 	O_SNAPDIR,
 	O_SOCKET,
@@ -234,6 +238,7 @@ static const struct option run_opts[] = {
 	{ "events", required_argument, NULL, O_EVENTS },
 	{ "verdict", required_argument, NULL, O_VERDICT },
 	{ "junit", required_argument, NULL, O_JUNIT },
+	{ "report", required_argument, NULL, O_REPORT },
 	{ "record", required_argument, NULL, O_RECORD },
 	{ "snapshot-dir", required_argument, NULL, O_SNAPDIR },
 	{ "socket", required_argument, NULL, O_SOCKET },
@@ -442,6 +447,9 @@ static int take_plain(struct vigil_run_args *a, int c, char *val)
 	case O_JUNIT:
 		a->o.junit_path = val;
 		return 0;
+	case O_REPORT:
+		a->o.report_path = val;
+		return 0;
 	case O_RECORD:
 		a->o.record_path = val;
 		return 0;
@@ -633,6 +641,11 @@ static int check_guests(struct vigil_run_args *a)
 				   "with several guests, outputs go to --out-dir DIR "
 				   "(DIR/NAME/verdict.json, events.jsonl, junit.xml)",
 				   NULL);
+	if (a->n_sock > 1 && a->o.report_path && (!a->out_dir || strchr(a->o.report_path, '/')))
+		return usage_error(a,
+				   "with several guests, --report NAME (a file name, no '/') "
+				   "writes DIR/GUEST/NAME under --out-dir DIR",
+				   NULL);
 	if (a->n_sock == 1 && a->out_dir)
 		return usage_error(a,
 				   "--out-dir is for several guests; with one, use --verdict, "
@@ -725,6 +738,7 @@ void vigil_run_args_outputs(const struct vigil_run_args *a, struct vigil_out_pat
 	p->path[VIGIL_OUT_EVENTS] = a->o.events_path;
 	p->path[VIGIL_OUT_VERDICT] = a->o.verdict_path;
 	p->path[VIGIL_OUT_JUNIT] = a->o.junit_path;
+	p->path[VIGIL_OUT_REPORT] = a->n_sock > 1 ? NULL : a->o.report_path;
 	p->path[VIGIL_OUT_RECORD] = a->o.record_path;
 	p->path[VIGIL_OUT_CONSOLE] = a->o.console_path;
 	p->path[VIGIL_OUT_SNAPSHOT_DIR] = a->o.snapshot_dir;
@@ -740,6 +754,8 @@ static int guest_files(const struct vigil_run_args *a, struct vigil_run_opts *g,
 	snprintf(p->verdict, sizeof(p->verdict), "%s/verdict.json", p->dir);
 	snprintf(p->events, sizeof(p->events), "%s/events.jsonl", p->dir);
 	snprintf(p->junit, sizeof(p->junit), "%s/junit.xml", p->dir);
+	if (a->o.report_path)
+		snprintf(p->report, sizeof(p->report), "%s/%s", p->dir, a->o.report_path);
 	if ((mkdir(a->out_dir, 0755) < 0 && errno != EEXIST) ||
 	    (mkdir(p->dir, 0755) < 0 && errno != EEXIST)) {
 		int e = -errno;
@@ -749,6 +765,7 @@ static int guest_files(const struct vigil_run_args *a, struct vigil_run_opts *g,
 	g->verdict_path = p->verdict;
 	g->events_path = p->events;
 	g->junit_path = p->junit;
+	g->report_path = a->o.report_path ? p->report : NULL;
 	return 0;
 }
 

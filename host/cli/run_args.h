@@ -30,6 +30,7 @@
 struct vigil_guest_paths {
 	char dir[PATH_MAX];
 	char verdict[PATH_MAX + 16], events[PATH_MAX + 16], junit[PATH_MAX + 16];
+	char report[PATH_MAX + 256];
 };
 
 struct vigil_run_args {

@@ -16,6 +16,7 @@
 #include "guest.h"
 #include "loop.h"
 #include "qemu.h"
+#include "report.h"
 #include "term.h"
 
 #define WATCH_STATUS_NS (250 * 1000000ull)
@@ -35,7 +36,10 @@ struct wguest {
 	char phase[96];
 	char *note; /* the FINISH record's payload */
 	const struct vigil_verdict *v;
-	bool out_failed; /* --verdict or --junit could not be written */
+	bool out_failed;             /* --verdict, --junit or --report could not be written */
+	struct vigil_report *report; /* --report: built as the run goes */
+	uint64_t report_t0;          /* the session it belongs to (a restart starts it again) */
+	struct vigil_timer *sample;  /* the report's tracker samples */
 };
 
 struct watch {
@@ -198,14 +202,74 @@ static const char *who(const struct wguest *wg, char *buf, size_t cap)
 	return buf;
 }
 
+/* ---- the report -------------------------------------------------------------- */
+
+/* The report of the guest's current session: a session created again (KVM
+ * did not run the guest) starts a fresh one. NULL: none wanted, or no memory. */
+static struct vigil_report *report_of(struct wguest *wg, struct vigil_guest *g)
+{
+	uint64_t t0;
+
+	if (!wg->o->report_path || !g)
+		return NULL;
+	t0 = vigil_guest_t0(g);
+	if (wg->report && wg->report_t0 == t0)
+		return wg->report;
+	vigil_report_free(wg->report);
+	wg->report = NULL;
+	if (vigil_report_new(&wg->report) < 0)
+		return NULL;
+	wg->report_t0 = t0;
+	if (wg->w->n > 1)
+		vigil_report_set_title(wg->report, vigil_guest_name(g));
+	return wg->report;
+}
+
+static void report_sample(struct vigil_timer *t, uint64_t now, void *ctx)
+{
+	struct wguest *wg = ctx;
+	struct vigil_report *r = report_of(wg, wg->g);
+
+	if (r && vigil_guest_state(wg->g) != VIGIL_GUEST_DONE)
+		vigil_report_sample(r, vigil_guest_session(wg->g), now, wg->report_t0);
+	vigil_timer_arm(t, now + REPORT_SAMPLE_NS);
+}
+
+/* At the guest's end: the last sample, the verdict, the page. 1 when it
+ * could not be written (said on stderr). */
+static int report_write(struct wguest *wg, const struct vigil_finish_in *in)
+{
+	struct vigil_report *r = report_of(wg, wg->g);
+	int e = r ? 0 : -ENOMEM;
+
+	if (!wg->o->report_path)
+		return 0;
+	vigil_timer_free(wg->sample);
+	wg->sample = NULL;
+	if (r) {
+		vigil_report_sample(r, vigil_guest_session(wg->g), vigil_loop_now(wg->w->loop),
+				    wg->report_t0);
+		e = vigil_report_finish(r, in);
+	}
+	if (e == 0)
+		e = vigil_report_write_file(r, wg->o->report_path);
+	if (e < 0)
+		fprintf(stderr, "vigil %s: cannot write the report to %s: %s\n", in->cmd,
+			wg->o->report_path, strerror(-e));
+	return e < 0;
+}
+
 static void on_event(void *ctx, struct vigil_guest *g, const struct vigil_event *ev)
 {
 	struct wguest *wg = ctx;
+	struct vigil_report *r = report_of(wg, g);
 	char name[VIGIL_GUEST_NAME_MAX + 4];
 
 	(void)g;
 	if (wg->events)
 		events_write(wg, ev);
+	if (r)
+		vigil_report_event(r, ev);
 	switch (ev->type) {
 	case VIGIL_EV_OUTPUT:
 		echo_output(wg, ev);
@@ -356,6 +420,7 @@ static void on_done(void *ctx, struct vigil_guest *g, const struct vigil_verdict
 		summary(wg, &in);
 	}
 	wg->out_failed = vigil_finish_write(&in) != 0;
+	wg->out_failed |= report_write(wg, &in) != 0;
 	if (w->n_done == w->n)
 		vigil_loop_exit(w->loop, 0);
 }
@@ -489,6 +554,9 @@ static int start_guest(struct watch *w, struct wguest *wg)
 	c.ops = o->attach ? &vigil_socket_ops : &vigil_qemu_ops;
 	c.be = o->attach ? (void *)wg->socket : (void *)wg->qemu;
 	e = vigil_guest_new(w->loop, &c, vigil_loop_now(w->loop), &wg->g);
+	if (e == 0 && o->report_path &&
+	    (e = vigil_timer_new(w->loop, report_sample, wg, &wg->sample)) == 0)
+		vigil_timer_arm(wg->sample, vigil_loop_now(w->loop) + REPORT_SAMPLE_NS);
 	if (e < 0) {
 		c.ops->free(c.be);
 		if (e != -ENOMEM && o->record_path)
@@ -528,6 +596,8 @@ int vigil_watch_main(const struct vigil_run_opts *o, size_t n)
 		if (w.gs[i].events && w.gs[i].events != stdout)
 			fclose(w.gs[i].events);
 		free(w.gs[i].note);
+		vigil_timer_free(w.gs[i].sample);
+		vigil_report_free(w.gs[i].report);
 	}
 	vigil_timer_free(w.status);
 	vigil_loop_free(w.loop);

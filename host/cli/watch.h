@@ -46,6 +46,7 @@ struct vigil_run_opts {
 	const char *events_path;
 	const char *verdict_path;
 	const char *junit_path;
+	const char *report_path; /* the HTML page (report.h) */
 	const char *record_path;
 	const char *console_path;
 	const char *snapshot_dir;

@@ -85,6 +85,10 @@ static void test_stdout_once(void **state)
 	p.path[VIGIL_OUT_CONSOLE] = "-";
 	assert_int_equal(check(&p, err), -EINVAL);
 	assert_non_null(strstr(err, "--console"));
+	p.path[VIGIL_OUT_CONSOLE] = NULL;
+	p.path[VIGIL_OUT_REPORT] = "-"; /* a page goes to a file */
+	assert_int_equal(check(&p, err), -EINVAL);
+	assert_non_null(strstr(err, "--report"));
 }
 
 static void test_same_file_twice(void **state)

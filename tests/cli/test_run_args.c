@@ -346,7 +346,26 @@ static void test_attach_guests(void **state)
 	assert_string_equal(gs[0].events_path, path);
 	snprintf(path, sizeof(path), "%s/a", dir);
 	assert_int_equal(access(path, W_OK), 0);
+	assert_null(gs[0].report_path); /* no page unless asked */
 	free(gs);
+	vigil_run_args_free(&a);
+	/* --report NAME: one page per guest, beside its verdict */
+	assert_int_equal(parse(&a, true, "attach", "--socket", "a=/a/p", "--socket", "b=/b/p",
+			       "--out-dir", dir, "--report", "page.html", NULL),
+			 0);
+	assert_int_equal(vigil_run_args_guests(&a, &gs), 0);
+	snprintf(path, sizeof(path), "%s/b/page.html", dir);
+	assert_string_equal(gs[1].report_path, path);
+	free(gs);
+	vigil_run_args_free(&a);
+	/* ... a file name, and only with --out-dir */
+	assert_int_equal(parse(&a, true, "attach", "--socket", "a=/a/p", "--socket", "b=/b/p",
+			       "--out-dir", dir, "--report", "x/page.html", NULL),
+			 VIGIL_EXIT_USAGE);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, true, "attach", "--socket", "a=/a/p", "--socket", "b=/b/p",
+			       "--report", "page.html", NULL),
+			 VIGIL_EXIT_USAGE);
 	vigil_run_args_free(&a);
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
 	assert_int_equal(system(path), 0);
@@ -360,9 +379,10 @@ static void test_output_paths(void **state)
 	(void)state;
 	assert_int_equal(parse(&a, false, "run", "--events", "-", "--verdict", "v.json", "--junit",
 			       "j.xml", "--record", "r.rec", "--console", "c.txt", "--snapshot-dir",
-			       "snaps", "--", "x", NULL),
+			       "snaps", "--report", "r.html", "--", "x", NULL),
 			 0);
 	vigil_run_args_outputs(&a, &p);
+	assert_string_equal(p.path[VIGIL_OUT_REPORT], "r.html");
 	assert_string_equal(p.path[VIGIL_OUT_EVENTS], "-");
 	assert_string_equal(p.path[VIGIL_OUT_VERDICT], "v.json");
 	assert_string_equal(p.path[VIGIL_OUT_JUNIT], "j.xml");
