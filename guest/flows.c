@@ -320,6 +320,15 @@ static void short_flow(struct ctx *x, const struct flowmsg *m, const struct flow
 	fl->st.listening += is_listen(m);
 }
 
+static bool recently_dead(const struct flows *fl, uint64_t cookie)
+{
+	for (uint32_t i = 0; i < FLOWS_DEAD; i++) {
+		if (fl->dead[i] == cookie)
+			return cookie != 0;
+	}
+	return false;
+}
+
 static void on_destroy(void *ctx, const struct flowmsg *m)
 {
 	struct ctx *x = ctx;
@@ -327,6 +336,9 @@ static void on_destroy(void *ctx, const struct flowmsg *m)
 	struct flowbpf_val v = { 0 };
 	int got = fl->have_bpf ? flowbpf_get(&fl->bpf, m->cookie, &v, true) : 0;
 	struct flow_ent *e = lookup(fl, m->cookie);
+
+	fl->dead[fl->dead_next] = m->cookie;
+	fl->dead_next = (fl->dead_next + 1) % FLOWS_DEAD;
 
 	if (!e) {
 		short_flow(x, m, &v, got > 0);
@@ -414,6 +426,8 @@ static void see(void *ctx, const struct flowmsg *m)
 	struct flow_ent *e = lookup(fl, m->cookie);
 	int got = 0;
 
+	if (!e && recently_dead(fl, m->cookie))
+		return; /* a dump written before the socket went: its close is out */
 	if (fl->have_bpf && (!e || m->f.protocol == IPPROTO_UDP))
 		got = flowbpf_get(&fl->bpf, m->cookie, &v, false);
 	if (!e) {
@@ -635,4 +649,15 @@ int flows_poll(struct flows *fl, struct chan *c, uint64_t now_ns)
 	while ((e = flows_poll_step(fl, c, now_ns)) > 0)
 		;
 	return e < 0 ? e : (int)(fl->st.records - before);
+}
+
+void flows_feed_dump(struct flows *fl, struct chan *c, const uint8_t *buf, size_t len,
+		     uint8_t protocol, uint64_t now_ns)
+{
+	struct ctx x = { fl, c, now_ns };
+	struct flowmsg_walk w;
+
+	flowmsg_walk(buf, len, protocol, see, &x, &w);
+	fl->st.bad_msgs += w.bad;
+	flush_batch(fl, c);
 }

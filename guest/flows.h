@@ -51,6 +51,7 @@
 #include "flowmsg.h"
 
 #define FLOWS_CAP       4096u
+#define FLOWS_DEAD      256 /* recently destroyed cookies remembered */
 #define FLOWS_FD_SCAN   65536u
 #define FLOWS_EV_BUDGET 64u /* notification datagrams per flows_read */
 #define FLOWS_EV_GAP_MS 10u /* the event loop reads notifications at most this often */
@@ -104,7 +105,12 @@ struct flows {
 	uint64_t refill_ns; /* when tokens were last refilled */
 	struct vigil_flow batch[FLOWS_BATCH];
 	uint32_t nbatch;
-	bool more;     /* the last flows_read stopped at its budget */
+	bool more; /* the last flows_read stopped at its budget */
+	/* Cookies whose destroy notification was handled lately: a dump reply
+	 * written before the socket went may still name it, and must not bring
+	 * it back (cookies are never reused within a boot). A ring. */
+	uint64_t dead[FLOWS_DEAD];
+	uint32_t dead_next;
 	char why[240]; /* why notifications or flowbpf are off, "" when on */
 	struct flows_stats st;
 };
@@ -135,5 +141,9 @@ int flows_poll_step(struct flows *fl, struct chan *c, uint64_t now_ns);
 int flows_read(struct flows *fl, struct chan *c, uint64_t now_ns);
 /* Handle one notification datagram (flows_read's work; tests and fuzzing). */
 void flows_feed(struct flows *fl, struct chan *c, const uint8_t *buf, size_t len, uint64_t now_ns);
+/* Dump replies, as a poll's dump reads them (tests, fuzzing): entries are
+ * seen, nothing is reported until a poll's end. */
+void flows_feed_dump(struct flows *fl, struct chan *c, const uint8_t *buf, size_t len,
+		     uint8_t protocol, uint64_t now_ns);
 
 #endif

@@ -51,21 +51,6 @@ static int rp_snapshot(void *ctx, uint32_t kind, struct vigil_str tag, uint32_t 
 	return -EOPNOTSUPP;
 }
 
-static int rp_progress(void *ctx, uint64_t *cpu_ns)
-{
-	struct vigil_replay *rp = ctx;
-	struct vigil_rec rec;
-	int res;
-
-	if (!next_of(rp, &rp->prog_scan, VIGIL_REC_PROGRESS, &rec) || rec.len < 16)
-		return -ENOENT;
-	res = (int)(int32_t)vigil_le32(rec.data);
-	if (res < 0)
-		return res;
-	*cpu_ns = vigil_le64(rec.data + 8);
-	return 0;
-}
-
 /* A recording from a vCPU state probe: its PROGRESS records carry the wait. */
 static int rp_state(void *ctx, struct vigil_vcpu_state *st)
 {
@@ -82,6 +67,17 @@ static int rp_state(void *ctx, struct vigil_vcpu_state *st)
 	st->wait_ns = rec.len >= 24 ? vigil_le64(rec.data + 16) : 0;
 	st->stopped = (vigil_le32(rec.data + 4) & VIGIL_REC_PROGRESS_STOPPED) != 0;
 	return 0;
+}
+
+/* The CPU-time probe: the same PROGRESS records, their CPU time only. */
+static int rp_progress(void *ctx, uint64_t *cpu_ns)
+{
+	struct vigil_vcpu_state st;
+	int res = rp_state(ctx, &st);
+
+	if (res == 0)
+		*cpu_ns = st.cpu_ns;
+	return res;
 }
 
 /* Were the samples taken by a vCPU state probe? The first PROGRESS says. */

@@ -39,32 +39,9 @@
 #include <vigil/agent.h>
 #include <vigil/wire.h>
 
+#include "bench_util.h"
+
 #define MAX_CLIENTS 1000
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* CPU time of pid in ns: schedstat's run time, exact (stat's ticks are 10 ms samples). */
-static uint64_t proc_cpu_ns(pid_t pid)
-{
-	char path[64];
-	unsigned long long run = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%llu", &run) != 1)
-		run = 0;
-	fclose(f);
-	return run;
-}
 
 static long proc_hwm_kib(pid_t pid)
 {

@@ -517,6 +517,32 @@ static void test_feed(void **state)
 	free(g);
 }
 
+/* A dump reply written before a socket went, read after its destroy
+ * notification, does not bring the socket back (reported twice). */
+static void test_dump_after_destroy(void **state)
+{
+	static uint8_t b[1024] __attribute__((aligned(8)));
+	struct flows fl;
+	struct chan c;
+	struct got *g = calloc(1, sizeof(*g));
+	int port[2];
+	size_t n;
+
+	(void)state;
+	setup_events(&fl, &c, port, 0);
+	n = fake_destroy(b, 91, 8080, IPPROTO_TCP);
+	flows_feed(&fl, &c, b, n, 1000);
+	collect(&c, port[0], g);
+	assert_int_equal(g->n, 2);                         /* OPENED, CLOSED */
+	flows_feed_dump(&fl, &c, b, n, IPPROTO_TCP, 2000); /* the same socket, late */
+	assert_int_equal(fl.n, 0);
+	n = fake_destroy(b, 92, 8081, IPPROTO_TCP); /* another socket: seen */
+	flows_feed_dump(&fl, &c, b, n, IPPROTO_TCP, 3000);
+	assert_int_equal(fl.n, 1);
+	teardown_events(&fl, &c, port);
+	free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -527,6 +553,7 @@ int main(void)
 		cmocka_unit_test(test_udp_connects),
 		cmocka_unit_test(test_close_mid_poll),
 		cmocka_unit_test(test_feed),
+		cmocka_unit_test(test_dump_after_destroy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
