@@ -92,6 +92,18 @@ static bool wanted(const struct fleet *f, const char *name)
 	return false;
 }
 
+/* `{"domain":"NAME",`, the start of each of the domain's lines in --events: made once. */
+static void events_head(struct fdom *d)
+{
+	struct json_object *js = json_object_new_string(d->name);
+	const char *q = js ? json_object_to_json_string(js) : NULL;
+	int h =
+	    snprintf(d->events_head, sizeof(d->events_head), "{\"domain\":%s,", q ? q : "\"?\"");
+
+	d->events_head_len = h > 0 && (size_t)h < sizeof(d->events_head) ? (size_t)h : 0;
+	json_object_put(js);
+}
+
 static struct fdom *dom_add(struct fleet *f, virDomainPtr dom, const struct vigil_domxml *x)
 {
 	struct fdom *d, **n;
@@ -111,6 +123,7 @@ static struct fdom *dom_add(struct fleet *f, virDomainPtr dom, const struct vigi
 	virDomainGetUUIDString(dom, d->uuid_str);
 	snprintf(d->name, sizeof(d->name), "%s", virDomainGetName(dom));
 	snprintf(d->alias, sizeof(d->alias), "%s", x->alias);
+	events_head(d);
 	f->doms[f->n++] = d;
 	return d;
 }
@@ -232,19 +245,13 @@ static void write_events(struct fdom *d, const struct vigil_event *ev)
 	}
 	if (d->f->a->events) {
 		/* {"domain":"NAME", + the rest: every line says whose it is */
-		struct json_object *js = json_object_new_string(d->name);
-		const char *q = js ? json_object_to_json_string(js) : "\"?\"";
-		char head[VIGIL_GUEST_NAME_MAX * 6 + 32];
-		int h = snprintf(head, sizeof(head), "{\"domain\":%s,", q);
-
 		if (d->f->events) {
-			fwrite(head, 1, (size_t)h, d->f->events);
+			fwrite(d->events_head, 1, d->events_head_len, d->f->events);
 			fwrite(render_buf + 1, 1, (size_t)n, d->f->events);
 		} else {
-			vigil_term_write(1, head, (size_t)h);
+			vigil_term_write(1, d->events_head, d->events_head_len);
 			vigil_term_write(1, render_buf + 1, (size_t)n);
 		}
-		json_object_put(js);
 	}
 }
 

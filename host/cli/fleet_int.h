@@ -41,7 +41,9 @@ struct fdom {
 	char uuid_str[VIR_UUID_STRING_BUFLEN];
 	char name[VIGIL_GUEST_NAME_MAX];
 	char alias[64]; /* the channel's device alias (VSERPORT_CHANGE's id) */
-	bool active;    /* libvirt says it runs (or is paused) */
+	char events_head[VIGIL_GUEST_NAME_MAX * 6 + 16]; /* {"domain":"NAME", (JSON-escaped) */
+	size_t events_head_len;
+	bool active; /* libvirt says it runs (or is paused) */
 	bool paused;
 	uint64_t paused_since_ns, paused_total_ns;
 	/* the current run (NULL between runs) */
