@@ -21,12 +21,14 @@ entry path: real-mode setup and decompression for a bzImage), kernel_to_unpack
 subsystem init after it), init_to_hello (the agent as PID 1: mounts, modules,
 the port, HELLO), and ready (QEMU start to SYS_RDY on the host).
 
-Usage: boot_budget.py [BOOTS]   (VIGIL, VIGIL_AGENT from the environment, or
-the build tree's). Prints a table, then one machine-read last line:
+Usage: boot_budget.py [BOOTS [WORDS]]   (VIGIL, VIGIL_AGENT from the
+environment, or the build tree's). With WORDS (kernel parameters, e.g.
+vigil.flows_bpf=off), a third boot per round: PVH with `--append WORDS`.
+Prints a table, then one machine-read last line:
   boot-budget: qemu_to_kernel_ms=Q kernel_to_unpack_ms=K unpack_ms=U
   unpack_to_init_ms=I init_to_hello_ms=H ready_ms=R bzimage_qemu_to_kernel_ms=BQ
-  bzimage_ready_ms=BR
-(medians; PVH unless prefixed bzimage_).
+  bzimage_ready_ms=BR [append_init_to_hello_ms=AH append_ready_ms=AR]
+(medians; PVH unless prefixed bzimage_ or append_).
 """
 import json
 import os
@@ -44,10 +46,12 @@ MARKS = {
 }
 
 
-def boot(bzimage):
+def boot(bzimage, append=None):
     cmd = [VIGIL, "run", "-q", "--accel", "tcg", "--rootfs", "image", "--events", "-"]
     if bzimage:
         cmd += ["--kernel-boot", "bzimage"]
+    if append:
+        cmd += ["--append", append]
     out = subprocess.run(cmd + ["--", "true"], capture_output=True, text=True, check=False)
     ev = {}
     for line in out.stdout.splitlines():
@@ -80,15 +84,19 @@ def boot(bzimage):
 
 def main():
     boots = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    pvh, bz = [], []
+    words = sys.argv[2] if len(sys.argv) > 2 else None
+    pvh, bz, ap = [], [], []
+    kinds = [("PVH    ", False, None, pvh), ("bzImage", True, None, bz)]
+    if words:
+        kinds.append(("append ", False, words, ap))
     for i in range(boots):
-        for bzimage, acc in ((False, pvh), (True, bz)):
-            r = boot(bzimage)
+        for name, bzimage, append, acc in kinds:
+            r = boot(bzimage, append)
             if r is None:
-                print(f"boot {i + 1} ({'bzImage' if bzimage else 'PVH'}): incomplete events")
+                print(f"boot {i + 1} ({name.strip()}): incomplete events")
                 continue
             acc.append(r)
-            print(f"boot {i + 1} {'bzImage' if bzimage else 'PVH    '}: " +
+            print(f"boot {i + 1} {name}: " +
                   " ".join(f"{k} {v:.0f}" for k, v in r.items()), flush=True)
     if not pvh or not bz:
         print("boot-budget: no complete boot", file=sys.stderr)
@@ -97,9 +105,13 @@ def main():
     print("phase (ms, median)        PVH    bzImage")
     for k in pvh[0]:
         print(f"  {k:<22} {med(pvh, k):7.0f} {med(bz, k):9.0f}")
+    tail = ""
+    if ap:
+        tail = (f" append_init_to_hello_ms={med(ap, 'init_to_hello'):.0f}" +
+                f" append_ready_ms={med(ap, 'ready'):.0f}")
     print("boot-budget: " + " ".join(f"{k}_ms={med(pvh, k):.0f}" for k in pvh[0]) +
           f" bzimage_qemu_to_kernel_ms={med(bz, 'qemu_to_kernel'):.0f}" +
-          f" bzimage_ready_ms={med(bz, 'ready'):.0f}")
+          f" bzimage_ready_ms={med(bz, 'ready'):.0f}" + tail)
     return 0
 
 
