@@ -707,6 +707,58 @@ classify_stopped)
 	grep -q "process $pid (vigil-agent) stalled .*: stopped (T)" err.txt ||
 		fail "the summary does not say stopped: $(grep PROCESS_STALL err.txt)"
 	;;
+on_stall_debug)
+	# --on-stall debug: a SIGSTOPped beater stalls; vigil stops the VM and
+	# keeps QEMU, with a gdbstub and a QMP socket it prints, until SIGINT;
+	# then the stall's verdict (121), QEMU gone, the runtime directory gone
+	command -v gdb >/dev/null || { echo "skip: no gdb on this host"; exit 77; }
+	command -v python3 >/dev/null || { echo "skip: no python3 on this host"; exit 77; }
+	"$VIGIL" run --accel tcg --verdict verdict.json --events events.jsonl \
+		--stall-threshold 1s --on-stall debug -- sh -c '
+		vigil-agent beat --every 100 & B=$!
+		echo "pid $B"; sleep 1; kill -STOP $B; sleep 600' >out.txt 2>err.txt &
+	vp=$!
+	for i in $(seq 600); do
+		grep -q "target remote" err.txt && break
+		kill -0 $vp 2>/dev/null || fail "vigil ended without holding"
+		sleep 0.1
+	done
+	port=$(sed -n "s/.*target remote 127.0.0.1:\([0-9]*\)'.*/\1/p" err.txt)
+	qmp=$(sed -n 's/^  QMP:  \([^ ]*\) .*/\1/p' err.txt)
+	[ -n "$port" ] && [ -S "$qmp" ] || { kill $vp; fail "no gdb port or QMP socket printed"; }
+	sleep 2 # vigil waits for the person, with no timer
+	kill -0 $vp 2>/dev/null || fail "vigil did not wait"
+	qp=$(VPARENT=$vp qemu_child) || fail "QEMU is gone while held"
+	python3 - "$qmp" >qmp.txt 2>&1 <<'EOF' || { kill $vp; fail "QMP: $(cat qmp.txt)"; }
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+json.loads(f.readline())
+for cmd in ("qmp_capabilities", "query-status"):
+    f.write(json.dumps({"execute": cmd}) + "\n")
+    f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "return" in r or "error" in r:
+            break
+print(json.dumps(r))
+EOF
+	grep -q '"status": "paused"' qmp.txt || { kill $vp; fail "the VM is not paused: $(cat qmp.txt)"; }
+	timeout 60 gdb -batch -nx -ex "target remote 127.0.0.1:$port" \
+		-ex 'info registers rip' >gdb.txt 2>&1
+	grep -q '^rip ' gdb.txt || { kill $vp; fail "gdb read no registers: $(tail -3 gdb.txt)"; }
+	dir=$(dirname "$qmp")
+	kill -INT $vp
+	wait $vp
+	got=$?
+	[ "$got" = 121 ] || fail "exit status $got, want 121"
+	outcome_is PROCESS_STALL
+	grep -q '"class": "stopped"' verdict.json || fail "the class is not in the verdict"
+	kill -0 "$qp" 2>/dev/null && fail "QEMU outlived vigil"
+	[ -e "$dir" ] && fail "the runtime directory $dir is left"
+	grep -q 'nokaslr' verdict.json || fail "the guest did not boot with nokaslr"
+	;;
 classify_sleeping)
 	# a process that beats, then sleeps in the kernel without beating (a
 	# python3 sender of the beat datagram, so that the sleeper is the beater)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "console.h"
+#include "debughold.h"
 #include "hostroot.h"
 #include "initramfs.h"
 #include "qmplink.h"
@@ -59,6 +60,8 @@ struct vigil_qemu_be {
 	/* --rootfs host: virtiofsd, one per launch */
 	struct vigil_hostroot *fs;
 	struct vigil_source *fs_src;
+	/* --on-stall debug: the gdbstub, the person's QMP, the hold */
+	struct vigil_debug dbg;
 };
 
 static int launch(struct vigil_qemu_be *r, enum vigil_accel accel);
@@ -540,6 +543,44 @@ static void stop_due(struct vigil_timer *t, uint64_t now, void *ctx)
 	}
 }
 
+static void hold_stopped(void *ctx, int err, struct json_object *ret, const char *desc)
+{
+	(void)ctx;
+	(void)ret;
+	if (err)
+		vigil_term_say("--on-stall debug: QMP 'stop' failed: %s (the VM may still run)",
+			       desc ? desc : strerror(-err));
+}
+
+/* --on-stall debug: the run ended on a stall or a crash. Stop the VM, say
+ * how to get in, and wait with no timer: the next stop (vigil told to
+ * end) or QEMU's exit ends the hold. false: not holding, stop as usual. */
+static bool hold(struct vigil_qemu_be *r, enum vigil_stop_how how)
+{
+	struct vigil_monitor *m = r->qmp ? vigil_qmplink_monitor(r->qmp) : NULL;
+	char text[8192], rel[256] = "";
+	size_t n;
+
+	if (!r->o->debug || how != VIGIL_STOP_QUIT || !r->dbg.why[0] || r->dbg.held)
+		return false;
+	r->dbg.held = true;
+	if (!m || !m->hmp || m->hmp(m->ctx, "stop", hold_stopped, r) < 0) {
+		vigil_term_say("--on-stall debug: cannot stop the VM through QMP: QEMU is quit");
+		return false;
+	}
+	vigil_kernel_release(r->o->qemu.kernel, rel, sizeof(rel));
+	n = vigil_debug_text(&r->dbg, (int)r->qemu_pid, r->o->qemu.kernel, rel, text, sizeof(text));
+	vigil_term_clear();
+	vigil_term_write(2, text, n);
+	return true;
+}
+
+void vigil_qemu_be_debug_consider(struct vigil_qemu_be *r, const struct vigil_finding *f)
+{
+	if (r->o->debug)
+		vigil_debug_consider(&r->dbg, f);
+}
+
 static void qemu_stop(void *be, enum vigil_stop_how how)
 {
 	struct vigil_qemu_be *r = be;
@@ -549,6 +590,8 @@ static void qemu_stop(void *be, enum vigil_stop_how how)
 		vigil_guest_gone(r->g);
 		return;
 	}
+	if (hold(r, how))
+		return;
 	if (how == VIGIL_STOP_KILL) {
 		kill(r->qemu_pid, SIGKILL);
 		r->stop_stage = 2;
@@ -596,6 +639,7 @@ static void qemu_free(void *be)
 	if (!r)
 		return;
 	close_vmm(r);
+	vigil_debug_release(&r->dbg);
 	vigil_timer_free(r->probe_timer);
 	vigil_timer_free(r->stop_timer);
 	if (r->console_fd >= 0)
@@ -707,6 +751,7 @@ static int launch(struct vigil_qemu_be *r, enum vigil_accel accel)
 	struct vigil_qemu_cfg c = r->o->qemu;
 	struct vigil_argv argv = { 0 };
 	int port[2] = { -1, -1 }, qmp[2] = { -1, -1 }, con[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	char dbg_err[160];
 	int pidfd, e;
 
 	if ((e = sockpair(port)) < 0 || (e = sockpair(qmp)) < 0 || (e = sockpair(con)) < 0)
@@ -717,6 +762,10 @@ static int launch(struct vigil_qemu_be *r, enum vigil_accel accel)
 	}
 	if ((e = fs_start(r, &c)) < 0)
 		goto fail;
+	if (r->o->debug && (e = vigil_debug_prepare(&r->dbg, &c, dbg_err, sizeof(dbg_err))) < 0) {
+		fprintf(stderr, "vigil: %s\n", dbg_err);
+		goto fail;
+	}
 	c.accel = accel;
 	c.port = (struct vigil_qemu_chan){ .fd = port[1] };
 	c.qmp = (struct vigil_qemu_chan){ .fd = qmp[1] };
@@ -738,6 +787,7 @@ static int launch(struct vigil_qemu_be *r, enum vigil_accel accel)
 	close(qmp[1]);
 	close(con[1]);
 	close(errp[1]);
+	vigil_debug_launched(&r->dbg);
 	r->qemu_exited = false;
 	r->accel = accel;
 	pidfd = (int)syscall(SYS_pidfd_open, r->qemu_pid, 0);
@@ -755,6 +805,7 @@ static int launch(struct vigil_qemu_be *r, enum vigil_accel accel)
 	goto out;
 fail:
 	fs_close(r);
+	vigil_debug_release(&r->dbg);
 	close_pair(port);
 	close_pair(qmp);
 	close_pair(con);
@@ -800,6 +851,7 @@ int vigil_qemu_be_new(struct vigil_loop *l, const struct vigil_run_opts *o,
 	r->loop = l;
 	r->o = o;
 	r->console_fd = -1;
+	vigil_debug_init(&r->dbg);
 	vigil_console_init(&r->con_scan);
 	e = vigil_timer_new(l, probe_due, r, &r->probe_timer);
 	if (e == 0)

@@ -31,5 +31,7 @@ int vigil_qemu_be_start(struct vigil_qemu_be *b, struct vigil_guest *g);
  * status line and the provenance). */
 const char *vigil_qemu_be_accel(const struct vigil_qemu_be *b);
 const char *vigil_qemu_be_version(const struct vigil_qemu_be *b);
+/* --on-stall debug: a finding of the run (debughold.h says which hold). */
+void vigil_qemu_be_debug_consider(struct vigil_qemu_be *b, const struct vigil_finding *f);
 
 #endif /* VIGIL_CLI_BACKEND_QEMU_H */

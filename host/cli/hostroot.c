@@ -5,6 +5,7 @@
  * hostroot_plan.c's.
  */
 #include "hostroot.h"
+#include "rundir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,7 +27,7 @@
 #define LOG_TAIL_MAX 4096
 
 struct vigil_hostroot {
-	char dir[80];   /* private runtime directory (short: the socket's path must fit) */
+	char dir[VIGIL_RUNDIR_MAX]; /* private runtime directory (short: the socket's path must fit) */
 	char sock[96];  /* dir/vfs.sock */
 	char log[96];   /* dir/virtiofsd.log: its stderr */
 	char view[96];  /* dir/root: the mount point of the view (in its namespace) */
@@ -232,50 +233,12 @@ static void child(const struct vigil_hostroot *h, const struct vigil_hostroot_pl
 
 /* ---- the parent ---------------------------------------------------------------- */
 
-/* Directories left by a vigil that was killed (vfs.PID.XXXXXX, PID gone). */
-static void remove_stale(const char *base)
-{
-	static const char *const files[] = { "vfs.sock", "virtiofsd.log", "empty", "root" };
-	char path[PATH_MAX];
-	struct dirent *d;
-	DIR *dp = opendir(base);
-
-	while (dp && (d = readdir(dp))) {
-		char *end;
-		long pid;
-
-		if (strncmp(d->d_name, "vfs.", 4))
-			continue;
-		pid = strtol(d->d_name + 4, &end, 10);
-		if (end == d->d_name + 4 || *end != '.' || pid <= 0 ||
-		    (kill((pid_t)pid, 0) < 0 && errno == EPERM) || kill((pid_t)pid, 0) == 0)
-			continue;
-		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-			snprintf(path, sizeof(path), "%s/%s/%s", base, d->d_name, files[i]);
-			if (unlink(path) < 0 && errno == EISDIR)
-				rmdir(path);
-		}
-		snprintf(path, sizeof(path), "%s/%s", base, d->d_name);
-		rmdir(path);
-	}
-	if (dp)
-		closedir(dp);
-}
-
 static int runtime_dir(struct vigil_hostroot *h)
 {
-	const char *base = getenv("XDG_RUNTIME_DIR");
-	int fd;
+	int fd, e = vigil_rundir_new("vfs", h->dir);
 
-	if (!base || base[0] != '/' || strlen(base) > 48 || access(base, W_OK) < 0) {
-		base = "/run/vigil";
-		if (mkdir(base, 0755) < 0 && errno != EEXIST)
-			base = "/tmp";
-	}
-	remove_stale(base);
-	snprintf(h->dir, sizeof(h->dir), "%s/vfs.%d.XXXXXX", base, (int)getpid());
-	if (!mkdtemp(h->dir)) /* mode 0700 */
-		return -errno;
+	if (e < 0)
+		return e;
 	snprintf(h->sock, sizeof(h->sock), "%s/vfs.sock", h->dir);
 	snprintf(h->log, sizeof(h->log), "%s/virtiofsd.log", h->dir);
 	snprintf(h->view, sizeof(h->view), "%s/root", h->dir);
@@ -425,12 +388,6 @@ void vigil_hostroot_free(struct vigil_hostroot *h)
 		return;
 	if (h->pid > 0 && !h->reaped)
 		kill(h->pid, SIGTERM);
-	if (h->dir[0]) {
-		unlink(h->sock);
-		unlink(h->log);
-		unlink(h->empty);
-		rmdir(h->view);
-		rmdir(h->dir);
-	}
+	vigil_rundir_remove(h->dir);
 	free(h);
 }

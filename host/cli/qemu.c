@@ -164,6 +164,35 @@ static int push_fs(struct vigil_argv *a, const struct vigil_qemu_cfg *c)
 	return r;
 }
 
+/* --on-stall debug: the gdbstub and a QMP monitor for the person; a panic
+ * pauses the VM (its state kept) instead of ending QEMU. */
+static int push_debug(struct vigil_argv *a, const struct vigil_qemu_cfg *c)
+{
+	const struct vigil_qemu_chan qmp = { .fd = -1, .path = c->qmp_debug };
+	int r;
+
+	if (c->gdb_fd < 0 || !c->qmp_debug)
+		return -EINVAL;
+	r = vigil_argv_push(a, "-chardev");
+	if (r == 0)
+		r = argv_pushf(a, "socket,id=gdb,fd=%d,server=on,wait=off", c->gdb_fd);
+	if (r == 0)
+		r = vigil_argv_push(a, "-gdb");
+	if (r == 0)
+		r = vigil_argv_push(a, "chardev:gdb");
+	if (r == 0)
+		r = push_chardev(a, "qmpdbg", &qmp);
+	if (r == 0)
+		r = vigil_argv_push(a, "-mon");
+	if (r == 0)
+		r = vigil_argv_push(a, "chardev=qmpdbg,mode=control");
+	if (r == 0)
+		r = vigil_argv_push(a, "-action");
+	if (r == 0)
+		r = vigil_argv_push(a, "panic=pause");
+	return r;
+}
+
 int vigil_qemu_argv(const struct vigil_qemu_cfg *c, struct vigil_argv *out)
 {
 	struct vigil_argv a = { 0 };
@@ -176,7 +205,8 @@ int vigil_qemu_argv(const struct vigil_qemu_cfg *c, struct vigil_argv *out)
 		return -EINVAL;
 	if (microvm && c->tsc_khz)
 		snprintf(tsc, sizeof(tsc), " tsc_early_khz=%u", c->tsc_khz);
-	if (asprintf(&append, "console=ttyS0 %s panic=-1%s%s%s%s%s", VIGIL_FAST_APPEND, tsc,
+	if (asprintf(&append, "console=ttyS0 %s panic=-1%s%s%s%s%s%s", VIGIL_FAST_APPEND, tsc,
+		     c->debug ? " nokaslr" : "",
 		     c->guest_params && *c->guest_params ? " " : "",
 		     c->guest_params ? c->guest_params : "", c->append && *c->append ? " " : "",
 		     c->append ? c->append : "") < 0)
@@ -244,6 +274,8 @@ int vigil_qemu_argv(const struct vigil_qemu_cfg *c, struct vigil_argv *out)
 	}
 	if (c->fs_socket && r == 0)
 		r = push_fs(&a, c);
+	if (c->debug && r == 0)
+		r = push_debug(&a, c);
 	/* ISA pvpanic: on pc and on microvm (ACPI QEMU0001, pvpanic_mmio). */
 	PUSH("-device");
 	PUSH("pvpanic");

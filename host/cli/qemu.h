@@ -57,6 +57,12 @@ struct vigil_qemu_cfg {
 	/* --rootfs host: virtiofsd's vhost-user socket, shared as tag
 	 * "vigilroot" (guest memory then is a shared memfd); NULL: none */
 	const char *fs_socket;
+	/* --on-stall debug (debughold.h): a gdbstub on the listening socket
+	 * gdb_fd, a second QMP monitor at qmp_debug, nokaslr, and a panic
+	 * pauses the VM. gdb_fd and qmp_debug are read only when debug is set. */
+	bool debug;
+	int gdb_fd;
+	const char *qmp_debug;
 	const char *const *extra; /* --qemu-arg, appended as given */
 	size_t n_extra;
 };

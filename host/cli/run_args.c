@@ -88,10 +88,14 @@ static const char run_usage[] =
     "  --stall-threshold DUR    a beating process silent this long stalls (default\n"
     "                           5s); applies to every process that does not declare\n"
     "                           its own deadline (vigil-agent beat --deadline)\n"
-    "  --on-stall warn|fail     warn (default): a stall is a finding that does not\n"
-    "                           fail the run; fail: the first stall ends the run\n"
-    "                           once its class (runnable, sleeping, stopped, ...)\n"
-    "                           is known, at most 1.1 s later\n"
+    "  --on-stall warn|fail|debug  warn (default): a stall is a finding that does\n"
+    "                           not fail the run; fail: the first stall ends the\n"
+    "                           run once its class (runnable, sleeping, stopped,\n"
+    "                           ...) is known, at most 1.1 s later; debug: as\n"
+    "                           fail, but on a stall, guest stall or crash the VM\n"
+    "                           is stopped and kept, with a gdbstub on a printed\n"
+    "                           loopback port and a QMP socket, until Ctrl-C (the\n"
+    "                           guest boots with nokaslr; docs/cli.md)\n"
     "  --fail-on KIND,...       kernel trouble that fails the run (exit 126): oom,\n"
     "                           warning, bug, oops, hung-task, soft-lockup,\n"
     "                           rcu-stall, or all. Without it, kernel trouble is a\n"
@@ -387,23 +391,31 @@ static int take_enum(struct vigil_run_args *a, int c, const char *val)
 		{ O_ACCEL, "tcg", VIGIL_ACCEL_MODE_TCG },
 		{ O_ON_STALL, "warn", VIGIL_ON_STALL_WARN },
 		{ O_ON_STALL, "fail", VIGIL_ON_STALL_FAIL },
+		{ O_ON_STALL, "debug", -1 }, /* fail, then hold the VM (debughold.h) */
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		if (t[i].opt != c || strcmp(t[i].name, val) != 0)
 			continue;
-		if (c == O_MACHINE)
+		if (c == O_MACHINE) {
 			a->o.qemu.machine = (enum vigil_machine)t[i].value;
-		else if (c == O_ACCEL)
+		} else if (c == O_ACCEL) {
 			a->o.accel = (enum vigil_accel_mode)t[i].value;
-		else
-			a->o.sopts.on_stall = (enum vigil_on_stall)t[i].value;
+		} else if (t[i].value < 0 && a->attach) {
+			return usage_error(a, "--on-stall debug is for `vigil run`: it starts QEMU with "
+					      "a gdbstub (attach to your QEMU's own -gdb instead)",
+					   NULL);
+		} else {
+			a->o.debug = t[i].value < 0;
+			a->o.sopts.on_stall = a->o.debug ? VIGIL_ON_STALL_FAIL
+							 : (enum vigil_on_stall)t[i].value;
+		}
 		return 0;
 	}
 	return bad_value(a, c, val,
 			 c == O_MACHINE ? "microvm or pc"
 			 : c == O_ACCEL ? "auto, kvm or tcg"
-					: "warn or fail");
+					: a->attach ? "warn or fail" : "warn, fail or debug");
 }
 
 static int push(struct vigil_run_args *a, int c, const char **list, size_t *n, const char *val)

@@ -235,6 +235,39 @@ bool vigil_elf_has_pvh(const uint8_t *b, size_t len)
 	return false;
 }
 
+/* The section headers, read in pieces: a kernel has about 40 sections,
+ * ELF allows 65535. */
+int vigil_elf_file_has_symtab(const char *path)
+{
+	uint8_t eh[64], sh[64 * 16];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
+	uint64_t shoff;
+	uint16_t shentsize, shnum;
+
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh, "\177ELF", 4) ||
+	    eh[4] != 2 || eh[5] != 1) {
+		close(fd);
+		return 0;
+	}
+	shoff = le64(eh + 40);
+	shentsize = le16(eh + 58);
+	shnum = le16(eh + 60);
+	for (uint16_t i = 0; shentsize == 64 && i < shnum && !found; i += 16) {
+		uint16_t k = shnum - i < 16 ? (uint16_t)(shnum - i) : 16;
+		ssize_t n = pread(fd, sh, (size_t)k * 64, (off_t)(shoff + (uint64_t)i * 64));
+
+		if (n != (ssize_t)k * 64)
+			break;
+		for (uint16_t j = 0; j < k && !found; j++)
+			found = le32(sh + j * 64 + 4) == 2 /* SHT_SYMTAB */ &&
+				le64(sh + j * 64 + 32) > 24 /* more than the null symbol */;
+	}
+	close(fd);
+	return found;
+}
+
 /* ---- the file and the cache ------------------------------------------------------- */
 
 static int read_file(const char *path, size_t max, uint8_t **out, size_t *len)

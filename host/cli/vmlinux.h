@@ -60,6 +60,10 @@ int vigil_kernel_decompress(enum vigil_kcomp c, const uint8_t *p, size_t len, ui
 
 /* An ELF64 x86-64 image with the PVH entry note. */
 bool vigil_elf_has_pvh(const uint8_t *buf, size_t len);
+/* 1 when path is an ELF64 with a non-empty symbol table (.symtab: what gdb
+ * needs to name kernel functions; distro vmlinux images have none), 0 when
+ * not, -errno when it cannot be read. Reads only the headers. */
+int vigil_elf_file_has_symtab(const char *path);
 
 /*
  * The release of a vmlinux ELF ("6.1.0-57-cloud-amd64"): the word after

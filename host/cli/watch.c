@@ -299,6 +299,10 @@ static void on_event(void *ctx, struct vigil_guest *g, const struct vigil_event 
 		vigil_term_say("%sprocess %u beats again after %.2f s", who(wg, name, sizeof(name)),
 			       ev->process.pid, (double)ev->process.silence_ns / 1e9);
 		break;
+	case VIGIL_EV_FINDING:
+		if (wg->qemu && ev->finding.finding)
+			vigil_qemu_be_debug_consider(wg->qemu, ev->finding.finding);
+		break;
 	default:
 		break;
 	}

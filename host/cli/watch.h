@@ -42,6 +42,7 @@ struct vigil_run_opts {
 	const char *qmp_path;
 	/* the session */
 	struct vigil_session_opts sopts;
+	bool debug; /* --on-stall debug (sopts.on_stall is FAIL): hold the VM (debughold.h) */
 	/* outputs, NULL when not wanted; "-" is stdout for events */
 	const char *events_path;
 	const char *verdict_path;

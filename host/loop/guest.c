@@ -509,9 +509,13 @@ void vigil_guest_interrupt(struct vigil_guest *g, const char *why, bool urgent)
 	if (g->state == VIGIL_GUEST_WATCH) {
 		g->interrupted = true;
 		vigil_guest_harness_error(g, why); /* ends the session: begin_stop QUIT */
+		if (!urgent)
+			return;
 	}
-	if (urgent)
-		begin_stop(g, VIGIL_STOP_KILL);
+	/* Already stopping: the owner insists. A first time, stop now rather than
+	 * wait (for the agent's power-off, or a backend holding the VM for a
+	 * person: --on-stall debug); urgently, kill. */
+	begin_stop(g, urgent ? VIGIL_STOP_KILL : VIGIL_STOP_QUIT);
 }
 
 void vigil_guest_gone(struct vigil_guest *g)

@@ -72,6 +72,49 @@ static void test_microvm_defaults(void **state)
 	vigil_argv_free(&a);
 }
 
+/* --on-stall debug: the gdbstub on vigil's socket, the person's QMP, a
+ * panic pauses, nokaslr before the user's words; nothing of it otherwise. */
+static void test_debug(void **state)
+{
+	struct vigil_qemu_cfg c = {
+		.kernel = "/boot/vmlinuz",
+		.initrd = "/tmp/i.cpio",
+		.append = "quiet user-last",
+		.port = { .fd = 7 },
+		.qmp = { .fd = 8 },
+		.console = { .fd = 9 },
+		.debug = true,
+		.gdb_fd = 11,
+		.qmp_debug = "/run/vigil/dbg.1.abcdef/qmp.sock",
+	};
+	struct vigil_argv a;
+	const char *app;
+
+	(void)state;
+	assert_int_equal(vigil_qemu_argv(&c, &a), 0);
+	assert_string_equal(arg_after(&a, "-chardev", 3), "socket,id=gdb,fd=11,server=on,wait=off");
+	assert_string_equal(arg_after(&a, "-gdb", 0), "chardev:gdb");
+	assert_string_equal(arg_after(&a, "-chardev", 4),
+			    "socket,id=qmpdbg,path=/run/vigil/dbg.1.abcdef/qmp.sock,server=on,wait=off");
+	assert_string_equal(arg_after(&a, "-mon", 1), "chardev=qmpdbg,mode=control");
+	assert_string_equal(arg_after(&a, "-action", 0), "panic=pause");
+	app = arg_after(&a, "-append", 0);
+	assert_non_null(strstr(app, " nokaslr "));
+	assert_true(strstr(app, " nokaslr ") < strstr(app, "user-last"));
+	vigil_argv_free(&a);
+
+	c.gdb_fd = -1; /* debug without its socket: refused */
+	assert_int_equal(vigil_qemu_argv(&c, &a), -EINVAL);
+	vigil_argv_free(&a);
+
+	c.debug = false;
+	assert_int_equal(vigil_qemu_argv(&c, &a), 0);
+	assert_null(arg_after(&a, "-gdb", 0));
+	assert_null(arg_after(&a, "-action", 0));
+	assert_null(strstr(arg_after(&a, "-append", 0), "nokaslr "));
+	vigil_argv_free(&a);
+}
+
 static void test_host_root_share(void **state)
 {
 	struct vigil_qemu_cfg c = {
@@ -214,6 +257,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_microvm_defaults),
 		cmocka_unit_test(test_host_root_share),
+		cmocka_unit_test(test_debug),
 		cmocka_unit_test(test_pc_paths_and_overrides),
 		cmocka_unit_test(test_join_quotes),
 		cmocka_unit_test(test_tsc_parsers),

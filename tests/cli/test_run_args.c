@@ -256,6 +256,35 @@ static void test_fail_on(void **state)
 	vigil_run_args_free(&a);
 }
 
+/* --on-stall debug: fail, plus the hold; run only; a later value undoes it. */
+static void test_on_stall_debug(void **state)
+{
+	struct vigil_run_args a;
+
+	(void)state;
+	assert_int_equal(parse(&a, false, "run", "--on-stall", "debug", "--machine", "pc", "--",
+			       "x", NULL),
+			 0);
+	assert_true(a.o.debug);
+	assert_int_equal(a.o.sopts.on_stall, VIGIL_ON_STALL_FAIL);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--on-stall", "debug", "--on-stall", "warn", "--",
+			       "x", NULL),
+			 0);
+	assert_false(a.o.debug);
+	assert_int_equal(a.o.sopts.on_stall, VIGIL_ON_STALL_WARN);
+	vigil_run_args_free(&a);
+	assert_int_equal(parse(&a, false, "run", "--on-stall", "fail", "--", "x", NULL), 0);
+	assert_false(a.o.debug);
+	vigil_run_args_free(&a);
+	capture_begin();
+	assert_int_equal(parse(&a, true, "attach", "--socket", "p.sock", "--on-stall", "debug",
+			       NULL),
+			 VIGIL_EXIT_USAGE);
+	assert_non_null(strstr(capture_end(), "--on-stall debug is for `vigil run`"));
+	vigil_run_args_free(&a);
+}
+
 static void test_commands_keep_their_options(void **state)
 {
 	struct vigil_run_args a;
@@ -401,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_rootfs),
 		cmocka_unit_test(test_kernel_options),
 		cmocka_unit_test(test_fail_on),
+		cmocka_unit_test(test_on_stall_debug),
 		cmocka_unit_test(test_commands_keep_their_options),
 		cmocka_unit_test(test_attach_guests),
 		cmocka_unit_test(test_output_paths),
