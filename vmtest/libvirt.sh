@@ -210,6 +210,11 @@ fleet)
 	events_of b | grep -q '"event":"stall"' && fail "b stalled while suspended"
 	"$VIGIL" status --metrics "127.0.0.1:$PORT" >status.txt || fail "vigil status failed"
 	grep "$TAG-a" status.txt | grep -q "1 stalled" || fail "status does not show a's stall"
+	# why: the stopped process is classified (the events, the stderr line, status)
+	grep "$TAG-a" status.txt | grep -q "silent [0-9.]* s stopped" ||
+		fail "status does not say the stall's class: $(grep "$TAG-a" status.txt)"
+	grep -q "$TAG-a: process $pid stalled: stopped" watch.err ||
+		fail "watch did not say the class of $pid's stall"
 	# a destroyed and started again: a final verdict, then a new run
 	virsh -q destroy "$TAG-a" >/dev/null
 	wait_for 20 sh -c "ls out/$TAG-a-*/*/verdict.json" || fail "no verdict for a's first run"

@@ -517,6 +517,17 @@ static int virt_vcpu(void *be, uint64_t *cpu_ns)
 	return 0;
 }
 
+/* Local domains only (see vigil_virt_be_ops): the wait time and the
+ * stopped state come from /proc, which a remote host's libvirt does not give. */
+static int virt_vcpu_state(void *be, struct vigil_vcpu_state *st)
+{
+	struct vigil_virt_be *b = be;
+
+	if (b->have_vcpu || find_qemu(b))
+		return vigil_vcpu_state(&b->vcpu, st);
+	return -ENOENT;
+}
+
 static void virt_free(void *be)
 {
 	struct vigil_virt_be *b = be;
@@ -533,7 +544,7 @@ static void virt_free(void *be)
 	free(b);
 }
 
-const struct vigil_guest_ops vigil_virt_ops = {
+static const struct vigil_guest_ops virt_ops_remote = {
 	.kind = "libvirt",
 	.stop = virt_stop,
 	.port_closed = virt_port_closed,
@@ -541,6 +552,23 @@ const struct vigil_guest_ops vigil_virt_ops = {
 	.vcpu_sample = virt_vcpu,
 	.free = virt_free,
 };
+
+/* A local domain's vCPU threads are read like `vigil run`'s: with their
+ * runqueue wait, so a starved vCPU is told from a halted guest. */
+static const struct vigil_guest_ops virt_ops_local = {
+	.kind = "libvirt",
+	.stop = virt_stop,
+	.port_closed = virt_port_closed,
+	.snapshot = virt_snapshot,
+	.vcpu_sample = virt_vcpu,
+	.vcpu_state = virt_vcpu_state,
+	.free = virt_free,
+};
+
+const struct vigil_guest_ops *vigil_virt_be_ops(const struct vigil_virt_be *b)
+{
+	return b->local ? &virt_ops_local : &virt_ops_remote;
+}
 
 int vigil_virt_be_new(struct vigil_loop *l, const struct vigil_virt_be_cfg *c,
 		      struct vigil_virt_be **out)

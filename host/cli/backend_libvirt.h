@@ -59,7 +59,8 @@ struct vigil_virt_be_cfg {
 	void *ended_ctx;
 };
 
-extern const struct vigil_guest_ops vigil_virt_ops;
+/* The operations for b's guest: a local domain's add the vCPU state probe. */
+const struct vigil_guest_ops *vigil_virt_be_ops(const struct vigil_virt_be *b);
 
 int vigil_virt_be_new(struct vigil_loop *l, const struct vigil_virt_be_cfg *c,
 		      struct vigil_virt_be **out);

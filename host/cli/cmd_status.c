@@ -127,11 +127,13 @@ static void print_domain(struct json_object *d)
 		printf("  %zu stalled:", n);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *p = json_object_array_get_idx(st, i), *pid, *sil;
+		const char *cls = str(p, "class");
 
 		json_object_object_get_ex(p, "pid", &pid);
 		json_object_object_get_ex(p, "silence_s", &sil);
-		printf(" pid %lld silent %.1f s%s", (long long)json_object_get_int64(pid),
-		       json_object_get_double(sil), i + 1 < n ? "," : "\n");
+		printf(" pid %lld silent %.1f s%s%s%s", (long long)json_object_get_int64(pid),
+		       json_object_get_double(sil), strcmp(cls, "?") ? " " : "",
+		       strcmp(cls, "?") ? cls : "", i + 1 < n ? "," : "\n");
 	}
 	if (strcmp(str(d, "channel"), "holding the channel"))
 		printf("%-24s channel: %s\n", "", str(d, "channel"));

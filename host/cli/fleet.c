@@ -264,6 +264,7 @@ static void note_stall(struct fdom *d, const struct vigil_event *ev)
 	s->silence_ns = ev->process.silence_ns;
 	s->host_starved = ev->process.host_starved;
 	s->recovered = false;
+	s->cls = VIGIL_STALL_UNCLASSIFIED;
 	d->next_recent = (d->next_recent + 1) % FLEET_RECENT_STALLS;
 	if (d->n_recent < FLEET_RECENT_STALLS)
 		d->n_recent++;
@@ -274,6 +275,31 @@ static void note_stall(struct fdom *d, const struct vigil_event *ev)
 	if (d->f->exec && !ev->process.host_starved)
 		vigil_stallexec_fire(d->f->exec, d->name, d->uuid_str, ev->process.pid,
 				     ev->process.origin);
+}
+
+/* Why it stalled, on the stall it belongs to (the latest of its pid), and
+ * said once; a guest stall is one line for the domain. */
+static void note_class(struct fdom *d, const struct vigil_stall_info *in)
+{
+	struct fleet_stall *last = NULL;
+
+	if (!in)
+		return;
+	if (in->cls == VIGIL_STALL_GUEST) {
+		say(d->f, "%s: the whole guest stalled (the agent did not run; %u process stall%s "
+			  "folded into it)",
+		    d->name, in->folded, in->folded == 1 ? "" : "s");
+		return;
+	}
+	for (uint32_t k = 0; k < d->n_recent; k++) {
+		struct fleet_stall *s = &d->recent[k];
+		if (s->pid == in->pid && (!last || s->at_ns >= last->at_ns))
+			last = s;
+	}
+	if (last)
+		last->cls = (uint8_t)in->cls;
+	say(d->f, "%s: process %u stalled: %s", d->name, in->pid,
+	    vigil_stall_class_name(in->cls));
 }
 
 static void note_recovery(struct fdom *d, uint32_t pid)
@@ -319,6 +345,9 @@ static void on_event(void *ctx, struct vigil_guest *g, const struct vigil_event 
 		break;
 	case VIGIL_EV_RECOVERY:
 		note_recovery(d, ev->process.pid);
+		break;
+	case VIGIL_EV_STALL_CLASSIFIED:
+		note_class(d, ev->classified.info);
 		break;
 	default:
 		d->heard = true; /* something the agent sent since the link came up */
@@ -532,7 +561,6 @@ static void run_start(struct fdom *d, virDomainPtr dom)
 	struct vigil_guest_cfg gc = {
 		.name = d->name,
 		.sopts = &f->a->sopts,
-		.ops = &vigil_virt_ops,
 		.sinks = { .event = on_event, .backlogged = backlogged, .done = on_done, .ctx = d },
 	};
 	int e;
@@ -542,9 +570,10 @@ static void run_start(struct fdom *d, virDomainPtr dom)
 	e = vigil_virt_be_new(f->loop, &bc, &d->be);
 	if (e == 0) {
 		gc.be = d->be;
+		gc.ops = vigil_virt_be_ops(d->be);
 		e = vigil_guest_new(f->loop, &gc, vigil_loop_now(f->loop), &d->g);
 		if (e < 0)
-			vigil_virt_ops.free(d->be);
+			gc.ops->free(d->be);
 	}
 	if (e < 0) {
 		say(f, "%s: cannot watch it: %s", d->name, strerror(-e));

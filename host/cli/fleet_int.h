@@ -32,6 +32,7 @@ struct fleet_stall {
 	uint64_t silence_ns; /* its silence then */
 	bool recovered;
 	bool host_starved;
+	uint8_t cls; /* enum vigil_stall_class once stall_classified came; 0 before */
 };
 
 /* One domain that carries the vigil channel, across its runs. */

@@ -290,7 +290,20 @@ int vigil_fleet_metrics(void *ctx, struct vigil_expo *w)
 
 struct stalled_ctx {
 	struct json_object *arr;
+	const struct fdom *d;
 };
+
+/* The class of pid's latest stall, as the stall_classified event said it. */
+static const char *stall_class(const struct fdom *d, uint32_t pid)
+{
+	const struct fleet_stall *last = NULL;
+
+	for (uint32_t k = 0; k < d->n_recent; k++)
+		if (d->recent[k].pid == pid && (!last || d->recent[k].at_ns >= last->at_ns))
+			last = &d->recent[k];
+	return vigil_stall_class_name(last ? (enum vigil_stall_class)last->cls
+					   : VIGIL_STALL_UNCLASSIFIED);
+}
 
 static int add_stalled(void *ctx, const struct vigil_process_info *p)
 {
@@ -304,6 +317,7 @@ static int add_stalled(void *ctx, const struct vigil_process_info *p)
 	json_object_object_add(o, "silence_s", json_object_new_double((double)p->silence_ns / 1e9));
 	json_object_object_add(o, "deadline_s",
 			       json_object_new_double((double)p->deadline_ns / 1e9));
+	json_object_object_add(o, "class", json_object_new_string(stall_class(s->d, p->pid)));
 	json_object_array_add(s->arr, o);
 	return 0;
 }
@@ -311,7 +325,7 @@ static int add_stalled(void *ctx, const struct vigil_process_info *p)
 static struct json_object *dom_status(const struct fdom *d, uint64_t now)
 {
 	struct json_object *o = json_object_new_object();
-	struct stalled_ctx s = { json_object_new_array() };
+	struct stalled_ctx s = { json_object_new_array(), d };
 	bool starved = false;
 
 	json_object_object_add(o, "domain", json_object_new_string(d->name));
