@@ -173,6 +173,13 @@ testdriver)
 	grep -q 'domain=' metrics.txt && fail "a guest series with no guest"
 	"$VIGIL" status --metrics "127.0.0.1:$PORT" >status.txt || fail "vigil status failed"
 	grep -q '0 domain' status.txt || fail "status: $(cat status.txt)"
+	# the events file rotated: SIGHUP opens it afresh, watch goes on
+	[ -f events.jsonl ] || fail "--events FILE was not created"
+	mv events.jsonl events.jsonl.1
+	kill -HUP $WATCH
+	wait_for 5 test -f events.jsonl || fail "SIGHUP did not open the events file afresh"
+	kill -0 $WATCH || fail "watch ended on SIGHUP"
+	metrics || fail "no /metrics after SIGHUP"
 	;;
 fleet)
 	libvirt_up

@@ -759,6 +759,32 @@ EOF
 	[ -e "$dir" ] && fail "the runtime directory $dir is left"
 	grep -q 'nokaslr' verdict.json || fail "the guest did not boot with nokaslr"
 	;;
+file_limit)
+	# --file-limit: a guest writing far more than the limit fills none of
+	# the files past it; the events end with events_truncated and run_end,
+	# the recording replays up to its cut, and the run's verdict is whole
+	run_vigil 0 --file-limit 64K --record rec.bin -- sh -c \
+		'head -c 2000000 /dev/zero | od -v | head -c 1500000
+		 head -c 200000 /dev/zero | od -v | head -c 100000 >/dev/console; echo done >&2'
+	outcome_is PASS
+	for f in events.jsonl console.txt rec.bin; do
+		sz=$(stat -c %s $f)
+		[ "$sz" -le $((65536 + 1024)) ] || fail "$f grew to $sz bytes"
+	done
+	[ "$(stat -c %s events.jsonl)" -ge 60000 ] || fail "events.jsonl stopped early"
+	tail -n 2 events.jsonl | head -n 1 | grep -q '"event":"events_truncated"' ||
+		fail "no events_truncated line before run_end"
+	tail -n 1 events.jsonl | grep -q '"event":"run_end"' || fail "run_end is not the last line"
+	grep -q 'events.jsonl reached --file-limit (65536 bytes)' err.txt ||
+		fail "stderr does not say the events file is full"
+	grep -q 'the recording rec.bin stops at --file-limit' err.txt ||
+		fail "stderr does not say the recording stopped"
+	[ "$(stat -c %s console.txt)" -ge 60000 ] || fail "console.txt stopped early"
+	grep -q 'console.txt reached --file-limit' err.txt ||
+		fail "stderr does not say the console copy is full"
+	"$VIGIL" decode rec.bin >/dev/null 2>decode.txt
+	[ -s decode.txt ] || fail "vigil decode of the cut recording said nothing"
+	;;
 classify_sleeping)
 	# a process that beats, then sleeps in the kernel without beating (a
 	# python3 sender of the beat datagram, so that the sleeper is the beater)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int vigil_parse_duration(const char *s, uint64_t *ns)
 {
@@ -59,6 +60,38 @@ int vigil_parse_duration_opt(const char *s, bool allow_none, uint64_t *ns)
 		return -EDOM;
 	*ns = v;
 	return 0;
+}
+
+int vigil_parse_bytes_opt(const char *s, uint64_t *bytes)
+{
+	static const char *const units[] = { "", "K", "M", "G", "T" };
+	unsigned long long v;
+	char *end;
+
+	if (s && !strcmp(s, "none")) {
+		*bytes = 0;
+		return 0;
+	}
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -ERANGE;
+	for (unsigned i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		size_t ul = strlen(units[i]);
+		if (strncasecmp(end, units[i], ul) ||
+		    (end[ul] && strcmp(end + ul, "iB") && strcmp(end + ul, "B")) || (!i && *end))
+			continue;
+		if (v > (1ull << 60) >> (10 * i))
+			return -ERANGE;
+		v <<= 10 * i;
+		if (v < 4096)
+			return -EINVAL;
+		*bytes = v;
+		return 0;
+	}
+	return -EINVAL;
 }
 
 int vigil_parse_mem_mb(const char *s, unsigned *mb)

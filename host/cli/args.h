@@ -25,6 +25,10 @@ int vigil_parse_duration_opt(const char *s, bool allow_none, uint64_t *ns);
  * unknown kind in bad (empty: an empty list).
  */
 int vigil_parse_fail_on(const char *s, uint32_t *mask, char *bad, size_t cap);
+/* A size of a file limit: "4096", "64K", "512M", "1G", "2T" (binary
+ * multiples; a bare number is bytes; KiB, MiB, ... too), or "none" (0).
+ * 0, -EINVAL (not a size, or under 4096 bytes), -ERANGE (over 2^60). */
+int vigil_parse_bytes_opt(const char *s, uint64_t *bytes);
 /* "512", "512M", "1G", "1024K"... -> MiB (a bare number is MiB). 0 or -EINVAL. */
 int vigil_parse_mem_mb(const char *s, unsigned *mb);
 

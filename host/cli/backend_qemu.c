@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cap.h"
 #include "console.h"
 #include "debughold.h"
 #include "hostroot.h"
@@ -53,6 +54,7 @@ struct vigil_qemu_be {
 	/* console and stderr */
 	struct vigil_console con_scan;
 	int console_fd;
+	struct vigil_cap con_cap; /* --file-limit on --console */
 	char errbuf[QEMU_ERR_MAX];
 	size_t errlen;
 	struct vigil_vcpu_probe vcpu;
@@ -203,6 +205,29 @@ static void on_console_line(void *ctx, const char *line, size_t len)
 	}
 }
 
+/* --console: the bytes as they come, up to --file-limit; a full disk loses
+ * the copy, not the run. */
+static void console_copy(struct vigil_qemu_be *r, const char *buf, size_t n)
+{
+	enum vigil_cap_take t;
+
+	if (r->console_fd < 0)
+		return;
+	t = vigil_cap_take(&r->con_cap, n);
+	if (t == VIGIL_CAP_FULL_NOW)
+		vigil_term_warn("%s reached --file-limit (%llu bytes): the console is no longer "
+			       "copied there (it is still read and scanned)",
+			       r->o->console_path, (unsigned long long)r->con_cap.limit);
+	if (t != VIGIL_CAP_OK)
+		return;
+	if (write(r->console_fd, buf, n) < 0) {
+		vigil_term_warn("cannot write the console to %s: %s (no longer copied)",
+			       r->o->console_path, strerror(errno));
+		close(r->console_fd);
+		r->console_fd = -1;
+	}
+}
+
 static int console_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx)
 {
 	struct vigil_qemu_be *r = ctx;
@@ -223,10 +248,7 @@ static int console_ready(struct vigil_source *s, int fd, uint32_t events, void *
 			r->con_src = NULL;
 			return 0;
 		}
-		if (r->console_fd >= 0 && write(r->console_fd, buf, (size_t)n) < 0) {
-			close(r->console_fd); /* a full disk loses the console copy, not the run */
-			r->console_fd = -1;
-		}
+		console_copy(r, buf, (size_t)n);
 		vigil_console_feed(&r->con_scan, buf, (size_t)n, on_console_line, r);
 		budget -= (size_t)n < budget ? (size_t)n : budget;
 	}
@@ -548,7 +570,7 @@ static void hold_stopped(void *ctx, int err, struct json_object *ret, const char
 	(void)ctx;
 	(void)ret;
 	if (err)
-		vigil_term_say("--on-stall debug: QMP 'stop' failed: %s (the VM may still run)",
+		vigil_term_warn("--on-stall debug: QMP 'stop' failed: %s (the VM may still run)",
 			       desc ? desc : strerror(-err));
 }
 
@@ -565,7 +587,7 @@ static bool hold(struct vigil_qemu_be *r, enum vigil_stop_how how)
 		return false;
 	r->dbg.held = true;
 	if (!m || !m->hmp || m->hmp(m->ctx, "stop", hold_stopped, r) < 0) {
-		vigil_term_say("--on-stall debug: cannot stop the VM through QMP: QEMU is quit");
+		vigil_term_warn("--on-stall debug: cannot stop the VM through QMP: QEMU is quit");
 		return false;
 	}
 	vigil_kernel_release(r->o->qemu.kernel, rel, sizeof(rel));
@@ -851,6 +873,7 @@ int vigil_qemu_be_new(struct vigil_loop *l, const struct vigil_run_opts *o,
 	r->loop = l;
 	r->o = o;
 	r->console_fd = -1;
+	r->con_cap.limit = o->file_limit;
 	vigil_debug_init(&r->dbg);
 	vigil_console_init(&r->con_scan);
 	e = vigil_timer_new(l, probe_due, r, &r->probe_timer);

@@ -65,6 +65,29 @@ static void say(struct fleet *f, const char *fmt, ...)
 	vigil_term_say("%s", msg);
 }
 
+/* A line about a domain's stalls, within its rate (FLEET_SAY_BURST, then
+ * one every FLEET_SAY_EVERY_NS): a guest whose processes stall by the
+ * thousand cannot flood the log; what was held back is counted and said
+ * with the next line. Events, /metrics and /status still have every stall. */
+static void dom_say(struct fdom *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void dom_say(struct fdom *d, const char *fmt, ...)
+{
+	char msg[512], held[64] = "";
+	va_list ap;
+
+	if (!vigil_lines_take(&d->say, vigil_loop_now(d->f->loop), FLEET_SAY_BURST,
+			      FLEET_SAY_EVERY_NS))
+		return;
+	if (d->say.dropped)
+		snprintf(held, sizeof(held), " (%llu earlier line%s not shown)",
+			 (unsigned long long)d->say.dropped, d->say.dropped == 1 ? "" : "s");
+	d->say.dropped = 0;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	say(d->f, "%s: %s%s", d->name, msg, held);
+}
+
 static void be_say(void *ctx, const char *domain, const char *msg)
 {
 	say(ctx, "%s: %s", domain, msg);
@@ -229,6 +252,23 @@ fail:
 
 /* ---- events ------------------------------------------------------------------------ */
 
+/* --events FILE, up to --file-limit (until SIGHUP opens it afresh). */
+static void global_event(struct fdom *d, int n)
+{
+	struct fleet *f = d->f;
+	enum vigil_cap_take t = vigil_cap_take(&f->events_cap, d->events_head_len + (size_t)n);
+
+	if (t == VIGIL_CAP_FULL_NOW)
+		vigil_term_warn("watch: %s reached --file-limit (%llu bytes): later events are "
+				"counted, not written, until SIGHUP opens it afresh (logrotate's "
+				"copytruncate or create)",
+				f->a->events, (unsigned long long)f->events_cap.limit);
+	if (t != VIGIL_CAP_OK)
+		return;
+	fwrite(d->events_head, 1, d->events_head_len, f->events);
+	fwrite(render_buf + 1, 1, (size_t)n, f->events);
+}
+
 static void write_events(struct fdom *d, const struct vigil_event *ev)
 {
 	int n = vigil_event_render(ev, render_buf, VIGIL_EVENT_RENDER_MAX);
@@ -246,8 +286,7 @@ static void write_events(struct fdom *d, const struct vigil_event *ev)
 	if (d->f->a->events) {
 		/* {"domain":"NAME", + the rest: every line says whose it is */
 		if (d->f->events) {
-			fwrite(d->events_head, 1, d->events_head_len, d->f->events);
-			fwrite(render_buf + 1, 1, (size_t)n, d->f->events);
+			global_event(d, n);
 		} else {
 			vigil_term_write(1, d->events_head, d->events_head_len);
 			vigil_term_write(1, render_buf + 1, (size_t)n);
@@ -268,8 +307,8 @@ static void note_stall(struct fdom *d, const struct vigil_event *ev)
 	d->next_recent = (d->next_recent + 1) % FLEET_RECENT_STALLS;
 	if (d->n_recent < FLEET_RECENT_STALLS)
 		d->n_recent++;
-	say(d->f, "%s: process %u stalled (silent %.1f s%s)", d->name, ev->process.pid,
-	    (double)ev->process.silence_ns / 1e9,
+	dom_say(d, "process %u stalled (silent %.1f s%s)", ev->process.pid,
+		(double)ev->process.silence_ns / 1e9,
 	    ev->process.host_starved ? ", the host starved the guest" : "");
 	/* the guest's stall, not the host's: --on-stall-exec (it says why not) */
 	if (d->f->exec && !ev->process.host_starved)
@@ -286,9 +325,10 @@ static void note_class(struct fdom *d, const struct vigil_stall_info *in)
 	if (!in)
 		return;
 	if (in->cls == VIGIL_STALL_GUEST) {
-		say(d->f, "%s: the whole guest stalled (the agent did not run; %u process stall%s "
-			  "folded into it)",
-		    d->name, in->folded, in->folded == 1 ? "" : "s");
+		dom_say(d,
+			"the whole guest stalled (the agent did not run; %u process stall%s "
+			"folded into it)",
+			in->folded, in->folded == 1 ? "" : "s");
 		return;
 	}
 	for (uint32_t k = 0; k < d->n_recent; k++) {
@@ -298,8 +338,7 @@ static void note_class(struct fdom *d, const struct vigil_stall_info *in)
 	}
 	if (last)
 		last->cls = (uint8_t)in->cls;
-	say(d->f, "%s: process %u stalled: %s", d->name, in->pid,
-	    vigil_stall_class_name(in->cls));
+	dom_say(d, "process %u stalled: %s", in->pid, vigil_stall_class_name(in->cls));
 }
 
 static void note_recovery(struct fdom *d, uint32_t pid)
@@ -874,12 +913,35 @@ static void on_virt_error(void *ctx, virErrorPtr err)
 
 /* ---- the process ------------------------------------------------------------------ */
 
+/* --events FILE, appended to (a restart or SIGHUP goes on after what is
+ * there), with a fresh --file-limit budget counted from its size. */
+static int open_events(struct fleet *f)
+{
+	FILE *n = fopen(f->a->events, "ae");
+	long at;
+
+	if (!n)
+		return -errno;
+	setvbuf(n, NULL, _IOLBF, 0); /* whole lines, as they come */
+	if (f->events)
+		fclose(f->events);
+	f->events = n;
+	at = fseek(n, 0, SEEK_END) == 0 ? ftell(n) : 0;
+	f->events_cap = (struct vigil_cap){ .limit = f->a->file_limit,
+					    .used = at > 0 ? (uint64_t)at : 0 };
+	return 0;
+}
+
 static void on_signal(int signo, void *ctx)
 {
 	struct fleet *f = ctx;
 
-	if (signo == SIGHUP)
+	if (signo == SIGHUP) { /* the events file was rotated: open it afresh */
+		if (f->events && open_events(f) < 0)
+			say(f, "cannot open %s again: %s (events still go to the old file)",
+			    f->a->events, strerror(errno));
 		return;
+	}
 	if (f->signals++)
 		vigil_loop_exit(f->loop, VIGIL_EXIT_HARNESS); /* a second signal: now */
 	else
@@ -951,14 +1013,10 @@ static int start_services(struct fleet *f)
 	if (e)
 		return e;
 
-	if (f->a->events && strcmp(f->a->events, "-")) {
-		f->events = fopen(f->a->events, "we");
-		if (!f->events) {
-			fprintf(stderr, "vigil watch: cannot write events to %s: %s\n",
-				f->a->events, strerror(errno));
-			return VIGIL_EXIT_HARNESS;
-		}
-		setvbuf(f->events, NULL, _IOLBF, 0); /* whole lines, as they come */
+	if (f->a->events && strcmp(f->a->events, "-") && open_events(f) < 0) {
+		fprintf(stderr, "vigil watch: cannot write events to %s: %s\n", f->a->events,
+			strerror(errno));
+		return VIGIL_EXIT_HARNESS;
 	}
 	if (f->a->metrics) {
 		struct vigil_http_opts o = {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "cap.h"
 #include "cli.h"
 
 static const char watch_usage[] =
@@ -30,7 +31,10 @@ static const char watch_usage[] =
     "                           (at most 64 MiB of events a run)\n"
     "  --keep-runs N            runs kept per domain under --out-dir (default 10)\n"
     "  --events FILE|-          every domain's events as JSON lines, each with its\n"
-    "                           \"domain\"\n"
+    "                           \"domain\"; a FILE is appended to, and opened\n"
+    "                           afresh on SIGHUP (log rotation)\n"
+    "  --file-limit SIZE|none   bytes the --events FILE may grow to (default 1G;\n"
+    "                           past it events are counted, not written)\n"
     "  --stall-threshold DUR    a beating process silent this long stalls (default 5s)\n"
     "  --on-stall warn|fail     fail: a stall ends that run of the domain (its\n"
     "                           verdict is written) and a new run starts\n"
@@ -64,6 +68,7 @@ enum {
 	O_OUT_DIR,
 	O_KEEP,
 	O_EVENTS,
+	O_FILE_LIMIT,
 	O_STALL,
 	O_ON_STALL,
 	O_FAIL_ON,
@@ -81,6 +86,7 @@ static const struct option watch_opts[] = {
 	{ "out-dir", required_argument, NULL, O_OUT_DIR },
 	{ "keep-runs", required_argument, NULL, O_KEEP },
 	{ "events", required_argument, NULL, O_EVENTS },
+	{ "file-limit", required_argument, NULL, O_FILE_LIMIT },
 	{ "stall-threshold", required_argument, NULL, O_STALL },
 	{ "on-stall", required_argument, NULL, O_ON_STALL },
 	{ "fail-on", required_argument, NULL, O_FAIL_ON },
@@ -143,6 +149,10 @@ static int take(struct vigil_fleet_args *a, int c, char *val)
 	case O_EVENTS:
 		a->events = val;
 		return 0;
+	case O_FILE_LIMIT:
+		if (vigil_parse_bytes_opt(val, &a->file_limit) < 0)
+			return bad("file-limit", val, "a size of at least 4K, e.g. 512M or 2G, or none");
+		return 0;
 	case O_STALL:
 		if (vigil_parse_duration_opt(val, false, &v) < 0)
 			return bad("stall-threshold", val, "a duration above 0, such as 5s");
@@ -187,6 +197,7 @@ int vigil_fleet_args_parse(struct vigil_fleet_args *a, int argc, char **argv)
 	memset(a, 0, sizeof(*a));
 	a->metrics = FLEET_METRICS_DEFAULT;
 	a->keep_runs = FLEET_KEEP_RUNS_DEFAULT;
+	a->file_limit = VIGIL_CAP_DEFAULT;
 	vigil_session_opts_default(&a->sopts);
 	a->sopts.mode = VIGIL_MODE_WATCH;
 	a->sopts.boot_timeout_ns = 0;

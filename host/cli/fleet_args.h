@@ -29,6 +29,7 @@ struct vigil_fleet_args {
 	const char *out_dir;             /* --out-dir */
 	uint32_t keep_runs;              /* --keep-runs */
 	const char *events;              /* --events FILE|- : every domain's events */
+	uint64_t file_limit;             /* --file-limit: bytes of the --events FILE; 0 none */
 	bool force;                      /* --force: take held channels */
 	const char *on_stall_exec;       /* --on-stall-exec 'PROGRAM ARG...' */
 	bool on_stall_unattested;        /* --on-stall-unattested */

@@ -17,11 +17,14 @@
 #include <vigil/session.h>
 
 #include "backend_libvirt.h"
+#include "cap.h"
 #include "fleet_args.h"
 #include "guest.h"
 #include "loop.h"
 
 #define FLEET_RECENT_STALLS 16 /* pids with a `pid` label on /metrics, per domain */
+#define FLEET_SAY_BURST     10 /* stall lines of one domain said at once ... */
+#define FLEET_SAY_EVERY_NS  (6 * 1000000000ull) /* ... then one more this often */
 
 struct fleet;
 
@@ -66,6 +69,9 @@ struct fdom {
 	struct vigil_session_counters last;  /* the last finished run's counters */
 	struct vigil_session_counters total; /* finished runs' counters, summed */
 	struct fleet_stall recent[FLEET_RECENT_STALLS];
+	/* stderr lines about this domain's stalls: a bucket of FLEET_SAY_BURST,
+	 * one more every FLEET_SAY_EVERY_NS; the rest counted and said later */
+	struct vigil_lines say;
 	uint32_t n_recent, next_recent;
 };
 
@@ -84,6 +90,7 @@ struct fleet {
 	struct vigil_http *http;
 	struct vigil_stallexec *exec;
 	FILE *events; /* --events FILE (stdout goes through the terminal's queue) */
+	struct vigil_cap events_cap; /* --file-limit on it; SIGHUP reopens it afresh */
 	int signals;
 	char last_error[256];
 };

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "cap.h"
 
 static const char run_usage[] =
     "usage: vigil run [OPTIONS] -- COMMAND [ARGS...]\n"
@@ -108,6 +109,9 @@ static const char run_usage[] =
     "  --report FILE            one HTML page with the run's timeline (docs/report.md)\n"
     "  --record FILE            every session input with its time, for `vigil decode`\n"
     "  --console FILE           the guest's serial console\n"
+    "  --file-limit SIZE|none   bytes each of --events (a file), --console and\n"
+    "                           --record may grow to (default 1G): past it,\n"
+    "                           what a guest sends is counted, not written\n"
     "  --snapshot-dir DIR       where guest-requested memory dumps and CPU states go\n"
     "                           (memory dumps are refused without it)\n"
     "  Only one output may be '-'.\n"
@@ -156,7 +160,7 @@ static const char attach_usage[] =
     "  --stall-threshold DUR, --on-stall warn|fail, --fail-on KIND,...,\n"
     "  --timeout DUR, --workload-duration DUR, --boot-timeout DUR (default: none\n"
     "  here), --events FILE|-, --verdict FILE|-, --junit FILE|-, --record FILE,\n"
-    "  --snapshot-dir DIR, -q, -v, -h   as for `vigil run`\n"
+    "  --file-limit SIZE|none, --snapshot-dir DIR, -q, -v, -h   as for `vigil run`\n"
     "\n"
     "Exit status: as for `vigil run`; with several guests, that of the worst\n"
     "verdict (the outcome of highest precedence, docs/verdict.md); 125 also for\n"
@@ -201,6 +205,7 @@ enum {
 	O_REPORT,
 	O_RECORD,
 	O_SNAPDIR,
+	O_FILE_LIMIT,
 	O_SOCKET,
 	O_QMP,
 	O_OUT_DIR,
@@ -245,6 +250,7 @@ static const struct option run_opts[] = {
 	{ "report", required_argument, NULL, O_REPORT },
 	{ "record", required_argument, NULL, O_RECORD },
 	{ "snapshot-dir", required_argument, NULL, O_SNAPDIR },
+	{ "file-limit", required_argument, NULL, O_FILE_LIMIT },
 	{ "socket", required_argument, NULL, O_SOCKET },
 	{ "qmp", required_argument, NULL, O_QMP },
 	{ "out-dir", required_argument, NULL, O_OUT_DIR },
@@ -514,6 +520,10 @@ static int take(struct vigil_run_args *a, int c, char *val, const char *(*lookup
 		return take_duration(a, c, val);
 	case O_FAIL_ON:
 		return take_fail_on(a, val);
+	case O_FILE_LIMIT:
+		if (vigil_parse_bytes_opt(val, &a->o.file_limit) < 0)
+			return bad_value(a, c, val, "a size of at least 4K, e.g. 512M or 2G, or none");
+		return 0;
 	case O_ENV:
 		return take_env(a, val, lookup);
 	case O_QEMU_ARG:
@@ -581,6 +591,7 @@ static void defaults(struct vigil_run_args *a, bool attach)
 	vigil_session_opts_default(&a->o.sopts);
 	a->o.sopts.boot_timeout_ns = attach ? 0 : 60000000000ull;
 	a->o.sopts.ack_exit = !attach;
+	a->o.file_limit = VIGIL_CAP_DEFAULT;
 	a->o.qemu.extra = a->qemu_extra;
 	a->img.extra_mods = a->mods;
 	a->rootfs_host = VIGIL_ROOTFS_HOST_DEFAULT;

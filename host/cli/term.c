@@ -122,24 +122,39 @@ void vigil_term_clear(void)
 	}
 }
 
-void vigil_term_say(const char *fmt, ...)
+static void say_v(const char *fmt, va_list ap)
 {
 	char line[2048];
-	va_list ap;
 	int n;
 
-	if (term.quiet)
-		return;
 	vigil_term_clear();
 	memcpy(line, "vigil: ", 7);
-	va_start(ap, fmt);
 	n = vsnprintf(line + 7, sizeof(line) - 8, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return;
 	n = n < (int)sizeof(line) - 8 ? n : (int)sizeof(line) - 9;
 	line[7 + n] = '\n';
 	out(2, line, (size_t)(8 + n));
+}
+
+void vigil_term_say(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (term.quiet)
+		return;
+	va_start(ap, fmt);
+	say_v(fmt, ap);
+	va_end(ap);
+}
+
+void vigil_term_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	say_v(fmt, ap);
+	va_end(ap);
 }
 
 void vigil_term_status(const char *line)

@@ -33,6 +33,9 @@ void vigil_term_resize(void);
 bool vigil_term_is_tty(void);
 /* A line for the person: "vigil: " + text, on stderr (not when quiet). */
 void vigil_term_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same, also when quiet: something the person must know (data not
+ * written, the VM held for them). */
+void vigil_term_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Draw the status line (a tty and not quiet only), cut to the width;
  * skipped while stderr has output waiting. */
 void vigil_term_status(const char *line);

@@ -11,6 +11,7 @@
 
 #include "backend_qemu.h"
 #include "backend_socket.h"
+#include "cap.h"
 #include "cli.h"
 #include "finish.h"
 #include "guest.h"
@@ -21,6 +22,8 @@
 
 #define WATCH_STATUS_NS (250 * 1000000ull)
 #define WATCH_FLUSH_MS  30000 /* at the end, how long a slow reader gets */
+#define WATCH_SAY_BURST    10 /* stall lines said at once ... */
+#define WATCH_SAY_EVERY_NS (6 * 1000000000ull) /* ... then one more this often */
 
 struct watch;
 
@@ -33,6 +36,9 @@ struct wguest {
 	struct vigil_socket_be *socket; /* attach */
 	FILE *events;
 	bool events_stdout;
+	struct vigil_cap events_cap; /* --file-limit on an events file (not stdout) */
+	struct vigil_lines say;      /* the rate of stall lines on stderr */
+	char held[64];               /* " (N earlier lines not shown)" or "" */
 	char phase[96];
 	char *note; /* the FINISH record's payload */
 	const struct vigil_verdict *v;
@@ -144,21 +150,51 @@ int vigil_rec_header_parse(const char *json, size_t len, struct vigil_session_op
 
 /* ---- events: the file, the terminal -------------------------------------- */
 
+static const char *who(const struct wguest *wg, char *buf, size_t cap);
+
 /* One render buffer for every guest (the loop is single-threaded): an
  * event is written without allocating (OUTPUT chunks, the bulk). */
 static char render_buf[VIGIL_EVENT_RENDER_MAX + 1];
 
+/* Past --file-limit, events are counted, not written; the run's last
+ * event (run_end) is always written, after one events_truncated line that
+ * says how many were not (docs/events.md): two bounded lines past the cap. */
+static void events_truncated(struct wguest *wg, const struct vigil_event *ev)
+{
+	const struct vigil_cap *c = &wg->events_cap;
+
+	fprintf(wg->events,
+		"{\"event\":\"events_truncated\",\"t_ns\":%llu,\"mono_ns\":%llu,"
+		"\"dropped\":%llu,\"dropped_bytes\":%llu,\"limit\":%llu}\n",
+		(unsigned long long)ev->t_ns, (unsigned long long)ev->now_ns,
+		(unsigned long long)c->dropped, (unsigned long long)c->dropped_bytes,
+		(unsigned long long)c->limit);
+}
+
 static void events_write(struct wguest *wg, const struct vigil_event *ev)
 {
 	int n = vigil_event_render(ev, render_buf, sizeof(render_buf) - 1);
+	char name[VIGIL_GUEST_NAME_MAX + 4];
 
 	if (n < 0)
 		return;
 	render_buf[n] = '\n';
-	if (wg->events_stdout) /* through the terminal's queue: in order, never blocking */
+	if (wg->events_stdout) { /* through the terminal's queue: in order, never blocking */
 		vigil_term_write(1, render_buf, (size_t)n + 1);
-	else
-		fwrite(render_buf, 1, (size_t)n + 1, wg->events);
+		return;
+	}
+	if (ev->type == VIGIL_EV_RUN_END) {
+		if (wg->events_cap.dropped)
+			events_truncated(wg, ev);
+	} else if (vigil_cap_take(&wg->events_cap, (size_t)n + 1) != VIGIL_CAP_OK) {
+		if (wg->events_cap.dropped == 1)
+			vigil_term_warn("%s%s reached --file-limit (%llu bytes): later events are "
+				       "counted, not written",
+				       who(wg, name, sizeof(name)), wg->o->events_path,
+				       (unsigned long long)wg->events_cap.limit);
+		return;
+	}
+	fwrite(render_buf, 1, (size_t)n + 1, wg->events);
 }
 
 /* The workload's output on vigil's own stdout and stderr: one guest only
@@ -259,6 +295,21 @@ static int report_write(struct wguest *wg, const struct vigil_finish_in *in)
 	return e < 0;
 }
 
+/* Stall and recovery lines, within a rate (cap.h): a guest whose
+ * processes stall by the thousand cannot flood the terminal or a log; the
+ * events, the verdict and the summary still have every one. */
+static bool say_stall(struct wguest *wg, uint64_t now)
+{
+	wg->held[0] = '\0';
+	if (!vigil_lines_take(&wg->say, now, WATCH_SAY_BURST, WATCH_SAY_EVERY_NS))
+		return false;
+	if (wg->say.dropped)
+		snprintf(wg->held, sizeof(wg->held), " (%llu earlier line%s not shown)",
+			 (unsigned long long)wg->say.dropped, wg->say.dropped == 1 ? "" : "s");
+	wg->say.dropped = 0;
+	return true;
+}
+
 static void on_event(void *ctx, struct vigil_guest *g, const struct vigil_event *ev)
 {
 	struct wguest *wg = ctx;
@@ -290,14 +341,18 @@ static void on_event(void *ctx, struct vigil_guest *g, const struct vigil_event 
 		snprintf(wg->phase, sizeof(wg->phase), "workload exited");
 		break;
 	case VIGIL_EV_STALL:
-		vigil_term_say("%sprocess %u stalled: silent for %.2f s%s",
-			       who(wg, name, sizeof(name)), ev->process.pid,
-			       (double)ev->process.silence_ns / 1e9,
-			       ev->process.host_starved ? " (host starved the vCPUs)" : "");
+		if (say_stall(wg, ev->now_ns))
+			vigil_term_say("%sprocess %u stalled: silent for %.2f s%s%s",
+				       who(wg, name, sizeof(name)), ev->process.pid,
+				       (double)ev->process.silence_ns / 1e9,
+				       ev->process.host_starved ? " (host starved the vCPUs)" : "",
+				       wg->held);
 		break;
 	case VIGIL_EV_RECOVERY:
-		vigil_term_say("%sprocess %u beats again after %.2f s", who(wg, name, sizeof(name)),
-			       ev->process.pid, (double)ev->process.silence_ns / 1e9);
+		if (say_stall(wg, ev->now_ns))
+			vigil_term_say("%sprocess %u beats again after %.2f s%s",
+				       who(wg, name, sizeof(name)), ev->process.pid,
+				       (double)ev->process.silence_ns / 1e9, wg->held);
 		break;
 	case VIGIL_EV_FINDING:
 		if (wg->qemu && ev->finding.finding)
@@ -397,6 +452,20 @@ static void summary(struct wguest *wg, const struct vigil_finish_in *in)
 	vigil_finish_summary(stderr, in);
 }
 
+static void rec_closed(struct wguest *wg, struct vigil_guest *g)
+{
+	int e = vigil_guest_record_close(g);
+
+	if (e == -EFBIG)
+		fprintf(stderr,
+			"vigil: the recording %s stops at --file-limit (%llu bytes): `vigil decode` "
+			"replays the run up to there\n",
+			wg->o->record_path, (unsigned long long)wg->o->file_limit);
+	else if (e < 0)
+		fprintf(stderr, "vigil: the recording %s is incomplete: a write failed\n",
+			wg->o->record_path);
+}
+
 static void on_done(void *ctx, struct vigil_guest *g, const struct vigil_verdict *v)
 {
 	struct wguest *wg = ctx;
@@ -414,9 +483,7 @@ static void on_done(void *ctx, struct vigil_guest *g, const struct vigil_verdict
 	if (wg->events && wg->events != stdout)
 		fclose(wg->events);
 	wg->events = NULL;
-	if (vigil_guest_record_close(g) < 0)
-		fprintf(stderr, "vigil: the recording %s is incomplete: a write failed\n",
-			wg->o->record_path);
+	rec_closed(wg, g);
 	if (++w->n_done == w->n)
 		vigil_term_detach(WATCH_FLUSH_MS); /* the output first, then the summary */
 	if (!wg->o->quiet) {
@@ -525,6 +592,7 @@ static int open_events(struct wguest *wg)
 	if (!path)
 		return 0;
 	wg->events_stdout = !strcmp(path, "-");
+	wg->events_cap = (struct vigil_cap){ .limit = wg->o->file_limit };
 	wg->events = wg->events_stdout ? stdout : fopen(path, "we");
 	if (!wg->events) {
 		fprintf(stderr, "vigil: cannot write events to %s: %s\n", path, strerror(errno));
@@ -547,6 +615,7 @@ static int start_guest(struct watch *w, struct wguest *wg)
 		.record_path = o->record_path,
 		.record_header = rec_header_cb,
 		.record_ctx = wg,
+		.record_limit = o->file_limit,
 	};
 	int e = open_events(wg);
 

@@ -51,6 +51,8 @@ struct vigil_run_opts {
 	const char *record_path;
 	const char *console_path;
 	const char *snapshot_dir;
+	uint64_t file_limit; /* --file-limit: bytes of each of events (a file), console,
+				record; 0 none (cap.h) */
 	bool quiet;
 	bool verbose;
 	/* what the run is made of (provenance.h): put in the verdict and the

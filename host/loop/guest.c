@@ -71,6 +71,7 @@ static int rec_open(struct vigil_guest *g, uint64_t t0)
 	hdr = g->cfg.record_header(g->cfg.record_ctx, t0);
 	e = hdr ? vigil_rec_open(&g->rec, g->cfg.record_path, hdr) : -ENOMEM;
 	free(hdr);
+	g->rec.limit = g->cfg.record_limit;
 	if (e == 0)
 		g->recording = true;
 	return e;

@@ -104,6 +104,7 @@ struct vigil_guest_cfg {
 	const char *record_path;
 	char *(*record_header)(void *ctx, uint64_t t0_ns);
 	void *record_ctx;
+	uint64_t record_limit; /* bytes of the recording; 0 none (record.h) */
 };
 
 /* A guest in WATCH with a fresh session created at t0_ns. 0 or -errno. */

@@ -24,6 +24,7 @@ int vigil_rec_open(struct vigil_rec_writer *w, const char *path, const char *hea
 	if (fwrite(hdr, 1, sizeof(hdr), w->f) != sizeof(hdr) ||
 	    fwrite(header_json, 1, hl, w->f) != hl)
 		w->err = -EIO;
+	w->bytes = sizeof(hdr) + hl;
 	return w->err;
 }
 
@@ -43,6 +44,10 @@ int vigil_rec_put(struct vigil_rec_writer *w, enum vigil_rec_kind kind, uint64_t
 			return -EMSGSIZE;
 		vigil_put32(hdr + 4, (uint32_t)n);
 		vigil_put64(hdr + 8, t_ns);
+		if (w->limit && w->bytes + sizeof(hdr) + n > w->limit) {
+			w->err = -EFBIG;
+			return w->err;
+		}
 		if (fwrite(hdr, 1, sizeof(hdr), w->f) != sizeof(hdr) ||
 		    (n && fwrite(p, 1, n, w->f) != n)) {
 			w->err = -EIO;

@@ -58,8 +58,11 @@ enum vigil_rec_kind {
 
 struct vigil_rec_writer {
 	FILE *f;
-	int err; /* first error, sticky */
+	int err; /* first error, sticky; -EFBIG: the limit was reached */
 	uint64_t records, bytes;
+	uint64_t limit; /* bytes of the file (header included); 0 none. Set after
+			   vigil_rec_open: a record that would pass it ends the
+			   recording there (a replay stops at that point) */
 };
 
 /* Open path and write the header. 0 or -errno. */

@@ -61,11 +61,39 @@ static void test_memory(void **state)
 	assert_int_equal(vigil_parse_mem_mb("12Q", &mb), -EINVAL);
 }
 
+static void test_bytes(void **state)
+{
+	uint64_t b = 1;
+
+	(void)state;
+	assert_int_equal(vigil_parse_bytes_opt("none", &b), 0);
+	assert_int_equal(b, 0);
+	assert_int_equal(vigil_parse_bytes_opt("4096", &b), 0);
+	assert_int_equal(b, 4096);
+	assert_int_equal(vigil_parse_bytes_opt("64K", &b), 0);
+	assert_int_equal(b, 65536);
+	assert_int_equal(vigil_parse_bytes_opt("512MiB", &b), 0);
+	assert_int_equal(b, 512ull << 20);
+	assert_int_equal(vigil_parse_bytes_opt("1g", &b), 0);
+	assert_int_equal(b, 1ull << 30);
+	assert_int_equal(vigil_parse_bytes_opt("2T", &b), 0);
+	assert_int_equal(b, 2ull << 40);
+	assert_int_equal(vigil_parse_bytes_opt("4095", &b), -EINVAL); /* under a page */
+	assert_int_equal(vigil_parse_bytes_opt("1K", &b), -EINVAL);
+	assert_int_equal(vigil_parse_bytes_opt("12Q", &b), -EINVAL);
+	assert_int_equal(vigil_parse_bytes_opt("-5M", &b), -EINVAL);
+	assert_int_equal(vigil_parse_bytes_opt("", &b), -EINVAL);
+	assert_int_equal(vigil_parse_bytes_opt("M", &b), -EINVAL);
+	assert_int_equal(vigil_parse_bytes_opt("2000000T", &b), -ERANGE);
+	assert_int_equal(vigil_parse_bytes_opt("99999999999999999999999", &b), -ERANGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_memory),
+		cmocka_unit_test(test_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

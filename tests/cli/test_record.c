@@ -111,6 +111,43 @@ static void test_pair(void **state)
 	free(d);
 }
 
+/* --file-limit: the recording ends whole before the record that would pass
+ * the limit; what is there reads back. */
+static void test_limit(void **state)
+{
+	char *d = tu_mkdtemp(), path[PATH_MAX];
+	uint8_t chunk[1000] = { 0 }, *buf;
+	struct vigil_rec_writer w;
+	struct vigil_rec_reader r;
+	struct vigil_rec rec;
+	int n = 0, e = 0;
+	size_t len;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/l.rec", d);
+	assert_int_equal(vigil_rec_open(&w, path, "{}"), 0);
+	w.limit = 10000;
+	for (int i = 0; i < 100 && (e = vigil_rec_put(&w, VIGIL_REC_RX, (uint64_t)i, chunk,
+						      sizeof(chunk))) == 0;
+	     i++)
+		;
+	assert_int_equal(e, -EFBIG);
+	assert_int_equal(vigil_rec_put(&w, VIGIL_REC_TICK, 1000, NULL, 0), -EFBIG); /* sticky */
+	assert_true(w.bytes <= 10000);
+	assert_int_equal(vigil_rec_close(&w), -EFBIG);
+	buf = tcpio_slurp(path, &len);
+	assert_int_equal(len, w.bytes);
+	assert_int_equal(vigil_rec_reader_init(&r, buf, len), 1);
+	while (vigil_rec_next(&r, &rec) == 1) {
+		assert_int_equal(rec.len, sizeof(chunk));
+		n++;
+	}
+	assert_int_equal(n, 9); /* 16 + 2 header bytes, then 9 x 1016 */
+	free(buf);
+	tu_rm_rf(d);
+	free(d);
+}
+
 static void test_headers(void **state)
 {
 	struct vigil_rec_reader r;
@@ -147,6 +184,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_pair),
 		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
