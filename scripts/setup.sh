@@ -12,6 +12,9 @@ packages=(
 	nettle-dev libxml2-dev libsystemd-dev libcurl4-gnutls-dev
 	# reading distro kernels (their compressed payloads) and module trees
 	liblz4-dev libzstd-dev liblzma-dev zlib1g-dev libkmod-dev
+	# depmod for module trees without indexes; xz and zstd for compressed
+	# modules (the image carries them decompressed) and the test fixtures
+	kmod xz-utils zstd
 	# promtool and the server: /metrics checked in the tests, scraped in a vmtest
 	prometheus
 	# the static guest agent

@@ -906,17 +906,26 @@ kernel_tree)
 	echo "$rel" >"$T/include/config/kernel.release"
 	cp "/lib/modules/$rel/modules.builtin" "$T/"
 	: >"$T/modules.order"
+	# and the same modules hand-copied with only the text modules.dep lines
+	M=$WORK/mods/$rel
+	mkdir -p "$M"
 	for m in virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci \
 		virtio_mmio virtio_console; do
 		src=$(sed -n "s|^\(kernel/.*/$m\.ko[.a-z]*\):.*|\1|p" "/lib/modules/$rel/modules.dep")
 		[ -n "$src" ] || continue # built in
 		dst=${src#kernel/}
-		mkdir -p "$T/$(dirname "$dst")"
+		mkdir -p "$T/$(dirname "$dst")" "$M/$(dirname "$src")"
 		cp "/lib/modules/$rel/$src" "$T/$dst"
+		cp "/lib/modules/$rel/$src" "$M/$src"
+		grep "^$src:" "/lib/modules/$rel/modules.dep" >>"$M/modules.dep"
 		echo "${dst%.ko*}.o" >>"$T/modules.order"
 	done
 	run_vigil 0 --rootfs image --kernel-tree "$T" -- uname -r
 	[ "$(cat out.txt)" = "$rel" ] || fail "the guest says release '$(cat out.txt)', want $rel"
+	# no binary indexes: depmod indexes a private copy, the directory stays as it is
+	run_vigil 0 --rootfs image --kernel "$vmlinux" --modules-dir "$M" -- uname -r
+	[ "$(cat out.txt)" = "$rel" ] || fail "--modules-dir: the guest says '$(cat out.txt)'"
+	[ ! -e "$M/modules.dep.bin" ] || fail "depmod wrote into the --modules-dir"
 	# a tree without virtio_console: a message naming the option
 	grep -v virtio_console "$T/modules.order" >"$T/o" && mv "$T/o" "$T/modules.order"
 	LOUD=1

@@ -284,7 +284,7 @@ static int open_tree(struct vigil_run_args *a, struct run_prep *p)
 		return VIGIL_EXIT_HARNESS;
 	}
 	a->img.kernel = p->tree.kernel;
-	a->img.modules_dir = p->tree.moddir;
+	a->img.modules_dir = p->tree.stage.moddir;
 	if (a->o.verbose)
 		fprintf(stderr, "vigil: kernel %s (%s), %u modules from %s/modules.order\n",
 			p->tree.kernel, p->tree.release, p->tree.modules, a->kernel_tree);

@@ -452,16 +452,20 @@ static int plan_modules(struct ird_plan *p, const struct vigil_ird_opts *o)
 	snprintf(gdir, sizeof(gdir), "lib/modules/%s", release);
 	r = vigil_kmod_resolve(o->modules_dir, o->mods, o->n_mods, &km);
 	if (r == -ENOENT && km.missing[0])
-		r = ird_fail(p, r,
-			     "kernel module %s is neither built into the kernel nor in %s "
-			     "(build the kernel with %s=y or =m, or use one that has it, such as "
-			     "Debian's linux-image-cloud-amd64)",
-			     km.missing, o->modules_dir,
-			     vigil_module_config(km.missing) ? vigil_module_config(km.missing)
-							     : "it");
+		r = ird_fail(
+		    p, r,
+		    "kernel module %s is neither built into the kernel nor in %s "
+		    "(build the kernel with %s=y or =m, or use one that has it, such as "
+		    "Debian's linux-image-cloud-amd64)%s",
+		    km.missing, o->modules_dir,
+		    vigil_module_config(km.missing) ? vigil_module_config(km.missing) : "it",
+		    km.staged ? "; the directory had no modules.dep.bin, so depmod indexed "
+				"a copy, leaving out what it cannot read (Debian's depmod "
+				"reads no .ko.gz): copy the tree's modules.*.bin too"
+			      : "");
 	else if (r < 0)
-		r = ird_fail(p, r, "cannot resolve modules in %s/modules.dep (%s)", o->modules_dir,
-			     strerror(-r));
+		r = ird_fail(p, r, "cannot resolve modules in %s: %s", o->modules_dir,
+			     km.detail[0] ? km.detail : strerror(-r));
 	for (size_t i = 0; r == 0 && i < km.n; i++) {
 		char src[PATH_MAX], dst[PATH_MAX], line[PATH_MAX + 64];
 		char *rel = strdup(km.rel[i]);
@@ -710,6 +714,7 @@ static int write_parents(struct vigil_cpio *c, struct ird_dirset *s, const char 
 static int write_entry(struct ird_plan *p, struct vigil_cpio *c, const struct ird_entry *e)
 {
 	static const char *const tool[] = { NULL, "xz", "zstd", "gzip" };
+	static const char *const package[] = { NULL, "xz-utils", "zstd", "gzip" };
 	struct stat st;
 	int fd, r;
 
@@ -730,6 +735,11 @@ static int write_entry(struct ird_plan *p, struct vigil_cpio *c, const struct ir
 		char *buf;
 		size_t len;
 		r = run_capture(argv, IRD_DECOMP_MAX, &buf, &len);
+		if (r == -ENOENT)
+			return ird_fail(p, r,
+					"cannot decompress %s: %s is not installed (install "
+					"the Debian package %s)",
+					e->src, tool[e->decomp], package[e->decomp]);
 		if (r < 0)
 			return ird_fail(p, r, "cannot decompress %s with %s (%s)", e->src,
 					tool[e->decomp], strerror(-r));

@@ -1,261 +1,255 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * kmod: modules.dep resolution (see kmod.h). The files are read whole once
- * per call; lookups are linear scans over a few thousand lines, which costs
- * well under a millisecond for the handful of names vigil asks for.
- */
+/* kmod: module resolution through libkmod (see kmod.h). */
 #include "kmod.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdint.h>
+#include <libkmod.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
-#define KMOD_FILE_MAX  (64u << 20)
-#define KMOD_DEPTH_MAX 64
+#include "kstage.h"
 
-struct kmod_entry {
-	char *path; /* NUL-terminated, inside the file buffer */
-	char *deps; /* NUL-terminated, whitespace-separated */
-	char name[VIGIL_KMOD_NAME_MAX];
-	int state; /* 0 unvisited, 1 on the DFS stack, 2 emitted */
+/* One resolution in progress. */
+struct kmod_run {
+	struct vigil_kmods *out;
+	const char *dir; /* libkmod's module directory: module paths start with it */
+	size_t dirlen;
+	int err;          /* the first failure inside kmod_action, 0 none */
+	char logged[256]; /* libkmod's first error message, "" none */
 };
 
-struct kmod_db {
-	char *dep_buf;
-	struct kmod_entry *e;
-	size_t n;
-	char *builtin_buf;
-};
+/* kmod_module_probe_insert_module's print_action gets no user data: the
+ * run it reports to, per thread (resolution does not nest). */
+static _Thread_local struct kmod_run *kmod_cur;
 
-static const char *const kmod_suffixes[] = { ".ko.xz", ".ko.zst", ".ko.gz", ".ko" };
-
-int vigil_kmod_name(const char *path, char *buf, size_t cap)
+__attribute__((format(printf, 3, 4))) static int kmod_fail(struct kmod_run *r, int e,
+							   const char *fmt, ...)
 {
-	const char *base = strrchr(path, '/');
-	size_t len, i;
+	va_list ap;
 
-	base = base ? base + 1 : path;
-	len = strlen(base);
-	for (i = 0; i < sizeof(kmod_suffixes) / sizeof(kmod_suffixes[0]); i++) {
-		size_t sl = strlen(kmod_suffixes[i]);
-		if (len > sl && strcmp(base + len - sl, kmod_suffixes[i]) == 0) {
-			len -= sl;
-			break;
-		}
-	}
-	if (len + 1 > cap)
-		return -ENAMETOOLONG;
-	for (i = 0; i < len; i++)
-		buf[i] = base[i] == '-' ? '_' : base[i];
-	buf[len] = '\0';
-	return 0;
+	va_start(ap, fmt);
+	vsnprintf(r->out->detail, sizeof(r->out->detail), fmt, ap);
+	va_end(ap);
+	return e;
 }
 
-static int kmod_slurp(const char *dir, const char *file, char **out)
+static void kmod_log(void *data, int prio, const char *file, int line, const char *fn,
+		     const char *fmt, va_list ap)
 {
-	char path[4096];
-	struct stat st;
-	char *buf;
-	size_t done = 0;
-	int fd;
+	struct kmod_run *r = data;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path))
-		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
+	(void)file;
+	(void)line;
+	(void)fn;
+	if (prio > LOG_ERR || r->logged[0])
+		return;
+	vsnprintf(r->logged, sizeof(r->logged), fmt, ap);
+	r->logged[strcspn(r->logged, "\n")] = '\0';
+}
+
+/* A module path from libkmod, relative to the module directory. */
+static const char *kmod_rel(const struct kmod_run *r, const char *path)
+{
+	if (strncmp(path, r->dir, r->dirlen) != 0 || path[r->dirlen] != '/')
+		return NULL;
+	return path + r->dirlen + 1;
+}
+
+/* m's dependencies as modules.dep lists them, relative, space-separated. */
+static int kmod_deps(struct kmod_run *r, struct kmod_module *m, char **out)
+{
+	struct kmod_list *deps = kmod_module_get_dependencies(m), *l;
+	size_t len = 1, at = 0;
+	int e = 0;
+
+	kmod_list_foreach (l, deps) {
+		struct kmod_module *d = kmod_module_get_module(l);
+		const char *p = kmod_module_get_path(d);
+
+		len += (p ? strlen(p) : 0) + 1;
+		kmod_module_unref(d); /* the list holds a reference of its own */
 	}
-	if ((uint64_t)st.st_size > KMOD_FILE_MAX) {
-		close(fd);
-		return -EFBIG;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
-		if (n < 0 && errno == EINTR)
+	*out = malloc(len);
+	if (!*out)
+		e = -ENOMEM;
+	/* libkmod keeps them in load order, modules.dep in the reverse */
+	kmod_list_foreach_reverse (l, deps) {
+		struct kmod_module *d = kmod_module_get_module(l);
+		const char *p = kmod_module_get_path(d), *rel = p ? kmod_rel(r, p) : NULL;
+
+		kmod_module_unref(d);
+		if (e < 0)
 			continue;
-		if (n <= 0)
+		if (!rel) {
+			e = kmod_fail(r, -EBADMSG, "%s: a dependency of %s is outside it (%s)",
+				      r->dir, kmod_module_get_name(m), p ? p : "no path");
+			continue;
+		}
+		at += (size_t)snprintf(*out + at, len - at, "%s%s", at ? " " : "", rel);
+	}
+	if (*out && e == 0)
+		(*out)[at] = '\0';
+	kmod_module_unref_list(deps);
+	return e;
+}
+
+/* One module of a probe list, unless built in or already there. */
+static int kmod_add(struct kmod_run *r, struct kmod_module *m)
+{
+	struct vigil_kmods *o = r->out;
+	const char *path = kmod_module_get_path(m), *rel;
+	int e;
+
+	if (!path)
+		return 0; /* built in: a softdep can be */
+	rel = kmod_rel(r, path);
+	if (!rel)
+		return kmod_fail(r, -EBADMSG, "%s: module %s is outside it (%s)", r->dir,
+				 kmod_module_get_name(m), path);
+	for (size_t i = 0; i < o->n; i++)
+		if (!strcmp(o->rel[i], rel))
+			return 0;
+	if (o->n == VIGIL_KMOD_MAX)
+		return kmod_fail(r, -E2BIG, "more than %d modules to carry", VIGIL_KMOD_MAX);
+	if (access(path, R_OK) < 0)
+		return kmod_fail(r, -ENOENT,
+				 "%s: its index names %s, which cannot be read (%s; a stale index: "
+				 "run depmod)",
+				 r->dir, rel, strerror(errno));
+	e = kmod_deps(r, m, &o->deps[o->n]);
+	if (e == 0 && !(o->rel[o->n] = strdup(rel)))
+		e = -ENOMEM;
+	if (e < 0) {
+		free(o->deps[o->n]);
+		o->deps[o->n] = NULL;
+		return e;
+	}
+	o->n++;
+	return 0;
+}
+
+static void kmod_action(struct kmod_module *m, bool install, const char *options)
+{
+	(void)install;
+	(void)options;
+	if (kmod_cur && kmod_cur->err == 0)
+		kmod_cur->err = kmod_add(kmod_cur, m);
+}
+
+/* Every module a lookup of w finds, each with modprobe's probe list. */
+static int kmod_want(struct kmod_run *r, struct kmod_ctx *ctx, const struct vigil_kmod_want *w)
+{
+	struct kmod_list *list = NULL, *l;
+	bool found = false;
+	int e = kmod_module_new_from_lookup(ctx, w->name, &list);
+
+	if (e < 0)
+		return kmod_fail(r, e, "cannot look %s up in %s (%s)", w->name, r->dir,
+				 strerror(-e));
+	kmod_list_foreach (l, list) {
+		struct kmod_module *m = kmod_module_get_module(l);
+
+		if (kmod_module_get_path(m)) {
+			found = true;
+			kmod_cur = r;
+			e = kmod_module_probe_insert_module(
+			    m, KMOD_PROBE_DRY_RUN | KMOD_PROBE_IGNORE_LOADED, NULL, NULL, NULL,
+			    kmod_action);
+			kmod_cur = NULL;
+			e = e < 0 ? kmod_fail(r, e, "cannot order the modules of %s in %s (%s)",
+					      w->name, r->dir, strerror(-e))
+				  : r->err;
+		} else if (kmod_module_get_initstate(m) == KMOD_MODULE_BUILTIN && !found) {
+			found = true;
+			r->out->builtin++;
+		}
+		kmod_module_unref(m);
+		if (e < 0)
 			break;
-		done += (size_t)n;
 	}
-	close(fd);
-	buf[done] = '\0';
-	*out = buf;
-	return 0;
-}
-
-static void kmod_db_free(struct kmod_db *db)
-{
-	free(db->dep_buf);
-	free(db->e);
-	free(db->builtin_buf);
-}
-
-static int kmod_db_load(const char *dir, struct kmod_db *db)
-{
-	size_t lines = 0, cap;
-	char *p, *line;
-	int r;
-
-	memset(db, 0, sizeof(*db));
-	r = kmod_slurp(dir, "modules.dep", &db->dep_buf);
-	if (r < 0)
-		return r;
-	for (p = db->dep_buf; *p; p++)
-		lines += *p == '\n';
-	cap = lines + 1;
-	db->e = calloc(cap, sizeof(*db->e));
-	if (!db->e)
-		return -ENOMEM;
-	for (line = db->dep_buf; line && *line;) {
-		char *nl = strchr(line, '\n');
-		char *colon;
-
-		if (nl)
-			*nl = '\0';
-		colon = strchr(line, ':');
-		if (colon && colon != line && db->n < cap) {
-			struct kmod_entry *e = &db->e[db->n];
-			*colon = '\0';
-			e->path = line;
-			e->deps = colon + 1;
-			while (*e->deps == ' ' || *e->deps == '\t')
-				e->deps++;
-			if (vigil_kmod_name(line, e->name, sizeof(e->name)) == 0)
-				db->n++;
-		}
-		line = nl ? nl + 1 : NULL;
-	}
-	/* modules.builtin is optional: old or custom kernels may lack it. */
-	if (kmod_slurp(dir, "modules.builtin", &db->builtin_buf) < 0)
-		db->builtin_buf = NULL;
-	return 0;
-}
-
-static struct kmod_entry *kmod_find(struct kmod_db *db, const char *name)
-{
-	for (size_t i = 0; i < db->n; i++)
-		if (strcmp(db->e[i].name, name) == 0)
-			return &db->e[i];
-	return NULL;
-}
-
-static struct kmod_entry *kmod_find_path(struct kmod_db *db, const char *path, size_t len)
-{
-	for (size_t i = 0; i < db->n; i++)
-		if (strncmp(db->e[i].path, path, len) == 0 && db->e[i].path[len] == '\0')
-			return &db->e[i];
-	return NULL;
-}
-
-static bool kmod_is_builtin(const struct kmod_db *db, const char *name)
-{
-	const char *line = db->builtin_buf;
-	char buf[VIGIL_KMOD_NAME_MAX], path[512];
-
-	while (line && *line) {
-		const char *nl = strchr(line, '\n');
-		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		if (len > 0 && len < sizeof(path)) {
-			memcpy(path, line, len);
-			path[len] = '\0';
-			if (vigil_kmod_name(path, buf, sizeof(buf)) == 0 && strcmp(buf, name) == 0)
-				return true;
-		}
-		line = nl ? nl + 1 : NULL;
-	}
-	return false;
-}
-
-static int kmod_emit(struct kmod_db *db, struct kmod_entry *e, struct vigil_kmods *out, int depth)
-{
-	const char *end;
-	int r;
-
-	if (e->state == 2)
+	kmod_module_unref_list(list);
+	if (e == 0 && r->logged[0])
+		e = kmod_fail(r, -EBADMSG, "libkmod, on %s in %s: %s (a stale index? run depmod)",
+			      w->name, r->dir, r->logged);
+	if (e < 0 || found)
+		return e;
+	if (!w->required) {
+		r->out->absent_optional++;
 		return 0;
-	if (e->state == 1 || depth > KMOD_DEPTH_MAX)
-		return -ELOOP;
-	e->state = 1;
-	/* modules.dep lists the users before what they use; walk it backwards
-	 * so the order matches modprobe's when the graph allows several. */
-	end = e->deps + strlen(e->deps);
-	for (;;) {
-		const char *start;
-		struct kmod_entry *d;
+	}
+	snprintf(r->out->missing, sizeof(r->out->missing), "%s", w->name);
+	for (char *c = r->out->missing; *c; c++)
+		*c = *c == '-' ? '_' : *c;
+	return -ENOENT;
+}
 
-		while (end > e->deps && (end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		if (end == e->deps)
-			break;
-		start = end;
-		while (start > e->deps && start[-1] != ' ' && start[-1] != '\t')
-			start--;
-		d = kmod_find_path(db, start, (size_t)(end - start));
-		if (!d)
-			return -ENOENT; /* modules.dep names a file it does not describe */
-		r = kmod_emit(db, d, out, depth + 1);
-		if (r < 0)
-			return r;
-		end = start;
-	}
-	if (out->n == VIGIL_KMOD_MAX)
-		return -E2BIG;
-	out->rel[out->n] = strdup(e->path);
-	out->deps[out->n] = strdup(e->deps);
-	if (!out->rel[out->n] || !out->deps[out->n]) {
-		free(out->rel[out->n]);
-		free(out->deps[out->n]);
-		out->rel[out->n] = out->deps[out->n] = NULL;
-		return -ENOMEM;
-	}
-	out->n++;
-	e->state = 2;
+/* dir without modules.dep.bin: its modules indexed by depmod in a copy. */
+static int kmod_stage(struct kmod_run *r, const char *dir, struct vigil_kstage *st)
+{
+	char release[256], why[PATH_MAX + 128];
+	int e;
+
+	vigil_kstage_release(dir, release, sizeof(release));
+	e = vigil_kstage_new("kmod", release, st, why, sizeof(why));
+	if (e == 0)
+		e = vigil_kstage_mirror(st, dir, why, sizeof(why));
+	if (e == 0)
+		e = vigil_kstage_depmod(st, why, sizeof(why));
+	if (e < 0)
+		return kmod_fail(r, e,
+				 "%s has no modules.dep.bin, so vigil indexes a copy of it with "
+				 "depmod: %s (or index it yourself: depmod -b BASE RELEASE)",
+				 dir, why);
+	r->out->staged = true;
 	return 0;
 }
 
 int vigil_kmod_resolve(const char *dir, const struct vigil_kmod_want *want, size_t n,
 		       struct vigil_kmods *out)
 {
-	struct kmod_db db;
-	int r;
+	static const char *const no_config[] = { NULL };
+	struct kmod_run r = { .out = out };
+	struct vigil_kstage st = { 0 };
+	char base[PATH_MAX], idx[PATH_MAX + 32];
+	struct kmod_ctx *ctx;
+	struct stat sb;
+	size_t len = strlen(dir);
+	int e = 0;
 
 	memset(out, 0, sizeof(*out));
-	r = kmod_db_load(dir, &db);
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		char name[VIGIL_KMOD_NAME_MAX];
-		struct kmod_entry *e;
-
-		r = vigil_kmod_name(want[i].name, name, sizeof(name));
-		if (r < 0)
-			break;
-		e = kmod_find(&db, name);
-		if (e) {
-			r = kmod_emit(&db, e, out, 0);
-		} else if (kmod_is_builtin(&db, name)) {
-			out->builtin++;
-		} else if (want[i].required) {
-			snprintf(out->missing, sizeof(out->missing), "%s", name);
-			r = -ENOENT;
-		} else {
-			out->absent_optional++;
-		}
+	while (len > 1 && dir[len - 1] == '/')
+		len--; /* libkmod joins paths with a '/' of its own */
+	if (len >= sizeof(base))
+		return kmod_fail(&r, -ENAMETOOLONG, "module directory name too long");
+	memcpy(base, dir, len);
+	base[len] = '\0';
+	if (stat(base, &sb) < 0 || !S_ISDIR(sb.st_mode))
+		return kmod_fail(&r, -ENOENT, "%s is not a module directory", base);
+	snprintf(idx, sizeof(idx), "%s/modules.dep.bin", base);
+	r.dir = base;
+	if (access(idx, R_OK) < 0) {
+		e = kmod_stage(&r, base, &st);
+		r.dir = st.moddir;
 	}
-	kmod_db_free(&db);
-	return r;
+	r.dirlen = strlen(r.dir);
+	ctx = e == 0 ? kmod_new(r.dir, no_config) : NULL;
+	if (e == 0 && !ctx)
+		e = kmod_fail(&r, -ENOMEM, "cannot start libkmod on %s", r.dir);
+	if (ctx) {
+		kmod_set_log_priority(ctx, LOG_ERR);
+		kmod_set_log_fn(ctx, kmod_log, &r);
+	}
+	for (size_t i = 0; e == 0 && i < n; i++)
+		e = kmod_want(&r, ctx, &want[i]);
+	kmod_unref(ctx);
+	vigil_kstage_remove(&st);
+	return e;
 }
 
 void vigil_kmods_free(struct vigil_kmods *k)

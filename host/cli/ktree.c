@@ -4,15 +4,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "initramfs.h"
+#include "kstage.h"
 
 const char *vigil_module_config(const char *name)
 {
@@ -42,8 +41,11 @@ static int fail(char *err, size_t cap, int e, const char *fmt, const char *arg)
 static void make_parents(const char *path)
 {
 	char tmp[PATH_MAX];
+	size_t len = strlen(path);
 
-	snprintf(tmp, sizeof(tmp), "%s", path);
+	if (len >= sizeof(tmp))
+		return; /* the link that follows fails and is skipped */
+	memcpy(tmp, path, len + 1);
 	for (char *s = strchr(tmp + 1, '/'); s; s = strchr(s + 1, '/')) {
 		*s = '\0';
 		mkdir(tmp, 0755);
@@ -112,7 +114,7 @@ static int link_modules(const char *dir, struct vigil_ktree *t)
 		if (n > 2 && !strcmp(line + n - 2, ".o") && n + 1 < sizeof(line))
 			memcpy(line + n - 2, ".ko", 4);
 		if (!n || (size_t)snprintf(src, sizeof(src), "%s/%s", dir, line) >= sizeof(src) ||
-		    (size_t)snprintf(dst, sizeof(dst), "%s/kernel/%s", t->moddir, line) >=
+		    (size_t)snprintf(dst, sizeof(dst), "%s/kernel/%s", t->stage.moddir, line) >=
 			sizeof(dst) ||
 		    access(src, R_OK) < 0)
 			continue; /* listed but not built */
@@ -124,35 +126,9 @@ static int link_modules(const char *dir, struct vigil_ktree *t)
 	return 0;
 }
 
-static int run_depmod(const struct vigil_ktree *t, char *err, size_t cap)
-{
-	char *argv[] = { "depmod", "-b", (char *)t->stage, (char *)t->release, NULL };
-	pid_t pid = fork();
-	int st = 0;
-
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-		if (null >= 0)
-			dup2(null, 1);
-		execvp("depmod", argv);
-		execv("/usr/sbin/depmod", argv);
-		execv("/sbin/depmod", argv);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) < 0)
-		return fail(err, cap, -errno, "cannot run depmod: %s", strerror(errno));
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return fail(err, cap, -EIO,
-			    WIFEXITED(st) && WEXITSTATUS(st) == 127
-				? "%s: depmod not found (install the Debian package kmod)"
-				: "depmod failed on the modules of %s",
-			    t->kernel);
-	return 0;
-}
-
 int vigil_ktree_open(const char *dir, struct vigil_ktree *t, char *err, size_t cap)
 {
-	char from[PATH_MAX + 40], to[PATH_MAX * 2];
+	char from[PATH_MAX + 40], to[PATH_MAX * 2], abs[PATH_MAX];
 	static const char *const extra[] = { "modules.builtin", "modules.builtin.modinfo" };
 	int e;
 
@@ -170,41 +146,27 @@ int vigil_ktree_open(const char *dir, struct vigil_ktree *t, char *err, size_t c
 		return fail(err, cap, -ENOEXEC,
 			    "%s: no include/config/kernel.release and no release in the kernel",
 			    dir);
-	snprintf(t->stage, sizeof(t->stage), "/tmp/vigil-ktree-XXXXXX");
-	if (!mkdtemp(t->stage)) {
-		t->stage[0] = '\0';
-		return fail(err, cap, -errno, "cannot make a staging directory: %s",
-			    strerror(errno));
-	}
-	if ((size_t)snprintf(t->moddir, sizeof(t->moddir), "%s/lib/modules/%s", t->stage,
-			     t->release) >= sizeof(t->moddir))
-		return fail(err, cap, -ENAMETOOLONG, "%s: release name too long", dir);
-	snprintf(to, sizeof(to), "%s/x", t->moddir);
-	make_parents(to);
+	if ((e = vigil_kstage_new("ktree", t->release, &t->stage, err, cap)) < 0)
+		return e;
 	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
 		snprintf(from, sizeof(from), "%s/%s", dir, extra[i]);
-		snprintf(to, sizeof(to), "%s/%s", t->moddir, extra[i]);
+		snprintf(to, sizeof(to), "%s/%s", t->stage.moddir, extra[i]);
 		if (access(from, R_OK) == 0 && copy_file(from, to) < 0)
 			return fail(err, cap, -EIO, "cannot copy %s", from);
 	}
-	if ((e = link_modules(dir, t)) < 0 || (e = run_depmod(t, err, cap)) < 0)
+	/* the links must point at absolute paths ("--kernel-tree ." too) */
+	if (!realpath(dir, abs))
+		return fail(err, cap, -errno, "cannot resolve %s", dir);
+	if ((e = link_modules(abs, t)) < 0)
 		return e;
+	if ((e = vigil_kstage_depmod(&t->stage, to, sizeof(to))) < 0) {
+		snprintf(err, cap, "%s: %s", dir, to);
+		return e;
+	}
 	return 0;
-}
-
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return (type == FTW_DP ? rmdir(path) : unlink(path)) < 0 ? -1 : 0;
 }
 
 void vigil_ktree_close(struct vigil_ktree *t)
 {
-	if (!t->stage[0])
-		return;
-	/* only links (never followed), copies and depmod's indexes */
-	if (nftw(t->stage, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
-		fprintf(stderr, "vigil: could not remove %s\n", t->stage);
-	t->stage[0] = '\0';
+	vigil_kstage_remove(&t->stage);
 }

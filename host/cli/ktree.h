@@ -16,8 +16,8 @@
  * (everything vigil needs must then be built in). The staging directory
  * is removed by vigil_ktree_close.
  *
- * Limits: modules.order lines of at most PATH_MAX bytes; depmod must
- * finish within a minute. Load: once per run; symlinks, no copies.
+ * Limits: modules.order lines of at most PATH_MAX bytes. Load: once per
+ * run; symlinks, no copies of modules (kstage.h).
  */
 #ifndef VIGIL_CLI_KTREE_H
 #define VIGIL_CLI_KTREE_H
@@ -25,12 +25,13 @@
 #include <limits.h>
 #include <stddef.h>
 
+#include "kstage.h"
+
 struct vigil_ktree {
 	char kernel[PATH_MAX]; /* vmlinux or bzImage in the tree */
 	char release[256];
-	char stage[64];        /* the staging directory ("" none) */
-	char moddir[PATH_MAX]; /* stage/lib/modules/RELEASE */
-	unsigned modules;      /* modules linked from modules.order */
+	struct vigil_kstage stage; /* stage.moddir: lib/modules/RELEASE, indexed */
+	unsigned modules;          /* modules linked from modules.order */
 };
 
 /* Open DIR as a build tree. 0, or -errno with err saying what is missing. */

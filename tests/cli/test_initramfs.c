@@ -11,7 +11,7 @@
 
 #include "cpio_reader.h"
 #include "initramfs.h"
-#include "test_util.h"
+#include "kmod_fixture.h"
 
 struct fx {
 	char *dir;
@@ -24,18 +24,13 @@ static int fx_setup(void **state)
 
 	f->dir = tu_mkdtemp();
 	snprintf(f->init, sizeof(f->init), "%s/agent", f->dir);
-	snprintf(f->moddir, sizeof(f->moddir), "%s/modules/6.1.0-test", f->dir);
 	snprintf(f->cache, sizeof(f->cache), "%s/cache", f->dir);
 	snprintf(f->tree, sizeof(f->tree), "%s/tree", f->dir);
 	mkdir(f->cache, 0755);
 	tu_write_str(f->dir, "agent", "#!/bin/sh\necho agent\n");
-	tu_write_str(f->dir, "modules/6.1.0-test/modules.dep",
-		     "kernel/virtio_ring.ko:\n"
-		     "kernel/virtio.ko: kernel/virtio_ring.ko\n"
-		     "kernel/virtio_console.ko: kernel/virtio.ko kernel/virtio_ring.ko\n");
-	tu_write_str(f->dir, "modules/6.1.0-test/kernel/virtio_ring.ko", "RING");
-	tu_write_str(f->dir, "modules/6.1.0-test/kernel/virtio.ko", "VIRTIO");
-	tu_write_str(f->dir, "modules/6.1.0-test/kernel/virtio_console.ko", "CONSOLE");
+	/* fake modules indexed by depmod (kmod_fixture.h) */
+	if (kfx_tree(f->dir, "6.1.0-test", true, f->moddir, sizeof(f->moddir)) < 0)
+		fail_msg("cannot lay out and depmod the module fixture in %s", f->dir);
 	tu_write_str(f->dir, "tree/a.txt", "A");
 	tu_write_str(f->dir, "tree/sub/b.txt", "BB");
 	*state = f;
@@ -81,7 +76,7 @@ static void test_layout(void **state)
 	o.n_adds = 1;
 	assert_int_equal(vigil_ird_build(&o, NULL, &res), 0);
 	assert_false(res.cache_hit);
-	assert_int_equal(res.modules, 3);
+	assert_int_equal(res.modules, 6); /* console, tcp_diag, deps, softdeps */
 	assert_int_equal(strlen(res.hash), 32);
 	img = tcpio_slurp(res.path, &len);
 	assert_non_null(img);
@@ -96,16 +91,48 @@ static void test_layout(void **state)
 	assert_int_equal(e.rmajor, 5);
 	assert_int_equal(tcpio_find(img, len, "etc/vigil/modules", &e), 1);
 	{
-		const char want[] = "/lib/modules/6.1.0-test/kernel/virtio_ring.ko\n"
-				    "/lib/modules/6.1.0-test/kernel/virtio.ko\n"
-				    "/lib/modules/6.1.0-test/kernel/virtio_console.ko\n";
+		/* modprobe's order; compressed modules carried decompressed */
+		const char want[] =
+		    "/lib/modules/6.1.0-test/kernel/drivers/virtio/virtio_ring.ko\n"
+		    "/lib/modules/6.1.0-test/kernel/drivers/virtio/virtio.ko\n"
+		    "/lib/modules/6.1.0-test/kernel/drivers/misc/pvpanic/pvpanic.ko\n"
+		    "/lib/modules/6.1.0-test/kernel/drivers/char/virtio_console.ko\n"
+		    "/lib/modules/6.1.0-test/kernel/net/ipv4/inet_diag.ko\n"
+		    "/lib/modules/6.1.0-test/kernel/net/ipv4/tcp-diag.ko\n";
 		assert_int_equal(e.size, strlen(want));
 		assert_memory_equal(e.data, want, strlen(want));
 	}
 	assert_int_equal(tcpio_find(img, len, "lib/modules/6.1.0-test/modules.dep", &e), 1);
-	assert_non_null(memmem(e.data, e.size, "kernel/virtio.ko: kernel/virtio_ring.ko\n", 40));
-	assert_int_equal(tcpio_find(img, len, "lib/modules/6.1.0-test/kernel/virtio.ko", &e), 1);
-	assert_memory_equal(e.data, "VIRTIO", 6);
+	{
+		const char *const lines[] = {
+			"kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko\n",
+			"kernel/drivers/char/virtio_console.ko: kernel/drivers/virtio/virtio.ko "
+			"kernel/drivers/virtio/virtio_ring.ko\n",
+			"kernel/net/ipv4/tcp-diag.ko: kernel/net/ipv4/inet_diag.ko\n",
+		};
+		for (size_t i = 0; i < 3; i++)
+			assert_non_null(memmem(e.data, e.size, lines[i], strlen(lines[i])));
+	}
+	/* .ko.xz and .ko.zst: the bytes of the module before compression */
+	{
+		static const char *const pairs[][2] = {
+			{ "lib/modules/6.1.0-test/kernel/drivers/char/virtio_console.ko",
+			  VIGIL_KMOD_FIXTURE_DIR "/virtio_console.ko" },
+			{ "lib/modules/6.1.0-test/kernel/net/ipv4/inet_diag.ko",
+			  VIGIL_KMOD_FIXTURE_DIR "/inet_diag.ko" },
+			{ "lib/modules/6.1.0-test/kernel/drivers/virtio/virtio.ko",
+			  VIGIL_KMOD_FIXTURE_DIR "/virtio.ko" },
+		};
+		for (size_t i = 0; i < 3; i++) {
+			size_t ol;
+			char *orig = kfx_slurp(pairs[i][1], &ol);
+			assert_non_null(orig);
+			assert_int_equal(tcpio_find(img, len, pairs[i][0], &e), 1);
+			assert_int_equal(e.size, ol);
+			assert_memory_equal(e.data, orig, ol);
+			free(orig);
+		}
+	}
 	/* parents come before children */
 	assert_int_equal(tcpio_find(img, len, "opt", &e), 1);
 	assert_int_equal(e.mode & S_IFMT, S_IFDIR);
@@ -125,6 +152,31 @@ static void test_layout(void **state)
 	free(img);
 }
 
+/* A compressed module and no tool to decompress it: the message says
+ * which package to install. */
+static void test_decompressor_missing(void **state)
+{
+	struct fx *f = *state;
+	struct vigil_kmod_want need[] = { { "virtio_console", true } };
+	char *path = strdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin"), out[PATH_MAX];
+	struct vigil_ird_opts o;
+	struct vigil_ird_result res;
+	int r;
+
+	base_opts(f, &o);
+	o.mods = need;
+	o.n_mods = 1;
+	o.cache_dir = NULL;
+	snprintf(out, sizeof(out), "%s/out.cpio", f->dir);
+	setenv("PATH", "/nonexistent", 1);
+	r = vigil_ird_build(&o, out, &res);
+	setenv("PATH", path, 1);
+	free(path);
+	assert_int_equal(r, -ENOENT);
+	assert_non_null(strstr(res.detail, "virtio_console.ko.xz"));
+	assert_non_null(strstr(res.detail, "xz-utils"));
+}
+
 static void test_cache_hit_and_invalidation(void **state)
 {
 	struct fx *f = *state;
@@ -138,7 +190,18 @@ static void test_cache_hit_and_invalidation(void **state)
 	assert_string_equal(a.path, b.path);
 	assert_string_equal(a.hash, b.hash);
 	/* same size, different content: a new image */
-	tu_write_str(f->dir, "modules/6.1.0-test/kernel/virtio.ko", "VIRTIX");
+	{
+		char path[PATH_MAX * 2];
+		size_t l = 0;
+		char *data;
+		snprintf(path, sizeof(path), "%s/kernel/drivers/virtio/virtio.ko", f->moddir);
+		data = kfx_slurp(path, &l);
+		assert_non_null(data);
+		data[l - 1] ^= 1;
+		assert_int_equal(
+		    tu_write(f->moddir, "kernel/drivers/virtio/virtio.ko", data, l, 0644), 0);
+		free(data);
+	}
 	assert_int_equal(vigil_ird_build(&o, NULL, &c), 0);
 	assert_false(c.cache_hit);
 	assert_string_not_equal(a.hash, c.hash);
@@ -189,6 +252,20 @@ static void test_add_overrides_and_errors(void **state)
 		o.n_mods = 1;
 		assert_int_equal(vigil_ird_build(&o, NULL, &res), -ENOENT);
 		assert_non_null(strstr(res.detail, "virtio_gpu"));
+	}
+	/* a module directory without the console driver, and without
+	 * indexes (depmod indexes an empty copy): the message names the
+	 * option that builds it */
+	{
+		struct vigil_kmod_want need[] = { { "virtio_console", true } };
+		char empty[PATH_MAX + 16];
+		snprintf(empty, sizeof(empty), "%s/6.1.0-none", f->dir);
+		assert_int_equal(mkdir(empty, 0755), 0);
+		o.modules_dir = empty;
+		o.mods = need;
+		assert_int_equal(vigil_ird_build(&o, NULL, &res), -ENOENT);
+		assert_non_null(strstr(res.detail, "CONFIG_VIRTIO_CONSOLE"));
+		assert_non_null(strstr(res.detail, empty));
 	}
 }
 
@@ -278,6 +355,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_layout, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_decompressor_missing, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cache_hit_and_invalidation, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_add_overrides_and_errors, fx_setup,

@@ -41,7 +41,8 @@ static inline int tu_write(const char *dir, const char *rel, const void *data, s
 	char path[PATH_MAX];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, rel) >= sizeof(path))
+		return -1;
 	for (char *s = path + strlen(dir) + 1; (s = strchr(s, '/')); s++) {
 		*s = '\0';
 		mkdir(path, 0755);
