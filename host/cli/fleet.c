@@ -1029,6 +1029,11 @@ static int start_services(struct fleet *f)
 			.log = http_log,
 			.log_ctx = f,
 		};
+		/* room for the server's connections beside the domains' fds */
+		if (vigil_http_fd_room(0, 1024) < 0)
+			say(f, "RLIMIT_NOFILE is below what /metrics may hold (%u connections): "
+			       "connections past it are refused (raise LimitNOFILE)",
+			    VIGIL_HTTP_MAX_CONNS);
 		if ((e = vigil_http_new(f->loop, &o, &f->http)) < 0) {
 			fprintf(stderr, "vigil watch: cannot serve /metrics on %s: %s\n",
 				f->a->metrics, strerror(-e));

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define MS          1000000ull
@@ -453,6 +454,24 @@ static int listen_on(struct vigil_http *h, const char *spec)
 	return fd;
 }
 
+/* Connections as MHD opens and closes them: how many at once, for the
+ * stats (the limit itself is MHD's). */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct vigil_http *h = cls;
+
+	(void)c;
+	(void)socket_ctx;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		h->st.connections++;
+		if (++h->st.open_now > h->st.open_max)
+			h->st.open_max = h->st.open_now;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && h->st.open_now) {
+		h->st.open_now--;
+	}
+}
+
 static int mhd_start(struct vigil_http *h, int lfd)
 {
 	unsigned flags = MHD_USE_EPOLL | (h->o.log ? MHD_USE_ERROR_LOG : 0);
@@ -463,7 +482,8 @@ static int mhd_start(struct vigil_http *h, int lfd)
 	    h->o.max_connections ? h->o.max_connections : VIGIL_HTTP_MAX_CONNS,
 	    MHD_OPTION_CONNECTION_TIMEOUT, h->o.timeout_s ? h->o.timeout_s : VIGIL_HTTP_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)(h->o.conn_memory ? h->o.conn_memory : VIGIL_HTTP_CONN_MEMORY), MHD_OPTION_END);
+	    (size_t)(h->o.conn_memory ? h->o.conn_memory : VIGIL_HTTP_CONN_MEMORY),
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
 	if (!h->d) {
 		close(lfd);
 		say(h, "cannot start the HTTP server (libmicrohttpd refused the options)");
@@ -529,6 +549,21 @@ void vigil_http_free(struct vigil_http *h)
 uint16_t vigil_http_port(const struct vigil_http *h)
 {
 	return h->port;
+}
+
+int vigil_http_fd_room(unsigned max_connections, unsigned others)
+{
+	rlim_t need = (rlim_t)(max_connections ? max_connections : VIGIL_HTTP_MAX_CONNS) + others;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur >= need)
+		return 0;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	return rl.rlim_cur >= need ? 0 : -EMFILE;
 }
 
 void vigil_http_stats(const struct vigil_http *h, struct vigil_http_stats *out)

@@ -23,8 +23,11 @@
  * Limits: max_connections at once (MHD refuses more), each closed after
  * timeout_s idle, conn_memory bytes for a connection's request (MHD
  * answers 431 past it), max_body bytes of a /metrics body (500 past it).
- * Listens on 127.0.0.1 unless told otherwise. Expected load: a scraper or
- * two every few seconds; a scrape renders every guest's families on the
+ * Listens on 127.0.0.1 unless told otherwise. A client that holds
+ * max_connections connections open can still keep scrapers out: the limit
+ * bounds the harm (fds, memory), loopback and the token bound who can.
+ * Measured under 1,000 slow clients by tests/bench/metrics-bench.
+ * Expected load: a scraper or two every few seconds; a scrape renders every guest's families on the
  * loop (a few ms with hundreds of guests), nothing else is per-request.
  */
 #ifndef VIGIL_METRICS_HTTP_H
@@ -39,9 +42,12 @@
 
 #define VIGIL_HTTP_DEFAULT_ADDR   "127.0.0.1" /* when the listen string has none */
 #define VIGIL_HTTP_DEFAULT_LISTEN "127.0.0.1:9100"
-#define VIGIL_HTTP_MAX_CONNS      16
+/* Room for many slow or idle clients (slowloris) beside the scrapers: a
+ * connection costs an fd and at most VIGIL_HTTP_CONN_MEMORY (16 MiB for all
+ * of them); the owner raises RLIMIT_NOFILE to fit (vigil_http_fd_room). */
+#define VIGIL_HTTP_MAX_CONNS      1024
 #define VIGIL_HTTP_TIMEOUT_S      10
-#define VIGIL_HTTP_CONN_MEMORY    (32u << 10)
+#define VIGIL_HTTP_CONN_MEMORY    (16u << 10) /* a scrape's request is under 1 KiB */
 #define VIGIL_HTTP_TOKEN_MAX      4096 /* bytes of a token file */
 
 struct json_object;
@@ -78,6 +84,9 @@ struct vigil_http_stats {
 	uint64_t errors;         /* 500 */
 	uint64_t dropped_series; /* samples the writer dropped over a family's bound */
 	uint64_t mhd_messages;   /* libmicrohttpd's messages (the first 16 are logged) */
+	uint64_t connections;    /* accepted, in all */
+	uint32_t open_now;       /* connections open now */
+	uint32_t open_max;       /* the most open at once */
 };
 
 /*
@@ -92,6 +101,12 @@ void vigil_http_free(struct vigil_http *h);
 /* The port bound (the one chosen for port 0). */
 uint16_t vigil_http_port(const struct vigil_http *h);
 void vigil_http_stats(const struct vigil_http *h, struct vigil_http_stats *out);
+
+/* Raises this process's soft RLIMIT_NOFILE (up to the hard one) so that
+ * max_connections (0: the default) fit beside `others` fds of its own. 0,
+ * or -EMFILE when the hard limit is lower (the limit then stays as high as
+ * it goes; connections past it are refused by accept). */
+int vigil_http_fd_room(unsigned max_connections, unsigned others);
 
 /* Parses a listen string as vigil_http_opts.listen says. 0 or -EINVAL. */
 int vigil_http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len);

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -644,6 +645,50 @@ static void test_connection_limit(void **state)
 	fx_stop(&x);
 }
 
+/*
+ * Slow clients (slowloris) and garbage do not shut a scraper out: 600
+ * connections each holding half a request, then 200 garbage requests, and
+ * a whole scrape is still answered; the server holds at most its limit.
+ */
+static void test_slow_clients(void **state)
+{
+	enum { SLOW = 600, GARBAGE = 200 };
+	struct fx x = { 0 };
+	struct vigil_http_opts o = opts_for(&x, ":0");
+	struct vigil_http_stats st;
+	static struct resp r;
+	static int held[SLOW];
+	struct rlimit rl;
+	char buf[4096];
+
+	(void)state;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_max < 2 * SLOW + 64)
+		skip(); /* both ends of every connection live in this process */
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	assert_int_equal(fx_start(&x, &o), 0);
+	for (int i = 0; i < SLOW; i++) {
+		held[i] = client_connect(&x);
+		client_send(&x, held[i], "GET /metrics HTTP/1.1\r\nX-Slow: ");
+		assert_true(vigil_loop_run_once(x.l, 0) >= 0); /* accept: the backlog is short */
+	}
+	for (int i = 0; i < GARBAGE; i++) {
+		int fd = client_connect(&x);
+		client_send(&x, fd, i % 2 ? "\x16\x03\x01garbage\r\n\r\n" : "BREW / HTCPCP/1.0\r\n\r\n");
+		client_read(&x, fd, buf, sizeof(buf), 1000); /* answered or closed */
+		close(fd);
+	}
+	request(&x, "GET", "/metrics", NULL, &r);
+	assert_int_equal(r.status, 200);
+	vigil_http_stats(x.h, &st);
+	assert_true(st.open_max >= SLOW); /* they were all held */
+	assert_true(st.open_max <= VIGIL_HTTP_MAX_CONNS);
+	for (int i = 0; i < SLOW; i++)
+		close(held[i]);
+	fx_stop(&x);
+}
+
 static void test_memory_limit(void **state)
 {
 	struct fx x = { 0 };
@@ -731,6 +776,7 @@ int main(void)
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_connection_limit),
+		cmocka_unit_test(test_slow_clients),
 		cmocka_unit_test(test_memory_limit),
 		cmocka_unit_test(test_port_in_use_and_free),
 	};
