@@ -757,9 +757,12 @@ int vigil_session_counters(const struct vigil_session *s, struct vigil_session_c
 }
 
 /*
- * Run mode: a run that ends without the workload's EXIT (and nothing else
- * ended it) did not boot (BOOT_TIMEOUT, with the boot's lines) or lost the
- * workload (LINK_LOST, with its last output).
+ * Run mode: a run finished without the workload's EXIT (and nothing else
+ * ended it) did not boot (BOOT_TIMEOUT, with the boot's lines); or, after
+ * SYS_RDY, lost the workload: LINK_LOST when the link had closed and not
+ * come back, else the caller stopped a run whose link was fine, which
+ * nothing the session saw explains (HARNESS_ERROR). Both with the
+ * workload's last output.
  */
 static void finish_unexplained(struct vigil_session *s)
 {
@@ -768,10 +771,17 @@ static void finish_unexplained(struct vigil_session *s)
 	if (!s->ready_ever)
 		evd_boot(s, ses_finding_text(s, VIGIL_OUTCOME_BOOT_TIMEOUT,
 					     "the run ended before the guest was ready", true));
+	else if (s->c.link_downs && !s->link_up)
+		evd_output(s, ses_finding_text(s, VIGIL_OUTCOME_LINK_LOST,
+					       "the guest link closed and the run was finished "
+					       "before it came back or the workload reported its "
+					       "exit",
+					       true));
 	else
-		evd_output(s, ses_finding_text(
-				  s, VIGIL_OUTCOME_LINK_LOST,
-				  "the run ended before the workload reported its exit", true));
+		evd_output(s, ses_finding_text(s, VIGIL_OUTCOME_HARNESS_ERROR,
+					       "the run was finished before the workload reported "
+					       "its exit, with the guest link up",
+					       true));
 }
 
 /* Fill the verdict from the finished session; its arrays point into it. */

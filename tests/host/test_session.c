@@ -1289,10 +1289,31 @@ static void test_finish_without_exit(void **state)
 	assert_int_equal(f->count[VIGIL_EV_RUN_END], 1);
 	fx_free(f);
 
+	/* After SYS_RDY, with the link fine: the caller stopped the run, which
+	 * nothing the session saw explains. */
 	f = fx_new(NULL);
+	vigil_session_link_up(f->s, T0);
 	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 1);
 	v = vigil_session_finish(f->s, T0 + 2);
+	assert_int_equal(v->outcome, VIGIL_OUTCOME_HARNESS_ERROR);
+	assert_int_equal(vigil_verdict_exit_code(v), 125);
+	assert_non_null(strstr(v->primary->detail, "link up"));
+	fx_free(f);
+
+	/* Never told of a link (bytes came all the same): the same. */
+	f = fx_new(NULL);
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 1);
+	assert_int_equal(vigil_session_finish(f->s, T0 + 2)->outcome, VIGIL_OUTCOME_HARNESS_ERROR);
+	fx_free(f);
+
+	/* The link closed and the run was finished within its grace: lost. */
+	f = fx_new(NULL);
+	vigil_session_link_up(f->s, T0);
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 1);
+	vigil_session_link_down(f->s, T0 + 2);
+	v = vigil_session_finish(f->s, T0 + 3);
 	assert_int_equal(v->outcome, VIGIL_OUTCOME_LINK_LOST);
+	assert_int_equal(vigil_verdict_exit_code(v), 124);
 	fx_free(f);
 }
 
