@@ -142,6 +142,7 @@ static struct fdom *dom_add(struct fleet *f, virDomainPtr dom, const struct vigi
 	if (!d)
 		return NULL;
 	d->f = f;
+	d->total.sz = d->last.sz = sizeof(d->total);
 	virDomainGetUUID(dom, d->uuid);
 	virDomainGetUUIDString(dom, d->uuid_str);
 	snprintf(d->name, sizeof(d->name), "%s", virDomainGetName(dom));
@@ -444,7 +445,7 @@ void vigil_fleet_counters(const struct fdom *d, struct vigil_session_counters *o
 	if (!d->g)
 		zero_gauges(out);
 	if (d->g) {
-		struct vigil_session_counters run;
+		VIGIL_SESSION_COUNTERS(run);
 
 		vigil_session_counters(vigil_guest_session(d->g), &run);
 		counters_add(out, &run);
@@ -481,7 +482,7 @@ static void write_verdict(struct fdom *d, const struct vigil_verdict *v)
 static void on_done(void *ctx, struct vigil_guest *g, const struct vigil_verdict *v)
 {
 	struct fdom *d = ctx;
-	struct vigil_session_counters run;
+	VIGIL_SESSION_COUNTERS(run);
 
 	vigil_session_counters(vigil_guest_session(g), &run);
 	counters_add(&d->total, &run);

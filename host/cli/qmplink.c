@@ -322,7 +322,7 @@ static void host_counters(struct vigil_guest *g, const struct vigil_qmplink_fact
 	char path[64], stat[1024];
 	unsigned long long utime = 0, stime = 0, rss_pages = 0;
 	uint64_t vcpu = 0;
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)f->vmm_pid);

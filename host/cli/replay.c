@@ -132,6 +132,7 @@ int vigil_replay_open(struct vigil_replay *rp, const char *file, const uint8_t *
 		.snapshot = { rp_snapshot, rp },
 		.progress = { rp_progress, rp },
 	};
+	const char *field = NULL;
 	int e = vigil_rec_reader_init(&rp->rd, buf, len);
 
 	rp->t0_ns = 1000000000ull;
@@ -154,6 +155,13 @@ int vigil_replay_open(struct vigil_replay *rp, const char *file, const uint8_t *
 		struct vigil_vcpu_state_probe sp = { rp_state, rp };
 
 		e = vigil_session_set_vcpu_state_probe(rp->s, &sp);
+	}
+	if (e == -EINVAL && vigil_session_opts_check(&rp->so, &field) < 0) {
+		fprintf(stderr,
+			"vigil %s: %s records a session option out of range (%s): it was "
+			"made by another vigil version, or damaged\n",
+			rp->cmd, file, field);
+		return -1;
 	}
 	if (e < 0) {
 		fprintf(stderr, "vigil %s: cannot create a session: %s\n", rp->cmd, strerror(-e));
@@ -264,7 +272,7 @@ static void replay_records(struct vigil_replay *rp)
 
 int vigil_replay_run(struct vigil_replay *rp, const char *file, const uint8_t *buf, size_t len)
 {
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 
 	if (rp->is_rec) {
 		replay_records(rp);

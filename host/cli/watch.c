@@ -368,7 +368,7 @@ static void on_event(void *ctx, struct vigil_guest *g, const struct vigil_event 
 static void status_one(struct wguest *wg, uint64_t now, char *line, size_t cap)
 {
 	const struct vigil_run_opts *o = wg->o;
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 
 	vigil_session_counters(vigil_guest_session(wg->g), &c);
 	snprintf(line, cap,
@@ -395,7 +395,7 @@ static void status_due(struct vigil_timer *t, uint64_t now, void *ctx)
 	} else {
 		unsigned stalled = 0;
 		for (size_t i = 0; i < w->n; i++) {
-			struct vigil_session_counters c;
+			VIGIL_SESSION_COUNTERS(c);
 			if (vigil_guest_state(w->gs[i].g) == VIGIL_GUEST_DONE)
 				continue;
 			vigil_session_counters(vigil_guest_session(w->gs[i].g), &c);

@@ -117,9 +117,11 @@ uint64_t vigil_counter_value_at(const struct vigil_session_counters *c,
 	uint32_t v32;
 	uint64_t v64;
 
-	if (i >= d->count)
-		return 0;
-	p = (const unsigned char *)c + d->offset + (size_t)i * d->stride;
+	size_t at = d->offset + (size_t)i * d->stride;
+
+	if (i >= d->count || at + d->size > c->sz)
+		return 0; /* past the caller's struct: a counter it does not know */
+	p = (const unsigned char *)c + at;
 	if (d->size == sizeof(v32)) {
 		memcpy(&v32, p, sizeof(v32));
 		return v32;

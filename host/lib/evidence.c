@@ -284,16 +284,20 @@ void evd_kernel_record(struct vigil_session *s, uint16_t source, const uint8_t *
 	}
 }
 
-void vigil_session_console_line(struct vigil_session *s, uint64_t now_ns, const char *line,
-				size_t len)
+int vigil_session_console_line(struct vigil_session *s, uint64_t now_ns, const char *line,
+			       size_t len)
 {
+	int r = ses_gate(s);
+
+	if (r < 0)
+		return r;
 	ses_clock_in(s, now_ns);
 	if (!line)
-		return;
+		return 0;
 	s->c.evidence_lines++;
-	if (!s->finished)
-		kernel_line(s, KTR_CONSOLE, VIGIL_SOURCE_CONSOLE, line, len);
+	kernel_line(s, KTR_CONSOLE, VIGIL_SOURCE_CONSOLE, line, len);
 	ring_put(s, &s->evd.con, VIGIL_SOURCE_CONSOLE, line, len);
+	return 0;
 }
 
 /* ---- the guest's crash and the VMM's exit ------------------------------ */
@@ -309,17 +313,18 @@ static bool same_message(const char *a, size_t an, const char *b, size_t bn)
 	return n1 == n2 && memcmp(a + o1, b + o2, n1) == 0;
 }
 
-void vigil_session_guest_crashed(struct vigil_session *s, uint64_t now_ns, const char *evidence)
+int vigil_session_guest_crashed(struct vigil_session *s, uint64_t now_ns, const char *evidence)
 {
 	static const char msg[] = "the guest kernel crashed";
 	size_t len = evidence ? strlen(evidence) : 0;
 	struct evd *d = &s->evd;
 	struct vigil_finding *f;
 	uint32_t id;
+	int r = ses_gate(s);
 
+	if (r < 0)
+		return r;
 	ses_clock_in(s, now_ns);
-	if (s->finished)
-		return;
 	f = fnd_get(&s->fnd, d->crash_id);
 	if (f) {
 		/* One crash per run: this reports the one found (e.g. pvpanic
@@ -327,17 +332,18 @@ void vigil_session_guest_crashed(struct vigil_session *s, uint64_t now_ns, const
 		if (evidence && !same_message(f->detail, strlen(f->detail), evidence, len))
 			ses_line_to(s, d->crash_id, VIGIL_SOURCE_CONSOLE, evidence, len);
 		s->ended = true;
-		return;
+		return 0;
 	}
 	id = ses_finding_text(s, VIGIL_OUTCOME_GUEST_CRASH, evidence ? evidence : msg, true);
 	if (!id)
-		return;
+		return 0;
 	d->crash_id = id;
 	ktr_crashed(&d->ktr, id);
 	if (!s->ready_ever)
 		evd_boot(s, id);
 	if (evidence)
 		ses_line_to(s, id, VIGIL_SOURCE_CONSOLE, evidence, len);
+	return 0;
 }
 
 /* The last EVD_VMM_LINES non-empty lines of text (a CR before the LF
@@ -364,8 +370,8 @@ static uint32_t last_lines(const char *t, size_t len, struct vigil_str out[EVD_V
 	return n;
 }
 
-void vigil_session_vmm_exited(struct vigil_session *s, uint64_t now_ns, int status, int sig,
-			      const char *detail)
+int vigil_session_vmm_exited(struct vigil_session *s, uint64_t now_ns, int status, int sig,
+			     const char *detail)
 {
 	static const char msg[] = "the VMM exited";
 	struct vigil_str lines[EVD_VMM_LINES];
@@ -378,11 +384,15 @@ void vigil_session_vmm_exited(struct vigil_session *s, uint64_t now_ns, int stat
 				     .fatal = true,
 				     .ends = true };
 	uint32_t id;
+	int r = ses_gate(s);
 
+	if (r < 0)
+		return r;
 	ses_clock_in(s, now_ns);
-	if (s->ended || s->finished)
-		return; /* e.g. powered off after the workload's EXIT */
+	if (s->ended)
+		return 0; /* e.g. powered off after the workload's EXIT */
 	id = ses_finding_add(s, &in);
 	for (uint32_t i = 0; id && i < n; i++)
 		ses_line_to(s, id, VIGIL_SOURCE_VMM, lines[i].ptr, lines[i].len);
+	return 0;
 }

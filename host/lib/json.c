@@ -1063,6 +1063,9 @@ static json_object *tests_json(const struct vigil_verdict *v)
 /* The verdict's members in the order docs/verdict.md shows them. */
 int vigil_verdict_to_json(const struct vigil_verdict *v, unsigned flags, char **out)
 {
+	/* a verdict built by hand may have none: every counter 0 (sz 0) */
+	static const struct vigil_session_counters none;
+	const struct vigil_session_counters *c = v->counters ? v->counters : &none;
 	json_object *o = json_object_new_object();
 	json_object *counters = json_object_new_object();
 	int jflags = (flags & VIGIL_JSON_PRETTY ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
@@ -1087,8 +1090,8 @@ int vigil_verdict_to_json(const struct vigil_verdict *v, unsigned flags, char **
 	add(o, "timeline", timeline_json(&v->timeline));
 	add(o, "workload", workload_json(v));
 	add(o, "tests", tests_json(v));
-	counter_groups(counters, &v->counters, false);
+	counter_groups(counters, c, false);
 	add(o, "counters", counters);
-	counter_groups(o, &v->counters, true);
+	counter_groups(o, c, true);
 	return render(o, jflags, out);
 }

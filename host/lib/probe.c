@@ -27,9 +27,13 @@ static int probe_read(struct vigil_session *s, struct prog_sample *out)
 {
 	struct vigil_vcpu_state st = { 0 };
 	uint64_t cpu;
+	int r;
 
 	if (s->vcpu_state.sample) {
-		if (s->vcpu_state.sample(s->vcpu_state.ctx, &st) < 0)
+		ses_cb_enter(s);
+		r = s->vcpu_state.sample(s->vcpu_state.ctx, &st);
+		ses_cb_leave(s);
+		if (r < 0)
 			return -ENODATA;
 		*out = (struct prog_sample){ .rt_ns = ses_rt_now(s),
 					     .cpu_ns = st.cpu_ns,
@@ -38,7 +42,12 @@ static int probe_read(struct vigil_session *s, struct prog_sample *out)
 					     .have_state = true };
 		return 0;
 	}
-	if (!s->h.progress.sample || s->h.progress.sample(s->h.progress.ctx, &cpu) < 0)
+	if (!s->h.progress.sample)
+		return -ENODATA;
+	ses_cb_enter(s);
+	r = s->h.progress.sample(s->h.progress.ctx, &cpu);
+	ses_cb_leave(s);
+	if (r < 0)
 		return -ENODATA;
 	*out = (struct prog_sample){ .rt_ns = ses_rt_now(s), .cpu_ns = cpu };
 	return 0;
@@ -187,6 +196,10 @@ void ses_probe_fit(struct vigil_session *s)
 int vigil_session_set_vcpu_state_probe(struct vigil_session *s,
 				       const struct vigil_vcpu_state_probe *p)
 {
+	int r = ses_gate(s);
+
+	if (r < 0)
+		return r;
 	if (p && !p->sample)
 		return -EINVAL;
 	s->vcpu_state = p ? *p : (struct vigil_vcpu_state_probe){ 0 };

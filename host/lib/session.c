@@ -91,9 +91,21 @@ void ses_emit(struct vigil_session *s, struct vigil_event *ev)
 {
 	if (!s->h.sink.event)
 		return;
+	ev->sz = sizeof(*ev);
 	ev->now_ns = s->now;
 	ev->t_ns = s->now - s->t0;
+	ses_cb_enter(s);
 	s->h.sink.event(s->h.sink.ctx, ev);
+	ses_cb_leave(s);
+}
+
+int ses_gate(const struct vigil_session *s)
+{
+	if (s->cb_depth)
+		return -EBUSY;
+	if (s->finished)
+		return -ESHUTDOWN;
+	return 0;
 }
 
 static void emit_simple(struct vigil_session *s, enum vigil_event_type type)
@@ -165,11 +177,11 @@ int ses_tx_send(struct vigil_session *s, uint16_t type, int plen)
 		s->c.tx_errors++;
 		return n;
 	}
-	if (!s->h.writer.write) {
-		s->c.tx_errors++;
-		return -ENOTCONN;
-	}
+	if (!s->h.writer.write)
+		return -ENOTCONN; /* an observer: it sends nothing, and that is no error */
+	ses_cb_enter(s);
 	r = s->h.writer.write(s->h.writer.ctx, s->tx, (size_t)n);
+	ses_cb_leave(s);
 	if (r < 0) {
 		s->c.tx_errors++;
 		return r;
@@ -195,10 +207,11 @@ static void send_ping(struct vigil_session *s)
 	slot->sent_ns = s->now;
 }
 
+/* Pings need a writer: without one the session is an observer. */
 static bool pings_on(const struct vigil_session *s)
 {
-	return s->o.ping_interval_ns && s->link_up && !ses_held(s) && s->guest.have_hello &&
-	       !s->finished;
+	return s->o.ping_interval_ns && s->h.writer.write && s->link_up && !ses_held(s) &&
+	       s->guest.have_hello && !s->finished;
 }
 
 void ses_pings_forget(struct vigil_session *s)
@@ -402,8 +415,10 @@ static void trk_event(void *ctx, enum trk_event tev, const struct trk_slot *sl, 
 int vigil_session_feed(struct vigil_session *s, const uint8_t *buf, size_t len, uint64_t now_ns)
 {
 	struct vigil_frame f;
-	int n = 0;
+	int n = ses_gate(s);
 
+	if (n < 0)
+		return n;
 	ses_clock_in(s, now_ns);
 	if (len == 0)
 		return 0;
@@ -426,7 +441,7 @@ static void anomalies_report(struct vigil_session *s)
 {
 	struct vigil_session_counters c;
 
-	vigil_session_counters(s, &c);
+	ses_counters(s, &c);
 	for (uint32_t a = 0; a < CTR_ANOMALIES; a++) {
 		const struct ctr_anomaly *an = &ctr_anomalies[a];
 		uint64_t v = vigil_counter_value(&c, &ctr_descs[an->id]);
@@ -448,12 +463,12 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
-uint64_t vigil_session_next_deadline(const struct vigil_session *s)
+/* The earliest pending deadline, host ns; it may lie before s->now (a ping
+ * due since LINK_UP, when HELLO came later): the caller clamps. */
+static uint64_t earliest_deadline(const struct vigil_session *s)
 {
 	uint64_t d = rt_to_host(s, trk_next(s->trk));
 
-	if (s->finished)
-		return d;
 	if (s->boot_armed)
 		d = min_u64(d, rt_to_host(s, s->boot_rt));
 	d = min_u64(d, rt_to_host(s, wdg_deadline(s)));
@@ -468,6 +483,17 @@ uint64_t vigil_session_next_deadline(const struct vigil_session *s)
 	d = min_u64(d, rt_to_host(s, isp_deadline(s)));
 	d = min_u64(d, rt_to_host(s, gst_deadline(s)));
 	return d;
+}
+
+uint64_t vigil_session_next_deadline(const struct vigil_session *s)
+{
+	uint64_t d;
+
+	if (s->finished)
+		return VIGIL_DEADLINE_NONE;
+	d = earliest_deadline(s);
+	/* Work already due is due now: never a time the caller has passed. */
+	return d != VIGIL_DEADLINE_NONE && d < s->now ? s->now : d;
 }
 
 /* The timeouts on runnable time: boot, workload watchdog, link grace. */
@@ -499,7 +525,12 @@ static void runnable_timeouts(struct vigil_session *s, uint64_t now_rt)
 uint64_t vigil_session_tick(struct vigil_session *s, uint64_t now_ns)
 {
 	uint64_t now_rt;
+	int r = ses_gate(s);
 
+	if (r == -EBUSY)
+		return vigil_session_next_deadline(s); /* from a callback: no work */
+	if (r < 0)
+		return VIGIL_DEADLINE_NONE;
 	ses_clock_in(s, now_ns);
 	if (s->last_next != VIGIL_DEADLINE_NONE && s->now > s->last_next &&
 	    s->now - s->last_next > s->o.clock_jump_ns)
@@ -567,6 +598,10 @@ static uint64_t clock_release(struct vigil_session *s)
 
 int vigil_session_host_paused(struct vigil_session *s, uint64_t now_ns, bool paused)
 {
+	int r = ses_gate(s);
+
+	if (r < 0)
+		return r;
 	ses_clock_in(s, now_ns);
 	if (paused == s->host_paused)
 		return 0;
@@ -585,6 +620,10 @@ int vigil_session_host_paused(struct vigil_session *s, uint64_t now_ns, bool pau
 
 int vigil_session_vm_stopped(struct vigil_session *s, uint64_t now_ns)
 {
+	int r = ses_gate(s);
+
+	if (r < 0)
+		return r;
 	ses_clock_in(s, now_ns);
 	if (s->vm_stopped)
 		return 0;
@@ -603,7 +642,10 @@ int vigil_session_vm_stopped(struct vigil_session *s, uint64_t now_ns)
 int vigil_session_vm_resumed(struct vigil_session *s, uint64_t now_ns)
 {
 	uint64_t d;
+	int r = ses_gate(s);
 
+	if (r < 0)
+		return r;
 	ses_clock_in(s, now_ns);
 	if (!s->vm_stopped)
 		return 0;
@@ -620,8 +662,12 @@ int vigil_session_vm_resumed(struct vigil_session *s, uint64_t now_ns)
 	return 1;
 }
 
-void vigil_session_link_up(struct vigil_session *s, uint64_t now_ns)
+int vigil_session_link_up(struct vigil_session *s, uint64_t now_ns)
 {
+	int r = ses_gate(s);
+
+	if (r < 0)
+		return r;
 	ses_clock_in(s, now_ns);
 	s->link_up = true;
 	s->link_grace = false;
@@ -633,30 +679,45 @@ void vigil_session_link_up(struct vigil_session *s, uint64_t now_ns)
 	s->gst.heard_rt = ses_rt_now(s);
 	s->gst.ping_rt = 0;
 	emit_simple(s, VIGIL_EV_LINK_UP);
+	return 0;
 }
 
-void vigil_session_link_down(struct vigil_session *s, uint64_t now_ns)
+int vigil_session_link_down(struct vigil_session *s, uint64_t now_ns)
 {
+	int r = ses_gate(s);
+
+	if (r < 0)
+		return r;
 	ses_clock_in(s, now_ns);
 	vigil_asm_reset(s->as);
 	s->link_up = false;
 	isp_cancel_all(s);
 	s->c.link_downs++;
-	if (!s->ended && !s->finished && s->o.link_grace_ns) {
+	if (!s->ended && s->o.link_grace_ns) {
 		s->link_grace = true;
 		s->link_lost_rt = ses_rt_now(s) + s->o.link_grace_ns;
 	}
 	emit_simple(s, VIGIL_EV_LINK_DOWN);
+	return 0;
 }
 
-void vigil_session_harness_error(struct vigil_session *s, uint64_t now_ns, const char *msg)
+int vigil_session_harness_error(struct vigil_session *s, uint64_t now_ns, const char *msg)
 {
+	int r = ses_gate(s);
+
+	if (r < 0)
+		return r;
 	ses_clock_in(s, now_ns);
 	ses_finding_text(s, VIGIL_OUTCOME_HARNESS_ERROR, msg, true);
+	return 0;
 }
 
 int vigil_session_request_shutdown(struct vigil_session *s, uint64_t now_ns)
 {
+	int r = ses_gate(s);
+
+	if (r < 0)
+		return r;
 	ses_clock_in(s, now_ns);
 	return ses_tx_send(
 	    s, VIGIL_MSG_SHUTDOWN,
@@ -670,9 +731,10 @@ int vigil_session_ended(const struct vigil_session *s)
 
 /* ---- counters and verdict ---------------------------------------------- */
 
-void vigil_session_counters(const struct vigil_session *s, struct vigil_session_counters *out)
+void ses_counters(const struct vigil_session *s, struct vigil_session_counters *out)
 {
 	*out = s->c;
+	out->sz = sizeof(*out);
 	out->findings_dropped = s->fnd.dropped;
 	out->evidence_dropped = s->fnd.lines_dropped;
 	out->stream = *vigil_asm_stats(s->as);
@@ -680,10 +742,27 @@ void vigil_session_counters(const struct vigil_session *s, struct vigil_session_
 	out->flows = *flows_counters(s->flows);
 }
 
+int vigil_session_counters(const struct vigil_session *s, struct vigil_session_counters *out)
+{
+	struct vigil_session_counters c;
+	size_t n = out->sz < sizeof(c) ? out->sz : sizeof(c);
+
+	if (out->sz < sizeof(out->sz))
+		return -EINVAL;
+	ses_counters(s, &c);
+	/* the caller's prefix only, its sz kept */
+	memcpy((unsigned char *)out + sizeof(out->sz), (const unsigned char *)&c + sizeof(c.sz),
+	       n - sizeof(c.sz));
+	return 0;
+}
+
 /*
- * Run mode: a run that ends without the workload's EXIT (and nothing else
- * ended it) did not boot (BOOT_TIMEOUT, with the boot's lines) or lost the
- * workload (LINK_LOST, with its last output).
+ * Run mode: a run finished without the workload's EXIT (and nothing else
+ * ended it) did not boot (BOOT_TIMEOUT, with the boot's lines); or, after
+ * SYS_RDY, lost the workload: LINK_LOST when the link had closed and not
+ * come back, else the caller stopped a run whose link was fine, which
+ * nothing the session saw explains (HARNESS_ERROR). Both with the
+ * workload's last output.
  */
 static void finish_unexplained(struct vigil_session *s)
 {
@@ -692,16 +771,24 @@ static void finish_unexplained(struct vigil_session *s)
 	if (!s->ready_ever)
 		evd_boot(s, ses_finding_text(s, VIGIL_OUTCOME_BOOT_TIMEOUT,
 					     "the run ended before the guest was ready", true));
+	else if (s->c.link_downs && !s->link_up)
+		evd_output(s, ses_finding_text(s, VIGIL_OUTCOME_LINK_LOST,
+					       "the guest link closed and the run was finished "
+					       "before it came back or the workload reported its "
+					       "exit",
+					       true));
 	else
-		evd_output(s, ses_finding_text(
-				  s, VIGIL_OUTCOME_LINK_LOST,
-				  "the run ended before the workload reported its exit", true));
+		evd_output(s, ses_finding_text(s, VIGIL_OUTCOME_HARNESS_ERROR,
+					       "the run was finished before the workload reported "
+					       "its exit, with the guest link up",
+					       true));
 }
 
 /* Fill the verdict from the finished session; its arrays point into it. */
 static void verdict_fill(struct vigil_session *s, struct vigil_verdict *v)
 {
 	memset(v, 0, sizeof(*v));
+	v->sz = sizeof(*v);
 	v->primary = vigil__primary_finding(s->fnd.f, s->fnd.n);
 	v->outcome = v->primary ? v->primary->outcome : VIGIL_OUTCOME_PASS;
 	v->findings = s->fnd.f;
@@ -724,7 +811,8 @@ static void verdict_fill(struct vigil_session *s, struct vigil_verdict *v)
 	v->workload_pause_ns = s->scn.pause_all_ns;
 	v->evidence = s->fnd.pool;
 	v->n_evidence = s->fnd.used;
-	vigil_session_counters(s, &v->counters);
+	ses_counters(s, &s->v_counters);
+	v->counters = &s->v_counters;
 	v->have_agent_stats = s->have_agent_stats;
 	memcpy(v->agent_stats, s->agent_stats, sizeof(v->agent_stats));
 }
@@ -733,6 +821,8 @@ const struct vigil_verdict *vigil_session_finish(struct vigil_session *s, uint64
 {
 	if (s->finished)
 		return &s->v;
+	if (s->cb_depth)
+		return NULL; /* from one of its own callbacks: refused */
 	ses_clock_in(s, now_ns);
 	if (s->vm_stopped)
 		vigil_session_vm_resumed(s, s->now);
@@ -762,6 +852,7 @@ static int foreach_one(void *ctx, const struct trk_slot *sl)
 {
 	const struct foreach_ctx *fc = ctx;
 	struct vigil_process_info p = {
+		.sz = sizeof(p),
 		.pid = sl->pid,
 		.origin = sl->origin,
 		.status = sl->status,
@@ -782,76 +873,143 @@ int vigil_session_foreach_process(const struct vigil_session *s, uint64_t now_ns
 				  void *ctx)
 {
 	struct foreach_ctx fc = { .fn = fn, .ctx = ctx };
+	/* The session is the caller's (non-const) object; only the callback
+	 * depth moves, so that fn cannot change the table it walks. */
+	struct vigil_session *w = (struct vigil_session *)s;
+	int r;
 
 	if (now_ns < s->now)
 		now_ns = s->now;
 	fc.now_rt = ses_held(s) ? s->stopped_at - s->stopped_total : now_ns - s->stopped_total;
-	return trk_foreach(s->trk, foreach_one, &fc);
+	ses_cb_enter(w);
+	r = trk_foreach(s->trk, foreach_one, &fc);
+	ses_cb_leave(w);
+	return r;
 }
 
 /* ---- life cycle -------------------------------------------------------- */
 
 void vigil_session_opts_default(struct vigil_session_opts *o)
 {
-	memset(o, 0, sizeof(*o));
-	o->sz = sizeof(*o);
-	o->mode = VIGIL_MODE_RUN;
-	o->tracker_capacity = 256;
-	o->probe_budget = 32;
-	o->eviction = VIGIL_EVICT_BALANCED;
-	o->eviction_window = 32;
-	o->stall_threshold_ns = 5 * NSEC_PER_SEC;
-	o->deadline_min_ns = 50 * 1000000ull;
-	o->deadline_max_ns = 600 * NSEC_PER_SEC;
-	o->pid_min_interval_ns = 0;
-	o->beat_rate_per_s = 1000000;
-	o->beat_burst = 100000;
-	o->on_stall = VIGIL_ON_STALL_WARN;
-	o->link_grace_ns = 10 * NSEC_PER_SEC;
-	o->ping_interval_ns = NSEC_PER_SEC;
-	o->progress_interval_ns = 250 * 1000000ull;
-	o->starved_permille = 2;
-	o->flow_capacity = 4096;
-	o->max_scenarios = 64;
-	o->max_tests = 1024;
-	o->evidence_lines = 16;
-	o->anomaly_interval_ns = NSEC_PER_SEC;
-	o->clock_jump_ns = NSEC_PER_SEC;
-	o->inspect_rate_per_s = 8;
+	VIGIL_SESSION_OPTS(d, .sz = sizeof(struct vigil_session_opts));
+
+	*o = d;
 }
 
-static int opts_check(const struct vigil_session_opts *o)
+/*
+ * The struct ends with its last field: a field added later lies past an
+ * older library's sizeof, in the tail that library checks is zero. Adding
+ * a field means naming it here.
+ */
+_Static_assert(sizeof(struct vigil_session_opts) ==
+		   offsetof(struct vigil_session_opts, reserved) + sizeof(uint32_t),
+	       "struct vigil_session_opts has trailing padding");
+
+#define DAY_NS (24 * 3600 * NSEC_PER_SEC)
+
+/* The first refused field's name among the tracker's, or NULL. */
+static const char *opts_bad_tracker(const struct vigil_session_opts *o)
 {
 	if (o->mode != VIGIL_MODE_RUN && o->mode != VIGIL_MODE_WATCH)
-		return -EINVAL;
-	if (o->on_stall != VIGIL_ON_STALL_WARN && o->on_stall != VIGIL_ON_STALL_FAIL)
-		return -EINVAL;
-	if (o->deadline_max_ns > 24 * 3600 * NSEC_PER_SEC ||
-	    o->stall_threshold_ns > 24 * 3600 * NSEC_PER_SEC)
-		return -EINVAL; /* keeps 10 x threshold and deadline sums far from overflow */
-	if (o->progress_interval_ns == 0 || o->max_scenarios > 65536 || o->max_tests > 1u << 20 ||
-	    o->evidence_lines > 4096 || o->starved_permille > 1000)
-		return -EINVAL;
+		return "mode";
+	if (o->tracker_capacity < 1 || o->tracker_capacity > VIGIL_TRACKER_MAX_CAPACITY)
+		return "tracker_capacity";
+	if (o->probe_budget < 1 || o->probe_budget > TRK_MAX_PROBE_BUDGET)
+		return "probe_budget";
+	if (o->eviction != VIGIL_EVICT_STRICT && o->eviction != VIGIL_EVICT_BALANCED)
+		return "eviction";
+	if (o->eviction_window < 1)
+		return "eviction_window";
+	/* 24 h keeps 10 x threshold and deadline sums far from overflow */
+	if (o->stall_threshold_ns < 1 || o->stall_threshold_ns > DAY_NS)
+		return "stall_threshold_ns";
+	if (o->deadline_min_ns > o->deadline_max_ns)
+		return "deadline_min_ns";
+	if (o->deadline_max_ns > DAY_NS)
+		return "deadline_max_ns";
+	if (o->pid_min_interval_ns > VIGIL_DURATION_MAX_NS)
+		return "pid_min_interval_ns";
 	if (o->beat_rate_per_s && o->beat_burst == 0)
-		return -EINVAL;
-	if (o->fail_on & ~(((1u << VIGIL_KT__COUNT) - 1) & ~1u))
-		return -EINVAL; /* an unknown kind, or VIGIL_KT_NONE */
-	return 0;
+		return "beat_burst";
+	if (o->on_stall != VIGIL_ON_STALL_WARN && o->on_stall != VIGIL_ON_STALL_FAIL)
+		return "on_stall";
+	return NULL;
 }
 
-/* The options: the caller's version of the struct over the defaults. */
-static int opts_take(const struct vigil_session_opts *opts, struct vigil_session_opts *o)
+/* The first refused field's name among the others, or NULL. */
+static const char *opts_bad_run(const struct vigil_session_opts *o)
 {
-	vigil_session_opts_default(o);
-	if (opts) {
-		size_t n = opts->sz < sizeof(*o) ? opts->sz : sizeof(*o);
+	static const struct {
+		size_t off;
+		const char *name;
+	} dur[] = {
+#define D(f) { offsetof(struct vigil_session_opts, f), #f }
+		D(boot_timeout_ns),     D(workload_duration_ns), D(run_timeout_ns),
+		D(link_grace_ns),       D(ping_interval_ns),     D(progress_interval_ns),
+		D(anomaly_interval_ns), D(clock_jump_ns),
+#undef D
+	};
+	uint64_t v;
 
-		if (n < sizeof(size_t))
-			return -EINVAL;
-		memcpy(o, opts, n);
-		o->sz = sizeof(*o);
+	for (size_t i = 0; i < sizeof(dur) / sizeof(dur[0]); i++) {
+		memcpy(&v, (const char *)o + dur[i].off, sizeof(v));
+		if (v > VIGIL_DURATION_MAX_NS)
+			return dur[i].name;
 	}
-	return opts_check(o);
+	if (o->progress_interval_ns < VIGIL_PROGRESS_INTERVAL_MIN_NS)
+		return "progress_interval_ns";
+	if (o->starved_permille > 1000)
+		return "starved_permille";
+	if (o->flow_capacity < 16 || o->flow_capacity > VIGIL_FLOWS_MAX_CAPACITY)
+		return "flow_capacity";
+	if (o->max_scenarios > 65536)
+		return "max_scenarios";
+	if (o->max_tests > 1u << 20)
+		return "max_tests";
+	if (o->evidence_lines > 4096)
+		return "evidence_lines";
+	if (o->fail_on & ~(((1u << VIGIL_KT__COUNT) - 1) & ~1u))
+		return "fail_on"; /* an unknown kind, or VIGIL_KT_NONE */
+	if (o->reserved)
+		return "reserved";
+	return NULL;
+}
+
+/* The caller's options over the defaults: its sz bytes, a larger struct's
+ * unknown tail only when it is zero (a field this library does not know
+ * must not be ignored). NULL, or the refused field's name. */
+static const char *opts_take(const struct vigil_session_opts *opts, struct vigil_session_opts *o)
+{
+	const unsigned char *tail;
+	const char *bad;
+	size_t n;
+
+	vigil_session_opts_default(o);
+	if (!opts)
+		return NULL;
+	if (opts->sz < sizeof(size_t) || opts->sz > VIGIL_SESSION_OPTS_SZ_MAX)
+		return "sz";
+	n = opts->sz < sizeof(*o) ? opts->sz : sizeof(*o);
+	tail = (const unsigned char *)opts + n;
+	for (size_t i = 0; n + i < opts->sz; i++)
+		if (tail[i])
+			return "sz"; /* a field of a newer header, set */
+	memcpy(o, opts, n);
+	o->sz = sizeof(*o);
+	bad = opts_bad_tracker(o);
+	return bad ? bad : opts_bad_run(o);
+}
+
+int vigil_session_opts_check(const struct vigil_session_opts *opts, const char **field)
+{
+	struct vigil_session_opts o;
+	const char *bad = opts_take(opts, &o);
+
+	if (!bad)
+		return 0;
+	if (field)
+		*field = bad;
+	return -EINVAL;
 }
 
 /* The tables, sized from s->o. 0, -EINVAL or -ENOMEM. */
@@ -912,10 +1070,10 @@ int vigil_session_new(const struct vigil_session_opts *opts,
 {
 	struct vigil_session_opts o;
 	struct vigil_session *s;
-	int r = opts_take(opts, &o);
+	int r;
 
-	if (r < 0)
-		return r;
+	if (opts_take(opts, &o))
+		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;

@@ -87,8 +87,10 @@ struct vigil_session {
 	bool ready_ever;
 
 	/* run */
-	bool ended;    /* something ended the run */
-	bool finished; /* vigil_session_finish() ran */
+	bool ended;         /* something ended the run */
+	bool finished;      /* vigil_session_finish() ran: every later call is refused */
+	uint32_t cb_depth;  /* callbacks of the caller's now running (ses_cb_enter) */
+	bool in_snap_start; /* the snapshot provider's start() is running */
 	bool boot_armed;
 	uint64_t boot_rt;
 	bool run_armed;
@@ -148,6 +150,7 @@ struct vigil_session {
 	uint64_t agent_stats[VIGIL_STAT__KNOWN];
 	bool have_agent_stats;
 	struct vigil_verdict v;
+	struct vigil_session_counters v_counters; /* the verdict's, at finish() */
 
 	/* host-to-guest */
 	uint32_t tx_seq;
@@ -167,6 +170,27 @@ uint64_t ses_rt_now(const struct vigil_session *s);
 void ses_clock_in(struct vigil_session *s, uint64_t now_ns);
 /* Raise ev (now_ns and t_ns filled in) to the sink. */
 void ses_emit(struct vigil_session *s, struct vigil_event *ev);
+/*
+ * Around every call into the caller's code (sink, writer, snapshot
+ * provider, probes): while one runs, the public calls that change the
+ * session are refused (ses_gate).
+ */
+static inline void ses_cb_enter(struct vigil_session *s)
+{
+	s->cb_depth++;
+}
+static inline void ses_cb_leave(struct vigil_session *s)
+{
+	s->cb_depth--;
+}
+/*
+ * May a public call change the session now? 0, -EBUSY from inside one of
+ * its callbacks, -ESHUTDOWN after vigil_session_finish().
+ */
+int ses_gate(const struct vigil_session *s);
+/* All the counters, sz = the whole struct (vigil_session_counters()'s
+ * source). */
+void ses_counters(const struct vigil_session *s, struct vigil_session_counters *out);
 /* Copy a guest string into a bounded field; a cut one is counted. */
 void ses_copy_str(struct vigil_session *s, char *dst, size_t cap, struct vigil_str str);
 

@@ -93,7 +93,11 @@ static void snap_hand_off(struct vigil_session *s, const struct vigil_snapshot_r
 	ev.snapshot.tag = rq->tag;
 	ses_emit(s, &ev);
 	/* The provider may complete inside start(): busy is already set. */
+	ses_cb_enter(s);
+	s->in_snap_start = true;
 	r = s->h.snapshot.start(s->h.snapshot.ctx, rq->kind, rq->tag, rq->request_id);
+	s->in_snap_start = false;
+	ses_cb_leave(s);
 	if (r < 0 && sn->busy && sn->id == rq->request_id) {
 		sn->busy = false;
 		s->c.snapshot_refused++;
@@ -131,6 +135,11 @@ int vigil_session_snapshot_done(struct vigil_session *s, uint32_t request_id, in
 {
 	struct snap *sn = &s->snap;
 
+	/* The one call allowed from a callback: the provider's own start(). */
+	if (s->finished)
+		return -ESHUTDOWN;
+	if (s->cb_depth > (s->in_snap_start ? 1u : 0u))
+		return -EBUSY;
 	ses_clock_in(s, now_ns);
 	if (!sn->busy || sn->id != request_id)
 		return -ENOENT;

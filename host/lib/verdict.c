@@ -357,7 +357,8 @@ static void summary_others(struct sbuf *b, const struct vigil_verdict *v)
 {
 	uint32_t kt[VIGIL_KT__COUNT] = { 0 };
 	uint32_t fatal_more = 0;
-	uint64_t dropped = v->counters.findings_dropped + v->counters.kernel_trouble_dropped;
+	uint64_t dropped =
+	    v->counters ? v->counters->findings_dropped + v->counters->kernel_trouble_dropped : 0;
 	const char *sep = "; not fatal: ";
 
 	summary_stalls(b, v, &sep);

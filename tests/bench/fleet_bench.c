@@ -331,7 +331,7 @@ struct phase {
 
 static uint64_t fleet_beats(const struct synth_fleet *f)
 {
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 	uint64_t n = 0;
 
 	for (unsigned i = 0; i < synth_fleet_size(f); i++) {

@@ -87,16 +87,12 @@ static void die(const char *what, int err)
 static struct vigil_session *new_session(const struct vigil_session_hooks *h, uint64_t now,
 					 uint64_t threshold_ns)
 {
-	struct vigil_session_opts o;
+	VIGIL_SESSION_OPTS(o, .mode = VIGIL_MODE_WATCH, .tracker_capacity = NPIDS,
+			   .stall_threshold_ns = threshold_ns, .beat_rate_per_s = 0,
+			   .ping_interval_ns = 0);
 	struct vigil_session *s;
 	int r;
 
-	vigil_session_opts_default(&o);
-	o.mode = VIGIL_MODE_WATCH;
-	o.tracker_capacity = NPIDS;
-	o.stall_threshold_ns = threshold_ns;
-	o.beat_rate_per_s = 0;
-	o.ping_interval_ns = 0;
 	r = vigil_session_new(&o, h, now, &s);
 	if (r < 0)
 		die("vigil_session_new", r);
@@ -138,7 +134,7 @@ static double bench_beats(void)
 	uint32_t seq = 0;
 	uint64_t records = 0, ns = 0;
 	struct vigil_session *s;
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 
 	if (!frames || !order)
 		die("malloc", ENOMEM);
@@ -192,7 +188,7 @@ static double bench_idle_tick(void)
 	uint64_t fake = 1000000000ull;
 	uint32_t seq = 0;
 	struct vigil_session *s = new_session(NULL, fake, 3600 * 1000000000ull);
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 	const uint32_t iters = 20000000;
 	uint64_t sink = 0;
 

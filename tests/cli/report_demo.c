@@ -163,7 +163,7 @@ static void at(uint64_t ms, uint64_t *nonce)
 
 int main(int argc, char **argv)
 {
-	struct vigil_session_opts so;
+	VIGIL_SESSION_OPTS(so, .stall_threshold_ns = 1000 * MS, .ack_exit = true);
 	uint64_t nonce[3] = { 0 };
 	char *hdr;
 
@@ -171,9 +171,6 @@ int main(int argc, char **argv)
 		fputs("usage: report-demo FILE\n", stderr);
 		return 2;
 	}
-	vigil_session_opts_default(&so);
-	so.stall_threshold_ns = 1000 * MS;
-	so.ack_exit = true;
 	hdr = vigil_rec_header(&so, T0, "run", NULL, VIGIL_ROOT_OTHER);
 	if (!hdr || vigil_rec_open(&w, argv[1], hdr) < 0)
 		die("open");

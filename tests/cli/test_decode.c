@@ -16,8 +16,8 @@
 #include "cli.h"
 #include "cpio_reader.h"
 #include "record.h"
-#include "watch.h"
 #include "test_util.h"
+#include "watch.h"
 
 /* HELLO, SYS_RDY, STDOUT "hi\n", EXIT status into buf; returns the length. */
 static size_t guest_stream(uint8_t *buf, size_t cap, int32_t status)
@@ -84,19 +84,17 @@ static void test_plain_stream(void **state)
 static void test_recording_replay(void **state)
 {
 	char *d = tu_mkdtemp(), file[PATH_MAX], verdict[PATH_MAX], *hdr;
-	struct vigil_session_opts so;
 	struct vigil_rec_writer w;
 	uint8_t buf[4096], beat[VIGIL_WIRE_HDR_LEN + 64];
 	struct vigil_beat b = { .pid = 42, .nonce = 1 };
 	uint64_t t0 = 1000000000ull, ms = 1000000ull;
+	VIGIL_SESSION_OPTS(so, .stall_threshold_ns = 200 * ms);
 	size_t n = guest_stream(buf, sizeof(buf), 0);
 	uint8_t *v;
 	size_t vl;
 	int bn;
 
 	(void)state;
-	vigil_session_opts_default(&so);
-	so.stall_threshold_ns = 200 * ms;
 	snprintf(file, sizeof(file), "%s/r.rec", d);
 	snprintf(verdict, sizeof(verdict), "%s/v.json", d);
 	{
@@ -133,12 +131,14 @@ static void test_recording_replay(void **state)
 	assert_int_equal(
 	    vigil_rec_put(&w, VIGIL_REC_FINISH, t0 + 1000 * ms, "{\"from\":\"finish\"}", 17), 0);
 	assert_int_equal(vigil_rec_close(&w), 0);
-	/* no EXIT: the run ended without the workload's status */
-	assert_int_equal(decode(file, verdict), 124);
+	/* no EXIT with the link up: the run was stopped, nothing the session
+	 * saw explains it (HARNESS_ERROR) */
+	assert_int_equal(decode(file, verdict), 125);
 	v = tcpio_slurp(verdict, &vl);
 	assert_non_null(v);
 	v[vl] = '\0';
 	assert_non_null(strstr((char *)v, "\"stalls\": 1"));
+	assert_non_null(strstr((char *)v, "\"outcome\": \"HARNESS_ERROR\""));
 	assert_non_null(strstr((char *)v, "\"from\": \"finish\""));
 	free(v);
 	/* a damaged header is refused */

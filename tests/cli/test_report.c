@@ -265,16 +265,14 @@ static void write_recording(const char *file)
 				 .agent_version = VIGIL_STR("t"),
 				 .kernel_release = VIGIL_STR("6.1"),
 				 .hostname = VIGIL_STR("g") };
-	struct vigil_session_opts so;
 	struct vigil_rec_writer w;
 	uint8_t buf[512];
 	uint64_t t0 = 1000000000ull, ms = 1000000ull;
+	VIGIL_SESSION_OPTS(so, .stall_threshold_ns = 200 * ms);
 	uint32_t seq = 0;
 	char *hdr;
 	int n;
 
-	vigil_session_opts_default(&so);
-	so.stall_threshold_ns = 200 * ms;
 	hdr = vigil_rec_header(&so, t0, "run", NULL, VIGIL_ROOT_OTHER);
 	assert_int_equal(vigil_rec_open(&w, file, hdr), 0);
 	free(hdr);
@@ -295,6 +293,8 @@ static void write_recording(const char *file)
 		}
 		assert_int_equal(vigil_rec_put(&w, VIGIL_REC_TICK, t0 + t * ms, NULL, 0), 0);
 	}
+	/* the port closes, then the run is finished (as vigil_guest_gone records it) */
+	assert_int_equal(vigil_rec_put(&w, VIGIL_REC_LINK_DOWN, t0 + 2000 * ms, NULL, 0), 0);
 	assert_int_equal(vigil_rec_put(&w, VIGIL_REC_FINISH, t0 + 2000 * ms, NULL, 0), 0);
 	assert_int_equal(vigil_rec_close(&w), 0);
 }

@@ -317,7 +317,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ctx x = { .now = 1000000000ull };
-	struct vigil_session_opts o;
+	VIGIL_SESSION_OPTS(o, .tracker_capacity = 64, .flow_capacity = 16, .max_scenarios = 4,
+			   .max_tests = 4, .evidence_lines = 4, .stall_threshold_ns = 1000000,
+			   .workload_duration_ns = 50000000, .boot_timeout_ns = 500000000,
+			   .on_stall = size & 1 ? VIGIL_ON_STALL_FAIL : VIGIL_ON_STALL_WARN,
+			   .beat_rate_per_s = size & 2 ? 1000 : 0,
+			   .fail_on = size & 4 ? (1u << VIGIL_KT_OOPS | 1u << VIGIL_KT_OOM) : 0,
+			   .mode = size & 8 ? VIGIL_MODE_WATCH : VIGIL_MODE_RUN,
+			   /* EXIT answered with SHUTDOWN, or not (attach) */
+			   .ack_exit = size & 16, .inspect_rate_per_s = size & 64 ? 2 : 8);
 	struct vigil_session_hooks h = {
 		.sink = { sink, &x },
 		.writer = { writer, &x },
@@ -326,21 +334,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	size_t i = 0;
 
-	vigil_session_opts_default(&o);
-	o.tracker_capacity = 64;
-	o.flow_capacity = 16;
-	o.max_scenarios = 4;
-	o.max_tests = 4;
-	o.evidence_lines = 4;
-	o.stall_threshold_ns = 1000000;
-	o.workload_duration_ns = 50000000;
-	o.boot_timeout_ns = 500000000;
-	o.on_stall = size & 1 ? VIGIL_ON_STALL_FAIL : VIGIL_ON_STALL_WARN;
-	o.beat_rate_per_s = size & 2 ? 1000 : 0;
-	o.fail_on = size & 4 ? (1u << VIGIL_KT_OOPS | 1u << VIGIL_KT_OOM) : 0;
-	o.mode = size & 8 ? VIGIL_MODE_WATCH : VIGIL_MODE_RUN;
-	o.ack_exit = size & 16; /* EXIT answered with SHUTDOWN, or not (attach) */
-	o.inspect_rate_per_s = size & 64 ? 2 : 8;
 	if (vigil_session_new(&o, &h, x.now, &x.s) < 0)
 		return 0;
 	if (size & 32) {
@@ -356,7 +349,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (len > size - i)
 			len = size - i;
 		i += run_op(&x, op, arg, data + i, len);
-		struct vigil_session_counters c;
+		VIGIL_SESSION_COUNTERS(c);
 
 		vigil_session_counters(x.s, &c);
 		CHECK(c.tracker.tracked <= 64);

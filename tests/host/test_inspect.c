@@ -266,9 +266,9 @@ static void test_runnable_two_samples(void **state)
 	assert_int_equal(p->stall_class, VIGIL_STALL_RUNNABLE);
 	assert_non_null(p->stall);
 	assert_int_equal(p->stall->sample[1].wait_ns, 100 * MS);
-	assert_int_equal(v->counters.inspect.sent, 2);
-	assert_int_equal(v->counters.inspect.reports, 2);
-	assert_int_equal(v->counters.inspect.classified, 1);
+	assert_int_equal(v->counters->inspect.sent, 2);
+	assert_int_equal(v->counters->inspect.reports, 2);
+	assert_int_equal(v->counters->inspect.classified, 1);
 	/* not fatal under warn: the summary names the class among the stalls */
 	vigil_verdict_summary(v, line, sizeof(line));
 	assert_non_null(strstr(line, "pid 84, runnable, not recovered"));
@@ -393,7 +393,7 @@ static void test_matching(void **state)
 {
 	struct fx *f = fx_new(NULL, false);
 	struct vigil_process_report r = sleeping;
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 
 	(void)state;
 	hello(f, VIGIL_CAP_INSPECT, 0);
@@ -421,7 +421,7 @@ static void test_matching(void **state)
 static void test_epoch_cancels(void **state)
 {
 	struct fx *f = fx_new(NULL, false);
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 
 	(void)state;
 	hello(f, VIGIL_CAP_INSPECT, 0);
@@ -442,7 +442,7 @@ static void test_epoch_cancels(void **state)
 static void test_request_timeout(void **state)
 {
 	struct fx *f = fx_new(NULL, false);
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 
 	(void)state;
 	hello(f, VIGIL_CAP_INSPECT, 0);
@@ -476,7 +476,7 @@ static void tune_rate4(struct vigil_session_opts *o)
 static void test_rate_bound(void **state)
 {
 	struct fx *f = fx_new(tune_rate4, false);
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 
 	(void)state;
 	hello(f, VIGIL_CAP_INSPECT, 0);
@@ -543,8 +543,8 @@ static void test_no_answer_is_one_guest_stall(void **state)
 	assert_int_equal(g->stall->folded, 3);
 	assert_int_equal(g->stall->folded_pids[0], 84);
 	assert_int_equal(g->stall->folded_pids[2], 86);
-	assert_int_equal(v->counters.findings_dropped, 0);
-	assert_int_equal(v->counters.inspect.guest_stalls, 1);
+	assert_int_equal(v->counters->findings_dropped, 0);
+	assert_int_equal(v->counters->inspect.guest_stalls, 1);
 	vigil_verdict_summary(v, line, sizeof(line));
 	assert_non_null(strstr(line, "GUEST_STALL"));
 	assert_non_null(strstr(line, "the agent did not answer an INSPECT within 1 s (3 process "
@@ -601,7 +601,7 @@ static void test_no_answer_host_starved(void **state)
 static void test_agent_beat(void **state)
 {
 	struct fx *f = fx_new(NULL, true);
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 
 	(void)state;
 	hello(f, 0, 50);
@@ -631,7 +631,7 @@ static void test_agent_beat(void **state)
 static void test_agent_beat_while_heard(void **state)
 {
 	struct fx *f = fx_new(NULL, true);
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 
 	(void)state;
 	hello(f, 0, 50);
@@ -656,7 +656,7 @@ static void tune_pings(struct vigil_session_opts *o)
 static void test_whole_guest_silence(void **state)
 {
 	struct fx *f = fx_new(tune_pings, true);
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 
 	(void)state;
 	hello(f, 0, 0);
@@ -681,7 +681,7 @@ static void test_whole_guest_silence(void **state)
 static void test_silence_without_pings(void **state)
 {
 	struct fx *f = fx_new(NULL, true);
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 
 	(void)state;
 	hello(f, 0, 0);
@@ -695,7 +695,7 @@ static void test_silence_without_pings(void **state)
 static void test_link_down_cancels(void **state)
 {
 	struct fx *f = fx_new(NULL, true);
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 
 	(void)state;
 	hello(f, VIGIL_CAP_INSPECT, 0);

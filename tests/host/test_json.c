@@ -438,7 +438,7 @@ static void test_verdict_json(void **state)
  * counters. */
 static void test_verdict_findings_json(void **state)
 {
-	struct vigil_session_opts so;
+	VIGIL_SESSION_OPTS(so, .stall_threshold_ns = 1000000000ull);
 	struct vigil_session *s;
 	uint8_t fb[256];
 	struct vigil_beat b = { .pid = 77, .nonce = 1 };
@@ -446,8 +446,6 @@ static void test_verdict_findings_json(void **state)
 	int n;
 
 	(void)state;
-	vigil_session_opts_default(&so);
-	so.stall_threshold_ns = 1000000000ull;
 	assert_int_equal(vigil_session_new(&so, NULL, 0, &s), 0);
 	n = vigil_frame_seal(fb, sizeof(fb), VIGIL_MSG_SYS_RDY, 0, 0);
 	vigil_session_feed(s, fb, (size_t)n, 1);
@@ -581,6 +579,7 @@ static void test_verdict_counters_from_table(void **state)
 			     "stalls,recoveries,host_starved,tracked,stalled" },
 	};
 	struct vigil_verdict v;
+	VIGIL_SESSION_COUNTERS(c);
 	size_t n;
 	const struct vigil_counter_desc *d = vigil_session_counter_descs(&n);
 	char *txt = NULL;
@@ -588,10 +587,11 @@ static void test_verdict_counters_from_table(void **state)
 
 	(void)state;
 	memset(&v, 0, sizeof(v));
+	v.counters = &c;
 	for (size_t i = 0; i < n; i++)
 		for (uint32_t e = 0; e < d[i].count; e++) {
 			uint64_t val = 1000 * (i + 1) + e;
-			uint8_t *p = (uint8_t *)&v.counters + d[i].offset + e * d[i].stride;
+			uint8_t *p = (uint8_t *)&c + d[i].offset + e * d[i].stride;
 
 			if (d[i].size == 4)
 				memcpy(p, &(uint32_t){ (uint32_t)val }, 4);

@@ -69,14 +69,11 @@ static int plain_probe(void *ctx, uint64_t *cpu)
 static struct fx *fx_new(void (*tune)(struct vigil_session_opts *o), bool state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct vigil_session_opts o;
+	VIGIL_SESSION_OPTS(o, .ping_interval_ns = 200 * MS, .stall_threshold_ns = 2 * S);
 	struct vigil_session_hooks h = { .writer = { writer, f }, .progress = { plain_probe, f } };
 	struct vigil_vcpu_state_probe sp = { state_probe, f };
 
 	assert_non_null(f);
-	vigil_session_opts_default(&o);
-	o.ping_interval_ns = 200 * MS;
-	o.stall_threshold_ns = 2 * S;
 	if (tune)
 		tune(&o);
 	assert_int_equal(vigil_session_new(&o, &h, T0, &f->s), 0);

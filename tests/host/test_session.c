@@ -274,7 +274,7 @@ static size_t test_result(struct fx *f, uint8_t outcome, const char *name)
 
 static struct vigil_session_counters counters(struct fx *f)
 {
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 
 	vigil_session_counters(f->s, &c);
 	return c;
@@ -427,7 +427,7 @@ static void test_process_report_counted(void **state)
 		.request_id = 9, .pid = 412, .state = 'R', .comm = VIGIL_STR("stress-worker")
 	};
 	struct vigil_inspect in = { 9, 412 };
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 	size_t n;
 
 	(void)state;
@@ -693,7 +693,7 @@ static void test_output_and_evidence(void **state)
 	assert_true(v->findings[0].fatal);
 	assert_int_equal(v->findings[0].kind, VIGIL_KT_PANIC);
 	assert_string_equal(v->findings[0].detail, "Kernel panic - not syncing");
-	assert_int_equal(v->counters.kernel_trouble[VIGIL_KT_PANIC], 1);
+	assert_int_equal(v->counters->kernel_trouble[VIGIL_KT_PANIC], 1);
 	/* Evidence explains the finding: neither the workload's output nor the
 	 * unrelated console lines. */
 	e = NULL;
@@ -924,7 +924,7 @@ static void test_host_starved(void **state)
 	const struct vigil_verdict *v = vigil_session_finish(f->s, T0 + 2 * S);
 
 	assert_int_equal(v->outcome, VIGIL_OUTCOME_HOST_STARVED);
-	assert_int_equal(v->counters.tracker.host_starved, 1);
+	assert_int_equal(v->counters->tracker.host_starved, 1);
 	fx_free(f);
 
 	/* With CPU time flowing, the same silence is the process's. */
@@ -1273,7 +1273,7 @@ static void test_boot_and_run_timeout(void **state)
 	v = vigil_session_finish(f->s, T0 + 61 * S);
 	assert_int_equal(v->outcome, VIGIL_OUTCOME_RUN_TIMEOUT);
 	/* The stop lasted until finish. */
-	assert_int_equal(v->counters.vm_stopped_ns, 51 * S);
+	assert_int_equal(v->counters->vm_stopped_ns, 51 * S);
 	fx_free(f);
 }
 
@@ -1289,10 +1289,31 @@ static void test_finish_without_exit(void **state)
 	assert_int_equal(f->count[VIGIL_EV_RUN_END], 1);
 	fx_free(f);
 
+	/* After SYS_RDY, with the link fine: the caller stopped the run, which
+	 * nothing the session saw explains. */
 	f = fx_new(NULL);
+	vigil_session_link_up(f->s, T0);
 	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 1);
 	v = vigil_session_finish(f->s, T0 + 2);
+	assert_int_equal(v->outcome, VIGIL_OUTCOME_HARNESS_ERROR);
+	assert_int_equal(vigil_verdict_exit_code(v), 125);
+	assert_non_null(strstr(v->primary->detail, "link up"));
+	fx_free(f);
+
+	/* Never told of a link (bytes came all the same): the same. */
+	f = fx_new(NULL);
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 1);
+	assert_int_equal(vigil_session_finish(f->s, T0 + 2)->outcome, VIGIL_OUTCOME_HARNESS_ERROR);
+	fx_free(f);
+
+	/* The link closed and the run was finished within its grace: lost. */
+	f = fx_new(NULL);
+	vigil_session_link_up(f->s, T0);
+	feed(f, seal(f, VIGIL_MSG_SYS_RDY, 0), 1);
+	vigil_session_link_down(f->s, T0 + 2);
+	v = vigil_session_finish(f->s, T0 + 3);
 	assert_int_equal(v->outcome, VIGIL_OUTCOME_LINK_LOST);
+	assert_int_equal(vigil_verdict_exit_code(v), 124);
 	fx_free(f);
 }
 
@@ -1368,8 +1389,8 @@ static void test_flows_per_scenario(void **state)
 	assert_int_equal(counters(f).type[VIGIL_MSG_FLOW].malformed, 1);
 	const struct vigil_verdict *v = vigil_session_finish(f->s, T0 + 5);
 
-	assert_int_equal(v->counters.flows.unique, 2);
-	assert_int_equal(v->counters.flows.bytes, 200);
+	assert_int_equal(v->counters->flows.unique, 2);
+	assert_int_equal(v->counters->flows.bytes, 200);
 	assert_int_equal(v->scenarios[0].flows_opened, 1);
 	fx_free(f);
 }
@@ -1776,9 +1797,9 @@ static void test_kernel_trouble(void **state)
 	assert_int_equal(vigil_verdict_finding_evidence(v, 2, &e), 3);
 	assert_string_equal(e[0].line, "BUG: multi");
 	assert_string_equal(e[2].line, "line three");
-	assert_int_equal(v->counters.kernel_trouble[VIGIL_KT_WARNING], 1);
-	assert_int_equal(v->counters.kernel_trouble[VIGIL_KT_OOM], 1);
-	assert_int_equal(v->counters.kernel_trouble[VIGIL_KT_BUG], 1);
+	assert_int_equal(v->counters->kernel_trouble[VIGIL_KT_WARNING], 1);
+	assert_int_equal(v->counters->kernel_trouble[VIGIL_KT_OOM], 1);
+	assert_int_equal(v->counters->kernel_trouble[VIGIL_KT_BUG], 1);
 	vigil_verdict_summary(v, line, sizeof(line));
 	assert_non_null(strstr(line, "; not fatal: 1 kernel BUG, 1 kernel warning, 1 OOM kill"));
 	fx_free(f);
@@ -1818,11 +1839,9 @@ static void test_kernel_trouble_fail_on(void **state)
 	assert_false(v->findings[0].fatal);
 	fx_free(f);
 
-	struct vigil_session_opts o;
+	VIGIL_SESSION_OPTS(o, .fail_on = 1u); /* VIGIL_KT_NONE */
 	struct vigil_session *s;
 
-	vigil_session_opts_default(&o);
-	o.fail_on = 1u; /* VIGIL_KT_NONE */
 	assert_int_equal(vigil_session_new(&o, NULL, 0, &s), -EINVAL);
 	o.fail_on = 1u << VIGIL_KT__COUNT;
 	assert_int_equal(vigil_session_new(&o, NULL, 0, &s), -EINVAL);

@@ -82,11 +82,9 @@ static void test_primary_fatal_only(void **state)
 
 static struct vigil_session *run(void)
 {
-	struct vigil_session_opts o;
+	VIGIL_SESSION_OPTS(o, .workload_duration_ns = 1000);
 	struct vigil_session *s;
 
-	vigil_session_opts_default(&o);
-	o.workload_duration_ns = 1000;
 	assert_int_equal(vigil_session_new(&o, NULL, 0, &s), 0);
 	return s;
 }
@@ -214,6 +212,7 @@ static void test_summary_kernel_trouble(void **state)
 {
 	struct vigil_finding f[3];
 	struct vigil_verdict v;
+	VIGIL_SESSION_COUNTERS(c);
 	char buf[512];
 
 	(void)state;
@@ -232,7 +231,8 @@ static void test_summary_kernel_trouble(void **state)
 	v.primary = vigil__primary_finding(f, 3);
 	v.outcome = v.primary->outcome;
 	v.timeline.end_ns = 1500000000ull;
-	v.counters.kernel_trouble_dropped = 2;
+	c.kernel_trouble_dropped = 2;
+	v.counters = &c;
 	assert_int_equal(vigil_verdict_exit_code(&v), 126);
 	vigil_verdict_summary(&v, buf, sizeof(buf));
 	assert_string_equal(buf, "KERNEL_TROUBLE after 1.50 s: kernel oops: Oops: 0002 [#1] "

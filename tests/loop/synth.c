@@ -296,7 +296,7 @@ const struct synth_event *synth_find(const struct synth_fleet *f, unsigned i, ui
 
 uint64_t synth_consumed(const struct synth_fleet *f, unsigned i)
 {
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 
 	if (i >= f->n)
 		return 0;

@@ -127,7 +127,7 @@ static void test_synth_speaks_wire(void **state)
 	struct vigil_loop *l = new_loop();
 	struct synth_fleet *f = new_fleet(l, 1, NULL, NULL);
 	struct synth_tx t;
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 	struct synth_guest_stats st;
 	uint32_t pids[3] = { 100, 101, 102 };
 	struct want w = { f, 0, 0 };
@@ -407,7 +407,7 @@ static void test_flooder_does_not_delay_stall(void **state)
 	struct rq_sampler *rq = calloc(1, sizeof(*rq));
 	struct fair fx = { .sh = synth_shared_new(sizeof(struct fair_shared)), .rq = rq };
 	struct synth_guest_stats st;
-	struct vigil_session_counters hc;
+	VIGIL_SESSION_COUNTERS(hc);
 	int64_t late[ROUNDS], own[ROUNDS], worst = 0;
 	int void_rounds, missing;
 	double mbps;

@@ -154,7 +154,7 @@ struct fx {
 static struct fx *fx_new(const char *record)
 {
 	struct fx *x = calloc(1, sizeof(*x));
-	struct vigil_session_opts so;
+	VIGIL_SESSION_OPTS(so, .stall_threshold_ns = 200 * 1000000ull, .ack_exit = true);
 	int sv[2];
 	struct vigil_guest_cfg c = {
 		.name = "g1",
@@ -165,9 +165,6 @@ static struct fx *fx_new(const char *record)
 		.record_header = rec_header,
 	};
 
-	vigil_session_opts_default(&so);
-	so.stall_threshold_ns = 200 * 1000000ull;
-	so.ack_exit = true;
 	c.be = &x->f;
 	c.sinks.ctx = &x->f;
 	assert_int_equal(vigil_loop_new(&x->l), 0);
@@ -242,7 +239,7 @@ static void test_interrupt_then_kill(void **state)
 static void test_port_eof(void **state)
 {
 	struct fx *x = fx_new(NULL);
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 
 	(void)state;
 	const struct vigil_loop_hist *h = vigil_guest_read_hist(x->f.g);
@@ -272,7 +269,7 @@ static void test_port_eof(void **state)
 static void test_backpressure(void **state)
 {
 	struct fx *x = fx_new(NULL);
-	struct vigil_session_counters c;
+	VIGIL_SESSION_COUNTERS(c);
 	struct vigil_beat b = { .pid = 42, .nonce = 1 };
 	static char chunk[4000];
 	uint64_t until;

@@ -88,6 +88,7 @@ static void render(struct body *x)
 	struct vigil_expo w;
 
 	memset(x, 0, sizeof(*x));
+	x->poked.sz = sizeof(x->poked);
 	poke(&x->poked);
 	vigil_loop_hist_add(&x->h1, 7000);
 	vigil_loop_hist_add(&x->h2, 3000000);

@@ -15,9 +15,40 @@
  * Time. Every call takes now_ns, the caller's CLOCK_MONOTONIC in
  * nanoseconds. The session never reads a clock. A now_ns smaller than the
  * largest seen so far is clamped to it (counted as clock_regressions).
+ * vigil_session_tick() and vigil_session_next_deadline() never return a
+ * time before that largest now_ns: work already due (a PING due since
+ * LINK_UP when HELLO came later) is due "now", so a loop that sleeps until
+ * the deadline and passes it as now_ns never goes back in time.
  * "Runnable time" is host time minus the time the VM was stopped
  * (vigil_session_vm_stopped/_resumed): stall deadlines, the boot timeout and
  * the workload watchdog run on it; the run timeout runs on host time.
+ *
+ * Life cycle. vigil_session_new(), then feed/tick and the runner's
+ * notifications until vigil_session_ended() says 1 (or the caller stops),
+ * then vigil_session_finish(): it decides the verdict and raises RUN_END,
+ * the last event. After it nothing acts: every call that would change the
+ * session returns -ESHUTDOWN and does nothing (feed, the notifications,
+ * snapshot_done, request_shutdown, set_vcpu_state_probe); tick does nothing
+ * and returns VIGIL_DEADLINE_NONE, as next_deadline does; finish returns
+ * the same verdict. Only vigil_session_free() ends the life.
+ *
+ * Callbacks. The sink, writer, snapshot provider and probes, and the
+ * function given to vigil_session_foreach_process(), run inside the
+ * session call that caused them. From inside one, a caller may read the
+ * session: vigil_session_ended(), vigil_session_next_deadline(),
+ * vigil_session_counters(), vigil_session_foreach_process(), and the
+ * functions that take no session (renderers, names, verdict helpers); and
+ * the snapshot provider's start() may call vigil_session_snapshot_done().
+ * Every other call is refused there: those returning int return -EBUSY
+ * and do nothing, tick does no work and returns next_deadline, finish
+ * returns NULL. vigil_session_free() from a callback is not checked and
+ * must not happen.
+ *
+ * Writer. Without one (hooks NULL or writer.write NULL) the session is an
+ * observer: it sends no PING, INSPECT, SNAPSHOT_REPLY or SHUTDOWN and counts
+ * no tx_errors for them; vigil_session_request_shutdown() returns
+ * -ENOTCONN. Stalls are then unclassified (no INSPECT), and a guest stall is
+ * found from silence without PINGs.
  *
  * Memory. Everything is sized by vigil_session_new() from the options. The
  * feed, tick and beat paths do not allocate, format or block; the JSON
@@ -29,8 +60,7 @@
  * on success. Destructors accept NULL.
  *
  * Thread safety: a session belongs to one thread. Callbacks are called
- * synchronously from the session call that caused them and must not call
- * back into the same session, except where stated.
+ * synchronously from the session call that caused them (see Callbacks).
  */
 #ifndef VIGIL_SESSION_H
 #define VIGIL_SESSION_H
@@ -52,6 +82,28 @@ extern "C" {
 #define VIGIL_NAME_MAX             128u       /* kept bytes of scenario/test names, guest strings */
 #define VIGIL_DETAIL_MAX           256u       /* kept bytes of reasons, messages, evidence lines */
 #define VIGIL_DEADLINE_NONE        UINT64_MAX /* "no deadline pending" */
+
+/* ---- how structs grow ---------------------------------------------------- */
+
+/*
+ * Structs that cross this interface grow without breaking a binary built
+ * against an older header:
+ * - a struct the caller fills in or allocates for the library to fill
+ *   starts with `size_t sz`, which the caller sets to sizeof as it compiled
+ *   it (struct vigil_session_opts, struct vigil_session_counters): the
+ *   library reads or writes only those sz bytes;
+ * - a struct the library hands out by pointer (struct vigil_event, struct
+ *   vigil_verdict, struct vigil_process_info) starts with `size_t sz`, which
+ *   the library sets to the bytes it filled: a caller built against a newer
+ *   header tests VIGIL_HAS_FIELD() before reading a field an older library
+ *   may lack. Copy them by value only into a struct of the same header;
+ * - fields are added only at the end of those structs; structs used as
+ *   array elements or embedded by value (findings, scenarios, tests,
+ *   evidence, stall infos and samples, the timeline, guest info, the
+ *   counters' groups) never grow within a soname (docs/abi.md).
+ */
+#define VIGIL_HAS_FIELD(type, p, field)                                                            \
+	((p)->sz >= offsetof(type, field) + sizeof(((type *)0)->field))
 
 /* ---- outcomes and findings --------------------------------------------- */
 
@@ -309,6 +361,7 @@ struct vigil_verdict;
  * verdict) is valid only during the sink callback.
  */
 struct vigil_event {
+	size_t sz; /* set by the library: sizeof(struct vigil_event) as it was built */
 	enum vigil_event_type type;
 	uint64_t now_ns; /* host CLOCK_MONOTONIC of the call that raised it */
 	uint64_t t_ns;   /* now_ns - session creation time */
@@ -505,10 +558,25 @@ enum vigil_session_mode {
 };
 
 /*
- * Options. Start from vigil_session_opts_default(); sz must be
- * sizeof(struct vigil_session_opts) as compiled by the caller, so that
- * fields added later keep their defaults for older callers.
- * Durations are ns; 0 disables a timeout.
+ * Options, checked like libbpf's. Declare them with VIGIL_SESSION_OPTS(name,
+ * .field = value, ...), which sets sz and every default (C only; from C++,
+ * or to reset a struct, call vigil_session_opts_default() and assign).
+ *
+ * sz is sizeof(struct vigil_session_opts) as the caller compiled it:
+ * - smaller (a caller built against an older header): the fields past sz
+ *   keep this library's defaults;
+ * - larger (a newer header): the bytes past this library's struct must be
+ *   zero, else vigil_session_new() refuses the options (-EINVAL, field
+ *   "sz"): a field this library does not know is never silently ignored.
+ *   At most VIGIL_SESSION_OPTS_SZ_MAX.
+ * Fields are only ever added at the end, past the last one's end (the
+ * struct has no trailing padding: `reserved` fills it and must be 0).
+ *
+ * Every field's range is below; "0: off" is said where 0 turns something
+ * off, and nowhere else. Durations are ns, at most VIGIL_DURATION_MAX_NS
+ * (so that now + duration cannot overflow). A value out of range makes
+ * vigil_session_new() return -EINVAL; vigil_session_opts_check() names the
+ * field.
  *
  * The workload watchdog. In MODE_RUN the workload runs from SYS_RDY (the
  * agent starts it right after) to its EXIT, with or without scenarios;
@@ -525,49 +593,66 @@ enum vigil_session_mode {
  * bytes still in flight are read; without it nothing is sent and the
  * agent powers off when its wait runs out, or, as a daemon, goes on.
  */
+#define VIGIL_DURATION_MAX_NS          (1ull << 62) /* ~146 years */
+#define VIGIL_PROGRESS_INTERVAL_MIN_NS 10000000ull  /* 10 ms */
+#define VIGIL_SESSION_OPTS_SZ_MAX      4096u
+
 struct vigil_session_opts {
-	size_t sz;
-	enum vigil_session_mode mode;
+	size_t sz; /* sizeof(struct vigil_session_opts) as the caller compiled it */
+	enum vigil_session_mode mode; /* RUN or WATCH; default RUN */
 	/* tracker */
-	uint32_t tracker_capacity;    /* pids tracked, 1..4096; default 256 */
+	uint32_t tracker_capacity;    /* pids tracked, 1..4096 (VIGIL_TRACKER_MAX_CAPACITY);
+					 default 256 */
 	uint32_t probe_budget;        /* pid index slots probed at most, 1..64; default 32 */
-	enum vigil_eviction eviction; /* default BALANCED */
-	uint32_t eviction_window;     /* slots scanned per eviction attempt; default 32 */
-	uint64_t stall_threshold_ns;  /* deadline of a beat with deadline_ms 0; default 5 s */
-	uint64_t deadline_min_ns;     /* clamp of per-beat deadline_ms; default 50 ms */
-	uint64_t deadline_max_ns;     /* default 10 min */
-	uint64_t pid_min_interval_ns; /* beats of one pid closer than this are dropped; default 0 */
-	uint32_t
-	    beat_rate_per_s; /* per-guest token bucket, beats/s; 0 unlimited; default 1000000 */
-	uint32_t beat_burst; /* bucket size; default 100000 */
-	enum vigil_on_stall on_stall; /* default WARN */
+	enum vigil_eviction eviction; /* STRICT or BALANCED; default BALANCED */
+	uint32_t eviction_window;     /* slots scanned per eviction attempt, >= 1 (more than
+					 tracker_capacity scans the table once); default 32 */
+	uint64_t stall_threshold_ns;  /* deadline of a beat with deadline_ms 0, 1 ns..24 h; no
+					 0 (a pid that beats always has a deadline); default
+					 5 s */
+	uint64_t deadline_min_ns;     /* clamp of per-beat deadline_ms, 0..deadline_max_ns;
+					 default 50 ms */
+	uint64_t deadline_max_ns;     /* deadline_min_ns..24 h; default 10 min */
+	uint64_t pid_min_interval_ns; /* beats of one pid closer than this are dropped; 0: none
+					 dropped; default 0 */
+	uint32_t beat_rate_per_s;     /* per-guest token bucket, beats/s, any; 0: unlimited;
+					 default 1000000 */
+	uint32_t beat_burst;          /* bucket size, >= 1 unless beat_rate_per_s is 0;
+					 default 100000 */
+	enum vigil_on_stall on_stall; /* WARN or FAIL; default WARN */
 	/* run */
-	uint64_t boot_timeout_ns;      /* session creation -> SYS_RDY, runnable time; default 0 */
-	uint64_t workload_duration_ns; /* the workload's runnable time, see below; default 0 */
-	uint64_t run_timeout_ns;       /* session creation -> end, host time; default 0 */
-	uint64_t
-	    link_grace_ns; /* link down this long before the run ended -> LINK_LOST; default 10 s */
-	uint64_t ping_interval_ns; /* PING period while the link is up; 0 off; default 1 s */
+	uint64_t boot_timeout_ns;      /* session creation -> SYS_RDY, runnable time; 0: off;
+					  default 0 */
+	uint64_t workload_duration_ns; /* the workload's runnable time, see above; 0: off;
+					  default 0 */
+	uint64_t run_timeout_ns;       /* session creation -> end, host time; 0: off; default 0 */
+	uint64_t link_grace_ns;        /* link down this long before the run ended -> LINK_LOST;
+					  0: a closed link never ends the run; default 10 s */
+	uint64_t ping_interval_ns;     /* PING period while the link is up and a writer is set;
+					  0: off; default 1 s */
 	/* host starvation: a stall is HOST_STARVED when the vCPUs got less than
 	 * starved_permille / 1000 of the recent window in CPU time: about the
 	 * last quarter of the pid's deadline (see docs/verdict.md) */
-	uint64_t progress_interval_ns; /* probe sampling period, shortened to 1/8 of
-					  the shortest pid deadline (>= 10 ms); default
-					  250 ms */
-	uint32_t starved_permille;     /* default 2 (0.2 %) */
+	uint64_t progress_interval_ns; /* probe sampling period, >= 10 ms
+					  (VIGIL_PROGRESS_INTERVAL_MIN_NS), shortened to 1/8 of
+					  the shortest pid deadline (not below 10 ms); no 0: a
+					  session samples nothing when the hooks have no probe;
+					  default 250 ms */
+	uint32_t starved_permille;     /* 0..1000; 0: never HOST_STARVED; default 2 (0.2 %) */
 	/* bounded tables */
 	uint32_t flow_capacity;       /* flows tracked, 16..65536; default 4096 */
-	uint32_t max_scenarios;       /* scenarios kept in the verdict; default 64 */
-	uint32_t max_tests;           /* test results kept; default 1024 */
+	uint32_t max_scenarios;       /* scenarios kept in the verdict, 0..65536; default 64 */
+	uint32_t max_tests;           /* test results kept, 0..1048576; default 1024 */
 	uint32_t evidence_lines;      /* recent console and dmesg/log lines kept (each), the
 					 evidence of a failed boot; 0..4096; default 16 */
-	uint64_t anomaly_interval_ns; /* at most one ANOMALY report per counter per period; default
-					 1 s */
-	uint64_t
-	    clock_jump_ns; /* a call this late past the last deadline counts a jump; default 1 s */
+	uint64_t anomaly_interval_ns; /* at most one ANOMALY report per counter per period;
+					 0: at every tick; default 1 s */
+	uint64_t clock_jump_ns;       /* a tick this late past the last deadline counts a jump;
+					 default 1 s */
 	/* kernel trouble */
-	uint32_t fail_on; /* bitmask (1u << VIGIL_KT_x): kernel trouble that ends the run;
-			     default 0. PANIC is always fatal (GUEST_CRASH). */
+	uint32_t fail_on; /* bitmask (1u << VIGIL_KT_x), x in 1..VIGIL_KT__COUNT-1: kernel
+			     trouble that ends the run; default 0. PANIC is always fatal
+			     (GUEST_CRASH). */
 	/* the workload's EXIT */
 	bool ack_exit; /* answer the first valid EXIT with SHUTDOWN, the sign the agent
 			  waits for before it powers the guest off; default false. Set it
@@ -576,12 +661,60 @@ struct vigil_session_opts {
 			  did not start. */
 	/* stall classes (added later: older callers get the default) */
 	uint32_t inspect_rate_per_s; /* INSPECTs sent per guest per second at most (a stall
-					costs two; what the bound refuses is counted); 0:
-					never inspect; default 8 */
+					costs two; what the bound refuses is counted), any;
+					0: never inspect; default 8 */
+	uint32_t reserved;           /* must be 0: room for a field added later */
 };
+
+/* The defaults, as designated initializers (used by the two below). */
+#define VIGIL__SESSION_OPTS_DEFAULTS                                                               \
+	.sz = sizeof(struct vigil_session_opts), .mode = VIGIL_MODE_RUN, .tracker_capacity = 256,  \
+	.probe_budget = 32, .eviction = VIGIL_EVICT_BALANCED, .eviction_window = 32,               \
+	.stall_threshold_ns = 5000000000ull, .deadline_min_ns = 50000000ull,                       \
+	.deadline_max_ns = 600000000000ull, .pid_min_interval_ns = 0, .beat_rate_per_s = 1000000,  \
+	.beat_burst = 100000, .on_stall = VIGIL_ON_STALL_WARN, .link_grace_ns = 10000000000ull,    \
+	.ping_interval_ns = 1000000000ull, .progress_interval_ns = 250000000ull,                   \
+	.starved_permille = 2, .flow_capacity = 4096, .max_scenarios = 64, .max_tests = 1024,      \
+	.evidence_lines = 16, .anomaly_interval_ns = 1000000000ull,                                \
+	.clock_jump_ns = 1000000000ull, .inspect_rate_per_s = 8
+
+/*
+ * Declare options name with the defaults and the fields given, like
+ * LIBBPF_OPTS:
+ *
+ *	VIGIL_SESSION_OPTS(o, .mode = VIGIL_MODE_WATCH, .stall_threshold_ns = 2000000000);
+ *
+ * A field given overrides its default (the compiler's override warning is
+ * silenced for this declaration only). At least one field must follow the
+ * name (C11); use `.sz = sizeof(struct vigil_session_opts)` for none. C only:
+ * C++ has no repeated designators.
+ */
+#ifndef __cplusplus
+/* clang-format off */
+#define VIGIL_SESSION_OPTS(NAME, ...)                                                              \
+	_Pragma("GCC diagnostic push")                                                             \
+	_Pragma("GCC diagnostic ignored \"-Woverride-init\"")                                      \
+	struct vigil_session_opts NAME = { VIGIL__SESSION_OPTS_DEFAULTS, __VA_ARGS__ };            \
+	_Pragma("GCC diagnostic pop")                                                              \
+	_Static_assert(sizeof(NAME) == sizeof(struct vigil_session_opts), "VIGIL_SESSION_OPTS")
+/* clang-format on */
+#endif
 
 /* Fill *o with the defaults above (o->sz = sizeof *o). */
 VIGIL_API void vigil_session_opts_default(struct vigil_session_opts *o);
+
+/*
+ * Check opts as vigil_session_new() would (NULL: the defaults, fine).
+ * Returns 0, or -EINVAL and, when field is not NULL, points *field at the
+ * name of the first field refused ("tracker_capacity", ...; "sz" for a size
+ * below sizeof(size_t) or above VIGIL_SESSION_OPTS_SZ_MAX, or a non-zero
+ * byte past this library's struct). *field is static; it is written only
+ * on -EINVAL. Use it to say which option is wrong:
+ *
+ *	if (vigil_session_opts_check(&o, &field) < 0)
+ *		fprintf(stderr, "bad session option %s\n", field);
+ */
+VIGIL_API int vigil_session_opts_check(const struct vigil_session_opts *opts, const char **field);
 
 /* ---- counters ---------------------------------------------------------- */
 
@@ -647,7 +780,13 @@ struct vigil_inspect_counters {
 	uint64_t infos_dropped; /* classes found with no room left to keep their samples */
 };
 
+/*
+ * The counters. The caller sets sz (VIGIL_SESSION_COUNTERS() does) before
+ * vigil_session_counters() fills the struct; counters are only added at
+ * the end.
+ */
 struct vigil_session_counters {
+	size_t sz;                     /* set by the caller: sizeof as it compiled it */
 	struct vigil_asm_stats stream; /* assembler counters (wire.h) */
 	uint64_t unknown_type;
 	uint64_t wrong_direction;
@@ -698,12 +837,28 @@ struct vigil_session_counters {
 	struct vigil_inspect_counters inspect; /* added with stall classes */
 };
 
+/* Declare counters name with sz set, the rest zero (C and C++). */
+#ifdef __cplusplus
+static inline struct vigil_session_counters vigil__session_counters(void)
+{
+	struct vigil_session_counters c = {};
+
+	c.sz = sizeof(c);
+	return c;
+}
+#define VIGIL_SESSION_COUNTERS(NAME) struct vigil_session_counters NAME = vigil__session_counters()
+#else
+#define VIGIL_SESSION_COUNTERS(NAME)                                                               \
+	struct vigil_session_counters NAME = { .sz = sizeof(struct vigil_session_counters) }
+#endif
+
 /*
  * Counter descriptors: a read-only description of every value in struct
  * vigil_session_counters, for exporters (a Prometheus /metrics page, ...).
  * The verdict's JSON and the ANOMALY events are written from the same
  * table, so a counter is named in one place. The table lists the counters
- * in the verdict's JSON order; it covers every byte of the struct once.
+ * in the verdict's JSON order; it covers every byte of the struct once,
+ * but sz.
  */
 enum vigil_counter_kind {
 	VIGIL_COUNTER = 0, /* only grows during a session */
@@ -745,10 +900,10 @@ struct vigil_counter_desc {
  */
 VIGIL_API const struct vigil_counter_desc *vigil_session_counter_descs(size_t *n);
 /* The raw value d describes in c; for an array counter, the sum over its
- * elements. */
+ * elements. A value past c->sz (a caller's older, smaller struct) is 0. */
 VIGIL_API uint64_t vigil_counter_value(const struct vigil_session_counters *c,
 				       const struct vigil_counter_desc *d);
-/* Element i of d's value (i < d->count; 0 past it). */
+/* Element i of d's value (i < d->count; 0 past it, and past c->sz). */
 VIGIL_API uint64_t vigil_counter_value_at(const struct vigil_session_counters *c,
 					  const struct vigil_counter_desc *d, uint32_t i);
 /*
@@ -828,6 +983,7 @@ struct vigil_guest_info {
  * arrays point into the session.
  */
 struct vigil_verdict {
+	size_t sz; /* set by the library: sizeof(struct vigil_verdict) as it was built */
 	enum vigil_outcome outcome;
 	const struct vigil_finding *primary;  /* the fatal finding that decides the outcome;
 						 NULL on PASS */
@@ -853,7 +1009,9 @@ struct vigil_verdict {
 						  finding order (see
 						  vigil_verdict_finding_evidence) */
 	uint32_t n_evidence;
-	struct vigil_session_counters counters;
+	/* the counters at the end (sz: the library's whole struct); owned by
+	 * the session, valid until vigil_session_free() */
+	const struct vigil_session_counters *counters;
 	/* The agent's own counters from its last AGENT_STATS (wire order,
 	 * enum vigil_agent_stat): what it dropped is output the host never
 	 * got. have_agent_stats false: none arrived. */
@@ -925,7 +1083,8 @@ struct vigil_session;
 /*
  * Create a session at now_ns. opts NULL means defaults; hooks NULL means
  * none (events dropped, no frames sent, snapshots refused -EOPNOTSUPP).
- * Returns 0, -EINVAL for options out of range, -ENOMEM.
+ * Returns 0, -EINVAL for options out of range (vigil_session_opts_check()
+ * names the field), -ENOMEM.
  */
 VIGIL_API int vigil_session_new(const struct vigil_session_opts *opts,
 				const struct vigil_session_hooks *hooks, uint64_t now_ns,
@@ -934,9 +1093,11 @@ VIGIL_API void vigil_session_free(struct vigil_session *s);
 
 /*
  * Bytes from the guest, any split. Frames are dispatched and events raised
- * before it returns. Returns the number of frames delivered (>= 0). After
- * feeding, call vigil_session_tick() or vigil_session_next_deadline() to
- * learn when to call tick next (a beat or START may have moved it).
+ * before it returns. Returns the number of frames delivered (>= 0), or
+ * -ESHUTDOWN after finish(), -EBUSY from a callback (the bytes are not
+ * taken). After feeding, call vigil_session_tick() or
+ * vigil_session_next_deadline() to learn when to call tick next (a beat or
+ * START may have moved it).
  */
 VIGIL_API int vigil_session_feed(struct vigil_session *s, const uint8_t *buf, size_t len,
 				 uint64_t now_ns);
@@ -944,11 +1105,14 @@ VIGIL_API int vigil_session_feed(struct vigil_session *s, const uint8_t *buf, si
 /*
  * Run due work: stalls, timeouts, pings, progress samples, anomaly reports.
  * Returns the next host-time deadline (ns, CLOCK_MONOTONIC) at which tick
- * must be called again, VIGIL_DEADLINE_NONE when nothing is pending. Cost:
- * O(1) plus O(log n) per expired deadline.
+ * must be called again, never before the largest now_ns given so far;
+ * VIGIL_DEADLINE_NONE when nothing is pending, and always after finish().
+ * From a callback it does no work. Cost: O(1) plus O(log n) per expired
+ * deadline.
  */
 VIGIL_API uint64_t vigil_session_tick(struct vigil_session *s, uint64_t now_ns);
-/* The deadline tick() would return, without doing any work. */
+/* The deadline tick() would return, without doing any work: never before
+ * the largest now_ns given to any call (due work is due at that now). */
 VIGIL_API uint64_t vigil_session_next_deadline(const struct vigil_session *s);
 
 /*
@@ -958,6 +1122,11 @@ VIGIL_API uint64_t vigil_session_next_deadline(const struct vigil_session *s);
  * watchdog, boot and link clocks do not run, and no PING is sent; unlike
  * it, no event is raised (the guest did nothing). Counted in
  * host_read_pauses and host_read_paused_ns. Repeats return 0; a change 1.
+ *
+ * These notifications (host_paused, vm_stopped/_resumed, link_up/_down,
+ * guest_crashed, console_line, harness_error, vmm_exited) return 0 (or 1
+ * as said), -ESHUTDOWN after finish() and -EBUSY from a callback, doing
+ * nothing then.
  */
 VIGIL_API int vigil_session_host_paused(struct vigil_session *s, uint64_t now_ns, bool paused);
 
@@ -971,25 +1140,25 @@ VIGIL_API int vigil_session_vm_resumed(struct vigil_session *s, uint64_t now_ns)
  * holds (wire spec: "the other end closed and reopened") and, unless the run
  * has ended, starts the link_grace_ns countdown to LINK_LOST.
  */
-VIGIL_API void vigil_session_link_up(struct vigil_session *s, uint64_t now_ns);
-VIGIL_API void vigil_session_link_down(struct vigil_session *s, uint64_t now_ns);
+VIGIL_API int vigil_session_link_up(struct vigil_session *s, uint64_t now_ns);
+VIGIL_API int vigil_session_link_down(struct vigil_session *s, uint64_t now_ns);
 
 /* The guest kernel crashed (pvpanic, a panic line on the console). evidence
  * may be NULL; it is copied. Ends the run. One GUEST_CRASH finding per run:
  * a crash already found (e.g. from the panic line itself) gets the evidence
  * line instead. */
-VIGIL_API void vigil_session_guest_crashed(struct vigil_session *s, uint64_t now_ns,
-					   const char *evidence);
+VIGIL_API int vigil_session_guest_crashed(struct vigil_session *s, uint64_t now_ns,
+					  const char *evidence);
 /*
  * A console line (no newline needed); copied. Kept in the boot ring and
  * scanned for kernel trouble like the DMESG stream (a trouble seen on both
  * gives one finding).
  */
-VIGIL_API void vigil_session_console_line(struct vigil_session *s, uint64_t now_ns,
-					  const char *line, size_t len);
+VIGIL_API int vigil_session_console_line(struct vigil_session *s, uint64_t now_ns, const char *line,
+					 size_t len);
 /* vigil itself failed (QMP broke, ...); msg is copied. Ends the run. */
-VIGIL_API void vigil_session_harness_error(struct vigil_session *s, uint64_t now_ns,
-					   const char *msg);
+VIGIL_API int vigil_session_harness_error(struct vigil_session *s, uint64_t now_ns,
+					  const char *msg);
 /* The VMM process exited or was killed while the run went on. status is its
  * exit status (or -1), sig the signal that killed it (or 0); detail (may be
  * NULL, copied, bounded) is e.g. the last lines of its stderr. Ends the run.
@@ -997,19 +1166,21 @@ VIGIL_API void vigil_session_harness_error(struct vigil_session *s, uint64_t now
  * are the evidence), unless the run had already ended: then nothing. The
  * death explains a missing SYS_RDY or EXIT: finish() adds no BOOT_TIMEOUT
  * or LINK_LOST after it. */
-VIGIL_API void vigil_session_vmm_exited(struct vigil_session *s, uint64_t now_ns, int status,
-					int sig, const char *detail);
+VIGIL_API int vigil_session_vmm_exited(struct vigil_session *s, uint64_t now_ns, int status,
+				       int sig, const char *detail);
 
 /*
  * Report the end of a snapshot started through the provider. status is 0 or
  * a negative errno; detail (may be NULL) is sent to the guest, at most 4096
- * bytes. Returns 0, or -ENOENT when request_id is not in flight.
+ * bytes. Returns 0, -ENOENT when request_id is not in flight, -ESHUTDOWN
+ * after finish(), -EBUSY from a callback other than the provider's start().
  */
 VIGIL_API int vigil_session_snapshot_done(struct vigil_session *s, uint32_t request_id, int status,
 					  const char *detail, uint64_t now_ns);
 
 /* Send SHUTDOWN to the guest (asks the agent to end the workload and power
- * off). Returns 0 or the writer's negative errno. */
+ * off). Returns 0, the writer's negative errno, -ENOTCONN without a writer,
+ * -ESHUTDOWN after finish(), -EBUSY from a callback. */
 VIGIL_API int vigil_session_request_shutdown(struct vigil_session *s, uint64_t now_ns);
 
 /*
@@ -1021,8 +1192,9 @@ VIGIL_API int vigil_session_request_shutdown(struct vigil_session *s, uint64_t n
 VIGIL_API int vigil_session_ended(const struct vigil_session *s);
 
 /*
- * End the run at now_ns and decide the verdict (emits RUN_END once). Later
- * calls return the same verdict. Never NULL.
+ * End the run at now_ns and decide the verdict (emits RUN_END once: no event
+ * follows it). Later calls return the same verdict. NULL only when called
+ * from inside one of the session's callbacks (refused, see Callbacks).
  */
 VIGIL_API const struct vigil_verdict *vigil_session_finish(struct vigil_session *s,
 							   uint64_t now_ns);
@@ -1030,17 +1202,25 @@ VIGIL_API const struct vigil_verdict *vigil_session_finish(struct vigil_session 
 /*
  * Use p (copied; NULL: none) instead of the hooks' progress probe from now
  * on; samples taken so far are dropped. Added after the hooks, which have
- * no size field to grow by. Returns 0, or -EINVAL for p without sample.
+ * no size field to grow by. Returns 0, -EINVAL for p without sample,
+ * -ESHUTDOWN after finish(), -EBUSY from a callback.
  */
 VIGIL_API int vigil_session_set_vcpu_state_probe(struct vigil_session *s,
 						 const struct vigil_vcpu_state_probe *p);
 
-/* Counters, readable at any time (a copy). */
-VIGIL_API void vigil_session_counters(const struct vigil_session *s,
-				      struct vigil_session_counters *out);
+/*
+ * Counters, readable at any time, also from a callback: a copy of the
+ * first out->sz bytes (the bytes past this library's struct, for a caller
+ * built against a newer header, are left as they are: zero from
+ * VIGIL_SESSION_COUNTERS()). out->sz is kept. Returns 0, or -EINVAL when
+ * out->sz is below sizeof(size_t) (not set).
+ */
+VIGIL_API int vigil_session_counters(const struct vigil_session *s,
+				     struct vigil_session_counters *out);
 
 /* One tracked process, as vigil_session_foreach_process() shows it. */
 struct vigil_process_info {
+	size_t sz; /* set by the library: sizeof(struct vigil_process_info) as it was built */
 	uint32_t pid;
 	uint8_t origin;
 	uint16_t status;      /* last beat status */
@@ -1053,8 +1233,9 @@ struct vigil_process_info {
 	bool stalled;
 };
 
-/* Call fn for every tracked process (table order). Stops early when fn
- * returns non-zero and returns that value; else returns 0. */
+/* Call fn for every tracked process (table order); p is valid during the
+ * call. Stops early when fn returns non-zero and returns that value; else
+ * returns 0. fn may only read the session (see Callbacks). */
 VIGIL_API int
 vigil_session_foreach_process(const struct vigil_session *s, uint64_t now_ns,
 			      int (*fn)(void *ctx, const struct vigil_process_info *p), void *ctx);
