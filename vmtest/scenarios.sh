@@ -401,6 +401,54 @@ qemu_killed)
 	grep -q '"kind": 9' verdict.json || fail "the signal (SIGKILL) is not in the verdict"
 	grep -q 'QEMU_EXITED' err.txt || fail "the summary does not name QEMU's death"
 	;;
+qemu_killed_output | qemu_killed_snapshot)
+	# QEMU SIGKILLed while the guest floods its stdout, or while a memory
+	# dump it asked for is being written: QEMU's death (124) within
+	# seconds, the output that came before it kept, no hang; a dump cut
+	# short is not left as if it were whole
+	if [ "$NAME" = qemu_killed_output ]; then
+		work='while :; do head -c 65536 /dev/zero | od -v; done'
+		mark='"stream":"stdout"'
+	else
+		work='vigil-agent snapshot --kind memory --tag cut; sleep 60'
+		mark='"event":"snapshot_request"'
+	fi
+	"$VIGIL" run --accel tcg --verdict verdict.json --events events.jsonl \
+		--snapshot-dir "$WORK/snaps" -- sh -c "$work" >out.txt 2>err.txt &
+	vp=$!
+	qp=""
+	for i in $(seq 100); do
+		qp=$(VPARENT=$vp qemu_child) && break
+		sleep 0.05
+	done
+	[ -n "$qp" ] || { kill $vp; fail "no QEMU child"; }
+	for i in $(seq 1200); do
+		grep -q "$mark" events.jsonl 2>/dev/null && break
+		sleep 0.02
+	done
+	grep -q "$mark" events.jsonl || { kill $vp; fail "the guest never got there"; }
+	[ "$NAME" = qemu_killed_output ] && sleep 0.3
+	start=$(date +%s)
+	kill -KILL "$qp"
+	wait $vp
+	got=$?
+	[ $(($(date +%s) - start)) -le 5 ] || fail "vigil took too long to notice"
+	[ "$got" = 124 ] || fail "exit status $got, want 124"
+	outcome_is QEMU_EXITED
+	tail -n 1 events.jsonl | grep -q '"event":"run_end"' || fail "the events do not end with run_end"
+	if [ "$NAME" = qemu_killed_output ]; then
+		[ -s out.txt ] || fail "no output kept from before QEMU died"
+	else
+		grep -q '"event":"snapshot_done"' events.jsonl ||
+			fail "the cut dump has no snapshot_done (its reply)"
+		grep '"event":"snapshot_done"' events.jsonl | grep -q '"status":0' &&
+			fail "a dump cut by QEMU's death was reported whole"
+		for f in "$WORK"/snaps/cut-*; do
+			[ -e "$f" ] || continue
+			case "$f" in *.partial) ;; *) fail "a cut dump is left as $f" ;; esac
+		done
+	fi
+	;;
 qemu_killed_boot)
 	# QEMU killed while the guest boots: QEMU's death, not a boot timeout
 	"$VIGIL" run --accel tcg --verdict verdict.json --events events.jsonl \
@@ -451,13 +499,15 @@ tcp_flow)
 		grep -c "\"src_port\":\($cli\|5555\),.*\"dst_port\":\(5555\|$cli\),")" -ge 2 ] ||
 		fail "the connection's two ends were not seen closing"
 	;;
-attach | vm_stop)
+attach | attach_killed | vm_stop)
 	# QEMU started by hand, the port in server mode; vigil attaches to it.
+	# attach_killed: the first vigil is SIGKILLed mid-run (no goodbye); the
+	# second one finds the stream mid-way and accounts for what it missed.
 	# vm_stop: a second QMP socket lets the test stop the VM for longer
 	# than the stall threshold: the VM's stop is not a stall.
 	img=$("$VIGIL" initramfs -q) || fail "cannot build the image"
 	kernel=${VIGIL_KERNEL:-$(ls /boot/vmlinuz-* | sort -V | tail -1)}
-	if [ "$NAME" = attach ]; then
+	if [ "$NAME" != vm_stop ]; then
 		work='vigil-agent beat --every 100 & sleep 7; exit 0'
 	else
 		command -v python3 >/dev/null || { echo "skip: no python3 for QMP"; exit 77; }
@@ -474,9 +524,9 @@ attach | vm_stop)
 		-qmp unix:"$WORK/qmp.sock",server=on,wait=off \
 		-qmp unix:"$WORK/qmp2.sock",server=on,wait=off -device pvpanic &
 	qp=$!
-	trap 'kill -9 $qp 2>/dev/null; rm -rf "$WORK"' EXIT
+	trap 'kill -9 $qp 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 	for i in $(seq 50); do [ -S port.sock ] && [ -S qmp2.sock ] && break; sleep 0.1; done
-	if [ "$NAME" = attach ]; then
+	if [ "$NAME" != vm_stop ]; then
 		"$VIGIL" attach -q --socket port.sock --qmp qmp.sock --events ev1.jsonl &
 		vp=$!
 		for i in $(seq 100); do
@@ -485,14 +535,25 @@ attach | vm_stop)
 		done
 		grep -q '"event":"process_new"' ev1.jsonl || fail "the first attach saw no beats"
 		# SIGTERM: a background job of a script ignores SIGINT
-		kill -TERM $vp
+		if [ "$NAME" = attach ]; then sig=TERM want=125; else sig=KILL want=137; fi
+		kill -$sig $vp
 		wait $vp
-		[ $? = 125 ] || fail "an interrupted attach must exit 125"
-		sleep 0.5
+		[ $? = $want ] || fail "the first attach, ended by SIG$sig, must exit $want"
+		[ "$NAME" = attach_killed ] && sleep 1.5 # frames go by while nobody reads
 		"$VIGIL" attach -q --socket port.sock --qmp qmp.sock --verdict verdict.json \
 			--events events.jsonl || fail "the second attach did not pass"
 		outcome_is PASS
 		grep -q '"lost_frames": [0-9]' verdict.json || fail "no seq accounting"
+		[ "$(event_count stall)" = 0 ] || fail "the second attach saw a stall"
+		if [ "$NAME" = attach_killed ]; then
+			# the agent holds its frames while no one reads the port: at
+			# most the frame the killed vigil was reading is cut short
+			grep -q '"lost_frames": [01],' verdict.json ||
+				fail "frames were lost across the kill: $(grep lost_frames verdict.json)"
+			grep '"event":"agent_stats"' events.jsonl | tail -n 1 |
+				grep -q '"frames_dropped":0' || fail "the agent dropped frames"
+			[ "$(event_count process_new)" -ge 1 ] || fail "the second attach saw no beater"
+		fi
 	else
 		"$VIGIL" attach -q --socket port.sock --qmp qmp.sock --stall-threshold 1s \
 			--verdict verdict.json --events events.jsonl &

@@ -297,8 +297,17 @@ static void drain(struct vigil_qemu_be *r)
 	for (int i = 0; i < 16 && r->err_src; i++)
 		err_ready(r->err_src, vigil_source_fd(r->err_src), EPOLLIN, r);
 	vigil_qmplink_drain(r->qmp);
-	if (vigil_qmplink_ready(r->qmp) && !r->version[0])
-		snprintf(r->version, sizeof(r->version), "%s", vigil_qmplink_version(r->qmp));
+	if (vigil_qmplink_ready(r->qmp)) {
+		r->qemu_up = true; /* its QMP greeting came: it started */
+		if (!r->version[0])
+			snprintf(r->version, sizeof(r->version), "%s",
+				 vigil_qmplink_version(r->qmp));
+	}
+	/* commands it never answered (a memory dump under way) fail now, while
+	 * the run still takes their results: the guest's snapshot gets its
+	 * error, and the cut dump is not left as if it were whole */
+	vigil_qmplink_free(r->qmp);
+	r->qmp = NULL;
 }
 
 /*
@@ -356,8 +365,6 @@ static int pid_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx)
 	if (vigil_guest_first_byte_ns(r->g))
 		r->qemu_up = true;
 	drain(r);
-	if (vigil_qmplink_ready(r->qmp))
-		r->qemu_up = true;
 	qemu_gone(r);
 	return 0;
 }

@@ -288,9 +288,20 @@ static void snap_dump_done(void *ctx, int err, struct json_object *ret, const ch
 	struct stat st;
 
 	(void)ret;
-	if (stat(r->path, &st) == 0)
-		r->m->dump_bytes += (uint64_t)st.st_size;
-	vigil_guest_snapshot_done(r->g, r->id, err < 0 ? -EIO : 0, err < 0 ? desc : r->path);
+	if (stat(r->path, &st) < 0)
+		st.st_size = 0;
+	r->m->dump_bytes += (uint64_t)st.st_size;
+	if (err < 0 && st.st_size > 0) { /* what the VMM wrote before it failed */
+		char part[sizeof(r->path) + 16], why[sizeof(part) + 128];
+		snprintf(part, sizeof(part), "%s.partial", r->path);
+		snprintf(why, sizeof(why), "%s; the cut dump is %s",
+			 desc ? desc : "the VMM went away during the dump", part);
+		rename(r->path, part);
+		vigil_guest_snapshot_done(r->g, r->id, -EIO, why);
+	} else {
+		vigil_guest_snapshot_done(r->g, r->id, err < 0 ? -EIO : 0,
+					  err < 0 ? (desc ? desc : "the VMM went away") : r->path);
+	}
 	free(r);
 }
 

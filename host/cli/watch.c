@@ -195,6 +195,10 @@ static void events_write(struct wguest *wg, const struct vigil_event *ev)
 		return;
 	}
 	fwrite(render_buf, 1, (size_t)n + 1, wg->events);
+	/* a reader following the file (tail -f, a test) sees each event as it
+	 * comes; output, the bulk, waits for the buffer or the next event */
+	if (ev->type != VIGIL_EV_OUTPUT)
+		fflush(wg->events);
 }
 
 /* The workload's output on vigil's own stdout and stderr: one guest only
