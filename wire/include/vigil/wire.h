@@ -22,11 +22,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <vigil/version.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define VIGIL_API __attribute__((visibility("default")))
+
+/* ---- version ------------------------------------------------------------ */
+
+/*
+ * The version of the libvigil-wire the program runs with ("0.1.0") and the
+ * same as VIGIL_VERSION_ENCODE() gives. Compare with VIGIL_VERSION_STRING
+ * and VIGIL_VERSION_NUMBER, the headers' version, to learn whether the
+ * library is older than the headers (docs/abi.md: a program built against
+ * 0.N runs with any 0.M, M >= N).
+ */
+VIGIL_API const char *vigil_version(void);
+VIGIL_API uint32_t vigil_version_number(void);
 
 /* ---- limits ------------------------------------------------------------ */
 
