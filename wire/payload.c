@@ -501,6 +501,13 @@ static int records_room(size_t cap, size_t n, size_t rec_len)
 	return 0;
 }
 
+int vigil_sys_rdy_encode(uint8_t *out, size_t cap)
+{
+	(void)out;
+	(void)cap;
+	return 0;
+}
+
 int vigil_beats_encode(uint8_t *out, size_t cap, const struct vigil_beat *in, size_t n)
 {
 	int rc = records_room(cap, n, VIGIL_WIRE_BEAT_LEN);

@@ -19,8 +19,9 @@
 #include "record.h"
 #include "watch.h"
 
-#define MS 1000000ull
-#define T0 1000000000ull
+#define MS   1000000ull
+#define T0   1000000000ull
+#define SCEN "load <script>alert(1)</script>" /* a literal: VIGIL_STR takes no array */
 
 static struct vigil_rec_writer w;
 static uint32_t seq;
@@ -119,12 +120,11 @@ static void flow(uint8_t event, uint64_t ms)
 /* What happens at ms (every 10 ms from 1.7 s to 8.15 s). */
 static void at(uint64_t ms, uint64_t *nonce)
 {
-	static const char scen[] = "load <script>alert(1)</script>";
 	bool stopped = ms >= 6000 && ms < 6400; /* the VM: nothing from the guest */
 	char line[96];
 
 	if (ms == 1800)
-		put(VIGIL_MSG_SCENARIO_START, vigil_scenario_encode(pl(), cap, VIGIL_STR(scen)),
+		put(VIGIL_MSG_SCENARIO_START, vigil_scenario_encode(pl(), cap, VIGIL_STR(SCEN)),
 		    ms);
 	if (ms == 6000)
 		vigil_rec_put(&w, VIGIL_REC_VM_STOPPED, T0 + ms * MS, NULL, 0);
@@ -132,7 +132,7 @@ static void at(uint64_t ms, uint64_t *nonce)
 		vigil_rec_put(&w, VIGIL_REC_VM_RESUMED, T0 + ms * MS, NULL, 0);
 	if (ms == 6600 || ms == 7000)
 		put(ms == 6600 ? VIGIL_MSG_SCENARIO_PAUSE : VIGIL_MSG_SCENARIO_RESUME,
-		    vigil_scenario_encode(pl(), cap, VIGIL_STR(scen)), ms);
+		    vigil_scenario_encode(pl(), cap, VIGIL_STR(SCEN)), ms);
 	if (!stopped && ms >= 1800 && ms < 8000 && ms % 100 == 0) {
 		beat(101, 0, ++nonce[0], ms);
 		if (ms < 3000 || ms >= 5200)
@@ -157,7 +157,7 @@ static void at(uint64_t ms, uint64_t *nonce)
 		put(VIGIL_MSG_EXIT,
 		    vigil_exit_encode(pl(), cap, &(struct vigil_exit){ .exit_status = 0 }), ms);
 	if (ms == 8000)
-		put(VIGIL_MSG_SCENARIO_END, vigil_scenario_encode(pl(), cap, VIGIL_STR(scen)), ms);
+		put(VIGIL_MSG_SCENARIO_END, vigil_scenario_encode(pl(), cap, VIGIL_STR(SCEN)), ms);
 	vigil_rec_put(&w, VIGIL_REC_TICK, T0 + ms * MS, NULL, 0);
 }
 

@@ -31,6 +31,51 @@ static void test_sys_rdy_bytes(void **state)
 	assert_int_equal(h.payload_crc, 0);
 }
 
+/* The same vector from the SYS_RDY encoder and vigil_frame_seal, as a
+ * stream builder writes it (docs/embedding.md). */
+static void test_sys_rdy_sealed(void **state)
+{
+	static const uint8_t want[] = { 0x56, 0x47, 0x4c, 0x31, 0x02, 0x00, 0x00, 0x00,
+					0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+					0x00, 0x00, 0x00, 0x00, 0x9d, 0xcb, 0x63, 0x55 };
+	int n;
+
+	(void)state;
+	memset(buf, 0xa5, sizeof(buf));
+	n = vigil_sys_rdy_encode(buf + VIGIL_WIRE_HDR_LEN, sizeof(buf) - VIGIL_WIRE_HDR_LEN);
+	assert_int_equal(n, 0);
+	assert_int_equal(vigil_frame_seal(buf, sizeof(buf), VIGIL_MSG_SYS_RDY, 1, (size_t)n), 24);
+	assert_memory_equal(buf, want, sizeof(want));
+	assert_int_equal(buf[24], 0xa5); /* nothing written past the header */
+	/* Exactly a header's room is enough; one byte less is not. */
+	assert_int_equal(vigil_frame_encode(buf, 24, VIGIL_MSG_SYS_RDY, 1, NULL, 0), 24);
+	assert_memory_equal(buf, want, sizeof(want));
+	assert_int_equal(vigil_frame_encode(buf, 23, VIGIL_MSG_SYS_RDY, 1, NULL, 0), -ENOBUFS);
+	/* No buffer at all: -ENOBUFS, nothing touched (wire.h). */
+	assert_int_equal(vigil_frame_encode(NULL, 0, VIGIL_MSG_SYS_RDY, 1, NULL, 0), -ENOBUFS);
+}
+
+/* VIGIL_STR counts a literal's bytes at compile time, also one a macro
+ * gives or one pasted from pieces; tests/install checks that a pointer or
+ * an array does not compile. */
+#define NAME "sched/latency"
+static void test_str_literal(void **state)
+{
+	struct vigil_str e = VIGIL_STR(""), s = VIGIL_STR("abc"), m = VIGIL_STR(NAME);
+	struct vigil_str p = VIGIL_STR("sched/"
+				       "latency");
+
+	(void)state;
+	assert_int_equal(e.len, 0);
+	assert_int_equal(s.len, 3);
+	assert_memory_equal(s.ptr, "abc", 3);
+	assert_int_equal(m.len, strlen("sched/latency"));
+	assert_memory_equal(m.ptr, "sched/latency", m.len);
+	assert_int_equal(p.len, m.len);
+	assert_memory_equal(p.ptr, m.ptr, p.len);
+	assert_int_equal(VIGIL_STR("nul\0inside").len, 10); /* sizeof, not strlen */
+}
+
 static void test_hdr_errors(void **state)
 {
 	struct vigil_frame_hdr h = { .type = 0xAAAA };
@@ -130,10 +175,9 @@ static void test_catalogue(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sys_rdy_bytes),
-		cmocka_unit_test(test_hdr_errors),
-		cmocka_unit_test(test_lengths),
-		cmocka_unit_test(test_catalogue),
+		cmocka_unit_test(test_sys_rdy_bytes), cmocka_unit_test(test_sys_rdy_sealed),
+		cmocka_unit_test(test_str_literal),   cmocka_unit_test(test_hdr_errors),
+		cmocka_unit_test(test_lengths),       cmocka_unit_test(test_catalogue),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

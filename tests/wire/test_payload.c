@@ -142,6 +142,13 @@ static void test_sys_rdy_shutdown(void **state)
 	(void)state;
 	assert_int_equal(vigil_sys_rdy_decode(pl, 0), 0);
 	assert_int_equal(vigil_payload_check(VIGIL_MSG_SYS_RDY, pl, 1), -EBADMSG);
+	/* The encoder of an empty payload writes nothing, whatever the room. */
+	memset(pl, 0xa5, 4);
+	assert_int_equal(vigil_sys_rdy_encode(pl, sizeof(pl)), 0);
+	assert_int_equal(vigil_sys_rdy_encode(pl, 0), 0);
+	assert_int_equal(vigil_sys_rdy_encode(NULL, 0), 0);
+	assert_int_equal(pl[0], 0xa5);
+	assert_int_equal(vigil_payload_check(VIGIL_MSG_SYS_RDY, pl, 0), 0);
 	assert_int_equal(vigil_shutdown_encode(pl, sizeof(pl)), 4);
 	assert_int_equal(vigil_payload_check(VIGIL_MSG_SHUTDOWN, pl, 0), 0);
 	assert_int_equal(vigil_payload_check(VIGIL_MSG_SHUTDOWN, pl, 4), 0);
@@ -700,7 +707,7 @@ static int reencode(uint16_t type, const uint8_t *p, size_t len, uint8_t *out)
 		return vigil_hello_encode(out, cap, &u.hello);
 	case VIGIL_MSG_SYS_RDY:
 		assert_int_equal(vigil_sys_rdy_decode(p, len), 0);
-		return 0;
+		return vigil_sys_rdy_encode(out, cap);
 	case VIGIL_MSG_BEAT:
 	case VIGIL_MSG_FLOW:
 		return reencode_records(type, p, len, out);

@@ -22,11 +22,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <vigil/version.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define VIGIL_API __attribute__((visibility("default")))
+
+/* ---- version ------------------------------------------------------------ */
+
+/*
+ * The version of the libvigil-wire the program runs with ("0.1.0") and the
+ * same as VIGIL_VERSION_ENCODE() gives. Compare with VIGIL_VERSION_STRING
+ * and VIGIL_VERSION_NUMBER, the headers' version, to learn whether the
+ * library is older than the headers (docs/abi.md: a program built against
+ * 0.N runs with any 0.M, M >= N).
+ */
+VIGIL_API const char *vigil_version(void);
+VIGIL_API uint32_t vigil_version_number(void);
 
 /* ---- limits ------------------------------------------------------------ */
 
@@ -143,6 +157,10 @@ VIGIL_API int vigil_frame_hdr_decode(const uint8_t *buf, size_t n, struct vigil_
  * Write a whole frame into buf: header then payload (copied unless payload
  * already points at buf + 24). Returns the frame length, -EMSGSIZE when len
  * is over the limit, -ENOBUFS when cap is too small. Never allocates.
+ * payload may be NULL when len is 0: a frame with an empty payload (SYS_RDY)
+ * is its 24-byte header alone, with payload_crc 0. buf may be NULL only
+ * with cap 0, which gives -ENOBUFS (there is no size query: a frame needs
+ * 24 + len bytes).
  */
 VIGIL_API int vigil_frame_encode(uint8_t *buf, size_t cap, uint16_t type, uint32_t seq,
 				 const void *payload, size_t len);
@@ -232,7 +250,20 @@ struct vigil_str {
 	uint16_t len;
 };
 
-#define VIGIL_STR(s) ((struct vigil_str){ (s), (uint16_t)(sizeof(s) - 1) })
+/*
+ * A vigil_str for a string literal, its length counted at compile time:
+ * VIGIL_STR("sched/latency"). Literals only: the argument is pasted
+ * between two empty literals ("" s ""), which compiles only for a string
+ * literal (or a macro that expands to one), so VIGIL_STR(ptr) and
+ * VIGIL_STR(array) are compile-time errors (sizeof would have counted the
+ * pointer). For any other string: (struct vigil_str){ p, (uint16_t)strlen(p) },
+ * checking the length against the field's limit first.
+ */
+#ifdef __cplusplus
+#define VIGIL_STR(s) (vigil_str{ "" s "", (uint16_t)(sizeof("" s "") - 1) })
+#else
+#define VIGIL_STR(s) ((struct vigil_str){ "" s "", (uint16_t)(sizeof("" s "") - 1) })
+#endif
 
 enum vigil_beat_status {
 	VIGIL_BEAT_OK = 0,
@@ -439,6 +470,7 @@ VIGIL_API int vigil_hello_decode(const uint8_t *p, size_t len, struct vigil_hell
  * itself is malformed.
  */
 VIGIL_API int vigil_hello_agent_pid(const uint8_t *p, size_t len, uint32_t *pid);
+/* SYS_RDY: 0 for the empty payload, -EBADMSG for any byte. */
 VIGIL_API int vigil_sys_rdy_decode(const uint8_t *p, size_t len);
 VIGIL_API int vigil_beats_decode(const uint8_t *p, size_t len, struct vigil_records *out);
 VIGIL_API int vigil_flows_decode(const uint8_t *p, size_t len, struct vigil_records *out);
@@ -498,6 +530,12 @@ VIGIL_API int vigil_hello_encode(uint8_t *out, size_t cap, const struct vigil_he
 /* HELLO with vigil's addition: the agent's own beat pid after hostname. */
 VIGIL_API int vigil_hello_encode_agent_pid(uint8_t *out, size_t cap, const struct vigil_hello *in,
 					   uint32_t agent_pid);
+/*
+ * SYS_RDY's payload is empty: returns 0 and writes nothing (out may be
+ * NULL). vigil_frame_seal(buf, cap, VIGIL_MSG_SYS_RDY, seq,
+ * vigil_sys_rdy_encode(...)) builds the frame, as for any other type.
+ */
+VIGIL_API int vigil_sys_rdy_encode(uint8_t *out, size_t cap);
 VIGIL_API int vigil_beats_encode(uint8_t *out, size_t cap, const struct vigil_beat *in, size_t n);
 VIGIL_API int vigil_flows_encode(uint8_t *out, size_t cap, const struct vigil_flow *in, size_t n);
 VIGIL_API int vigil_sched_exit_encode(uint8_t *out, size_t cap, const struct vigil_sched_exit *in);

@@ -75,6 +75,13 @@
 extern "C" {
 #endif
 
+/*
+ * The version of the libvigil-host the program runs with ("0.1.0"). The
+ * libvigil-wire it loads may be newer (vigil_version()); the macros of
+ * vigil/version.h give the headers' version.
+ */
+VIGIL_API const char *vigil_host_version(void);
+
 /* ---- limits ------------------------------------------------------------ */
 
 #define VIGIL_TRACKER_MAX_CAPACITY 4096u /* processes tracked per guest */
