@@ -165,10 +165,13 @@ int main(int argc, char **argv)
 	while (strcmp(argv[1], names[m]))
 		m++;
 
-	struct vigil_session_opts o;
-	vigil_session_opts_default(&o);
-	o.on_stall = VIGIL_ON_STALL_FAIL; /* a stall ends the run */
-	o.run_timeout_ns = 2000 * MS;
+	/* sz and every default set; a stall ends the run; 2 s at most */
+	VIGIL_SESSION_OPTS(o, .on_stall = VIGIL_ON_STALL_FAIL, .run_timeout_ns = 2000 * MS);
+	const char *bad = NULL;
+	if (vigil_session_opts_check(&o, &bad) < 0) {
+		fprintf(stderr, "consumer: option %s is out of range\n", bad);
+		return 2;
+	}
 
 	struct vigil_session_hooks hooks = {
 		.sink = { on_event, NULL },
