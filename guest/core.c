@@ -253,6 +253,11 @@ static void begin_exit(struct core *k, uint64_t now)
 
 static void begin_stop(struct core *k, uint64_t now)
 {
+	/* Exited, its last output still in the pipes: its EXIT ends the run. */
+	if (k->run.exited && !k->run.exit_queued) {
+		k->stopping = true;
+		return;
+	}
 	if (k->run.pid > 0) {
 		if (!k->stopping) {
 			runner_signal(&k->run, SIGTERM);
@@ -398,6 +403,15 @@ static void workload_over(struct core *k, int exit_code, uint64_t now)
 		begin_exit(k, now);
 }
 
+/* The workload's last output is in the queue: its EXIT goes in now. */
+static void workload_settle(struct core *k, uint64_t now)
+{
+	int st = k->run.status;
+
+	if (runner_settle(&k->run, &k->ch) > 0)
+		workload_over(k, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), now);
+}
+
 static void reap(struct core *k, uint64_t now)
 {
 	for (;;) {
@@ -406,16 +420,12 @@ static void reap(struct core *k, uint64_t now)
 
 		if (pid <= 0)
 			return;
-		if (!runner_reaped(&k->run, pid, status, &k->ch))
+		if (!runner_reaped(&k->run, pid, status))
 			continue;
-		watch_set(k, &k->w_pipe[0], TAG_OUT, 0);
-		watch_set(k, &k->w_pipe[1], TAG_ERR, 0);
-		k->w_pipe[0].fd = k->run.fd[0];
-		k->w_pipe[1].fd = k->run.fd[1];
 		core_log(k, 6, "workload exited: %s %d", WIFEXITED(status) ? "status" : "signal",
 			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-		workload_over(k, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-			      now);
+		/* What the pipes still hold is read by pipe_ready, as the queue drains. */
+		workload_settle(k, now);
 	}
 }
 
@@ -449,17 +459,19 @@ static void pipe_ready(struct core *k, int i, uint64_t now)
 		ssize_t n;
 
 		if (chan_out_pressure(&k->ch) && !port_given_up(k, now))
-			return;
+			break;
 		n = runner_pump(&k->run, i, &k->ch);
 		if (n == 0) {
 			k->w_pipe[i].on = false; /* closed: epoll forgot it */
 			k->w_pipe[i].fd = -1;
-			return;
+			break;
 		}
 		if (n < 0)
-			return;
+			break;
 		moved += (uint64_t)n;
 	}
+	if (k->run.exited)
+		workload_settle(k, now);
 }
 
 static void ctl_conn_ready(struct core *k, int i)
@@ -697,7 +709,8 @@ static int start_workload(struct core *k, uint64_t now)
 				  .scenario = cfg->scenario,
 				  .set_ids = cfg->set_ids,
 				  .uid = cfg->uid,
-				  .gid = cfg->gid };
+				  .gid = cfg->gid,
+				  .pipe_bytes = cfg->pipe_bytes };
 	int e;
 
 	if (cfg->workload_error) {
