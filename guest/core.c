@@ -27,6 +27,7 @@
 #include "flows.h"
 #include "inspect.h"
 #include "kmsg.h"
+#include "pace.h"
 #include "port.h"
 #include "prio.h"
 #include "relay.h"
@@ -68,6 +69,7 @@ struct core {
 	int sfd;
 	struct chan ch;
 	struct relay relay;
+	struct pace pace; /* when the beat socket is read (adaptive coalescing) */
 	struct ctl ctl;
 	struct kmsg kmsg;
 	struct flows flows;
@@ -498,6 +500,16 @@ static void ctl_listen_ready(struct core *k)
 	}
 }
 
+/* Read the beat socket; pace decides when the next read is. */
+static void beats_read(struct core *k, uint64_t now)
+{
+	uint64_t before = k->relay.st.beats_relayed + k->relay.st.beats_rejected;
+
+	relay_read(&k->relay, now);
+	pace_read(&k->pace, now,
+		  (uint32_t)(k->relay.st.beats_relayed + k->relay.st.beats_rejected - before));
+}
+
 /* ---- timers ------------------------------------------------------------ */
 
 static uint64_t min_ns(uint64_t a, uint64_t b)
@@ -602,6 +614,13 @@ static uint64_t timers(struct core *k, uint64_t now)
 			next = min_ns(next, k->run.kill_at_ns);
 		}
 	}
+	if (pace_due_ns(&k->pace)) {
+		/* HOLD: the window is over; what came in it goes out now. */
+		if (now >= pace_due_ns(&k->pace))
+			beats_read(k, now);
+		if (pace_due_ns(&k->pace))
+			next = min_ns(next, pace_due_ns(&k->pace));
+	}
 	if (k->exiting)
 		next = min_ns(next, k->drain_deadline_ns);
 	if (k->exiting && k->ack_deadline_ns)
@@ -630,6 +649,8 @@ static void interest(struct core *k, uint64_t now)
 	}
 	watch_set(k, &k->w_pipe[0], TAG_OUT, hold ? 0 : EPOLLIN);
 	watch_set(k, &k->w_pipe[1], TAG_ERR, hold ? 0 : EPOLLIN);
+	/* Dense beats wait in the socket until their window ends (pace.h). */
+	watch_set(k, &k->w_beat, TAG_BEAT, pace_watch(&k->pace) ? EPOLLIN : 0);
 	if (k->have_kmsg)
 		watch_set(k, &k->w_kmsg, TAG_KMSG, hold || k->kmsg_wake_ns ? 0 : EPOLLIN);
 	/* Not held with output: FLOW records have their own queue, which drops
@@ -813,6 +834,7 @@ static int open_sockets(struct core *k)
 		return e;
 	}
 	k->w_beat.fd = k->relay.fd;
+	pace_init(&k->pace, k->relay.qlen);
 	if (cfg->ctl_path) {
 		e = ctl_open(&k->ctl, cfg->ctl_path, cfg->ctl_mode);
 		if (e < 0) {
@@ -956,7 +978,7 @@ int core_run(const struct core_cfg *cfg)
 	for (;;) {
 		uint64_t now = mono_ns();
 		uint64_t next = timers(k, now);
-		int n, timeout = -1;
+		int n;
 
 		/* Reports that found the control queue full, now that it may have room. */
 		if (k->have_insp && k->insp.held && !chan_ctl_pressure(&k->ch))
@@ -972,12 +994,11 @@ int core_run(const struct core_cfg *cfg)
 		if (k->exiting && drained(k, now))
 			break;
 		interest(k, now);
-		if (next) {
-			uint64_t d = next > now ? next - now : 0;
-
-			timeout = (int)((d + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
-		}
-		n = epoll_wait(k->ep, ev, MAX_EVENTS, timeout);
+		now = mono_ns();
+		n = util_epoll_wait_ns(k->ep, ev, MAX_EVENTS,
+				       !next        ? -1
+				       : next > now ? (int64_t)(next - now)
+						    : 0);
 		if (n < 0 && errno != EINTR)
 			break;
 		now = mono_ns();
@@ -989,7 +1010,7 @@ int core_run(const struct core_cfg *cfg)
 			else if (tag == TAG_SIGNAL)
 				signal_ready(k, now);
 			else if (tag == TAG_BEAT)
-				relay_read(&k->relay, now);
+				beats_read(k, now);
 			else if (tag == TAG_CTL)
 				ctl_listen_ready(k);
 			else if (tag == TAG_INSPECT)

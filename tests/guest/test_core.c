@@ -154,6 +154,81 @@ static void test_beats_relayed_and_forged_rejected(void **state)
 }
 
 /*
+ * Dense beats (20 processes x 100/s, 2,000 beats/s: windows, pace.h) all
+ * reach the host, each process's in order, and beats of several processes
+ * share BEAT frames. A process's beat is replaced by its next when both
+ * wait in one window (an agent descheduled for 10 ms on a busy machine)
+ * or refused by a full socket queue; both are counted, so every beat is
+ * accounted for.
+ */
+static void test_dense_beats_all_relayed(void **state)
+{
+	enum { KIDS = 20, BEATS = 100 };
+	struct agent_fx *a = *state;
+	struct vigil_agent_opts o = { .sz = sizeof(o), .socket_path = a->beat };
+	uint64_t last[KIDS] = { 0 }, seen = 0, refused = 0, end;
+	pid_t kids[KIDS];
+	uint32_t multi = 0;
+
+	a->cfg.self_beat_ms = 0; /* only the children's beats are counted */
+	agent_fx_start(a);
+	assert_true(rx_until(&a->rx, a->host, VIGIL_MSG_SYS_RDY, 5000) >= 0);
+	for (int c = 0; c < KIDS; c++) {
+		kids[c] = fork();
+		if (kids[c] == 0) {
+			if (vigil_agent_init(&o) < 0)
+				_exit(255);
+			usleep((useconds_t)(c * 500));
+			for (uint32_t i = 0; i < BEATS; i++) {
+				vigil_beat(VIGIL_STATUS_OK, (uint32_t)c, 0);
+				usleep(10000);
+			}
+			_exit((int)vigil_beat_drops()); /* <= BEATS */
+		}
+	}
+	end = rx_now_ms() + 20000;
+	for (size_t i = 0; rx_now_ms() < end;) {
+		rx_pump(&a->rx, a->host, 50);
+		for (; i < a->rx.n; i++) {
+			struct vigil_records r;
+			uint32_t mine = 0;
+
+			if (a->rx.f[i].type != VIGIL_MSG_BEAT)
+				continue;
+			assert_int_equal(
+			    vigil_beats_decode(rx_payload(&a->rx, i), a->rx.f[i].len, &r), 0);
+			for (uint32_t k = 0; k < r.count; k++) {
+				struct vigil_beat b;
+
+				vigil_beat_get(&r, k, &b);
+				assert_true(b.app_payload < KIDS);
+				assert_int_equal(b.pid, (uint32_t)abs(kids[b.app_payload]));
+				assert_true(b.nonce > last[b.app_payload]);
+				last[b.app_payload] = b.nonce;
+				seen++;
+				mine++;
+			}
+			multi += mine > 1;
+		}
+		if (seen + refused + rx_last_stat(&a->rx, VIGIL_STAT__KNOWN) >= KIDS * BEATS)
+			break;
+		for (int c = 0; c < KIDS; c++) {
+			int st;
+
+			if (kids[c] > 0 && waitpid(kids[c], &st, WNOHANG) == kids[c]) {
+				assert_true(WIFEXITED(st) && WEXITSTATUS(st) <= BEATS);
+				refused += (uint64_t)WEXITSTATUS(st);
+				kids[c] = -kids[c];
+			}
+		}
+	}
+	/* beats_coalesced is the agent's first own counter, after the 8 known ones */
+	assert_int_equal(seen + refused + rx_last_stat(&a->rx, VIGIL_STAT__KNOWN), KIDS * BEATS);
+	assert_true(seen >= KIDS * BEATS / 2);
+	assert_true(multi > 0);
+}
+
+/*
  * total bytes of workload stdout (cat of a file) arrive byte-exact, in
  * order, then EXIT; nothing dropped. pipe_bytes sets the pipe size; the
  * host starts reading after hold_ms, so that at the exit the pipe still
@@ -735,6 +810,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ping_pong, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_beats_relayed_and_forged_rejected, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_dense_beats_all_relayed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stdout_10mib, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stdout_10mib_big_pipe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_full_big_pipe, setup, teardown),
