@@ -340,6 +340,11 @@ static void port_ready(struct core *k, uint32_t ev, uint64_t now)
 			port_lost(k, now);
 			return;
 		}
+		/* Replies (PONG) go out now, not after the other sources' turn. */
+		if (k->ch.ctl.count && chan_flush(&k->ch, now) == -EPIPE) {
+			port_lost(k, now);
+			return;
+		}
 	}
 	if (ev & (EPOLLHUP | EPOLLERR)) {
 		/* The host is not connected: reads EOF, writes refused. Probe later. */
