@@ -262,7 +262,7 @@ bool chan_pending(const struct chan *c)
 static uint32_t wbuf_room(struct chan *c)
 {
 	if (c->woff && c->woff == c->wlen)
-		c->woff = c->wlen = 0;
+		c->woff = c->wlen = c->wjump = 0;
 	return CHAN_WBUF_CAP - c->wlen;
 }
 
@@ -272,38 +272,112 @@ static void wbuf_compact(struct chan *c)
 		return;
 	memmove(c->wbuf, c->wbuf + c->woff, c->wlen - c->woff);
 	c->wlen -= c->woff;
+	c->wjump -= c->woff;
 	c->woff = 0;
 }
 
-/* Seal a frame whose payload is at wbuf + wlen + 24. */
-static void seal(struct chan *c, uint16_t type, uint32_t len)
+static uint32_t frame_end(const struct chan *c, uint32_t off)
 {
-	int n = vigil_frame_seal(c->wbuf + c->wlen, CHAN_WBUF_CAP - c->wlen, type, c->seq, len);
+	return off + VIGIL_WIRE_HDR_LEN + vigil_le32(c->wbuf + off + 12);
+}
 
-	if (n < 0)
-		return; /* cannot happen: room and length were checked by the caller */
-	c->seq++;
-	c->wlen += (uint32_t)n;
+/* Bytes up to woff are written: wjump moves past the frames they started. */
+static void wbuf_written(struct chan *c)
+{
+	while (c->wjump < c->woff)
+		c->wjump = frame_end(c, c->wjump);
+}
+
+/* Seal the frame whose payload is at wbuf + off + 24 with seq. */
+static void seal_at(struct chan *c, uint32_t off, uint16_t type, uint32_t len, uint32_t seq)
+{
+	/* Cannot fail: room and length were checked by the caller. */
+	vigil_frame_seal(c->wbuf + off, CHAN_WBUF_CAP - off, type, seq, len);
 	c->st.frames_sent++;
 }
 
-static bool room_for(struct chan *c, uint32_t len)
+/* Seal a frame whose payload is at wbuf + wlen + 24, after everything staged. */
+static void seal(struct chan *c, uint16_t type, uint32_t len)
 {
-	if (wbuf_room(c) >= VIGIL_WIRE_HDR_LEN + len)
-		return true;
-	wbuf_compact(c);
-	return wbuf_room(c) >= VIGIL_WIRE_HDR_LEN + len;
+	seal_at(c, c->wlen, type, len, c->seq++);
+	c->wlen += VIGIL_WIRE_HDR_LEN + len;
 }
 
-/* Move the head item of f into the write buffer; false when it does not fit. */
-static bool take_item(struct chan *c, struct chan_fifo *f)
+/* Room for a frame of len payload bytes at the end, leaving `keep` bytes free. */
+static bool room_for(struct chan *c, uint32_t len, uint32_t keep)
+{
+	uint32_t need = VIGIL_WIRE_HDR_LEN + len + keep;
+
+	if (wbuf_room(c) >= need)
+		return true;
+	wbuf_compact(c);
+	return wbuf_room(c) >= need;
+}
+
+/*
+ * A frame that jumps ahead of every staged frame not yet started (a
+ * control reply, beats): a gap for it at wjump, where its payload goes.
+ * NULL when the buffer has no room. Seal it with seal_front().
+ */
+static uint8_t *stage_front(struct chan *c, uint32_t len)
+{
+	uint32_t need = VIGIL_WIRE_HDR_LEN + len;
+
+	if (!room_for(c, len, 0))
+		return NULL;
+	if (c->wjump < c->wlen)
+		memmove(c->wbuf + c->wjump + need, c->wbuf + c->wjump, c->wlen - c->wjump);
+	return c->wbuf + c->wjump + VIGIL_WIRE_HDR_LEN;
+}
+
+/*
+ * Seal the frame stage_front() made room for. It takes the seq of the
+ * first frame it jumped, and those frames are numbered again after it
+ * (seq and header CRC: their payload CRCs stand), so the stream stays in
+ * order on the wire.
+ */
+static void seal_front(struct chan *c, uint16_t type, uint32_t len)
+{
+	uint32_t need = VIGIL_WIRE_HDR_LEN + len, off = c->wjump + need;
+	uint32_t seq = c->wjump < c->wlen ? vigil_le32(c->wbuf + off + 8) : c->seq;
+
+	seal_at(c, c->wjump, type, len, seq);
+	c->wlen += need;
+	c->wjump = off;
+	c->seq++;
+	for (uint32_t s = seq + 1; off < c->wlen; off = frame_end(c, off), s++) {
+		vigil_put32(c->wbuf + off + 8, s);
+		vigil_put32(c->wbuf + off + 20, vigil_crc32c(c->wbuf + off, 20));
+		c->st.frames_renumbered++;
+	}
+}
+
+/*
+ * Move the head item of f into the write buffer; false when it does not
+ * fit. Control items jump ahead of staged frames not yet started; output
+ * and records (and control items that must follow output) go last, and
+ * leave CHAN_JUMP_ROOM free for the ones that jump; nothing jumps a
+ * control item.
+ */
+static bool take_item(struct chan *c, struct chan_fifo *f, bool jump)
 {
 	struct item *it = fifo_head(f);
+	uint8_t *p;
 
-	if (!room_for(c, it->len))
-		return false;
-	memcpy(c->wbuf + c->wlen + VIGIL_WIRE_HDR_LEN, it + 1, it->len);
-	seal(c, it->type, it->len);
+	if (jump) {
+		if (!(p = stage_front(c, it->len)))
+			return false;
+		memcpy(p, it + 1, it->len);
+		seal_front(c, it->type, it->len);
+	} else {
+		if (!room_for(c, it->len, f == &c->ctl ? 0 : CHAN_JUMP_ROOM))
+			return false;
+		memcpy(c->wbuf + c->wlen + VIGIL_WIRE_HDR_LEN, it + 1, it->len);
+		seal(c, it->type, it->len);
+		/* Control frames keep their order: none jumps one that follows output. */
+		if (f == &c->ctl)
+			c->wjump = c->wlen;
+	}
 	fifo_pop(f);
 	return true;
 }
@@ -312,13 +386,14 @@ static bool take_beats(struct chan *c)
 {
 	uint32_t n = c->nbeats < VIGIL_WIRE_MAX_RECORDS ? c->nbeats : VIGIL_WIRE_MAX_RECORDS;
 	uint32_t len = n * VIGIL_WIRE_BEAT_LEN;
+	uint8_t *p = stage_front(c, len);
 	int r;
 
-	if (!room_for(c, len))
+	if (!p)
 		return false;
-	r = vigil_beats_encode(c->wbuf + c->wlen + VIGIL_WIRE_HDR_LEN, len, c->beats, n);
+	r = vigil_beats_encode(p, len, c->beats, n);
 	if (r > 0)
-		seal(c, VIGIL_MSG_BEAT, (uint32_t)r);
+		seal_front(c, VIGIL_MSG_BEAT, (uint32_t)r);
 	if (n == c->nbeats) {
 		/* The common case: everything went. Clear just the slots in use (a
 		 * 16 KiB memset per flush would cost more than the beats). */
@@ -343,13 +418,14 @@ static bool take_stats(struct chan *c)
 	uint64_t vals[32];
 	uint32_t n = c->stats_fn ? c->stats_fn(c->ctx, vals, ARRAY_SIZE(vals)) : 0;
 	uint32_t len = 4 + 8 * n;
+	uint8_t *p = stage_front(c, len);
 	int r;
 
-	if (!room_for(c, len))
+	if (!p)
 		return false;
-	r = vigil_agent_stats_encode(c->wbuf + c->wlen + VIGIL_WIRE_HDR_LEN, len, vals, n);
+	r = vigil_agent_stats_encode(p, len, vals, n);
 	if (r >= 0)
-		seal(c, VIGIL_MSG_AGENT_STATS, (uint32_t)r);
+		seal_front(c, VIGIL_MSG_AGENT_STATS, (uint32_t)r);
 	c->stats_due = false;
 	return true;
 }
@@ -361,7 +437,7 @@ static void fill(struct chan *c)
 		struct item *it = fifo_head(&c->ctl);
 
 		if (it && (!(it->flags & ITEM_AFTER_OUTPUT) || it->mark <= c->out.popped)) {
-			if (!take_item(c, &c->ctl))
+			if (!take_item(c, &c->ctl, !(it->flags & ITEM_AFTER_OUTPUT)))
 				return;
 			continue;
 		}
@@ -376,12 +452,12 @@ static void fill(struct chan *c)
 			continue;
 		}
 		if (c->rec.count) {
-			if (!take_item(c, &c->rec))
+			if (!take_item(c, &c->rec, false))
 				return;
 			continue;
 		}
 		if (c->out.count) {
-			if (!take_item(c, &c->out))
+			if (!take_item(c, &c->out, false))
 				return;
 			continue;
 		}
@@ -423,6 +499,7 @@ int chan_flush(struct chan *c, uint64_t now_ns)
 			return -EPIPE;
 		}
 		c->woff += (uint32_t)w;
+		wbuf_written(c);
 		c->st.bytes_sent += (uint64_t)w;
 		c->st.writes++;
 		c->blocked_since = 0;

@@ -23,8 +23,15 @@
  *   4. records (FLOW): a FIFO that drops oldest when full.
  *   5. output (STDOUT, STDERR, DMESG, LOG): a FIFO that drops oldest when
  *      full; every drop is counted (frames and payload bytes).
- * Sequence numbers are assigned when a frame enters the write buffer, so
- * the stream the host sees is gap-free except across a disconnect.
+ * Sequence numbers are assigned when a frame enters the write buffer, in
+ * wire order, so the stream the host sees is gap-free except across a
+ * disconnect. Control frames (but those that must follow output, EXIT),
+ * beats and AGENT_STATS jump ahead of every staged frame none of whose
+ * bytes has been written yet: they wait behind at most the rest of one
+ * frame already being written. The frames they jump are numbered again
+ * (seq and header CRC; 20 bytes each), so no seq goes backwards. Output
+ * and records leave CHAN_JUMP_ROOM of the buffer free for them. Nothing
+ * jumps a control frame: control frames keep their queue order.
  *
  * Limits: control 256 KiB, records 128 KiB, output 512 KiB, 4096 pending
  * beat pids, write buffer 128 KiB. Memory is allocated once in chan_init.
@@ -43,6 +50,7 @@
 #define CHAN_REC_CAP      (128u * 1024)
 #define CHAN_OUT_CAP      (512u * 1024)
 #define CHAN_WBUF_CAP     (128u * 1024)
+#define CHAN_JUMP_ROOM    (16u * 1024) /* of the write buffer, kept for frames that jump */
 #define CHAN_BEAT_CAP     4096u
 #define CHAN_RBUF_CAP     (16u * 1024)
 #define CHAN_READ_BUDGET  (256u * 1024)  /* bytes read per chan_read call */
@@ -67,18 +75,19 @@ struct chan_fifo {
 struct chan_stats {
 	uint64_t frames_sent;
 	uint64_t bytes_sent;
-	uint64_t frames_dropped;  /* output and record items dropped oldest-first */
-	uint64_t bytes_dropped;   /* their payload bytes */
-	uint64_t write_stalls;    /* writes that would have blocked */
-	uint64_t writes;          /* write() calls that moved bytes */
-	uint64_t beats_coalesced; /* a pending beat replaced by a newer one */
-	uint64_t beats_dropped;   /* beat table full */
-	uint64_t ctl_full;        /* control pushes refused (back-pressure) */
-	uint64_t disconnects;     /* the other end went away */
-	uint64_t rx_frames;       /* host frames accepted */
-	uint64_t rx_rejected;     /* unknown type (INSPECT without rx_inspect), wrong
-				   * direction, torn or malformed */
-	uint64_t ctl_ext_full;    /* outside control pushes refused at half capacity */
+	uint64_t frames_dropped;    /* output and record items dropped oldest-first */
+	uint64_t bytes_dropped;     /* their payload bytes */
+	uint64_t write_stalls;      /* writes that would have blocked */
+	uint64_t writes;            /* write() calls that moved bytes */
+	uint64_t beats_coalesced;   /* a pending beat replaced by a newer one */
+	uint64_t beats_dropped;     /* beat table full */
+	uint64_t ctl_full;          /* control pushes refused (back-pressure) */
+	uint64_t disconnects;       /* the other end went away */
+	uint64_t rx_frames;         /* host frames accepted */
+	uint64_t rx_rejected;       /* unknown type (INSPECT without rx_inspect), wrong
+				     * direction, torn or malformed */
+	uint64_t ctl_ext_full;      /* outside control pushes refused at half capacity */
+	uint64_t frames_renumbered; /* staged frames a jumping frame moved back */
 };
 
 /* Called for each accepted host frame: known to-guest type, crc_ok, well formed. */
@@ -92,8 +101,10 @@ struct chan {
 	uint32_t seq;           /* next frame's seq */
 	uint64_t blocked_since; /* CLOCK_MONOTONIC ns of the first refused write, 0 if none */
 	uint8_t *wbuf;
-	uint32_t wlen; /* bytes sealed into wbuf */
-	uint32_t woff; /* bytes of wbuf already written */
+	uint32_t wlen;  /* bytes sealed into wbuf */
+	uint32_t woff;  /* bytes of wbuf already written */
+	uint32_t wjump; /* a frame boundary >= woff: frames from here on are not started
+			 * (frames that jump go here) */
 	struct chan_fifo ctl, rec, out;
 	struct vigil_beat *beats; /* pending, arrival order */
 	uint32_t nbeats;

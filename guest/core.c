@@ -27,6 +27,7 @@
 #include "flows.h"
 #include "inspect.h"
 #include "kmsg.h"
+#include "pace.h"
 #include "port.h"
 #include "prio.h"
 #include "relay.h"
@@ -68,6 +69,7 @@ struct core {
 	int sfd;
 	struct chan ch;
 	struct relay relay;
+	struct pace pace; /* when the beat socket is read (adaptive coalescing) */
 	struct ctl ctl;
 	struct kmsg kmsg;
 	struct flows flows;
@@ -253,6 +255,11 @@ static void begin_exit(struct core *k, uint64_t now)
 
 static void begin_stop(struct core *k, uint64_t now)
 {
+	/* Exited, its last output still in the pipes: its EXIT ends the run. */
+	if (k->run.exited && !k->run.exit_queued) {
+		k->stopping = true;
+		return;
+	}
 	if (k->run.pid > 0) {
 		if (!k->stopping) {
 			runner_signal(&k->run, SIGTERM);
@@ -333,6 +340,11 @@ static void port_ready(struct core *k, uint32_t ev, uint64_t now)
 			port_lost(k, now);
 			return;
 		}
+		/* Replies (PONG) go out now, not after the other sources' turn. */
+		if (k->ch.ctl.count && chan_flush(&k->ch, now) == -EPIPE) {
+			port_lost(k, now);
+			return;
+		}
 	}
 	if (ev & (EPOLLHUP | EPOLLERR)) {
 		/* The host is not connected: reads EOF, writes refused. Probe later. */
@@ -398,6 +410,15 @@ static void workload_over(struct core *k, int exit_code, uint64_t now)
 		begin_exit(k, now);
 }
 
+/* The workload's last output is in the queue: its EXIT goes in now. */
+static void workload_settle(struct core *k, uint64_t now)
+{
+	int st = k->run.status;
+
+	if (runner_settle(&k->run, &k->ch) > 0)
+		workload_over(k, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), now);
+}
+
 static void reap(struct core *k, uint64_t now)
 {
 	for (;;) {
@@ -406,16 +427,12 @@ static void reap(struct core *k, uint64_t now)
 
 		if (pid <= 0)
 			return;
-		if (!runner_reaped(&k->run, pid, status, &k->ch))
+		if (!runner_reaped(&k->run, pid, status))
 			continue;
-		watch_set(k, &k->w_pipe[0], TAG_OUT, 0);
-		watch_set(k, &k->w_pipe[1], TAG_ERR, 0);
-		k->w_pipe[0].fd = k->run.fd[0];
-		k->w_pipe[1].fd = k->run.fd[1];
 		core_log(k, 6, "workload exited: %s %d", WIFEXITED(status) ? "status" : "signal",
 			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-		workload_over(k, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-			      now);
+		/* What the pipes still hold is read by pipe_ready, as the queue drains. */
+		workload_settle(k, now);
 	}
 }
 
@@ -449,17 +466,19 @@ static void pipe_ready(struct core *k, int i, uint64_t now)
 		ssize_t n;
 
 		if (chan_out_pressure(&k->ch) && !port_given_up(k, now))
-			return;
+			break;
 		n = runner_pump(&k->run, i, &k->ch);
 		if (n == 0) {
 			k->w_pipe[i].on = false; /* closed: epoll forgot it */
 			k->w_pipe[i].fd = -1;
-			return;
+			break;
 		}
 		if (n < 0)
-			return;
+			break;
 		moved += (uint64_t)n;
 	}
+	if (k->run.exited)
+		workload_settle(k, now);
 }
 
 static void ctl_conn_ready(struct core *k, int i)
@@ -484,6 +503,16 @@ static void ctl_listen_ready(struct core *k)
 		k->w_conn[i].on = false;
 		watch_set(k, &k->w_conn[i], TAG_CONN + (uint64_t)i, EPOLLIN);
 	}
+}
+
+/* Read the beat socket; pace decides when the next read is. */
+static void beats_read(struct core *k, uint64_t now)
+{
+	uint64_t before = k->relay.st.beats_relayed + k->relay.st.beats_rejected;
+
+	relay_read(&k->relay, now);
+	pace_read(&k->pace, now,
+		  (uint32_t)(k->relay.st.beats_relayed + k->relay.st.beats_rejected - before));
 }
 
 /* ---- timers ------------------------------------------------------------ */
@@ -590,6 +619,13 @@ static uint64_t timers(struct core *k, uint64_t now)
 			next = min_ns(next, k->run.kill_at_ns);
 		}
 	}
+	if (pace_due_ns(&k->pace)) {
+		/* HOLD: the window is over; what came in it goes out now. */
+		if (now >= pace_due_ns(&k->pace))
+			beats_read(k, now);
+		if (pace_due_ns(&k->pace))
+			next = min_ns(next, pace_due_ns(&k->pace));
+	}
 	if (k->exiting)
 		next = min_ns(next, k->drain_deadline_ns);
 	if (k->exiting && k->ack_deadline_ns)
@@ -618,6 +654,8 @@ static void interest(struct core *k, uint64_t now)
 	}
 	watch_set(k, &k->w_pipe[0], TAG_OUT, hold ? 0 : EPOLLIN);
 	watch_set(k, &k->w_pipe[1], TAG_ERR, hold ? 0 : EPOLLIN);
+	/* Dense beats wait in the socket until their window ends (pace.h). */
+	watch_set(k, &k->w_beat, TAG_BEAT, pace_watch(&k->pace) ? EPOLLIN : 0);
 	if (k->have_kmsg)
 		watch_set(k, &k->w_kmsg, TAG_KMSG, hold || k->kmsg_wake_ns ? 0 : EPOLLIN);
 	/* Not held with output: FLOW records have their own queue, which drops
@@ -697,7 +735,8 @@ static int start_workload(struct core *k, uint64_t now)
 				  .scenario = cfg->scenario,
 				  .set_ids = cfg->set_ids,
 				  .uid = cfg->uid,
-				  .gid = cfg->gid };
+				  .gid = cfg->gid,
+				  .pipe_bytes = cfg->pipe_bytes };
 	int e;
 
 	if (cfg->workload_error) {
@@ -800,6 +839,7 @@ static int open_sockets(struct core *k)
 		return e;
 	}
 	k->w_beat.fd = k->relay.fd;
+	pace_init(&k->pace, k->relay.qlen);
 	if (cfg->ctl_path) {
 		e = ctl_open(&k->ctl, cfg->ctl_path, cfg->ctl_mode);
 		if (e < 0) {
@@ -943,7 +983,7 @@ int core_run(const struct core_cfg *cfg)
 	for (;;) {
 		uint64_t now = mono_ns();
 		uint64_t next = timers(k, now);
-		int n, timeout = -1;
+		int n;
 
 		/* Reports that found the control queue full, now that it may have room. */
 		if (k->have_insp && k->insp.held && !chan_ctl_pressure(&k->ch))
@@ -959,12 +999,11 @@ int core_run(const struct core_cfg *cfg)
 		if (k->exiting && drained(k, now))
 			break;
 		interest(k, now);
-		if (next) {
-			uint64_t d = next > now ? next - now : 0;
-
-			timeout = (int)((d + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
-		}
-		n = epoll_wait(k->ep, ev, MAX_EVENTS, timeout);
+		now = mono_ns();
+		n = util_epoll_wait_ns(k->ep, ev, MAX_EVENTS,
+				       !next        ? -1
+				       : next > now ? (int64_t)(next - now)
+						    : 0);
 		if (n < 0 && errno != EINTR)
 			break;
 		now = mono_ns();
@@ -976,7 +1015,7 @@ int core_run(const struct core_cfg *cfg)
 			else if (tag == TAG_SIGNAL)
 				signal_ready(k, now);
 			else if (tag == TAG_BEAT)
-				relay_read(&k->relay, now);
+				beats_read(k, now);
 			else if (tag == TAG_CTL)
 				ctl_listen_ready(k);
 			else if (tag == TAG_INSPECT)

@@ -48,23 +48,24 @@ struct core_cfg {
 	mode_t beat_mode;
 	const char *ctl_path; /* NULL: no control socket */
 	mode_t ctl_mode;
-	const char *kmsg_path;   /* NULL: no kernel log */
-	uint32_t kmsg_rate;      /* lines/s */
-	uint32_t kmsg_burst;     /* lines */
-	uint64_t flows_ms;       /* 0: no flows */
-	bool flows_bpf;          /* load flowbpf (UDP bytes, owners of short flows) */
-	const char *scx_path;    /* NULL: no sched_ext watcher */
-	const char *proc_path;   /* /proc for INSPECT; NULL: INSPECT not answered */
-	uint64_t stats_ms;       /* AGENT_STATS period (sent only when changed) */
-	uint64_t self_beat_ms;   /* 0: the agent does not beat for itself */
-	uint64_t grace_ms;       /* SIGTERM to SIGKILL for the workload */
-	uint64_t drain_ms;       /* bound on flushing the queue before returning */
-	uint64_t ack_ms;         /* after an EXIT, wait this long for the host's SHUTDOWN */
-	uint64_t stall_ms;       /* port stuck this long: output is dropped, not held; 0 never */
-	char *const *argv;       /* workload, NULL for none */
-	char *const *envp;       /* its environment, NULL: inherit */
-	const char *cwd;         /* its directory, NULL: inherit */
-	bool set_ids;            /* run it as uid/gid (no supplementary groups) */
+	const char *kmsg_path; /* NULL: no kernel log */
+	uint32_t kmsg_rate;    /* lines/s */
+	uint32_t kmsg_burst;   /* lines */
+	uint64_t flows_ms;     /* 0: no flows */
+	bool flows_bpf;        /* load flowbpf (UDP bytes, owners of short flows) */
+	const char *scx_path;  /* NULL: no sched_ext watcher */
+	const char *proc_path; /* /proc for INSPECT; NULL: INSPECT not answered */
+	uint64_t stats_ms;     /* AGENT_STATS period (sent only when changed) */
+	uint64_t self_beat_ms; /* 0: the agent does not beat for itself */
+	uint64_t grace_ms;     /* SIGTERM to SIGKILL for the workload */
+	uint64_t drain_ms;     /* bound on flushing the queue before returning */
+	uint64_t ack_ms;       /* after an EXIT, wait this long for the host's SHUTDOWN */
+	uint64_t stall_ms;     /* port stuck this long: output is dropped, not held; 0 never */
+	char *const *argv;     /* workload, NULL for none */
+	char *const *envp;     /* its environment, NULL: inherit */
+	const char *cwd;       /* its directory, NULL: inherit */
+	uint32_t pipe_bytes;   /* its stdout/stderr pipe size (F_SETPIPE_SZ); 0: the kernel's */
+	bool set_ids;          /* run it as uid/gid (no supplementary groups) */
 	uid_t uid;
 	gid_t gid;
 	bool exit_with_workload; /* return once the workload's EXIT is out */

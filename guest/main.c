@@ -27,6 +27,7 @@
 #include "init.h"
 #include "prio.h"
 #include "rootfs.h"
+#include "runner.h"
 #include "util.h"
 #include "workload.h"
 
@@ -65,6 +66,8 @@ static const char usage_text[] =
     "  --self-beat MS|off   the agent's own beat (1000)\n"
     "  --grace MS           SIGTERM to SIGKILL for the workload (5000)\n"
     "  --drain MS           flush bound before exiting (5000)\n"
+    "  --pipe-size BYTES    the workload's stdout/stderr pipe size (kernel default;\n"
+    "                       more than fs.pipe-max-size needs CAP_SYS_RESOURCE)\n"
     "  --stall MS           port stuck this long: drop output instead of holding it\n"
     "                       (2000; 0: never drop, hold the workload)\n"
     "  --on-shutdown ignore|exit|poweroff   host SHUTDOWN (ignore)\n"
@@ -116,6 +119,7 @@ static int daemon_main(int argc, char **argv)
 		O_GRACE,
 		O_DRAIN,
 		O_STALL,
+		O_PIPE,
 		O_SHUT,
 		O_QUIET,
 		O_HELP
@@ -139,6 +143,7 @@ static int daemon_main(int argc, char **argv)
 		{ "grace", 1, NULL, O_GRACE },
 		{ "drain", 1, NULL, O_DRAIN },
 		{ "stall", 1, NULL, O_STALL },
+		{ "pipe-size", 1, NULL, O_PIPE },
 		{ "on-shutdown", 1, NULL, O_SHUT },
 		{ "quiet", 0, NULL, O_QUIET },
 		{ "help", 0, NULL, O_HELP },
@@ -211,6 +216,10 @@ static int daemon_main(int argc, char **argv)
 			break;
 		case O_STALL:
 			bad |= util_parse_ms(optarg, &cfg.stall_ms);
+			break;
+		case O_PIPE:
+			bad |= util_parse_u64(optarg, PIPE_BYTES_MAX, &v);
+			cfg.pipe_bytes = (uint32_t)v;
 			break;
 		case O_SHUT:
 			if (!strcmp(optarg, "ignore"))
@@ -333,6 +342,17 @@ static void pid1_config(const struct init_cmdline *cl, struct core_cfg *cfg)
 			cfg->kmsg_rate = (uint32_t)r;
 			cfg->kmsg_burst = (uint32_t)r * 4;
 		}
+	}
+	if ((v = init_param(cl, "pipe_size"))) {
+		uint64_t b;
+
+		if (util_parse_u64(v, PIPE_BYTES_MAX, &b) == 0)
+			cfg->pipe_bytes = (uint32_t)b;
+		else
+			dprintf(2,
+				"vigil-agent: ignoring vigil.pipe_size=%s: not a byte count "
+				"up to 256 MiB\n",
+				v);
 	}
 	cfg->on_shutdown = CORE_SHUTDOWN_POWEROFF;
 	cfg->rt_prio = PRIO_DEFAULT;

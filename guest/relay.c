@@ -4,6 +4,7 @@
 #include "relay.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -67,9 +68,35 @@ static uint64_t pidns_cached(struct relay *r, uint32_t pid, uint64_t now_ns)
 	return e->inode;
 }
 
+/* The kernel's datagram queue length for new unix sockets; 0 when unknown. */
+static uint32_t qlen_read(void)
+{
+	char buf[32];
+	uint64_t v;
+	int n = util_read_file(RELAY_QLEN_SYSCTL, buf, sizeof(buf));
+
+	if (n <= 0)
+		return 0;
+	if (buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	return util_parse_u64(buf, UINT32_MAX, &v) == 0 ? (uint32_t)v : 0;
+}
+
+static int qlen_write(uint32_t v)
+{
+	char buf[16];
+	size_t n = util_fmt_u64(buf, v);
+	_cleanup_close_ int fd = open(RELAY_QLEN_SYSCTL, O_WRONLY | O_CLOEXEC);
+
+	buf[n++] = '\n';
+	return fd >= 0 && write(fd, buf, n) == (ssize_t)n ? 0 : -1;
+}
+
 int relay_open(struct relay *r, const char *path, mode_t mode, relay_sink_fn sink, void *ctx)
 {
 	size_t len = strlen(path);
+	uint32_t was;
+	bool raised;
 	int fd;
 
 	memset(r, 0, sizeof(*r));
@@ -79,7 +106,13 @@ int relay_open(struct relay *r, const char *path, mode_t mode, relay_sink_fn sin
 	r->ctx = ctx;
 	if (len >= sizeof(r->path))
 		return -ENAMETOOLONG;
+	/* The queue length is taken from the sysctl when the socket is made. */
+	was = qlen_read();
+	raised = was && was < RELAY_QLEN_WANT && qlen_write(RELAY_QLEN_WANT) == 0;
 	fd = util_unix_bind(path, SOCK_DGRAM, mode, 0, true);
+	if (raised)
+		qlen_write(was);
+	r->qlen = raised ? RELAY_QLEN_WANT : was ? was : 10;
 	if (fd < 0)
 		return fd;
 	memcpy(r->path, path, len + 1);

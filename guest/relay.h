@@ -8,8 +8,12 @@
  * (/proc/<pid>/ns/pid) and origin KERNEL_ATTESTED, and go to the sink.
  *
  * Limits: 64 datagrams per recvmmsg, RELAY_READ_BUDGET per call, so a
- * flood cannot starve the loop; the socket's own buffer bounds the rest
+ * flood cannot starve the loop; the socket's own queue bounds the rest
  * (a full socket makes senders' beats fail with EAGAIN, counted by them).
+ * That queue is net.unix.max_dgram_qlen datagrams when the socket is made
+ * (10 by default): the agent raises the sysctl to RELAY_QLEN_WANT around
+ * the socket's creation and puts the old value back, when it may (root);
+ * qlen says what the socket got, and the beat windows (pace.h) fit it.
  * Load: hundreds to thousands of beats per second. The pid-namespace
  * inode is cached per pid for RELAY_NS_TTL_NS (a live process cannot
  * change its pid namespace; only a pid reused within that second could
@@ -26,6 +30,8 @@
 #define RELAY_READ_BUDGET 1024 /* datagrams per relay_read call */
 #define RELAY_NS_CACHE    1024 /* pid-namespace inode cache entries (direct-mapped) */
 #define RELAY_NS_TTL_NS   1000000000ull
+#define RELAY_QLEN_WANT   512u /* datagrams the beat socket should queue */
+#define RELAY_QLEN_SYSCTL "/proc/sys/net/unix/max_dgram_qlen"
 
 struct relay_stats {
 	uint64_t beats_relayed;
@@ -51,6 +57,7 @@ struct relay {
 	const char *proc; /* "/proc" normally */
 	relay_sink_fn sink;
 	void *ctx;
+	uint32_t qlen; /* datagrams the socket queues before refusing more */
 	struct relay_stats st;
 };
 
@@ -60,7 +67,7 @@ struct relay {
  */
 int relay_open(struct relay *r, const char *path, mode_t mode, relay_sink_fn sink, void *ctx);
 void relay_close(struct relay *r);
-/* Drain queued datagrams. Beats accepted (>= 0) or -errno of recvmmsg. */
+/* Drain queued datagrams (accepted or not). Beats accepted (>= 0) or -errno of recvmmsg. */
 int relay_read(struct relay *r, uint64_t now_ns);
 
 /*

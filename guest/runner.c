@@ -113,6 +113,13 @@ static int spawn(struct runner *w, const struct runner_spec *s)
 		close(out[1]);
 		return e;
 	}
+	if (s->pipe_bytes) {
+		/* Before the fork, so the child writes into the larger pipe. A
+		 * size over fs.pipe-max-size fails without privilege: the
+		 * default size then stays, which is only slower. */
+		fcntl(out[0], F_SETPIPE_SZ, (int)s->pipe_bytes);
+		fcntl(err[0], F_SETPIPE_SZ, (int)s->pipe_bytes);
+	}
 	pid = fork();
 	if (pid == 0)
 		child(s, out[1], err[1]);
@@ -168,6 +175,12 @@ int runner_refuse(struct chan *c, const char *msg, int status)
 	return push_exit(c, status, 0);
 }
 
+/* Pipe i has given what it held at the exit (read past it, found empty or at EOF). */
+static void tail_done(struct runner *w, int i, uint64_t n)
+{
+	w->tail[i] = n >= w->tail[i] ? 0 : w->tail[i] - (uint32_t)n;
+}
+
 ssize_t runner_pump(struct runner *w, int i, struct chan *c)
 {
 	uint16_t type = i == 0 ? VIGIL_MSG_STDOUT : VIGIL_MSG_STDERR;
@@ -190,8 +203,10 @@ ssize_t runner_pump(struct runner *w, int i, struct chan *c)
 	if (n > 0) {
 		chan_commit(c, CHAN_Q_OUT, type, (uint32_t)n, false);
 		w->bytes[i] += (uint64_t)n;
+		tail_done(w, i, (uint64_t)n);
 		return n;
 	}
+	tail_done(w, i, UINT64_MAX);
 	if (n < 0 && errno == EAGAIN)
 		return -EAGAIN;
 	close(w->fd[i]);
@@ -199,7 +214,7 @@ ssize_t runner_pump(struct runner *w, int i, struct chan *c)
 	return 0;
 }
 
-int runner_reaped(struct runner *w, pid_t pid, int status, struct chan *c)
+int runner_reaped(struct runner *w, pid_t pid, int status)
 {
 	if (w->pid <= 0 || pid != w->pid)
 		return 0;
@@ -207,16 +222,34 @@ int runner_reaped(struct runner *w, pid_t pid, int status, struct chan *c)
 	w->status = status;
 	w->pid = 0;
 	w->kill_at_ns = 0;
-	/* Output written before the exit is in the pipes now: take it first. */
+	/*
+	 * Output written before the exit is in the pipes now: note how much,
+	 * so EXIT follows exactly those bytes. They are read by runner_pump
+	 * as the queue drains (whatever the pipe's size), and not more: a
+	 * process that outlived the workload and keeps writing cannot hold
+	 * the EXIT back.
+	 */
 	for (int i = 0; i < 2; i++) {
-		for (int k = 0; k < 64 && runner_pump(w, i, c) > 0; k++)
-			;
+		int avail = 0;
+
+		if (w->fd[i] >= 0 && ioctl(w->fd[i], FIONREAD, &avail) == 0 && avail > 0)
+			w->tail[i] = (uint32_t)avail;
 	}
+	return 1;
+}
+
+int runner_settle(struct runner *w, struct chan *c)
+{
+	int status = w->status;
+
+	if (!w->exited || w->exit_queued || w->tail[0] || w->tail[1])
+		return 0;
 	/* Both after that output: control frames wait for earlier output items. */
 	if (w->scenario)
 		push_scenario(c, VIGIL_MSG_SCENARIO_END, w->scenario, true);
 	push_exit(c, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
 		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	w->exit_queued = true;
 	return 1;
 }
 

@@ -5,10 +5,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#ifndef SYS_epoll_pwait2
+#define SYS_epoll_pwait2 441 /* the same on every architecture (musl may lack it) */
+#endif
 
 size_t util_fmt_u64(char *p, uint64_t v)
 {
@@ -163,4 +169,25 @@ int util_unix_bind(const char *path, int type, unsigned mode, int backlog, bool 
 		return e;
 	}
 	return fd;
+}
+
+int util_epoll_wait_ns(int ep, struct epoll_event *ev, int max, int64_t timeout_ns)
+{
+	static bool no_pwait2;
+	struct timespec ts = { .tv_sec = (time_t)(timeout_ns / (int64_t)NSEC_PER_SEC),
+			       .tv_nsec = (long)(timeout_ns % (int64_t)NSEC_PER_SEC) };
+	long n;
+
+	if (!no_pwait2) {
+		n = syscall(SYS_epoll_pwait2, ep, ev, max, timeout_ns < 0 ? NULL : &ts, NULL, 8);
+		if (n >= 0 || errno != ENOSYS)
+			return (int)n;
+		no_pwait2 = true;
+	}
+	if (timeout_ns < 0)
+		return epoll_wait(ep, ev, max, -1);
+	if (timeout_ns > (int64_t)INT32_MAX * (int64_t)NSEC_PER_MSEC)
+		timeout_ns = (int64_t)INT32_MAX * (int64_t)NSEC_PER_MSEC;
+	return epoll_wait(
+	    ep, ev, max, (int)((timeout_ns + (int64_t)NSEC_PER_MSEC - 1) / (int64_t)NSEC_PER_MSEC));
 }

@@ -66,6 +66,14 @@ int util_mkdir_p(const char *path, unsigned mode);
  * arrives without credentials. Returns the fd or a negative errno.
  */
 int util_unix_bind(const char *path, int type, unsigned mode, int backlog, bool passcred);
+/*
+ * epoll_wait with a timeout in ns (< 0: none), through epoll_pwait2 (Linux
+ * 5.11) so that sub-millisecond deadlines (beat windows, pace.h) are kept;
+ * on older kernels, epoll_wait with the timeout rounded up to a ms.
+ * Returns as epoll_wait does.
+ */
+struct epoll_event;
+int util_epoll_wait_ns(int ep, struct epoll_event *ev, int max, int64_t timeout_ns);
 /* write() all of buf on a blocking fd; 0 or -errno. */
 int util_write_all(int fd, const void *buf, size_t len);
 

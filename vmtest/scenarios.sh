@@ -7,7 +7,9 @@
 #   scenarios.sh NAME      run one scenario (ctest runs each as vm_NAME)
 #
 # Environment: VIGIL (the vigil binary), VIGIL_AGENT (the static agent),
-# VIGIL_KERNEL (optional). Exit 0 pass, 1 fail, 77 skipped (no kernel/QEMU).
+# VIGIL_KERNEL (optional), VM_APPEND (optional: more kernel parameters for
+# every `vigil run`, e.g. vigil.pipe_size=1048576 to run a scenario with
+# other agent settings). Exit 0 pass, 1 fail, 77 skipped (no kernel/QEMU).
 set -u
 
 VIGIL=${VIGIL:?set VIGIL to the vigil binary}
@@ -41,7 +43,7 @@ run_vigil() {
 	q=-q
 	[ "${LOUD:-}" = 1 ] && q="" # the summary on err.txt
 	"$VIGIL" run --accel tcg $q --verdict verdict.json $ev \
-		--console console.txt "$@" >out.txt 2>err.txt
+		--console console.txt ${VM_APPEND:+--append "$VM_APPEND"} "$@" >out.txt 2>err.txt
 	got=$?
 	[ "$got" = "$want" ] || fail "exit status $got, want $want"
 }

@@ -89,6 +89,8 @@ static const char run_usage[] =
     "  --stall-threshold DUR    a beating process silent this long stalls (default\n"
     "                           5s); applies to every process that does not declare\n"
     "                           its own deadline (vigil-agent beat --deadline)\n"
+    "  --ping-interval DUR      PING the agent this often (default 1s); each PONG\n"
+    "                           is a 'pong' event with its round trip\n"
     "  --on-stall warn|fail|debug  warn (default): a stall is a finding that does\n"
     "                           not fail the run; fail: the first stall ends the\n"
     "                           run once its class (runnable, sleeping, stopped,\n"
@@ -197,6 +199,7 @@ enum {
 	O_TIMEOUT,
 	O_WL_DURATION,
 	O_STALL,
+	O_PING,
 	O_ON_STALL,
 	O_FAIL_ON,
 	O_EVENTS,
@@ -242,6 +245,7 @@ static const struct option run_opts[] = {
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
 	{ "workload-duration", required_argument, NULL, O_WL_DURATION },
 	{ "stall-threshold", required_argument, NULL, O_STALL },
+	{ "ping-interval", required_argument, NULL, O_PING },
 	{ "on-stall", required_argument, NULL, O_ON_STALL },
 	{ "fail-on", required_argument, NULL, O_FAIL_ON },
 	{ "events", required_argument, NULL, O_EVENTS },
@@ -307,6 +311,8 @@ static int take_duration(struct vigil_run_args *a, int c, const char *val)
 		so->workload_duration_ns = ns;
 	else if (c == O_STALL)
 		so->stall_threshold_ns = ns;
+	else if (c == O_PING)
+		so->ping_interval_ns = ns;
 	else
 		a->o.kvm_probe_ns = ns;
 	return 0;
@@ -517,6 +523,7 @@ static int take(struct vigil_run_args *a, int c, char *val, const char *(*lookup
 	case O_TIMEOUT:
 	case O_WL_DURATION:
 	case O_STALL:
+	case O_PING:
 		return take_duration(a, c, val);
 	case O_FAIL_ON:
 		return take_fail_on(a, val);

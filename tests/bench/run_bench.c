@@ -21,15 +21,17 @@
  *      to SYS_RDY, which the agent sends once the host's root is mounted
  *      and entered ((a) is always --rootfs image);
  *  (g) bzimage_ready_ms: (a) booting the bzImage as it is
- *      (--kernel-boot bzimage) instead of its vmlinux through PVH.
+ *      (--kernel-boot bzimage) instead of its vmlinux through PVH;
+ *  (h) ping_p99_ms: `vigil run --ping-interval 20ms -- sleep 3`: the
+ *      round trip of every PING at idle (about 150 a boot), p99 over all.
  *
  * Medians of RUN_BENCH_BOOTS boots (default 5; env RUN_BENCH_BOOTS).
  * The last line is machine-read:
  *   run-bench: boot_ready_ms=A busybox_first_byte_ms=B plain_pc_busybox_ms=C
  *   stdout_MBps=S raw_port_MBps=P stall_p99_late_ms=L host_root_ready_ms=H
- *   bzimage_ready_ms=Z
+ *   ping_p99_ms=R bzimage_ready_ms=Z
  * Targets: A <= B + 50, A <= 0.75 C, S >= 0.9 P, L <= 10, H <= 1.15 A,
- * A <= 0.80 Z, A <= 0.60 C.
+ * A <= 0.80 Z, A <= 0.60 C, R <= 0.8.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -428,6 +430,41 @@ static int stall_lateness(double *out, int cap)
 	return k;
 }
 
+/* PING round trips (ms) at idle, PINGs every 20 ms for 3 s. */
+static int ping_rtts(double *out, int cap)
+{
+	char *argv[] = { (char *)VIGIL_BIN,
+			 (char *)"run",
+			 (char *)"-q",
+			 (char *)"--accel",
+			 (char *)"tcg",
+			 (char *)"--ping-interval",
+			 (char *)"20ms",
+			 (char *)"--events",
+			 (char *)"-",
+			 (char *)"--",
+			 (char *)"sleep",
+			 (char *)"3",
+			 NULL };
+	struct child c;
+	char *ev, *p;
+	int k = 0;
+
+	if (spawn(argv, true, NULL, 0, &c) < 0)
+		return 0;
+	ev = slurp_fd(c.out, 64u << 20);
+	reap(&c);
+	for (p = ev; p && (p = strstr(p, "\"event\":\"pong\"")) && k < cap; p++) {
+		const char *r = strstr(p, "\"rtt_ns\":");
+
+		if (!r)
+			break;
+		out[k++] = strtod(r + 9, NULL) / 1e6;
+	}
+	free(ev);
+	return k;
+}
+
 static int write_file(const char *path, const char *text, mode_t mode)
 {
 	FILE *f = fopen(path, "we");
@@ -463,8 +500,8 @@ int main(void)
 	char kernel[PATH_MAX];
 	const char *env = getenv("RUN_BENCH_BOOTS");
 	int boots = env ? atoi(env) : 5;
-	double a[32], h[32], z[32], b[32], c[32], s[32], raw[32], late[4096];
-	int nl = 0;
+	double a[32], h[32], z[32], b[32], c[32], s[32], raw[32], late[4096], rtt[8192];
+	int nl = 0, nr = 0;
 	uint32_t tsc = 0;
 	char *true_cmd[] = { (char *)"true", NULL };
 
@@ -490,6 +527,7 @@ int main(void)
 		s[i] = stdout_rate();
 		raw_tuned(kernel, img, &raw[i], tsc);
 		nl += stall_lateness(late + nl, (int)(sizeof(late) / sizeof(late[0])) - nl);
+		nr += ping_rtts(rtt + nr, (int)(sizeof(rtt) / sizeof(rtt[0])) - nr);
 		printf("boot %d: ready %.0f ms, host root ready %.0f ms, bzImage ready %.0f ms, "
 		       "busybox byte %.0f ms, plain pc %.0f ms, stdout %.0f MB/s, raw %.0f MB/s\n",
 		       i + 1, a[i], h[i], z[i], b[i], c[i], s[i], raw[i]);
@@ -498,11 +536,14 @@ int main(void)
 	qsort(late, (size_t)nl, sizeof(late[0]), cmp_double);
 	printf("stall lateness: %d samples, median %.2f ms, max %.2f ms\n", nl,
 	       nl ? late[nl / 2] : -1, nl ? late[nl - 1] : -1);
+	qsort(rtt, (size_t)nr, sizeof(rtt[0]), cmp_double);
+	printf("ping at idle: %d round trips, median %.2f ms, p90 %.2f ms, max %.2f ms\n", nr,
+	       nr ? rtt[nr / 2] : -1, nr ? rtt[nr * 9 / 10] : -1, nr ? rtt[nr - 1] : -1);
 	printf("run-bench: boot_ready_ms=%.0f busybox_first_byte_ms=%.0f plain_pc_busybox_ms=%.0f "
 	       "stdout_MBps=%.0f raw_port_MBps=%.0f stall_p99_late_ms=%.1f host_root_ready_ms=%.0f "
-	       "bzimage_ready_ms=%.0f\n",
+	       "ping_p99_ms=%.2f bzimage_ready_ms=%.0f\n",
 	       median(a, boots), median(b, boots), median(c, boots), median(s, boots),
 	       median(raw, boots), nl ? late[(size_t)(nl * 99 / 100)] : -1.0, median(h, boots),
-	       median(z, boots));
+	       nr ? rtt[(size_t)(nr * 99 / 100)] : -1.0, median(z, boots));
 	return 0;
 }

@@ -401,6 +401,55 @@ static void test_random_conservation(void **state)
 	assert_int_equal(f->rx.a->st.lost_frames, 0);
 }
 
+/*
+ * A PONG queued while output is staged and the port is full waits behind
+ * at most the rest of the one frame already being written, never behind
+ * staged output not yet started; beats too. The stream stays gap-free
+ * and in order (the frames it jumped are numbered again).
+ */
+static void test_pong_jumps_output(void **state)
+{
+	struct fx *f = *state;
+	struct vigil_beat b = { .pid = 42, .nonce = 1 };
+	uint8_t tok[16] = { 1 };
+	int small = 4096;
+	uint64_t at, start = 0;
+	ssize_t pong, beat;
+
+	setsockopt(f->sv[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	for (uint32_t i = 0; i < 100; i++)
+		push_out(&f->c, i, 1000);
+	assert_int_equal(chan_flush(&f->c, 1), -EAGAIN);
+	/* The port took a part: the rest of the write buffer is staged. */
+	at = f->c.st.bytes_sent;
+	assert_true(at > 0 && f->c.wlen - f->c.woff > 50000);
+	assert_int_equal(chan_push(&f->c, CHAN_Q_CTL_EXT, VIGIL_MSG_PONG, tok, 16, false), 0);
+	chan_beat(&f->c, &b);
+	pump_all(f);
+	pong = rx_find(&f->rx, VIGIL_MSG_PONG, 0);
+	beat = rx_find(&f->rx, VIGIL_MSG_BEAT, 0);
+	assert_true(pong > 0 && beat == pong + 1);
+	/* Every frame before the PONG had started before it was queued. */
+	for (ssize_t i = 0; i < pong; i++) {
+		assert_true(start < at);
+		start += VIGIL_WIRE_HDR_LEN + f->rx.f[i].len;
+	}
+	assert_true(start >= at); /* the PONG starts where the one in progress ended */
+	assert_int_equal(f->rx.n, 102);
+	for (size_t i = 0; i < f->rx.n; i++) {
+		assert_int_equal(f->rx.f[i].seq, i);
+		assert_true(f->rx.f[i].crc_ok);
+	}
+	assert_int_equal(f->rx.a->st.lost_frames, 0);
+	assert_int_equal(f->rx.a->st.seq_regressions, 0);
+	assert_true(f->c.st.frames_renumbered > 0);
+	/* The output itself: all of it, in order. */
+	for (size_t i = 0, k = 0; i < f->rx.n; i++) {
+		if (f->rx.f[i].type == VIGIL_MSG_STDOUT)
+			assert_int_equal(vigil_le32(rx_payload(&f->rx, i)), k++);
+	}
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* the agent ignores it too: a gone host is EPIPE */
@@ -416,6 +465,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_gate_inspect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_conservation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ping_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pong_jumps_output, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

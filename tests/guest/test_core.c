@@ -153,11 +153,89 @@ static void test_beats_relayed_and_forged_rejected(void **state)
 	vigil_agent_close();
 }
 
-/* 10 MiB of workload stdout arrive byte-exact, in order, then EXIT. */
-static void test_stdout_10mib(void **state)
+/*
+ * Dense beats (20 processes x 100/s, 2,000 beats/s: windows, pace.h) all
+ * reach the host, each process's in order, and beats of several processes
+ * share BEAT frames. A process's beat is replaced by its next when both
+ * wait in one window (an agent descheduled for 10 ms on a busy machine)
+ * or refused by a full socket queue; both are counted, so every beat is
+ * accounted for.
+ */
+static void test_dense_beats_all_relayed(void **state)
 {
+	enum { KIDS = 20, BEATS = 100 };
 	struct agent_fx *a = *state;
-	const size_t total = 10u << 20;
+	struct vigil_agent_opts o = { .sz = sizeof(o), .socket_path = a->beat };
+	uint64_t last[KIDS] = { 0 }, seen = 0, refused = 0, end;
+	pid_t kids[KIDS];
+	uint32_t multi = 0;
+
+	a->cfg.self_beat_ms = 0; /* only the children's beats are counted */
+	agent_fx_start(a);
+	assert_true(rx_until(&a->rx, a->host, VIGIL_MSG_SYS_RDY, 5000) >= 0);
+	for (int c = 0; c < KIDS; c++) {
+		kids[c] = fork();
+		if (kids[c] == 0) {
+			if (vigil_agent_init(&o) < 0)
+				_exit(255);
+			usleep((useconds_t)(c * 500));
+			for (uint32_t i = 0; i < BEATS; i++) {
+				vigil_beat(VIGIL_STATUS_OK, (uint32_t)c, 0);
+				usleep(10000);
+			}
+			_exit((int)vigil_beat_drops()); /* <= BEATS */
+		}
+	}
+	end = rx_now_ms() + 20000;
+	for (size_t i = 0; rx_now_ms() < end;) {
+		rx_pump(&a->rx, a->host, 50);
+		for (; i < a->rx.n; i++) {
+			struct vigil_records r;
+			uint32_t mine = 0;
+
+			if (a->rx.f[i].type != VIGIL_MSG_BEAT)
+				continue;
+			assert_int_equal(
+			    vigil_beats_decode(rx_payload(&a->rx, i), a->rx.f[i].len, &r), 0);
+			for (uint32_t k = 0; k < r.count; k++) {
+				struct vigil_beat b;
+
+				vigil_beat_get(&r, k, &b);
+				assert_true(b.app_payload < KIDS);
+				assert_int_equal(b.pid, (uint32_t)abs(kids[b.app_payload]));
+				assert_true(b.nonce > last[b.app_payload]);
+				last[b.app_payload] = b.nonce;
+				seen++;
+				mine++;
+			}
+			multi += mine > 1;
+		}
+		if (seen + refused + rx_last_stat(&a->rx, VIGIL_STAT__KNOWN) >= KIDS * BEATS)
+			break;
+		for (int c = 0; c < KIDS; c++) {
+			int st;
+
+			if (kids[c] > 0 && waitpid(kids[c], &st, WNOHANG) == kids[c]) {
+				assert_true(WIFEXITED(st) && WEXITSTATUS(st) <= BEATS);
+				refused += (uint64_t)WEXITSTATUS(st);
+				kids[c] = -kids[c];
+			}
+		}
+	}
+	/* beats_coalesced is the agent's first own counter, after the 8 known ones */
+	assert_int_equal(seen + refused + rx_last_stat(&a->rx, VIGIL_STAT__KNOWN), KIDS * BEATS);
+	assert_true(seen >= KIDS * BEATS / 2);
+	assert_true(multi > 0);
+}
+
+/*
+ * total bytes of workload stdout (cat of a file) arrive byte-exact, in
+ * order, then EXIT; nothing dropped. pipe_bytes sets the pipe size; the
+ * host starts reading after hold_ms, so that at the exit the pipe still
+ * holds what the output queue cannot.
+ */
+static void stdout_exact(struct agent_fx *a, size_t total, uint32_t pipe_bytes, int hold_ms)
+{
 	char file[160];
 	char *argv[] = { "cat", file, NULL };
 	uint8_t *want = malloc(total), *got = malloc(total);
@@ -174,7 +252,11 @@ static void test_stdout_10mib(void **state)
 	fclose(f);
 	a->cfg.argv = argv;
 	a->cfg.exit_with_workload = true;
+	a->cfg.pipe_bytes = pipe_bytes;
+	a->cfg.stall_ms = 0; /* as vigil run: a live host, nothing may be dropped */
 	agent_fx_start(a);
+	if (hold_ms)
+		usleep((useconds_t)hold_ms * 1000);
 	assert_true(rx_drain(&a->rx, a->host, 30000));
 	assert_int_equal(agent_fx_wait(a, 5000), 0);
 	for (size_t i = 0; i < a->rx.n; i++) {
@@ -198,6 +280,56 @@ static void test_stdout_10mib(void **state)
 	assert_int_equal(rx_last_stat(&a->rx, VIGIL_STAT_FRAMES_DROPPED), 0);
 	free(want);
 	free(got);
+}
+
+/* 10 MiB of workload stdout arrive byte-exact, in order, then EXIT. */
+static void test_stdout_10mib(void **state)
+{
+	stdout_exact(*state, 10u << 20, 0, 0);
+}
+
+/* The same through 1 MiB pipes (twice the output queue). */
+static void test_stdout_10mib_big_pipe(void **state)
+{
+	stdout_exact(*state, 10u << 20, 1u << 20, 0);
+}
+
+/*
+ * A 1 MiB pipe full at the exit, while the host is not reading yet: what
+ * the pipe holds then is more than the output queue, and is taken only as
+ * the queue drains (the exit does not flood the queue and drop its oldest).
+ */
+static void test_exit_full_big_pipe(void **state)
+{
+	stdout_exact(*state, 1000u * 1024, 1u << 20, 500);
+}
+
+/*
+ * A process that outlives the workload and is still writing to its pipe
+ * when the workload exits: the EXIT comes after the workload's own output,
+ * not after the writer's 8 MB.
+ */
+static void test_exit_despite_writer(void **state)
+{
+	struct agent_fx *a = *state;
+	char *argv[] = { "sh", "-c", "(head -c 8000000 /dev/zero &); echo last; exit 5", NULL };
+	uint64_t before = 0;
+	ssize_t ex;
+
+	a->cfg.argv = argv;
+	a->cfg.exit_with_workload = true;
+	a->cfg.pipe_bytes = 1u << 20;
+	agent_fx_start(a);
+	assert_true(rx_drain(&a->rx, a->host, 30000));
+	assert_int_equal(agent_fx_wait(a, 5000), 5);
+	ex = rx_find(&a->rx, VIGIL_MSG_EXIT, 0);
+	assert_true(ex > 0);
+	for (ssize_t i = 0; i < ex; i++) {
+		if (a->rx.f[i].type == VIGIL_MSG_STDOUT)
+			before += a->rx.f[i].len;
+	}
+	assert_true(before >= 5);
+	assert_true(before < 8000000 + 5);
 }
 
 /*
@@ -678,7 +810,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ping_pong, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_beats_relayed_and_forged_rejected, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_dense_beats_all_relayed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stdout_10mib, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stdout_10mib_big_pipe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exit_full_big_pipe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exit_despite_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_term_then_kill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workload_status, setup, teardown),

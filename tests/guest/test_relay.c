@@ -191,6 +191,57 @@ static void test_child_beats_as_itself(void **state)
 	assert_int_equal(f->got[2].app_payload, 3);
 }
 
+/*
+ * The socket queues qlen datagrams: RELAY_QLEN_WANT when the agent could
+ * raise net.unix.max_dgram_qlen around the socket's creation (as root;
+ * the sysctl is back to its old value after), else the sysctl's value.
+ */
+static void test_queue_length(void **state)
+{
+	struct fx *f = *state;
+	uint8_t d[VIGIL_BEAT_DGRAM_LEN];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char was[32] = "", now[32] = "";
+	int fd[16];
+	uint32_t sent = 0;
+	FILE *q = fopen(RELAY_QLEN_SYSCTL, "r");
+
+	if (q) {
+		assert_non_null(fgets(was, sizeof(was), q));
+		fclose(q);
+	}
+	if (geteuid() == 0 && atoi(was) < (int)RELAY_QLEN_WANT)
+		assert_int_equal(f->r.qlen, RELAY_QLEN_WANT);
+	else
+		assert_int_equal(f->r.qlen, was[0] ? (uint32_t)atoi(was) : 10);
+	relay_close(&f->r);
+	assert_int_equal(relay_open(&f->r, f->path, 0666, NULL, NULL), 0);
+	q = fopen(RELAY_QLEN_SYSCTL, "r");
+	if (q) {
+		assert_non_null(fgets(now, sizeof(now), q));
+		fclose(q);
+	}
+	assert_string_equal(now, was); /* put back */
+	/* qlen datagrams fit without a read (the kernel takes one more); 64
+	 * per sender, whose own send buffer bounds it too. */
+	vigil_beat_dgram_encode(d, (uint32_t)getpid(), 0, 0, 1, 0);
+	strcpy(sa.sun_path, f->path);
+	for (int i = 0; i < 16; i++) {
+		fd[i] = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+		for (int k = 0; k < 64; k++) {
+			if (sendto(fd[i], d, sizeof(d), 0, (struct sockaddr *)&sa, sizeof(sa)) !=
+			    sizeof(d)) {
+				assert_int_equal(errno, EAGAIN);
+				break;
+			}
+			sent++;
+		}
+	}
+	assert_true(sent >= f->r.qlen && sent <= f->r.qlen + 1);
+	for (int i = 0; i < 16; i++)
+		close(fd[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +250,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_attested_beat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forged_pid_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_child_beats_as_itself, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_length, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
