@@ -501,7 +501,7 @@ tcp_flow)
 		grep -c "\"src_port\":\($cli\|5555\),.*\"dst_port\":\(5555\|$cli\),")" -ge 2 ] ||
 		fail "the connection's two ends were not seen closing"
 	;;
-attach | attach_killed | vm_stop)
+attach | attach_killed | attach_qmp_lost | vm_stop)
 	# QEMU started by hand, the port in server mode; vigil attaches to it.
 	# attach_killed: the first vigil is SIGKILLed mid-run (no goodbye); the
 	# second one finds the stream mid-way and accounts for what it missed.
@@ -509,7 +509,10 @@ attach | attach_killed | vm_stop)
 	# than the stall threshold: the VM's stop is not a stall.
 	img=$("$VIGIL" initramfs -q) || fail "cannot build the image"
 	kernel=${VIGIL_KERNEL:-$(ls /boot/vmlinuz-* | sort -V | tail -1)}
-	if [ "$NAME" != vm_stop ]; then
+	if [ "$NAME" = attach_qmp_lost ]; then
+		command -v python3 >/dev/null || { echo "skip: no python3 for the QMP proxy"; exit 77; }
+		work='vigil-agent beat --every 100 & sleep 2; vigil-agent snapshot --kind cpu --tag x && echo snap-ok || echo snap-failed; sleep 3; exit 0'
+	elif [ "$NAME" != vm_stop ]; then
 		work='vigil-agent beat --every 100 & sleep 7; exit 0'
 	else
 		command -v python3 >/dev/null || { echo "skip: no python3 for QMP"; exit 77; }
@@ -528,7 +531,40 @@ attach | attach_killed | vm_stop)
 	qp=$!
 	trap 'kill -9 $qp 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 	for i in $(seq 50); do [ -S port.sock ] && [ -S qmp2.sock ] && break; sleep 0.1; done
-	if [ "$NAME" != vm_stop ]; then
+	if [ "$NAME" = attach_qmp_lost ]; then
+		# QMP through a proxy that hangs up when vigil sends a command (the
+		# guest's CPU-state snapshot): the snapshot fails, the run goes on
+		python3 - "$WORK/qmp.sock" "$WORK/proxy.sock" <<'PY' &
+import select, socket, sys
+ls = socket.socket(socket.AF_UNIX)
+ls.bind(sys.argv[2]); ls.listen(1)
+for first in (True, False):  # the second connection is vigil's again
+    c, _ = ls.accept()
+    q = socket.socket(socket.AF_UNIX); q.connect(sys.argv[1])
+    up = True
+    while up:
+        for s in select.select([c, q], [], [])[0]:
+            d = s.recv(65536)
+            if not d or (first and s is c and b"human-monitor-command" in d):
+                up = False
+                break
+            (q if s is c else c).sendall(d)
+    c.close(); q.close()
+PY
+		pp=$!
+		for i in $(seq 50); do [ -S proxy.sock ] && break; sleep 0.1; done
+		"$VIGIL" attach --socket port.sock --qmp proxy.sock --verdict verdict.json \
+			--events events.jsonl >out.txt 2>err.txt || fail "attach exit status $?"
+		wait $pp
+		outcome_is PASS
+		grep '"stream":"stdout"' events.jsonl | grep -q 'snap-failed' ||
+			fail "the guest's snapshot did not fail when QMP went away"
+		grep '"event":"snapshot_done"' events.jsonl | grep -q '"status":-' ||
+			fail "no failed snapshot_done"
+		grep -q 'QMP at .*proxy.sock closed' err.txt || fail "stderr does not say QMP went away"
+		grep -q 'QMP at .*proxy.sock is back' err.txt || fail "vigil did not connect to QMP again"
+		[ "$(event_count stall)" = 0 ] || fail "a stall after QMP went away"
+	elif [ "$NAME" != vm_stop ]; then
 		"$VIGIL" attach -q --socket port.sock --qmp qmp.sock --events ev1.jsonl &
 		vp=$!
 		for i in $(seq 100); do

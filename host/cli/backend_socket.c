@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "qmplink.h"
+#include "term.h"
 
 struct vigil_socket_be {
 	struct vigil_loop *loop;
@@ -18,6 +19,8 @@ struct vigil_socket_be {
 	const struct vigil_run_opts *o;
 	struct vigil_qmplink *qmp;
 	struct vigil_timer *reconnect;
+	struct vigil_timer *qmp_retry; /* QMP went away: connect again */
+	bool qmp_lost;
 };
 
 static int unix_connect(const char *path)
@@ -57,6 +60,55 @@ static void reconnect_due(struct vigil_timer *t, uint64_t now, void *ctx)
 		vigil_timer_arm(t, now + VIGIL_SOCKET_RECONNECT_NS);
 }
 
+static void qmp_lost(void *ctx);
+
+static int qmp_connect(struct vigil_socket_be *b)
+{
+	struct vigil_qmplink *q = NULL;
+	int fd = unix_connect(b->o->qmp_path), e;
+
+	e = fd < 0 ? fd : vigil_qmplink_new(b->loop, b->g, fd, &q);
+	if (e < 0)
+		return e;
+	vigil_qmplink_inherit(q, b->qmp);
+	vigil_qmplink_free(b->qmp);
+	b->qmp = q;
+	vigil_qmplink_on_lost(q, qmp_lost, b);
+	return 0;
+}
+
+/*
+ * QMP went away (QEMU's monitor closed it, or whatever stood between):
+ * the guest is still watched through its port, but VM stops and panics
+ * are not seen until QMP is back, so say so, and connect again.
+ */
+static void qmp_lost(void *ctx)
+{
+	struct vigil_socket_be *b = ctx;
+
+	if (vigil_guest_state(b->g) != VIGIL_GUEST_WATCH)
+		return;
+	vigil_term_warn("QMP at %s closed: VM stops, resumes and panics are not seen until "
+			"it is back; connecting again",
+			b->o->qmp_path);
+	b->qmp_lost = true;
+	vigil_timer_arm(b->qmp_retry, vigil_loop_now(b->loop) + VIGIL_SOCKET_RECONNECT_NS);
+}
+
+static void qmp_retry_due(struct vigil_timer *t, uint64_t now, void *ctx)
+{
+	struct vigil_socket_be *b = ctx;
+
+	if (vigil_guest_state(b->g) != VIGIL_GUEST_WATCH)
+		return;
+	if (qmp_connect(b) < 0) {
+		vigil_timer_arm(t, now + 5 * VIGIL_SOCKET_RECONNECT_NS);
+		return;
+	}
+	vigil_term_warn("QMP at %s is back", b->o->qmp_path);
+	b->qmp_lost = false;
+}
+
 static void socket_port_closed(void *be)
 {
 	struct vigil_socket_be *b = be;
@@ -89,6 +141,7 @@ static void socket_free(void *be)
 		return;
 	vigil_qmplink_free(b->qmp);
 	vigil_timer_free(b->reconnect);
+	vigil_timer_free(b->qmp_retry);
 	free(b);
 }
 
@@ -111,7 +164,10 @@ int vigil_socket_be_new(struct vigil_loop *l, const struct vigil_run_opts *o,
 	b->loop = l;
 	b->o = o;
 	e = vigil_timer_new(l, reconnect_due, b, &b->reconnect);
+	if (e == 0)
+		e = vigil_timer_new(l, qmp_retry_due, b, &b->qmp_retry);
 	if (e < 0) {
+		vigil_timer_free(b->reconnect);
 		free(b);
 		return e;
 	}
@@ -122,7 +178,7 @@ int vigil_socket_be_new(struct vigil_loop *l, const struct vigil_run_opts *o,
 int vigil_socket_be_start(struct vigil_socket_be *b, struct vigil_guest *g)
 {
 	const struct vigil_run_opts *o = b->o;
-	int e, fd;
+	int e;
 
 	b->g = g;
 	e = port_connect(b);
@@ -135,8 +191,7 @@ int vigil_socket_be_start(struct vigil_socket_be *b, struct vigil_guest *g)
 	}
 	if (!o->qmp_path)
 		return 0;
-	fd = unix_connect(o->qmp_path);
-	e = fd < 0 ? fd : vigil_qmplink_new(b->loop, g, fd, &b->qmp);
+	e = qmp_connect(b);
 	if (e < 0)
 		fprintf(stderr, "vigil: cannot connect to QMP at %s: %s\n", o->qmp_path,
 			strerror(-e));
@@ -150,5 +205,5 @@ const char *vigil_socket_be_version(const struct vigil_socket_be *b)
 
 bool vigil_socket_be_has_qmp(const struct vigil_socket_be *b)
 {
-	return b->qmp != NULL;
+	return b->qmp != NULL && !b->qmp_lost;
 }

@@ -112,7 +112,7 @@ static void qmp_fail_all(struct vigil_qmp *q, int err)
 			continue;
 		q->pending[i].id = 0;
 		if (p.cb)
-			p.cb(p.ctx, err, NULL, NULL);
+			p.cb(p.ctx, err, NULL, "QMP closed before it answered");
 	}
 }
 

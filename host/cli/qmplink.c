@@ -33,6 +33,8 @@ struct vigil_qmplink {
 	struct port_id ports[VIGIL_QMPLINK_PORTS];
 	unsigned n_ports;
 	struct vigil_monitor mon;
+	void (*lost)(void *ctx); /* QMP went away (vigil_qmplink_on_lost) */
+	void *lost_ctx;
 };
 
 /* ---- VSERPORT_CHANGE of the vigil port only ------------------------------ */
@@ -154,8 +156,14 @@ static int qmp_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx)
 		e = vigil_qmp_on_writable(q->qmp);
 	if (e == 0 && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		e = vigil_qmp_on_readable(q->qmp);
-	if (e < 0)
+	if (e < 0) {
+		if (q->lost) { /* told once: the source is disabled now */
+			void (*fn)(void *) = q->lost;
+			q->lost = NULL;
+			fn(q->lost_ctx);
+		}
 		return e; /* QMP is gone: this source only; the guest goes on */
+	}
 	sync_out(q);
 	return 0;
 }
@@ -237,6 +245,20 @@ bool vigil_qmplink_ready(const struct vigil_qmplink *q)
 const char *vigil_qmplink_version(const struct vigil_qmplink *q)
 {
 	return q ? vigil_qmp_version(q->qmp) : "";
+}
+
+void vigil_qmplink_on_lost(struct vigil_qmplink *q, void (*fn)(void *ctx), void *ctx)
+{
+	q->lost = fn;
+	q->lost_ctx = ctx;
+}
+
+void vigil_qmplink_inherit(struct vigil_qmplink *q, const struct vigil_qmplink *from)
+{
+	if (q && from) {
+		q->mon.dumps = from->mon.dumps;
+		q->mon.dump_bytes = from->mon.dump_bytes;
+	}
 }
 
 void vigil_qmplink_drain(struct vigil_qmplink *q)

@@ -67,6 +67,11 @@ void vigil_qmplink_free(struct vigil_qmplink *q);
 bool vigil_qmplink_ready(const struct vigil_qmplink *q);
 /* QEMU's version from the greeting ("" before it). */
 const char *vigil_qmplink_version(const struct vigil_qmplink *q);
+/* fn(ctx), once, when QMP goes away (EOF, an error) while q lives: its
+ * pending commands have failed by then. Not called for vigil_qmplink_free. */
+void vigil_qmplink_on_lost(struct vigil_qmplink *q, void (*fn)(void *ctx), void *ctx);
+/* A new link to the same VMM keeps the run's dump bounds of the old one. */
+void vigil_qmplink_inherit(struct vigil_qmplink *q, const struct vigil_qmplink *from);
 /* Read what is left (QEMU exited): events still in the socket. */
 void vigil_qmplink_drain(struct vigil_qmplink *q);
 /* Ask QEMU to quit. 0, or -errno when QMP is not there. */
