@@ -237,7 +237,21 @@ fleet)
 	[ "$(metric vigil_libvirt_connected)" = 1 ] || fail "not connected after the restart"
 	wait_for 30 sh -c "curl -sf http://127.0.0.1:$PORT/metrics | grep -q '^vigil_agent_connected{domain=\"$TAG-b\"} 1'" ||
 		fail "b's agent not connected again after libvirtd's restart"
-	# nothing of it (agent killed, suspended, libvirtd gone) was b's stall
+	# watch SIGKILLed (no goodbye) and started again: it takes both
+	# channels again (libvirtd let go of the dead client's) and goes on
+	kill -KILL $WATCH
+	wait $WATCH 2>/dev/null
+	n_before=$(wc -l <events.jsonl)
+	mv watch.err watch1.err
+	start_watch
+	wait_for 60 sh -c "curl -sf http://127.0.0.1:$PORT/metrics | grep -q '^vigil_agent_connected{domain=\"$TAG-b\"} 1'" ||
+		fail "b's agent not connected again after watch was killed"
+	wait_for 30 sh -c "curl -sf http://127.0.0.1:$PORT/metrics | grep -q '^vigil_agent_connected{domain=\"$TAG-a\"} 1'" ||
+		fail "a's agent not connected again after watch was killed"
+	[ "$(wc -l <events.jsonl)" -gt "$n_before" ] || fail "the events file was not appended to"
+	sleep 2
+	# nothing of it (agent killed, suspended, libvirtd gone, watch killed)
+	# was b's stall
 	events_of b | grep -q '"event":"stall"' && fail "b reported a stall"
 	;;
 prometheus)

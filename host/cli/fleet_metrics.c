@@ -36,9 +36,12 @@ static uint64_t v_up(const struct fdom *d, uint64_t now)
 }
 
 /* The agent holds the channel, said HELLO once and spoke since the link came up. */
+/* The link is up and the agent has spoken since: a HELLO, or any valid
+ * frame when watch joined a stream mid-way (started again while the agent
+ * ran: no HELLO comes then, and the epoch stays unknown, 0). */
 static bool agent_connected(const struct fdom *d)
 {
-	return d->g && d->link_up && d->heard && d->epoch;
+	return d->g && d->link_up && d->heard;
 }
 
 static uint64_t v_agent(const struct fdom *d, uint64_t now)
@@ -78,9 +81,12 @@ static uint64_t v_runs(const struct fdom *d, uint64_t now)
 static const struct dom_family dom_families[] = {
 	{ "vigil_domain_up", "1 while the domain runs (or is paused) and vigil watches it",
 	  VIGIL_METRIC_GAUGE, 1, v_up },
-	{ "vigil_agent_connected", "1 while the agent holds the channel and has said HELLO",
+	{ "vigil_agent_connected",
+	  "1 while watch holds the channel and the agent has spoken on it since it opened",
 	  VIGIL_METRIC_GAUGE, 1, v_agent },
-	{ "vigil_agent_epoch", "The agent's epoch: it grows each time the agent restarts",
+	{ "vigil_agent_epoch",
+	  "The agent's epoch: it grows each time the agent restarts (0: not known, watch "
+	  "joined mid-stream)",
 	  VIGIL_METRIC_GAUGE, 1, v_epoch },
 	{ "vigil_domain_paused", "1 while libvirt has the domain suspended (paused, migrating)",
 	  VIGIL_METRIC_GAUGE, 1, v_paused_now },
