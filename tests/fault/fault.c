@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -31,6 +33,12 @@ static struct {
 	bool fired;
 	enum fault_call fired_call;
 	int fired_fd;
+	/* after ECONNRESET or EPIPE, the connection stays broken: later calls
+	 * on the same open file read EOF and write EPIPE, as the kernel's do
+	 * once the peer is gone */
+	bool broken;
+	dev_t broken_dev;
+	ino_t broken_ino;
 	struct fault_rec trace[FAULT_TRACE_MAX];
 } F;
 
@@ -41,6 +49,7 @@ void fault_reset(void)
 	F.kind = FAULT_NONE;
 	F.calls = 0;
 	F.fired = false;
+	F.broken = false;
 }
 
 void fault_arm(uint64_t nth, enum fault_kind kind)
@@ -117,19 +126,36 @@ const char *fault_kind_name(enum fault_kind k)
 	return (unsigned)k < FAULT__COUNT ? kind_names[k] : "?";
 }
 
+bool fault_wanted(uint64_t n, enum fault_kind k)
+{
+	const char *only = getenv("VIGIL_FAULT_ONLY");
+	char name[16];
+	unsigned long long want;
+
+	if (!only || !*only)
+		return true;
+	if (sscanf(only, "%llu:%15s", &want, name) != 2)
+		return false;
+	return want == n && strcmp(name, fault_kind_name(k)) == 0;
+}
+
 const char *fault_call_name(enum fault_call c)
 {
 	return (unsigned)c < FAULT_CALL__COUNT ? call_names[c] : "?";
 }
 
+/* The pseudo-kind of a call on a broken connection: EOF or EPIPE. */
+#define FAULT_BROKEN FAULT__COUNT
+
 /*
  * Counts a call of the host's and says which fault to inject into it
- * (FAULT_NONE: go through). fd -1: an epoll_wait.
+ * (FAULT_NONE: go through; FAULT_BROKEN: the connection is gone). fd -1:
+ * an epoll_wait.
  */
 static enum fault_kind fault_take(enum fault_call c, int fd, bool shortable)
 {
 	struct fault_rec r = { .call = (uint8_t)c, .shortable = shortable };
-	struct stat st;
+	struct stat st = { 0 };
 
 	if (!F.host)
 		return FAULT_NONE;
@@ -148,8 +174,16 @@ static enum fault_kind fault_take(enum fault_call c, int fd, bool shortable)
 	if (F.calls < FAULT_TRACE_MAX)
 		F.trace[F.calls] = r;
 	F.calls++;
+	if (F.broken && c != FAULT_EPOLL_WAIT && st.st_dev == F.broken_dev &&
+	    st.st_ino == F.broken_ino)
+		return FAULT_BROKEN;
 	if (F.calls != F.nth || !fault_applies(&r, F.kind))
 		return FAULT_NONE;
+	if (F.kind == FAULT_ECONNRESET || F.kind == FAULT_EPIPE) {
+		F.broken = true;
+		F.broken_dev = st.st_dev;
+		F.broken_ino = st.st_ino;
+	}
 	F.fired = true;
 	F.fired_call = c;
 	F.fired_fd = c == FAULT_EPOLL_WAIT ? -1 : fd;
@@ -178,6 +212,8 @@ ssize_t __wrap_read(int fd, void *buf, size_t n)
 		return __real_read(fd, buf, n);
 	if (k == FAULT_SHORT)
 		return __real_read(fd, buf, n / 2);
+	if (k == FAULT_BROKEN)
+		return 0;
 	errno = fault_errno(k);
 	return -1;
 }
@@ -202,6 +238,8 @@ ssize_t __wrap_recv(int fd, void *buf, size_t n, int flags)
 		return __real_recv(fd, buf, n, flags);
 	if (k == FAULT_SHORT)
 		return __real_recv(fd, buf, n / 2, flags);
+	if (k == FAULT_BROKEN)
+		return 0;
 	errno = fault_errno(k);
 	return -1;
 }

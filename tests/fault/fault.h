@@ -33,6 +33,9 @@
  *   epoll_wait  EINTR: -1 EINTR without waiting; EAGAIN: a spurious 0 (no
  *               event although fds may be ready); SHORT: at most one event.
  * On anonymous inodes (timerfd, signalfd, eventfd) only EINTR and EAGAIN.
+ * ECONNRESET and EPIPE last, as the kernel's do: once injected, every later
+ * call on the same open file reads EOF (0) and writes EPIPE. The others
+ * are transient: one call, then the file works again.
  *
  * Limits: FAULT_TRACE_MAX calls traced (a scenario with more fails its
  * reference run loudly). One thread. Load: a wrapper adds one fstat when
@@ -90,6 +93,11 @@ int fault_fired_fd(void); /* -1 for epoll_wait */
 const struct fault_rec *fault_trace(void);
 /* Whether kind can be injected into a call like r. */
 bool fault_applies(const struct fault_rec *r, enum fault_kind kind);
+
+/* Whether a harness should run (n, kind): true unless the environment
+ * names one run, VIGIL_FAULT_ONLY=N:KIND (KIND as fault_kind_name says),
+ * to look at a failure alone. */
+bool fault_wanted(uint64_t n, enum fault_kind kind);
 
 const char *fault_kind_name(enum fault_kind k);
 const char *fault_call_name(enum fault_call c);
