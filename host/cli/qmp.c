@@ -150,7 +150,8 @@ const struct vigil_qmp_stats *vigil_qmp_stats(const struct vigil_qmp *q)
 	return &q->st;
 }
 
-int vigil_qmp_on_writable(struct vigil_qmp *q)
+/* Send what is queued: 0 (all sent, or the socket is full), or -errno. */
+static int qmp_flush(struct vigil_qmp *q)
 {
 	while (q->out_off < q->out_len) {
 		ssize_t n = send(q->fd, q->out + q->out_off, q->out_len - q->out_off,
@@ -166,6 +167,27 @@ int vigil_qmp_on_writable(struct vigil_qmp *q)
 	}
 	q->out_off = q->out_len = 0;
 	return 0;
+}
+
+/* The connection is gone: every command in flight fails now (a snapshot
+ * waiting on one is answered), none is accepted from here on. */
+static void qmp_die(struct vigil_qmp *q, int err)
+{
+	q->dead = true;
+	q->out_off = q->out_len = 0;
+	qmp_fail_all(q, err == -EPIPE ? -EPIPE : -ECONNRESET);
+}
+
+int vigil_qmp_on_writable(struct vigil_qmp *q)
+{
+	int r;
+
+	if (q->dead)
+		return -EPIPE;
+	r = qmp_flush(q);
+	if (r < 0)
+		qmp_die(q, r);
+	return r;
 }
 
 static int qmp_slot(struct vigil_qmp *q)
@@ -221,7 +243,7 @@ int vigil_qmp_command(struct vigil_qmp *q, const char *cmd, struct json_object *
 		return r;
 	q->pending[slot] = (struct qmp_pending){ .id = id, .cb = cb, .ctx = ctx };
 	if (q->ready)
-		vigil_qmp_on_writable(q); /* errors show up on the next EPOLLOUT/IN */
+		qmp_flush(q); /* errors show up on the next EPOLLOUT/IN, not in here */
 	return (int)id;
 }
 
@@ -440,13 +462,12 @@ int vigil_qmp_on_readable(struct vigil_qmp *q)
 		}
 	}
 	if (q->out_off < q->out_len) {
-		r = vigil_qmp_on_writable(q);
+		r = qmp_flush(q);
 		if (r < 0)
 			goto dead;
 	}
 	return 0;
 dead:
-	q->dead = true;
-	qmp_fail_all(q, r == -EPIPE ? -EPIPE : -ECONNRESET);
+	qmp_die(q, r);
 	return r;
 }

@@ -69,7 +69,9 @@ const char *vigil_qmp_version(const struct vigil_qmp *q);
  * error. After an error the client is dead: free it.
  */
 int vigil_qmp_on_readable(struct vigil_qmp *q);
-/* Flush queued output. 0, or -errno. */
+/* Flush queued output. 0, or -errno (-EPIPE on a dead client): a send
+ * error ends the client as a read error does, every pending command failed
+ * through its callback (-EPIPE/-ECONNRESET) before this returns. */
 int vigil_qmp_on_writable(struct vigil_qmp *q);
 
 /*

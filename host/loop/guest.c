@@ -21,6 +21,10 @@ struct vigil_guest {
 	uint64_t t0;
 	bool saw_exit;    /* the workload's EXIT: the agent powers off by itself */
 	bool interrupted; /* the owner ended the run */
+	/* vigil_guest_free began: what the backend still reports while it is
+	 * freed (a QMP command in flight failing) is dropped, since the
+	 * session and the owner's sinks are gone or going */
+	bool freeing;
 	/* port */
 	struct vigil_source *port; /* NULL: detached */
 	bool link_up;
@@ -314,6 +318,8 @@ static void pause_port(struct vigil_guest *g, bool paused)
 
 void vigil_guest_blind(struct vigil_guest *g, bool blind)
 {
+	if (g->freeing)
+		return;
 	g->blind = blind;
 	tell_held(g);
 }
@@ -369,6 +375,10 @@ int vigil_guest_port_attach(struct vigil_guest *g, int fd)
 	char name[VIGIL_GUEST_NAME_MAX + 8];
 	int e;
 
+	if (g->freeing) {
+		close(fd);
+		return -ESHUTDOWN;
+	}
 	vigil_guest_port_detach(g);
 	snprintf(name, sizeof(name), "%s port", g->name);
 	e = vigil_source_add(g->loop, fd, EPOLLIN, VIGIL_SOURCE_OWN_FD, port_ready, g, name,
@@ -386,7 +396,7 @@ int vigil_guest_port_attach(struct vigil_guest *g, int fd)
 
 void vigil_guest_port_detach(struct vigil_guest *g)
 {
-	if (!g->port)
+	if (!g->port || g->freeing)
 		return;
 	vigil_source_free(g->port);
 	g->port = NULL;
@@ -402,6 +412,8 @@ bool vigil_guest_port_attached(const struct vigil_guest *g)
 
 void vigil_guest_port_resume(struct vigil_guest *g)
 {
+	if (g->freeing)
+		return;
 	pause_port(g, false);
 	schedule(g);
 }
@@ -410,6 +422,8 @@ void vigil_guest_port_resume(struct vigil_guest *g)
 
 void vigil_guest_link(struct vigil_guest *g, bool up)
 {
+	if (g->freeing)
+		return;
 	link_set(g, up, vigil_loop_now(g->loop));
 	schedule(g);
 }
@@ -418,6 +432,8 @@ void vigil_guest_vm_stopped(struct vigil_guest *g, bool stopped)
 {
 	uint64_t t = vigil_loop_now(g->loop);
 
+	if (g->freeing)
+		return;
 	rec(g, stopped ? VIGIL_REC_VM_STOPPED : VIGIL_REC_VM_RESUMED, t, NULL, 0);
 	if (stopped)
 		vigil_session_vm_stopped(g->s, t);
@@ -430,6 +446,8 @@ void vigil_guest_console_line(struct vigil_guest *g, const char *line, size_t le
 {
 	uint64_t t = vigil_loop_now(g->loop);
 
+	if (g->freeing)
+		return;
 	rec(g, VIGIL_REC_CONSOLE, t, line, len);
 	vigil_session_console_line(g->s, t, line, len);
 	schedule(g);
@@ -439,6 +457,8 @@ void vigil_guest_crashed(struct vigil_guest *g, const char *evidence)
 {
 	uint64_t t = vigil_loop_now(g->loop);
 
+	if (g->freeing)
+		return;
 	rec(g, VIGIL_REC_CRASHED, t, evidence, strlen(evidence));
 	vigil_session_guest_crashed(g->s, t, evidence);
 	schedule(g);
@@ -456,6 +476,8 @@ void vigil_guest_vmm_exited(struct vigil_guest *g, int status, int sig, const ch
 {
 	uint64_t t = vigil_loop_now(g->loop);
 
+	if (g->freeing)
+		return;
 	rec_pair(g, VIGIL_REC_VMM_EXITED, t, (uint32_t)status, (uint32_t)sig, detail);
 	vigil_session_vmm_exited(g->s, t, status, sig, detail);
 	schedule(g);
@@ -465,6 +487,8 @@ void vigil_guest_harness_error(struct vigil_guest *g, const char *msg)
 {
 	uint64_t t = vigil_loop_now(g->loop);
 
+	if (g->freeing)
+		return;
 	rec(g, VIGIL_REC_HARNESS_ERROR, t, msg, strlen(msg));
 	vigil_session_harness_error(g->s, t, msg);
 	schedule(g);
@@ -475,6 +499,8 @@ void vigil_guest_snapshot_done(struct vigil_guest *g, uint32_t id, int status, c
 	uint64_t t = vigil_loop_now(g->loop);
 	size_t dl = detail ? strlen(detail) : 0;
 
+	if (g->freeing)
+		return;
 	if (g->in_snap_start) {
 		/* completed inside the backend's start: recorded after START */
 		dl = dl < sizeof(g->snap_detail) - 1 ? dl : sizeof(g->snap_detail) - 1;
@@ -505,7 +531,7 @@ static void begin_stop(struct vigil_guest *g, enum vigil_stop_how how)
 
 void vigil_guest_interrupt(struct vigil_guest *g, const char *why, bool urgent)
 {
-	if (g->state == VIGIL_GUEST_DONE)
+	if (g->state == VIGIL_GUEST_DONE || g->freeing)
 		return;
 	if (g->state == VIGIL_GUEST_WATCH) {
 		g->interrupted = true;
@@ -525,7 +551,7 @@ void vigil_guest_gone(struct vigil_guest *g)
 	const char *note = NULL;
 	size_t nl = 0;
 
-	if (g->state == VIGIL_GUEST_DONE)
+	if (g->state == VIGIL_GUEST_DONE || g->freeing)
 		return;
 	/* what the VMM wrote before it went is still in the socket */
 	pause_port(g, false);
@@ -591,11 +617,13 @@ void vigil_guest_free(struct vigil_guest *g)
 {
 	if (!g)
 		return;
-	if (g->port)
-		vigil_source_free(g->port);
+	g->freeing = true;
+	vigil_source_free(g->port);
+	g->port = NULL;
 	vigil_timer_free(g->timer);
 	vigil_guest_record_close(g);
 	vigil_session_free(g->s);
+	g->s = NULL;
 	if (g->cfg.ops && g->cfg.ops->free)
 		g->cfg.ops->free(g->cfg.be);
 	free(g->txq);

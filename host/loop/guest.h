@@ -110,7 +110,9 @@ struct vigil_guest_cfg {
 /* A guest in WATCH with a fresh session created at t0_ns. 0 or -errno. */
 int vigil_guest_new(struct vigil_loop *l, const struct vigil_guest_cfg *c, uint64_t t0_ns,
 		    struct vigil_guest **out);
-/* Frees the session, closes the port, frees the backend. NULL ok. */
+/* Frees the session, closes the port, frees the backend. What the backend
+ * reports while it is freed (vigil_guest_* calls from its free: a QMP
+ * command in flight failing) is dropped. NULL ok. */
 void vigil_guest_free(struct vigil_guest *g);
 
 /*

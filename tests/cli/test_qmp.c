@@ -225,6 +225,31 @@ static void test_eof_fails_pending(void **state)
 	assert_int_equal(r.calls, 1); /* not failed twice */
 }
 
+/* A send error ends the client as EOF does: the command in flight fails
+ * then (a snapshot waiting on it is answered), not when the client is
+ * freed, which may be after its owner is gone. */
+static void test_send_error_fails_pending(void **state)
+{
+	struct rec r = { 0 };
+	int sv[2];
+	struct vigil_qmp *q = ready_client(sv, &r);
+
+	(void)state;
+	assert_int_equal(shutdown(sv[1], SHUT_RD), 0); /* sends now fail: EPIPE */
+	assert_true(vigil_qmp_command(q, "stop", NULL, on_reply, &r) > 0);
+	assert_int_equal(r.calls, 0); /* never from inside the command */
+	assert_true(vigil_qmp_want_write(q));
+	assert_int_equal(vigil_qmp_on_writable(q), -EPIPE);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.err, -EPIPE);
+	assert_false(vigil_qmp_want_write(q));
+	assert_int_equal(vigil_qmp_on_writable(q), -EPIPE);
+	assert_int_equal(vigil_qmp_command(q, "cont", NULL, on_reply, &r), -EPIPE);
+	vigil_qmp_free(q);
+	assert_int_equal(r.calls, 1); /* not failed twice */
+	close(sv[1]);
+}
+
 static void test_bad_greeting_and_inflight_limit(void **state)
 {
 	struct vigil_qmp *q;
@@ -285,6 +310,7 @@ int main(void)
 		cmocka_unit_test(test_handshake_and_queue),
 		cmocka_unit_test(test_events_errors_and_junk),
 		cmocka_unit_test(test_eof_fails_pending),
+		cmocka_unit_test(test_send_error_fails_pending),
 		cmocka_unit_test(test_bad_greeting_and_inflight_limit),
 		cmocka_unit_test(test_caps_refused),
 	};

@@ -37,8 +37,11 @@ struct fake {
 	char calls[16][16]; /* backend calls in order */
 	int n_calls;
 	enum vigil_stop_how last_how;
-	bool gone_on_stop; /* stop() ends the guest at once */
-	bool backlog;      /* the owner's outputs are full */
+	bool gone_on_stop;     /* stop() ends the guest at once */
+	bool report_on_free;   /* free() reports as a QMP link failing its commands does */
+	int events_after_free; /* events the sinks got once the guest was being freed */
+	bool freeing;
+	bool backlog; /* the owner's outputs are full */
 	int done;
 	enum vigil_outcome outcome;
 	uint64_t stdout_bytes;
@@ -69,7 +72,20 @@ static void fk_port_closed(void *be)
 
 static void fk_free(void *be)
 {
+	struct fake *f = be;
+
 	call(be, "free");
+	f->freeing = true;
+	if (!f->report_on_free)
+		return;
+	/* what a backend's free may still say: a snapshot in flight failing,
+	 * the port going, QEMU's end */
+	vigil_guest_snapshot_done(f->g, 1, -ECONNRESET, "QMP closed");
+	vigil_guest_console_line(f->g, "Kernel panic - not syncing: late", 32);
+	vigil_guest_link(f->g, false);
+	vigil_guest_port_detach(f->g);
+	vigil_guest_vmm_exited(f->g, 0, 9, "killed");
+	vigil_guest_gone(f->g);
 }
 
 static const struct vigil_guest_ops fake_ops = {
@@ -84,6 +100,7 @@ static void on_event(void *ctx, struct vigil_guest *g, const struct vigil_event 
 	struct fake *f = ctx;
 
 	(void)g;
+	f->events_after_free += f->freeing;
 	if (ev->type == VIGIL_EV_OUTPUT && ev->output.stream == VIGIL_MSG_STDOUT)
 		f->stdout_bytes += ev->output.len;
 }
@@ -216,6 +233,26 @@ static void test_exit_lifecycle(void **state)
 	vigil_guest_free(x->f.g);
 	x->f.g = NULL;
 	assert_string_equal(x->f.calls[1], "free"); /* stop, then free */
+	fx_free(x);
+}
+
+/* A backend freed with work in flight reports it from its free (a QMP
+ * command failing): the session and the sinks are gone or going by then,
+ * and nothing reaches them (under ASan: no use after free). */
+static void test_reports_during_free_dropped(void **state)
+{
+	struct fx *x = fx_new(NULL);
+
+	(void)state;
+	send_hello_ready(x->peer);
+	spin(x, 2);
+	x->f.report_on_free = true;
+	vigil_guest_free(x->f.g); /* in WATCH, the port attached: the worst case */
+	x->f.g = NULL;
+	assert_true(x->f.freeing);
+	assert_int_equal(x->f.events_after_free, 0);
+	assert_int_equal(x->f.done, 0);
+	assert_int_equal(x->f.n_calls, 1); /* free only: no stop from a late report */
 	fx_free(x);
 }
 
@@ -368,6 +405,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exit_lifecycle),
 		cmocka_unit_test(test_interrupt_then_kill),
+		cmocka_unit_test(test_reports_during_free_dropped),
 		cmocka_unit_test(test_port_eof),
 		cmocka_unit_test(test_backpressure),
 		cmocka_unit_test(test_no_alloc_per_frame),

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fault: the wrappers and the countdown (see fault.h). Test-only: linked
+ * into fault tests with -Wl,--wrap for each call wrapped.
+ */
+#include "fault.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+ssize_t __real_read(int fd, void *buf, size_t n);
+ssize_t __real_write(int fd, const void *buf, size_t n);
+ssize_t __real_recv(int fd, void *buf, size_t n, int flags);
+ssize_t __real_send(int fd, const void *buf, size_t n, int flags);
+int __real_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout);
+ssize_t __wrap_read(int fd, void *buf, size_t n);
+ssize_t __wrap_write(int fd, const void *buf, size_t n);
+ssize_t __wrap_recv(int fd, void *buf, size_t n, int flags);
+ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags);
+int __wrap_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout);
+
+static struct {
+	bool host;
+	uint64_t nth;
+	enum fault_kind kind;
+	uint64_t calls;
+	bool fired;
+	enum fault_call fired_call;
+	int fired_fd;
+	/* after ECONNRESET or EPIPE, the connection stays broken: later calls
+	 * on the same open file read EOF and write EPIPE, as the kernel's do
+	 * once the peer is gone */
+	bool broken;
+	dev_t broken_dev;
+	ino_t broken_ino;
+	struct fault_rec trace[FAULT_TRACE_MAX];
+} F;
+
+void fault_reset(void)
+{
+	F.host = false;
+	F.nth = 0;
+	F.kind = FAULT_NONE;
+	F.calls = 0;
+	F.fired = false;
+	F.broken = false;
+}
+
+void fault_arm(uint64_t nth, enum fault_kind kind)
+{
+	F.nth = kind == FAULT_NONE ? 0 : nth;
+	F.kind = kind;
+}
+
+bool fault_host(bool on)
+{
+	bool was = F.host;
+
+	F.host = on;
+	return was;
+}
+
+uint64_t fault_calls(void)
+{
+	return F.calls;
+}
+
+bool fault_fired(void)
+{
+	return F.fired;
+}
+
+enum fault_call fault_fired_call(void)
+{
+	return F.fired_call;
+}
+
+int fault_fired_fd(void)
+{
+	return F.fired_fd;
+}
+
+const struct fault_rec *fault_trace(void)
+{
+	return F.trace;
+}
+
+bool fault_applies(const struct fault_rec *r, enum fault_kind k)
+{
+	bool rd = r->call == FAULT_READ || r->call == FAULT_RECV;
+
+	if (r->call == FAULT_EPOLL_WAIT)
+		return k == FAULT_EINTR || k == FAULT_EAGAIN || (k == FAULT_SHORT && r->shortable);
+	if (k == FAULT_EINTR || k == FAULT_EAGAIN)
+		return true;
+	if (r->fdk == FAULT_FD_ANON)
+		return false;
+	switch (k) {
+	case FAULT_SHORT:
+		return r->shortable;
+	case FAULT_ECONNRESET:
+		return r->fdk == FAULT_FD_SOCKET;
+	case FAULT_EPIPE:
+		return !rd;
+	default:
+		return false;
+	}
+}
+
+static const char *const kind_names[FAULT__COUNT] = {
+	"none", "EINTR", "EAGAIN", "short", "ECONNRESET", "EPIPE",
+};
+
+static const char *const call_names[FAULT_CALL__COUNT] = {
+	"read", "write", "recv", "send", "epoll_wait",
+};
+
+const char *fault_kind_name(enum fault_kind k)
+{
+	return (unsigned)k < FAULT__COUNT ? kind_names[k] : "?";
+}
+
+bool fault_wanted(uint64_t n, enum fault_kind k)
+{
+	const char *only = getenv("VIGIL_FAULT_ONLY");
+	char name[16];
+	unsigned long long want;
+
+	if (!only || !*only)
+		return true;
+	if (sscanf(only, "%llu:%15s", &want, name) != 2)
+		return false;
+	return want == n && strcmp(name, fault_kind_name(k)) == 0;
+}
+
+const char *fault_call_name(enum fault_call c)
+{
+	return (unsigned)c < FAULT_CALL__COUNT ? call_names[c] : "?";
+}
+
+/* The pseudo-kind of a call on a broken connection: EOF or EPIPE. */
+#define FAULT_BROKEN FAULT__COUNT
+
+/*
+ * Counts a call of the host's and says which fault to inject into it
+ * (FAULT_NONE: go through; FAULT_BROKEN: the connection is gone). fd -1:
+ * an epoll_wait.
+ */
+static enum fault_kind fault_take(enum fault_call c, int fd, bool shortable)
+{
+	struct fault_rec r = { .call = (uint8_t)c, .shortable = shortable };
+	struct stat st = { 0 };
+
+	if (!F.host)
+		return FAULT_NONE;
+	if (c != FAULT_EPOLL_WAIT) {
+		if (fstat(fd, &st) < 0)
+			return FAULT_NONE; /* a bad fd fails by itself */
+		if (S_ISSOCK(st.st_mode))
+			r.fdk = FAULT_FD_SOCKET;
+		else if (S_ISFIFO(st.st_mode))
+			r.fdk = FAULT_FD_PIPE;
+		else if ((st.st_mode & S_IFMT) == 0)
+			r.fdk = FAULT_FD_ANON; /* timerfd, signalfd, eventfd */
+		else
+			return FAULT_NONE; /* files, ttys: not what the loop waits on */
+	}
+	if (F.calls < FAULT_TRACE_MAX)
+		F.trace[F.calls] = r;
+	F.calls++;
+	if (F.broken && c != FAULT_EPOLL_WAIT && st.st_dev == F.broken_dev &&
+	    st.st_ino == F.broken_ino)
+		return FAULT_BROKEN;
+	if (F.calls != F.nth || !fault_applies(&r, F.kind))
+		return FAULT_NONE;
+	if (F.kind == FAULT_ECONNRESET || F.kind == FAULT_EPIPE) {
+		F.broken = true;
+		F.broken_dev = st.st_dev;
+		F.broken_ino = st.st_ino;
+	}
+	F.fired = true;
+	F.fired_call = c;
+	F.fired_fd = c == FAULT_EPOLL_WAIT ? -1 : fd;
+	return F.kind;
+}
+
+static int fault_errno(enum fault_kind k)
+{
+	switch (k) {
+	case FAULT_EINTR:
+		return EINTR;
+	case FAULT_EAGAIN:
+		return EAGAIN;
+	case FAULT_ECONNRESET:
+		return ECONNRESET;
+	default:
+		return EPIPE;
+	}
+}
+
+ssize_t __wrap_read(int fd, void *buf, size_t n)
+{
+	enum fault_kind k = fault_take(FAULT_READ, fd, n >= 2);
+
+	if (k == FAULT_NONE)
+		return __real_read(fd, buf, n);
+	if (k == FAULT_SHORT)
+		return __real_read(fd, buf, n / 2);
+	if (k == FAULT_BROKEN)
+		return 0;
+	errno = fault_errno(k);
+	return -1;
+}
+
+ssize_t __wrap_write(int fd, const void *buf, size_t n)
+{
+	enum fault_kind k = fault_take(FAULT_WRITE, fd, n >= 2);
+
+	if (k == FAULT_NONE)
+		return __real_write(fd, buf, n);
+	if (k == FAULT_SHORT)
+		return __real_write(fd, buf, n / 2);
+	errno = fault_errno(k);
+	return -1;
+}
+
+ssize_t __wrap_recv(int fd, void *buf, size_t n, int flags)
+{
+	enum fault_kind k = fault_take(FAULT_RECV, fd, n >= 2);
+
+	if (k == FAULT_NONE)
+		return __real_recv(fd, buf, n, flags);
+	if (k == FAULT_SHORT)
+		return __real_recv(fd, buf, n / 2, flags);
+	if (k == FAULT_BROKEN)
+		return 0;
+	errno = fault_errno(k);
+	return -1;
+}
+
+ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags)
+{
+	enum fault_kind k = fault_take(FAULT_SEND, fd, n >= 2);
+
+	if (k == FAULT_NONE)
+		return __real_send(fd, buf, n, flags);
+	if (k == FAULT_SHORT)
+		return __real_send(fd, buf, n / 2, flags);
+	errno = fault_errno(k);
+	return -1;
+}
+
+int __wrap_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
+{
+	enum fault_kind k = fault_take(FAULT_EPOLL_WAIT, epfd, max >= 2);
+
+	switch (k) {
+	case FAULT_NONE:
+		return __real_epoll_wait(epfd, evs, max, timeout);
+	case FAULT_SHORT:
+		return __real_epoll_wait(epfd, evs, 1, timeout);
+	case FAULT_EAGAIN:
+		return 0; /* a spurious wake-up with nothing in it */
+	default:
+		errno = EINTR;
+		return -1;
+	}
+}

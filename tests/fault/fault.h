@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fault: I/O fault injection for host tests (test-only), after SQLite's
+ * "fail the Nth call" harness.
+ *
+ * Owns link-time wrappers (-Wl,--wrap=read,--wrap=write,--wrap=recv,
+ * --wrap=send,--wrap=epoll_wait; FAULT_LINK_OPTIONS in CMake) of the calls
+ * the host loop makes itself, a countdown, and a trace of the calls
+ * counted. A wrapper sees only calls made from objects linked into the
+ * test executable (the host's static libraries and the test): libc's own
+ * calls and shared libraries (libmicrohttpd, libvirt) are not wrapped.
+ *
+ * Counting: a call counts only inside the host's turn (fault_host(true)),
+ * so the test's own guest writers, fake servers and clients, which run
+ * between loop iterations in the same process, are never faulted; and
+ * only on fds that can fail in the way injected (sockets, pipes, FIFOs and
+ * anonymous inodes such as timerfd/signalfd; regular files and ttys are
+ * passed through uncounted).
+ *
+ * A run: fault_reset(), fault_arm(n, kind) (n = 0: a reference run, nothing
+ * fails), run the scenario, then fault_calls() and fault_fired(). The
+ * reference run's trace (fault_trace) says which kinds apply to call n
+ * (fault_applies), so a harness tries every (n, kind) that can happen and
+ * nothing else. One fault per run; every other call goes through.
+ *
+ * What a fault is, per call:
+ *   read/recv   EINTR, EAGAIN: -1 with errno, nothing read (the bytes stay);
+ *               SHORT: the real call with half the length (len >= 2);
+ *               ECONNRESET: -1 ECONNRESET, nothing read (sockets only);
+ *   write/send  EINTR, EAGAIN: -1, nothing written; SHORT: half the length;
+ *               ECONNRESET (sockets), EPIPE (sockets, pipes): -1, nothing
+ *               written;
+ *   epoll_wait  EINTR: -1 EINTR without waiting; EAGAIN: a spurious 0 (no
+ *               event although fds may be ready); SHORT: at most one event.
+ * On anonymous inodes (timerfd, signalfd, eventfd) only EINTR and EAGAIN.
+ * ECONNRESET and EPIPE last, as the kernel's do: once injected, every later
+ * call on the same open file reads EOF (0) and writes EPIPE. The others
+ * are transient: one call, then the file works again.
+ *
+ * Limits: FAULT_TRACE_MAX calls traced (a scenario with more fails its
+ * reference run loudly). One thread. Load: a wrapper adds one fstat when
+ * counting; nothing when outside the host's turn.
+ */
+#ifndef VIGIL_TESTS_FAULT_H
+#define VIGIL_TESTS_FAULT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define FAULT_TRACE_MAX 65536u
+
+enum fault_kind {
+	FAULT_NONE = 0,
+	FAULT_EINTR,
+	FAULT_EAGAIN,
+	FAULT_SHORT,
+	FAULT_ECONNRESET,
+	FAULT_EPIPE,
+	FAULT__COUNT,
+};
+
+enum fault_call {
+	FAULT_READ = 0,
+	FAULT_WRITE,
+	FAULT_RECV,
+	FAULT_SEND,
+	FAULT_EPOLL_WAIT,
+	FAULT_CALL__COUNT,
+};
+
+/* One counted call of a run. */
+struct fault_rec {
+	uint8_t call;   /* enum fault_call */
+	uint8_t fdk;    /* what the fd is: FAULT_FD_* */
+	bool shortable; /* len >= 2 (reads, writes); maxevents >= 2 (epoll_wait) */
+};
+
+enum { FAULT_FD_SOCKET = 0, FAULT_FD_PIPE, FAULT_FD_ANON };
+
+/* Disarm, zero the counters and the trace, leave the host's turn. */
+void fault_reset(void);
+/* The nth counted call (1-based) fails with kind; 0 or FAULT_NONE: none. */
+void fault_arm(uint64_t nth, enum fault_kind kind);
+/* Enter (true) or leave (false) the host's turn; returns the previous state. */
+bool fault_host(bool on);
+/* Calls counted since fault_reset. */
+uint64_t fault_calls(void);
+/* The armed fault happened, and on which call. */
+bool fault_fired(void);
+enum fault_call fault_fired_call(void);
+int fault_fired_fd(void); /* -1 for epoll_wait */
+/* The calls counted, in order (fault_calls() of them, at most FAULT_TRACE_MAX). */
+const struct fault_rec *fault_trace(void);
+/* Whether kind can be injected into a call like r. */
+bool fault_applies(const struct fault_rec *r, enum fault_kind kind);
+
+/* Whether a harness should run (n, kind): true unless the environment
+ * names one run, VIGIL_FAULT_ONLY=N:KIND (KIND as fault_kind_name says),
+ * to look at a failure alone. */
+bool fault_wanted(uint64_t n, enum fault_kind kind);
+
+const char *fault_kind_name(enum fault_kind k);
+const char *fault_call_name(enum fault_call c);
+
+#endif /* VIGIL_TESTS_FAULT_H */
