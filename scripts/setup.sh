@@ -28,6 +28,8 @@ packages=(
 	python3 make stress-ng curl
 	# the report's browser test: headless Chromium and xmllint
 	chromium libxml2-utils
+	# memcheck of vigil run and vigil watch; gdb for --on-stall debug's vmtest
+	valgrind gdb
 )
 
 missing=()

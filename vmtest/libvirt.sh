@@ -6,7 +6,7 @@
 # TCG domains from `vigil initramfs` images with the agent as PID 1, and
 # checks what watch reports in events, verdicts, /metrics and /status.
 #
-#   libvirt.sh NAME     testdriver | fleet | prometheus
+#   libvirt.sh NAME     testdriver | fleet | prometheus | valgrind
 #
 # Environment: VIGIL, VIGIL_AGENT (as scenarios.sh). Exit 0 pass, 1 fail,
 # 77 skipped (no libvirtd, no QEMU driver, no kernel, no prometheus).
@@ -142,10 +142,10 @@ EOF
 
 start_watch() {
 	PORT=$(free_port)
-	"$VIGIL" watch --stall-threshold 3s --metrics "127.0.0.1:$PORT" --out-dir out \
+	${UNDER:-} "$VIGIL" watch --stall-threshold 3s --metrics "127.0.0.1:$PORT" --out-dir out \
 		--events events.jsonl "$@" >watch.out 2>watch.err &
 	WATCH=$!
-	wait_for 10 grep -q "serving /metrics" watch.err || fail "watch did not start"
+	wait_for "${START_WAIT:-10}" grep -q "serving /metrics" watch.err || fail "watch did not start"
 }
 
 metrics() {
@@ -253,6 +253,34 @@ fleet)
 	# nothing of it (agent killed, suspended, libvirtd gone, watch killed)
 	# was b's stall
 	events_of b | grep -q '"event":"stall"' && fail "b reported a stall"
+	;;
+valgrind)
+	# vigil watch under valgrind memcheck: one domain that stalls, its run
+	# ended by a destroy, /metrics and /status served, SIGHUP, SIGTERM; no
+	# invalid access, no leak (definite or indirect). Waits scaled: watch
+	# runs some 20 times slower (the guests, in QEMU, do not).
+	libvirt_up
+	command -v valgrind >/dev/null || skip "no valgrind (Debian: valgrind)"
+	[ -n "$KERNEL" ] || skip "no guest kernel"
+	UNDER="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect
+		--error-exitcode=99 --log-file=$WORK/valgrind.txt" START_WAIT=60 start_watch
+	domain a stalls.sh
+	wait_for 180 sh -c "grep -q '\"event\":\"stall_classified\"' events.jsonl" ||
+		fail "no classified stall under valgrind"
+	metrics || fail "no /metrics"
+	"$VIGIL" status --metrics "127.0.0.1:$PORT" >status.txt || fail "vigil status failed"
+	grep -q "$TAG-a" status.txt || fail "status: $(cat status.txt)"
+	virsh -q destroy "$TAG-a" >/dev/null
+	wait_for 60 sh -c "ls out/$TAG-a-*/*/verdict.json" || fail "no verdict for a's run"
+	kill -HUP $WATCH
+	sleep 1
+	kill -TERM $WATCH
+	wait $WATCH
+	got=$?
+	WATCH=
+	[ -f valgrind.txt ] || fail "watch did not run under valgrind"
+	[ "$got" = 0 ] || fail "watch under valgrind exited $got: $(grep -v '^--' valgrind.txt | head -30)"
+	grep -q '==[0-9]*== ' valgrind.txt && fail "valgrind: $(head -40 valgrind.txt)"
 	;;
 prometheus)
 	libvirt_up

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -336,9 +335,11 @@ static int dump_exited(struct vigil_source *s, int fd, uint32_t events, void *ct
 	char desc[96];
 
 	(void)s;
+	(void)fd;
 	(void)events;
 	memset(&si, 0, sizeof(si));
-	if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+	if (b->dump_pid <= 0 ||
+	    waitid(P_PID, (id_t)b->dump_pid, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
 		return 0;
 	b->dump_pid = 0;
 	if (si.si_code == CLD_EXITED && si.si_status == 0) {
@@ -382,7 +383,7 @@ static int mon_dump(void *ctx, const char *path, vigil_qmp_reply_fn cb, void *ar
 {
 	struct vigil_virt_be *b = ctx;
 	pid_t pid;
-	int e, fd;
+	int e;
 
 	if (!b->local || b->lost)
 		return -EOPNOTSUPP;
@@ -390,11 +391,7 @@ static int mon_dump(void *ctx, const char *path, vigil_qmp_reply_fn cb, void *ar
 		return -EBUSY;
 	if ((e = spawn_dump(b, path, &pid)) < 0)
 		return e;
-	fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (fd < 0 || vigil_source_add(b->loop, fd, EPOLLIN, VIGIL_SOURCE_OWN_FD, dump_exited, b,
-				       "virsh dump", &b->dump_src) < 0) {
-		if (fd >= 0)
-			close(fd);
+	if (vigil_loop_child(b->loop, pid, dump_exited, b, "virsh dump", &b->dump_src) < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		return -EIO;

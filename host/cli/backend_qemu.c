@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -383,18 +382,13 @@ static int reap_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx
 static void kill_and_reap(struct vigil_qemu_be *r)
 {
 	struct vigil_source *s;
-	int fd;
 
 	kill(r->qemu_pid, SIGKILL);
 	if (waitpid(r->qemu_pid, NULL, WNOHANG) != 0)
 		return;
-	fd = (int)syscall(SYS_pidfd_open, r->qemu_pid, 0);
-	if (fd < 0 || vigil_source_add(r->loop, fd, EPOLLIN, VIGIL_SOURCE_OWN_FD, reap_ready,
-				       (void *)(intptr_t)r->qemu_pid, "reaper", &s) < 0) {
-		if (fd >= 0)
-			close(fd);
-		/* left to init when vigil exits (QEMU dies with vigil: PDEATHSIG) */
-	}
+	/* on failure, left to init when vigil exits (QEMU dies with vigil: PDEATHSIG) */
+	vigil_loop_child(r->loop, r->qemu_pid, reap_ready, (void *)(intptr_t)r->qemu_pid, "reaper",
+			 &s);
 }
 
 /* ---- virtiofsd (--rootfs host) ---------------------------------------------------- */
@@ -407,9 +401,11 @@ static int fs_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx)
 	siginfo_t si;
 
 	(void)s;
+	(void)fd;
 	(void)events;
 	memset(&si, 0, sizeof(si));
-	if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+	if (waitid(P_PID, (id_t)vigil_hostroot_pid(r->fs), &si, WEXITED | WNOHANG) < 0 ||
+	    si.si_pid == 0)
 		return 0;
 	vigil_hostroot_reaped(r->fs);
 	vigil_source_free(r->fs_src);
@@ -429,7 +425,7 @@ static int fs_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx)
 static int fs_start(struct vigil_qemu_be *r, struct vigil_qemu_cfg *c)
 {
 	char err[PATH_MAX + 256];
-	int fd, e;
+	int e;
 
 	if (!r->o->hostroot)
 		return 0;
@@ -438,14 +434,10 @@ static int fs_start(struct vigil_qemu_be *r, struct vigil_qemu_cfg *c)
 		vigil_term_say("--rootfs host: %s", err);
 		return e;
 	}
-	fd = (int)syscall(SYS_pidfd_open, vigil_hostroot_pid(r->fs), 0);
-	if (fd < 0 || vigil_source_add(r->loop, fd, EPOLLIN, VIGIL_SOURCE_OWN_FD, fs_ready, r,
-				       "virtiofsd", &r->fs_src) < 0) {
-		e = fd < 0 ? -errno : -ENOMEM;
-		if (fd >= 0)
-			close(fd);
+	e = vigil_loop_child(r->loop, vigil_hostroot_pid(r->fs), fs_ready, r, "virtiofsd",
+			     &r->fs_src);
+	if (e < 0)
 		return e;
-	}
 	c->fs_socket = vigil_hostroot_socket(r->fs);
 	return 0;
 }
@@ -456,16 +448,11 @@ static void fs_close(struct vigil_qemu_be *r)
 	pid_t pid = r->fs ? vigil_hostroot_pid(r->fs) : -1;
 	bool live = r->fs_src != NULL;
 	struct vigil_source *s;
-	int fd;
 
 	vigil_source_free(r->fs_src);
 	r->fs_src = NULL;
 	if (live && pid > 0) {
-		fd = (int)syscall(SYS_pidfd_open, pid, 0);
-		if (fd >= 0 &&
-		    vigil_source_add(r->loop, fd, EPOLLIN, VIGIL_SOURCE_OWN_FD, reap_ready,
-				     (void *)(intptr_t)pid, "reaper", &s) < 0)
-			close(fd);
+		vigil_loop_child(r->loop, pid, reap_ready, (void *)(intptr_t)pid, "reaper", &s);
 	} else if (r->fs) {
 		vigil_hostroot_reaped(r->fs);
 	}
@@ -735,15 +722,12 @@ static pid_t spawn(struct vigil_argv *argv, int err_fd)
 }
 
 /* Our ends of the channels, as sources (or the guest's port). */
-static int watch(struct vigil_qemu_be *r, int port, int qmp, int con, int err, int pidfd)
+static int watch(struct vigil_qemu_be *r, int port, int qmp, int con, int err)
 {
 	int e;
 
-	if ((e = vigil_source_add(r->loop, pidfd, EPOLLIN, VIGIL_SOURCE_OWN_FD, pid_ready, r,
-				  "qemu", &r->pid_src)) < 0) {
-		close(pidfd);
+	if ((e = vigil_loop_child(r->loop, r->qemu_pid, pid_ready, r, "qemu", &r->pid_src)) < 0)
 		goto fail;
-	}
 	if ((e = vigil_source_add(r->loop, con, EPOLLIN, VIGIL_SOURCE_OWN_FD, console_ready, r,
 				  "console", &r->con_src)) < 0) {
 		close(con);
@@ -781,7 +765,7 @@ static int launch(struct vigil_qemu_be *r, enum vigil_accel accel)
 	struct vigil_argv argv = { 0 };
 	int port[2] = { -1, -1 }, qmp[2] = { -1, -1 }, con[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	char dbg_err[160];
-	int pidfd, e;
+	int e;
 
 	if ((e = sockpair(port)) < 0 || (e = sockpair(qmp)) < 0 || (e = sockpair(con)) < 0)
 		goto fail;
@@ -819,18 +803,9 @@ static int launch(struct vigil_qemu_be *r, enum vigil_accel accel)
 	vigil_debug_launched(&r->dbg);
 	r->qemu_exited = false;
 	r->accel = accel;
-	pidfd = (int)syscall(SYS_pidfd_open, r->qemu_pid, 0);
-	if (pidfd < 0) {
-		e = -errno;
-		close(port[0]);
-		close(qmp[0]);
-		close(con[0]);
-		close(errp[0]);
-		goto out;
-	}
 	vigil_vcpu_init(&r->vcpu, "/proc", r->qemu_pid);
 	r->have_vcpu = true;
-	e = watch(r, port[0], qmp[0], con[0], errp[0], pidfd);
+	e = watch(r, port[0], qmp[0], con[0], errp[0]);
 	goto out;
 fail:
 	fs_close(r);

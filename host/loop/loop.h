@@ -34,7 +34,8 @@
  * the log callback, with the source's name; the other sources go on.
  *
  * Memory: allocation happens only in vigil_loop_new, vigil_source_add,
- * vigil_timer_new (the heap grows there, doubling) and vigil_loop_signal.
+ * vigil_loop_child, vigil_timer_new (the heap grows there, doubling) and
+ * vigil_loop_signal.
  * Dispatch, arming, disarming and freeing never allocate. Sources and timers
  * are freed late: vigil_source_free/vigil_timer_free detach at once (no
  * further callback) and the memory and the destroy callback go at the end
@@ -95,6 +96,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/types.h>
 
 #define VIGIL_LOOP_BATCH 256 /* events taken per epoll_wait */
 /* vigil_timer_set_period: not periodic (the default). */
@@ -212,6 +214,17 @@ void vigil_timer_free(struct vigil_timer *t);
  * vigil_loop_free. -EINVAL for SIGKILL, SIGSTOP or a bad number.
  */
 int vigil_loop_signal(struct vigil_loop *l, int signo, vigil_signal_fn fn, void *ctx);
+
+/*
+ * A source that fires when child pid may have exited: fn runs, and asks
+ * waitid(pid, WEXITED | WNOHANG) itself (it may find the child still
+ * there: run again later). A pidfd (Linux 5.3) where there is one; else
+ * (an old kernel, valgrind) SIGCHLD through the loop's signalfd, which the
+ * loop then blocks in the calling thread. Free the source when done, as
+ * any source; do not set a destroy callback on it. 0, or a negative errno.
+ */
+int vigil_loop_child(struct vigil_loop *l, pid_t pid, vigil_ready_fn fn, void *ctx,
+		     const char *name, struct vigil_source **out);
 
 /*
  * One iteration (see the top); timeout_ms as epoll_wait's (-1: until an

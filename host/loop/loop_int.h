@@ -51,6 +51,8 @@ struct loop_sig {
 	void *ctx;
 };
 
+struct child_rec;
+
 struct vigil_loop {
 	int epfd;
 	struct vigil_source tsrc; /* the timerfd */
@@ -71,6 +73,10 @@ struct vigil_loop {
 
 	struct loop_sig *sigs;
 	size_t nsigs;
+	/* child.c: no pidfds here (an old kernel, valgrind): children are
+	 * watched through SIGCHLD, one eventfd each on this list */
+	bool no_pidfd, sigchld;
+	struct child_rec *children;
 	sigset_t sigmask;   /* every signal registered */
 	unsigned sig_calls; /* signal handlers run in this iteration */
 

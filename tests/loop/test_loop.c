@@ -31,11 +31,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "loop.h"
+#include "loop_int.h" /* no_pidfd: the SIGCHLD path of child sources */
 
 #define MS 1000000ull
 
@@ -1207,6 +1209,93 @@ static void test_scale(void **state)
 	free(sv);
 }
 
+/* ---- child sources ------------------------------------------------------- */
+
+struct child_seen {
+	pid_t pid;
+	int status, calls;
+	bool reaped;
+};
+
+static int on_child(struct vigil_source *s, int fd, uint32_t events, void *ctx)
+{
+	struct child_seen *c = ctx;
+	siginfo_t si;
+
+	(void)fd;
+	(void)events;
+	c->calls++;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG) == 0 && si.si_pid == c->pid) {
+		c->reaped = true;
+		c->status = si.si_status;
+		vigil_source_free(s);
+	}
+	return 0;
+}
+
+static pid_t child_exiting(int status, int after_ms)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		usleep((useconds_t)after_ms * 1000);
+		_exit(status);
+	}
+	assert_true(pid > 0);
+	return pid;
+}
+
+static void run_until_reaped(struct vigil_loop *l, const struct child_seen *c)
+{
+	for (int i = 0; i < 500 && !c->reaped; i++)
+		assert_true(vigil_loop_run_once(l, 10) >= 0);
+	assert_true(c->reaped);
+}
+
+/* One child exits while another lives on; a third had exited before it was
+ * watched. Each is reaped by its own source, with its own status. */
+static void child_case(bool sigchld)
+{
+	struct child_seen a = { 0 }, b = { 0 }, z = { 0 };
+	struct vigil_source *sa, *sb, *sz;
+	struct vigil_loop *l;
+
+	assert_int_equal(vigil_loop_new(&l), 0);
+	l->no_pidfd = sigchld;
+	z.pid = child_exiting(3, 0);
+	usleep(50000); /* a zombie by now */
+	a.pid = child_exiting(7, 50);
+	b.pid = child_exiting(9, 60000);
+	assert_int_equal(vigil_loop_child(l, a.pid, on_child, &a, "a", &sa), 0);
+	assert_int_equal(vigil_loop_child(l, b.pid, on_child, &b, "b", &sb), 0);
+	assert_int_equal(vigil_loop_child(l, z.pid, on_child, &z, "z", &sz), 0);
+	run_until_reaped(l, &z);
+	run_until_reaped(l, &a);
+	assert_int_equal(z.status, 3);
+	assert_int_equal(a.status, 7);
+	assert_false(b.reaped); /* woken, perhaps, but still there */
+	kill(b.pid, SIGKILL);
+	run_until_reaped(l, &b);
+	assert_int_equal(b.status, SIGKILL);
+	assert_int_equal(l->no_pidfd, sigchld);
+	assert_int_equal(vigil_loop_child(l, 0, on_child, &a, "bad", &sa), -EINVAL);
+	vigil_loop_free(l);
+}
+
+static void test_child_pidfd(void **state)
+{
+	(void)state;
+	child_case(false);
+}
+
+/* Where pidfd_open does not exist (Linux < 5.3, valgrind): SIGCHLD. */
+static void test_child_sigchld(void **state)
+{
+	(void)state;
+	child_case(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1230,6 +1319,8 @@ int main(void)
 		cmocka_unit_test(test_source_hist),
 		cmocka_unit_test(test_wake_latency),
 		cmocka_unit_test(test_scale),
+		cmocka_unit_test(test_child_pidfd),
+		cmocka_unit_test(test_child_sigchld),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
