@@ -21,6 +21,7 @@ struct vigil_socket_be {
 	struct vigil_timer *reconnect;
 	struct vigil_timer *qmp_retry; /* QMP went away: connect again */
 	bool qmp_lost;
+	struct vigil_monitor no_qmp; /* without QMP: no operations, the file bound only */
 };
 
 static int unix_connect(const char *path)
@@ -129,8 +130,9 @@ static int socket_snapshot(void *be, uint32_t kind, struct vigil_str tag, uint32
 {
 	struct vigil_socket_be *b = be;
 	struct vigil_qmplink_facts f = { 0 };
+	struct vigil_monitor *m = b->qmp ? vigil_qmplink_monitor(b->qmp) : &b->no_qmp;
 
-	return vigil_vmm_snapshot(vigil_qmplink_monitor(b->qmp), b->g, b->o->snapshot_dir, &f, kind, tag, id);
+	return vigil_vmm_snapshot(m, b->g, b->o->snapshot_dir, &f, kind, tag, id);
 }
 
 static void socket_free(void *be)

@@ -257,7 +257,9 @@ void vigil_qmplink_inherit(struct vigil_qmplink *q, const struct vigil_qmplink *
 {
 	if (q && from) {
 		q->mon.dumps = from->mon.dumps;
+		q->mon.dumps_done = from->mon.dumps_done;
 		q->mon.dump_bytes = from->mon.dump_bytes;
+		q->mon.files = from->mon.files;
 	}
 }
 
@@ -313,6 +315,7 @@ static void snap_dump_done(void *ctx, int err, struct json_object *ret, const ch
 	if (stat(r->path, &st) < 0)
 		st.st_size = 0;
 	r->m->dump_bytes += (uint64_t)st.st_size;
+	r->m->dumps_done++;
 	if (err < 0 && st.st_size > 0) { /* what the VMM wrote before it failed */
 		char part[sizeof(r->path) + 16], why[sizeof(part) + 128];
 		snprintf(part, sizeof(part), "%s.partial", r->path);
@@ -335,11 +338,12 @@ static void snap_cpu_done(void *ctx, int err, struct json_object *ret, const cha
 
 	if (err < 0 || !text) {
 		vigil_guest_snapshot_done(r->g, r->id, -EIO, desc ? desc : "no reply");
-	} else if (r->path[0]) {
+	} else if (r->path[0] && r->m->files < VIGIL_SNAP_FILES_MAX) {
 		FILE *f = fopen(r->path, "we");
 		int ok = f && fputs(text, f) >= 0;
 		if (f && fclose(f) != 0)
 			ok = 0;
+		r->m->files++;
 		vigil_guest_snapshot_done(r->g, r->id, ok ? 0 : -EIO,
 					  ok ? r->path : "cannot write the file");
 	} else {
@@ -386,23 +390,35 @@ static void host_counters(struct vigil_guest *g, const struct vigil_qmplink_fact
 		 (unsigned long long)c.stream.lost_frames, (unsigned long long)f->console_bytes);
 }
 
-static int snap_counters(struct vigil_guest *g, const char *dir,
+static int snap_counters(struct vigil_monitor *m, struct vigil_guest *g, const char *dir,
 			 const struct vigil_qmplink_facts *f, const char *name, uint32_t id)
 {
 	char json[1024], path[PATH_MAX];
 
 	host_counters(g, f, json, sizeof(json));
-	if (dir) {
+	if (dir && m && m->files < VIGIL_SNAP_FILES_MAX) {
 		FILE *fp;
 		snprintf(path, sizeof(path), "%s/%s-%u-host.json", dir, name, id);
 		fp = fopen(path, "we");
 		if (fp) {
+			m->files++;
 			fprintf(fp, "%s\n", json);
 			fclose(fp);
 		}
 	}
 	vigil_guest_snapshot_done(g, id, 0, json);
 	return 0;
+}
+
+/* Another dump keeps within the bounds (qmplink.h): fewer than
+ * VIGIL_DUMPS_MAX started, and one more of the average size so far fits. */
+static bool snap_dump_fits(const struct vigil_monitor *m)
+{
+	uint64_t next = m->dumps_done ? m->dump_bytes / m->dumps_done : 0;
+
+	if (m->dumps >= VIGIL_DUMPS_MAX || m->dump_bytes >= VIGIL_DUMP_BYTES_MAX)
+		return false;
+	return next <= VIGIL_DUMP_BYTES_MAX - m->dump_bytes;
 }
 
 int vigil_vmm_snapshot(struct vigil_monitor *m, struct vigil_guest *g, const char *dir,
@@ -415,13 +431,12 @@ int vigil_vmm_snapshot(struct vigil_monitor *m, struct vigil_guest *g, const cha
 
 	snap_sanitize(name, sizeof(name), tag);
 	if (kind == VIGIL_SNAP_HOST_COUNTERS)
-		return snap_counters(g, dir, f, name, id);
+		return snap_counters(m, g, dir, f, name, id);
 	if ((kind != VIGIL_SNAP_MEMORY_DUMP && kind != VIGIL_SNAP_CPU_STATE) || !m ||
 	    (kind == VIGIL_SNAP_MEMORY_DUMP && (!dir || !m->dump_memory)) ||
 	    (kind == VIGIL_SNAP_CPU_STATE && !m->hmp))
 		return -EOPNOTSUPP; /* no monitor, or nowhere to put a dump (--snapshot-dir) */
-	if (kind == VIGIL_SNAP_MEMORY_DUMP &&
-	    (m->dumps >= VIGIL_DUMPS_MAX || m->dump_bytes >= VIGIL_DUMP_BYTES_MAX))
+	if (kind == VIGIL_SNAP_MEMORY_DUMP && !snap_dump_fits(m))
 		return -EDQUOT;
 	r = calloc(1, sizeof(*r));
 	if (!r)

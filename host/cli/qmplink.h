@@ -27,10 +27,16 @@
 
 #define VIGIL_QMPLINK_PORTS 8
 /* Guest-requested memory dumps per run: a guest must not fill the host's
- * disk. Past either bound a request is refused with -EDQUOT (the session
- * counts it in snapshot_refused). */
+ * disk. A dump starts only while fewer than VIGIL_DUMPS_MAX were started
+ * and the bytes written, plus one more dump of their average size, stay
+ * within VIGIL_DUMP_BYTES_MAX (the first always starts: its size is the
+ * guest's memory, which the user chose); otherwise it is refused with
+ * -EDQUOT (the session counts it in snapshot_refused). CPU-state and
+ * counters files: VIGIL_SNAP_FILES_MAX per run; past it the text goes back
+ * in the reply only, as without a directory. */
 #define VIGIL_DUMPS_MAX      4
 #define VIGIL_DUMP_BYTES_MAX (8ull << 30)
+#define VIGIL_SNAP_FILES_MAX 64
 
 struct vigil_qmplink;
 
@@ -48,7 +54,9 @@ struct vigil_monitor {
 	int (*hmp)(void *ctx, const char *cmd, vigil_qmp_reply_fn cb, void *arg);
 	void *ctx;
 	unsigned dumps;      /* memory dumps started */
+	unsigned dumps_done; /* of those, finished (their bytes in dump_bytes) */
 	uint64_t dump_bytes; /* bytes of the finished ones */
+	unsigned files;      /* CPU-state and counters files written */
 };
 
 /* Facts for the host-counters snapshot, from the backend. */
@@ -80,11 +88,12 @@ int vigil_qmplink_quit(struct vigil_qmplink *q);
 struct vigil_monitor *vigil_qmplink_monitor(struct vigil_qmplink *q);
 /*
  * A snapshot the guest asked for, as vigil_guest_ops.snapshot: memory dumps
- * (to dir, refused without it; at most VIGIL_DUMPS_MAX and
- * VIGIL_DUMP_BYTES_MAX per monitor: -EDQUOT) and CPU state need a monitor
- * (m may be NULL: then refused -EOPNOTSUPP); host counters need only the
- * facts. Completion goes to vigil_guest_snapshot_done (host counters:
- * before this returns).
+ * (to dir, refused without it; within VIGIL_DUMPS_MAX and
+ * VIGIL_DUMP_BYTES_MAX per monitor: -EDQUOT) and CPU state need a monitor's
+ * operations (m may be NULL, or without them: then refused -EOPNOTSUPP);
+ * host counters need only the facts. Files besides dumps count against
+ * m's VIGIL_SNAP_FILES_MAX (none without m). Completion goes to
+ * vigil_guest_snapshot_done (host counters: before this returns).
  */
 int vigil_vmm_snapshot(struct vigil_monitor *m, struct vigil_guest *g, const char *dir,
 		       const struct vigil_qmplink_facts *f, uint32_t kind, struct vigil_str tag,

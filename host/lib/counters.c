@@ -83,6 +83,7 @@ const struct ctr_anomaly ctr_anomalies[CTR_ANOMALIES] = {
 	{ CTR_stream_lost_frames, false },
 	{ CTR_stream_seq_regressions, false },
 	{ CTR_stream_payload_crc_errors, false },
+	{ CTR_stream_held_dropped_bytes, false },
 	{ CTR_stream_unknown_type, false },
 	{ CTR_stream_wrong_direction, false },
 	{ CTR_types_crc_rejected, false },

@@ -59,6 +59,12 @@
 	  "HELLO frames with sequence number 0 seen by the assembler.")                            \
 	S(stream, stream., resets, "stream_resets", COUNT, COUNTER,                                \
 	  "Assembler resets: the link went down.")                                                 \
+	S(stream, stream_acct., frame_bytes, "stream_frame_bytes", BYTES, COUNTER,                 \
+	  "Bytes of the frames delivered, headers included.")                                      \
+	S(stream, stream_acct., held_bytes, "stream_held_bytes", BYTES, GAUGE,                     \
+	  "Bytes held now: a frame, header or magic not complete yet.")                            \
+	S(stream, stream_acct., held_dropped_bytes, "stream_held_dropped_bytes", BYTES, COUNTER,   \
+	  "Bytes held when the link went down or the run finished: dropped.")                      \
 	S(stream, , unknown_type, "stream_unknown_type_frames", COUNT, COUNTER,                    \
 	  "Frames of a type the protocol does not define.")                                        \
 	S(stream, , wrong_direction, "stream_wrong_direction_frames", COUNT, COUNTER,              \
@@ -201,7 +207,7 @@
 	S(flows, flows., orphan_close, "flows_orphan_closes", COUNT, COUNTER,                      \
 	  "CLOSED records for a flow never seen open.")                                            \
 	S(flows, flows., listening, "flows_listening", COUNT, COUNTER,                             \
-	  "Listening sockets opened: TCP LISTEN, or UDP without a peer.") \
+	  "Listening sockets opened: TCP LISTEN, or UDP without a peer.")                          \
 	S(inspect, inspect., sent, "inspect_sent", COUNT, COUNTER,                                 \
 	  "INSPECTs sent to the guest after process stalls.")                                      \
 	S(inspect, inspect., reports, "inspect_reports", COUNT, COUNTER,                           \
@@ -245,7 +251,7 @@ struct ctr_anomaly {
 	bool by_name; /* named by the metric name, not the JSON key */
 };
 
-#define CTR_ANOMALIES 24u
+#define CTR_ANOMALIES 25u
 extern const struct ctr_anomaly ctr_anomalies[CTR_ANOMALIES];
 
 /* The name an ANOMALY event gives the counter. */

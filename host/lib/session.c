@@ -429,6 +429,7 @@ int vigil_session_feed(struct vigil_session *s, const uint8_t *buf, size_t len, 
 	gst_heard(s);
 	vigil_asm_push(s->as, buf, len);
 	while (vigil_asm_next(s->as, &f) > 0) {
+		s->c.stream_acct.frame_bytes += VIGIL_WIRE_HDR_LEN + f.hdr.len;
 		dsp_frame(s, &f);
 		if (n < INT32_MAX)
 			n++;
@@ -689,6 +690,7 @@ int vigil_session_link_down(struct vigil_session *s, uint64_t now_ns)
 	if (r < 0)
 		return r;
 	ses_clock_in(s, now_ns);
+	s->c.stream_acct.held_dropped_bytes += vigil_asm_held(s->as);
 	vigil_asm_reset(s->as);
 	s->link_up = false;
 	isp_cancel_all(s);
@@ -738,6 +740,8 @@ void ses_counters(const struct vigil_session *s, struct vigil_session_counters *
 	out->findings_dropped = s->fnd.dropped;
 	out->evidence_dropped = s->fnd.lines_dropped;
 	out->stream = *vigil_asm_stats(s->as);
+	/* finish() counted what was held as dropped */
+	out->stream_acct.held_bytes = s->finished ? 0 : vigil_asm_held(s->as);
 	out->tracker = *trk_counters(s->trk);
 	out->flows = *flows_counters(s->flows);
 }
@@ -830,6 +834,8 @@ const struct vigil_verdict *vigil_session_finish(struct vigil_session *s, uint64
 		vigil_session_host_paused(s, s->now, false);
 	scn_stop(s);
 	finish_unexplained(s);
+	/* the stream ends here: a frame not complete never will be */
+	s->c.stream_acct.held_dropped_bytes += vigil_asm_held(s->as);
 	s->finished = true;
 	s->ended = true;
 	s->tl.end_ns = s->now - s->t0;

@@ -28,7 +28,8 @@ struct vigil_guest {
 	/* port */
 	struct vigil_source *port; /* NULL: detached */
 	bool link_up;
-	bool paused; /* reading paused: the owner's sinks are backlogged */
+	bool tx_dead; /* writing failed (the guest end closed): read what is left, write nothing */
+	bool paused;  /* reading paused: the owner's sinks are backlogged */
 	bool blind;  /* the backend cannot reach the guest for a reason of vigil's own */
 	bool held;   /* what the session was last told (paused || blind) */
 	uint8_t *txq;
@@ -144,6 +145,8 @@ static int guest_write(void *ctx, const uint8_t *frame, size_t len)
 
 	if (!g->port)
 		return -ENOTCONN;
+	if (g->tx_dead)
+		return -EPIPE;
 	if (g->txq_len == 0) {
 		ssize_t n = send(vigil_source_fd(g->port), frame, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n == (ssize_t)len)
@@ -359,8 +362,13 @@ static int port_ready(struct vigil_source *src, int fd, uint32_t events, void *c
 	(void)src;
 	(void)fd;
 	if ((events & EPOLLOUT) && port_flush(g) < 0) {
-		port_closed(g);
-		return 0;
+		/* The guest end is gone for writing, but what the guest wrote
+		 * before it closed is still to be read, to EOF: its last
+		 * output, its EXIT. The queue goes; nothing more is written. */
+		g->tx_dead = true;
+		g->txq_len = 0;
+		port_sync(g);
+		events |= EPOLLIN;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		if (port_read(g, VIGIL_GUEST_READ_BUDGET))
@@ -388,6 +396,7 @@ int vigil_guest_port_attach(struct vigil_guest *g, int fd)
 		return e;
 	}
 	vigil_source_set_hist(g->port, &g->read_hist);
+	g->tx_dead = false;
 	pause_port(g, false);
 	link_set(g, true, vigil_loop_now(g->loop));
 	schedule(g);

@@ -205,7 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* Every byte is accounted for exactly once. */
 		CHECK(st->bytes == size);
 		CHECK(st->garbage_bytes + st->header_crc_errors + 24 * st->oversize_frames +
-			  delivered_bytes + asmb.hold_len ==
+			  delivered_bytes + vigil_asm_held(&asmb) ==
 		      size);
 	}
 	/* And the decoders on the raw input itself. */

@@ -196,6 +196,7 @@ static void test_anomaly_names(void **state)
 		"lost_frames",
 		"seq_regressions",
 		"payload_crc_errors",
+		"held_dropped_bytes",
 		"unknown_type",
 		"wrong_direction",
 		"crc_rejected",

@@ -561,7 +561,7 @@ static void test_verdict_counters_from_table(void **state)
 	static const char *const order[][2] = {
 		{ "stream", "bytes,frames,garbage_bytes,header_crc_errors,oversize_frames,"
 			    "payload_crc_errors,lost_frames,seq_regressions,epochs,resets,"
-			    "unknown_type,wrong_direction" },
+			    "frame_bytes,held_bytes,held_dropped_bytes,unknown_type,wrong_direction" },
 		{ "session",
 		  "epochs,agent_restarts,proto_mismatch,sys_rdy_repeats,scenario_double_pause,"
 		  "scenario_unmatched,scenario_overlap,scenarios_dropped,snapshot_busy,"

@@ -43,6 +43,8 @@ struct fx {
 	bool last_crc_ok;
 	char last_text[256];
 	struct vigil_flow flow_last; /* copy of the last FLOW event's record */
+	const char *anomaly[32];     /* ANOMALY events' counter names (static strings) */
+	uint32_t n_anomaly;
 	/* writer: host-to-guest frames parsed back */
 	struct vigil_asm tx_asm;
 	uint32_t n_tx;
@@ -79,6 +81,8 @@ static void sink(void *ctx, const struct vigil_event *ev)
 		memcpy(f->last_text, ev->output.data, n);
 		f->last_text[n] = '\0';
 	}
+	if (ev->type == VIGIL_EV_ANOMALY && f->n_anomaly < 32)
+		f->anomaly[f->n_anomaly++] = ev->anomaly.counter;
 	if (ev->type == VIGIL_EV_FLOW) {
 		f->flow_last = *ev->flow.flow;
 		f->last[ev->type].flow.flow = NULL;
@@ -1521,6 +1525,84 @@ static void test_anomaly_events(void **state)
 	fx_free(f);
 }
 
+/* garbage + header errors + 24 x oversize + frame bytes + held + reset-dropped
+ * = bytes fed, in the counters, the ANOMALY events and the verdict's JSON. */
+static uint64_t accounted(const struct vigil_session_counters *c)
+{
+	return c->stream.garbage_bytes + c->stream.header_crc_errors +
+	       24 * c->stream.oversize_frames + c->stream_acct.frame_bytes +
+	       c->stream_acct.held_bytes + c->stream_acct.held_dropped_bytes;
+}
+
+static void test_stream_accounting(void **state)
+{
+	struct fx *f = fx_new(NULL);
+	struct vigil_session_counters c;
+	size_t n, half;
+	char *txt = NULL;
+
+	(void)state;
+	vigil_session_link_up(f->s, T0);
+	vigil_session_feed(f->s, (const uint8_t *)"noiseVGL1", 9, T0 + 1); /* 5 garbage */
+	c = counters(f);
+	assert_int_equal(c.stream_acct.held_bytes, 4); /* a magic, waiting */
+	assert_int_equal(accounted(&c), 9);
+	n = hello(f, 1); /* the held "VGL1" + a HELLO: a torn header, then a frame */
+	feed(f, n, 2);
+	c = counters(f);
+	assert_int_equal(c.stream.header_crc_errors, 1);
+	assert_int_equal(c.stream.garbage_bytes, 5 + 3);
+	assert_int_equal(c.stream_acct.frame_bytes, n);
+	assert_int_equal(c.stream_acct.held_bytes, 0);
+	assert_int_equal(accounted(&c), c.stream.bytes);
+	/* an oversize header, then half a frame when the link goes down */
+	memcpy(fb, "VGL1", 4);
+	memset(fb + 4, 0, 20);
+	vigil_put32(fb + 12, VIGIL_WIRE_MAX_PAYLOAD + 1);
+	vigil_put32(fb + 20, vigil_crc32c(fb, 20));
+	feed(f, 24, 3);
+	n = beats(f, &(struct vigil_beat){ .pid = 50, .nonce = 1 }, 1);
+	half = n / 2;
+	feed(f, half, 4);
+	c = counters(f);
+	assert_int_equal(c.stream.oversize_frames, 1);
+	assert_int_equal(c.stream_acct.held_bytes, half);
+	assert_int_equal(accounted(&c), c.stream.bytes);
+	vigil_session_link_down(f->s, T0 + 5);
+	c = counters(f);
+	assert_int_equal(c.stream_acct.held_bytes, 0);
+	assert_int_equal(c.stream_acct.held_dropped_bytes, half);
+	assert_int_equal(accounted(&c), c.stream.bytes);
+	/* an ANOMALY names it, with the bytes it dropped */
+	vigil_session_tick(f->s, T0 + 2 * S);
+	{
+		bool named = false;
+
+		for (uint32_t i = 0; i < f->n_anomaly; i++)
+			named |= !strcmp(f->anomaly[i], "held_dropped_bytes");
+		assert_true(named);
+	}
+	/* the verdict shows it, and what the stream ended in */
+	vigil_session_link_up(f->s, T0 + 2 * S);
+	vigil_session_feed(f->s, (const uint8_t *)"VG", 2, T0 + 2 * S);
+	assert_int_equal(counters(f).stream_acct.held_bytes, 2);
+	const struct vigil_verdict *v = vigil_session_finish(f->s, T0 + 3 * S);
+
+	/* the 2 bytes the stream ended in: dropped, not held */
+	assert_int_equal(v->counters->stream_acct.held_bytes, 0);
+	assert_int_equal(v->counters->stream_acct.held_dropped_bytes, half + 2);
+	assert_int_equal(accounted(v->counters), v->counters->stream.bytes);
+	assert_true(vigil_verdict_to_json(v, 0, &txt) > 0);
+	assert_non_null(strstr(txt, "\"frame_bytes\":"));
+	assert_non_null(strstr(txt, "\"held_bytes\":0,"));
+	char want[64];
+
+	snprintf(want, sizeof(want), "\"held_dropped_bytes\":%zu,", half + 2);
+	assert_non_null(strstr(txt, want));
+	free(txt);
+	fx_free(f);
+}
+
 static void test_options(void **state)
 {
 	struct vigil_session_opts o;
@@ -2090,6 +2172,7 @@ int main(void)
 		cmocka_unit_test(test_flow_events),
 		cmocka_unit_test(test_split_independence),
 		cmocka_unit_test(test_anomaly_events),
+		cmocka_unit_test(test_stream_accounting),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_watchdog_without_scenarios),
 		cmocka_unit_test(test_watchdog_paused_before_ready),

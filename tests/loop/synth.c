@@ -62,10 +62,19 @@ static void be_port_closed(void *be)
 	s->st.port_closed++;
 }
 
+static int be_snapshot(void *be, uint32_t kind, struct vigil_str tag, uint32_t id)
+{
+	struct synth_slot *s = be;
+	const struct synth_fleet_opts *o = &s->f->o;
+
+	return o->snapshot ? o->snapshot(o->ctx, s->idx, kind, tag, id) : -EOPNOTSUPP;
+}
+
 static const struct vigil_guest_ops synth_ops = {
 	.kind = "synth",
 	.stop = be_stop,
 	.port_closed = be_port_closed,
+	.snapshot = be_snapshot,
 };
 
 /* ---- sinks ---------------------------------------------------------------------- */

@@ -85,6 +85,9 @@ struct synth_fleet_opts {
 	/* Called for every event after it is logged, i is the guest's index. */
 	void (*event)(void *ctx, unsigned i, const struct vigil_event *ev, uint64_t seen_ns);
 	void *ctx;
+	/* The backend's snapshot operation (vigil_guest_ops.snapshot) for guest
+	 * i; NULL: refused -EOPNOTSUPP, as a backend without one. */
+	int (*snapshot)(void *ctx, unsigned i, uint32_t kind, struct vigil_str tag, uint32_t id);
 };
 
 struct synth_fleet;

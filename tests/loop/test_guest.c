@@ -301,6 +301,61 @@ static void test_port_eof(void **state)
 	fx_free(x);
 }
 
+/* The guest writes its last bytes and closes while frames for it wait in
+ * the guest-bound queue: writing fails (EPIPE), but what it sent before
+ * closing is still read, to the end, before the port closes. */
+static void test_port_closed_with_queue(void **state)
+{
+	struct fx *x = fx_new(NULL);
+	VIGIL_SESSION_COUNTERS(c);
+	int sv[2], small = 4096;
+	uint64_t sent = 0;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	assert_int_equal(vigil_guest_port_attach(x->f.g, sv[0]), 0);
+	close(x->peer);
+	x->peer = sv[1];
+	send_hello_ready(x->peer);
+	/* 300 requests in one write, 300 replies: more than the host's send
+	 * buffer takes */
+	{
+		static uint8_t reqs[300 * 64];
+		size_t n = 0;
+
+		for (uint32_t id = 1; id <= 300; id++) {
+			struct vigil_snapshot_request rq = { id, VIGIL_SNAP_HOST_COUNTERS,
+							     VIGIL_STR("t") };
+			int len =
+			    vigil_snapshot_request_encode(reqs + n + VIGIL_WIRE_HDR_LEN, 40, &rq);
+
+			len = vigil_frame_seal(reqs + n, sizeof(reqs) - n,
+					       VIGIL_MSG_SNAPSHOT_REQUEST, seq++, (size_t)len);
+			assert_true(len > 0);
+			n += (size_t)len;
+		}
+		assert_int_equal(write(x->peer, reqs, n), (ssize_t)n);
+	}
+	spin(x, 3);
+	vigil_session_counters(vigil_guest_session(x->f.g), &c);
+	assert_true(c.tx_frames >= 300);  /* and PINGs */
+	assert_int_equal(c.tx_errors, 0); /* queued, not refused */
+	sent = c.stream.bytes;
+	/* the last output, then the guest hangs up without reading */
+	memset(fb + VIGIL_WIRE_HDR_LEN, 'o', 1000);
+	send_frame(x->peer, VIGIL_MSG_STDOUT, 1000);
+	close(x->peer);
+	x->peer = -1;
+	spin(x, 4);
+	vigil_session_counters(vigil_guest_session(x->f.g), &c);
+	assert_int_equal(x->f.stdout_bytes, 1000);
+	assert_int_equal(c.stream.bytes, sent + VIGIL_WIRE_HDR_LEN + 1000);
+	assert_false(vigil_guest_port_attached(x->f.g));
+	assert_string_equal(x->f.calls[x->f.n_calls - 1], "port-closed");
+	fx_free(x);
+}
+
 /* While backlogged, nothing is read and no stall is counted; then all of
  * it arrives. */
 static void test_backpressure(void **state)
@@ -407,6 +462,7 @@ int main(void)
 		cmocka_unit_test(test_interrupt_then_kill),
 		cmocka_unit_test(test_reports_during_free_dropped),
 		cmocka_unit_test(test_port_eof),
+		cmocka_unit_test(test_port_closed_with_queue),
 		cmocka_unit_test(test_backpressure),
 		cmocka_unit_test(test_no_alloc_per_frame),
 		cmocka_unit_test(test_recording),

@@ -91,19 +91,37 @@ static void got_add(struct got *g, uint16_t type, uint32_t seq, uint32_t len, bo
 
 static struct vigil_asm *asmb;
 
+/* Every byte fed so far is counted, delivered or held, once (wire.h,
+ * vigil_asm_held); dropped: what resets dropped. */
+static void assert_accounted(const struct vigil_asm *a, uint64_t delivered, uint64_t dropped)
+{
+	const struct vigil_asm_stats *st = vigil_asm_stats(a);
+
+	assert_int_equal(st->garbage_bytes + st->header_crc_errors + 24 * st->oversize_frames +
+			     delivered + vigil_asm_held(a) + dropped,
+			 st->bytes);
+}
+
 /* Feed the stream cut at the given points (sorted, may repeat). */
 static void run_split(const uint8_t *s, size_t n, const size_t *cuts, size_t ncuts, struct got *g)
 {
 	struct vigil_frame fr;
 	size_t prev = 0;
+	uint64_t delivered = 0;
 
 	vigil_asm_init(asmb);
 	for (size_t c = 0; c <= ncuts; c++) {
 		size_t end = c < ncuts ? cuts[c] : n;
 
 		vigil_asm_push(asmb, s + prev, end - prev);
-		while (vigil_asm_next(asmb, &fr) == 1)
+		assert_accounted(asmb, delivered, 0); /* pushed, not looked at: held */
+		while (vigil_asm_next(asmb, &fr) == 1) {
 			got_add(g, fr.hdr.type, fr.hdr.seq, fr.hdr.len, fr.crc_ok, fr.payload);
+			delivered += VIGIL_WIRE_HDR_LEN + fr.hdr.len;
+			assert_accounted(asmb, delivered, 0);
+		}
+		assert_accounted(asmb, delivered, 0);
+		assert_true(vigil_asm_held(asmb) < VIGIL_WIRE_MAX_FRAME);
 		prev = end;
 	}
 	g->st = *vigil_asm_stats(asmb);
@@ -625,8 +643,13 @@ static void test_reset_mid_payload(void **state)
 	memset(fbuf + 24, 'x', 60000);
 	assert_true(vigil_frame_seal(fbuf, sizeof(fbuf), VIGIL_MSG_STDOUT, 9, 60000) > 0);
 	vigil_asm_push(asmb, fbuf, 124);
+	assert_int_equal(vigil_asm_held(asmb), 124); /* pushed, not looked at */
 	assert_int_equal(vigil_asm_next(asmb, &fr), 0);
+	assert_int_equal(vigil_asm_held(asmb), 124); /* the frame's start, held */
+	assert_accounted(asmb, 0, 0);
 	vigil_asm_reset(asmb);
+	assert_int_equal(vigil_asm_held(asmb), 0);
+	assert_accounted(asmb, 0, 124); /* the reset dropped them */
 	len = vigil_hello_encode(fbuf + 24, 1000, &h);
 	n = (size_t)vigil_frame_seal(fbuf, sizeof(fbuf), VIGIL_MSG_HELLO, 0, (size_t)len);
 	vigil_asm_push(asmb, fbuf, n);
@@ -634,6 +657,9 @@ static void test_reset_mid_payload(void **state)
 	assert_int_equal(fr.hdr.type, VIGIL_MSG_HELLO);
 	assert_true(fr.new_epoch);
 	assert_true(fr.crc_ok);
+	assert_accounted(asmb, n, 124);
+	assert_int_equal(vigil_asm_next(asmb, &fr), 0);
+	assert_int_equal(vigil_asm_held(asmb), 0);
 	assert_int_equal(asmb->st.resets, 1);
 	assert_int_equal(asmb->st.epochs, 1);
 }

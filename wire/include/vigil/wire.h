@@ -241,6 +241,19 @@ static inline const struct vigil_asm_stats *vigil_asm_stats(const struct vigil_a
 {
 	return &a->st;
 }
+/*
+ * Bytes fed that are neither counted nor delivered yet: a partial magic,
+ * header or frame being held, and pushed bytes not looked at. With the
+ * counters and the frames delivered, every byte fed is accounted for once,
+ * at any time:
+ *   bytes = garbage_bytes + header_crc_errors + 24 * oversize_frames
+ *           + sum of (24 + len) over the frames delivered + held
+ *           + what vigil_asm_reset dropped (the held bytes just before it).
+ */
+static inline uint64_t vigil_asm_held(const struct vigil_asm *a)
+{
+	return (a->hold_done ? 0u : (uint64_t)a->hold_len) + a->in_len;
+}
 
 /* ---- payloads ---------------------------------------------------------- */
 

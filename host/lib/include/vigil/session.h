@@ -788,6 +788,20 @@ struct vigil_inspect_counters {
 };
 
 /*
+ * What became of the bytes fed (added with the byte accounting). With the
+ * assembler's counters, every byte of the stream is accounted for once:
+ *   stream.bytes = garbage_bytes + header_crc_errors + 24 x oversize_frames
+ *                  + frame_bytes + held_bytes + held_dropped_bytes
+ */
+struct vigil_stream_accounting {
+	uint64_t frame_bytes;         /* bytes of the frames delivered, header included */
+	uint64_t held_bytes;         /* now: bytes held in a frame (or magic, header) not
+					complete yet; 0 once finished */
+	uint64_t held_dropped_bytes; /* bytes held when the link went down or the run
+					finished: dropped */
+};
+
+/*
  * The counters. The caller sets sz (VIGIL_SESSION_COUNTERS() does) before
  * vigil_session_counters() fills the struct; counters are only added at
  * the end.
@@ -842,6 +856,7 @@ struct vigil_session_counters {
 	struct vigil_tracker_counters tracker;
 	struct vigil_flow_counters flows;
 	struct vigil_inspect_counters inspect; /* added with stall classes */
+	struct vigil_stream_accounting stream_acct;
 };
 
 /* Declare counters name with sz set, the rest zero (C and C++). */
