@@ -92,27 +92,37 @@ static void copy_end(struct vigil_con_reader *r, int err)
 	r->copy_fd = -1;
 }
 
-/* --console: the bytes as they come, up to --file-limit; a full disk loses
- * the copy, not the run. */
+/* --console: the bytes as they come, up to --file-limit: the copy is
+ * exactly the console's first limit bytes, whatever the sizes of the
+ * reads (a stream has no holes: the part of a read that fits goes in, and
+ * once full nothing later does); a full disk loses the copy, not the run. */
 static void copy(struct vigil_con_reader *r, const char *buf, size_t n)
 {
-	enum vigil_cap_take t;
+	struct vigil_cap *c = &r->cap;
+	size_t fit = n;
 
 	if (r->copy_fd < 0)
 		return;
-	t = vigil_cap_take(&r->cap, n);
-	if (t == VIGIL_CAP_FULL_NOW)
+	if (c->dropped) { /* full stays full */
+		c->dropped++;
+		c->dropped_bytes += n;
+		return;
+	}
+	if (c->limit && (c->used >= c->limit || n > c->limit - c->used))
+		fit = c->used >= c->limit ? 0 : (size_t)(c->limit - c->used);
+	vigil_cap_take(c, fit);
+	if (fit < n && vigil_cap_take(c, n - fit) == VIGIL_CAP_FULL_NOW)
 		warn(r,
 		     "%s reached --file-limit (%llu bytes): the console is no longer copied there "
 		     "(it is still read and scanned)",
-		     r->c.copy_path, (unsigned long long)r->cap.limit);
-	if (t != VIGIL_CAP_OK)
+		     r->c.copy_path, (unsigned long long)c->limit);
+	if (fit == 0)
 		return;
-	if (write(r->copy_fd, buf, n) < 0) {
+	if (write(r->copy_fd, buf, fit) < 0) {
 		copy_end(r, errno);
 		return;
 	}
-	r->copy_bytes += n;
+	r->copy_bytes += fit;
 }
 
 /* The socket is gone: a last line without newline is delivered. */

@@ -122,12 +122,52 @@ static void test_reader(void **state)
 	vigil_loop_free(l);
 }
 
+/* The copy is exactly the console's first --file-limit bytes, whatever
+ * the reads' sizes: the part of a read that fits goes in, and once full
+ * nothing later does (a smaller read after a refused one would leave a
+ * hole in the copy). */
+static void test_reader_copy_limit(void **state)
+{
+	static const size_t chunks[] = { 100, 80, 10, 5 };
+	char text[200], got[400];
+	struct vigil_con_reader r;
+	struct vigil_loop *l;
+	int sp[2], cp[2];
+	size_t off = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(text); i++)
+		text[i] = (char)('a' + i % 26);
+	assert_int_equal(vigil_loop_new(&l), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cp), 0);
+	vigil_con_reader_init(&r, &(struct vigil_con_reader_cfg){
+				      .copy_fd = cp[0], .copy_path = "copy", .copy_limit = 150 });
+	assert_int_equal(vigil_con_reader_attach(&r, l, sp[0]), 0);
+	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		assert_int_equal(send(sp[1], text + off, chunks[i], 0), (ssize_t)chunks[i]);
+		off += chunks[i];
+		assert_true(vigil_loop_run_once(l, 1000) >= 0);
+		assert_int_equal(r.scan.bytes, off);
+	}
+	assert_int_equal(r.copy_bytes, 150);
+	assert_int_equal(r.cap.dropped, 3);
+	assert_int_equal(r.cap.dropped_bytes, off - 150);
+	vigil_con_reader_release(&r);
+	assert_int_equal(recv(cp[1], got, sizeof(got), 0), 150);
+	assert_memory_equal(got, text, 150);
+	close(sp[1]);
+	close(cp[1]);
+	vigil_loop_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split_invariance),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_reader),
+		cmocka_unit_test(test_reader_copy_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
