@@ -95,7 +95,8 @@ static void copy_end(struct vigil_con_reader *r, int err)
 /* --console: the bytes as they come, up to --file-limit: the copy is
  * exactly the console's first limit bytes, whatever the sizes of the
  * reads (a stream has no holes: the part of a read that fits goes in, and
- * once full nothing later does); a full disk loses the copy, not the run. */
+ * once full nothing later does), whole (a short write goes on with the
+ * rest); a full disk loses the copy, not the run. */
 static void copy(struct vigil_con_reader *r, const char *buf, size_t n)
 {
 	struct vigil_cap *c = &r->cap;
@@ -116,13 +117,17 @@ static void copy(struct vigil_con_reader *r, const char *buf, size_t n)
 		     "%s reached --file-limit (%llu bytes): the console is no longer copied there "
 		     "(it is still read and scanned)",
 		     r->c.copy_path, (unsigned long long)c->limit);
-	if (fit == 0)
-		return;
-	if (write(r->copy_fd, buf, fit) < 0) {
-		copy_end(r, errno);
-		return;
+	while (fit > 0) { /* a short write goes on with the rest */
+		ssize_t w = write(r->copy_fd, buf, fit);
+
+		if (w <= 0) {
+			copy_end(r, w < 0 ? errno : EIO);
+			return;
+		}
+		r->copy_bytes += (uint64_t)w;
+		buf += w;
+		fit -= (size_t)w;
 	}
-	r->copy_bytes += fit;
 }
 
 /* The socket is gone: a last line without newline is delivered. */

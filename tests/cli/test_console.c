@@ -3,6 +3,7 @@
  * (the classifier of the lines is the session's, tested in
  * tests/host/test_kernel.c; the reader under I/O faults in
  * tests/fault/test_fault_console.c). */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -161,6 +162,47 @@ static void test_reader_copy_limit(void **state)
 	vigil_loop_free(l);
 }
 
+static void on_warn(void *ctx, const char *msg)
+{
+	(void)msg;
+	(*(unsigned *)ctx)++;
+}
+
+/* A short write of the copy goes on with the rest: here a non-blocking
+ * pipe takes 4096 bytes of a 6000-byte read, then is full (EAGAIN): the
+ * copy holds what was written, no more is claimed, and it ends, said once
+ * (a short write taken for a whole one lost the rest without a word). */
+static void test_reader_copy_short(void **state)
+{
+	char text[6000], got[8192];
+	struct vigil_con_reader r;
+	struct vigil_loop *l;
+	unsigned warned = 0;
+	int sp[2], cp[2];
+
+	(void)state;
+	memset(text, 'c', sizeof(text));
+	assert_int_equal(vigil_loop_new(&l), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	assert_int_equal(pipe2(cp, O_CLOEXEC | O_NONBLOCK), 0);
+	assert_int_equal(fcntl(cp[1], F_SETPIPE_SZ, 4096), 4096);
+	vigil_con_reader_init(
+	    &r, &(struct vigil_con_reader_cfg){
+		    .warn = on_warn, .ctx = &warned, .copy_fd = cp[1], .copy_path = "copy" });
+	assert_int_equal(vigil_con_reader_attach(&r, l, sp[0]), 0);
+	assert_int_equal(send(sp[1], text, sizeof(text), 0), (ssize_t)sizeof(text));
+	assert_true(vigil_loop_run_once(l, 1000) >= 0);
+	assert_int_equal(r.scan.bytes, sizeof(text));
+	assert_int_equal(r.copy_bytes, 4096);
+	assert_int_equal(r.copy_fd, -1); /* ended at EAGAIN */
+	assert_int_equal(warned, 1);
+	assert_int_equal(read(cp[0], got, sizeof(got)), 4096);
+	vigil_con_reader_release(&r);
+	close(sp[1]);
+	close(cp[0]);
+	vigil_loop_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -168,6 +210,7 @@ int main(void)
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_reader),
 		cmocka_unit_test(test_reader_copy_limit),
+		cmocka_unit_test(test_reader_copy_short),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
