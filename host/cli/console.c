@@ -96,7 +96,7 @@ static void copy_end(struct vigil_con_reader *r, int err)
  * exactly the console's first limit bytes, whatever the sizes of the
  * reads (a stream has no holes: the part of a read that fits goes in, and
  * once full nothing later does), whole (a short write goes on with the
- * rest); a full disk loses the copy, not the run. */
+ * rest, EINTR is tried again); a full disk loses the copy, not the run. */
 static void copy(struct vigil_con_reader *r, const char *buf, size_t n)
 {
 	struct vigil_cap *c = &r->cap;
@@ -120,6 +120,8 @@ static void copy(struct vigil_con_reader *r, const char *buf, size_t n)
 	while (fit > 0) { /* a short write goes on with the rest */
 		ssize_t w = write(r->copy_fd, buf, fit);
 
+		if (w < 0 && errno == EINTR)
+			continue;
 		if (w <= 0) {
 			copy_end(r, w < 0 ? errno : EIO);
 			return;
