@@ -55,6 +55,14 @@ void vigil_console_flush(struct vigil_console *c, vigil_console_fn fn, void *ctx
 		con_line(c, fn, ctx);
 }
 
+void vigil_console_cut(struct vigil_console *c)
+{
+	if (c->len > 0 || c->cut)
+		c->cut_lines++;
+	c->len = 0;
+	c->cut = false;
+}
+
 /* ---- the console's socket on a loop ------------------------------------------ */
 
 void vigil_con_reader_init(struct vigil_con_reader *r, const struct vigil_con_reader_cfg *c)
@@ -132,10 +140,14 @@ static void copy(struct vigil_con_reader *r, const char *buf, size_t n)
 	}
 }
 
-/* The socket is gone: a last line without newline is delivered. */
-static void reader_end(struct vigil_con_reader *r)
+/* The socket is gone: at its end (eof) the last line is whole as QEMU
+ * left it; after an error it was cut by the transport and is dropped. */
+static void reader_end(struct vigil_con_reader *r, bool eof)
 {
-	vigil_console_flush(&r->scan, r->c.on_line, r->c.ctx);
+	if (eof)
+		vigil_console_flush(&r->scan, r->c.on_line, r->c.ctx);
+	else
+		vigil_console_cut(&r->scan);
 	vigil_source_free(r->src);
 	r->src = NULL;
 }
@@ -158,7 +170,7 @@ static int reader_ready(struct vigil_source *s, int fd, uint32_t events, void *c
 			return 0;
 		if (n <= 0) {
 			r->read_errors += n < 0;
-			reader_end(r);
+			reader_end(r, n == 0);
 			return 0;
 		}
 		copy(r, buf, (size_t)n);

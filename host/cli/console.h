@@ -13,9 +13,11 @@
  * VIGIL_CON_BUDGET bytes a wake-up (a kernel printing in a loop cannot
  * starve the guests' ports), each chunk copied to --console (under
  * --file-limit: a guest cannot fill the disk) and then split into lines
- * for the owner. End of stream (QEMU closed its end) or a read error
- * delivers a last line without newline and ends the reader. A write error
- * ends the copy, said once, and the scan goes on.
+ * for the owner. End of stream (QEMU closed its end) delivers a last line
+ * without newline, as QEMU left it; a read error (ECONNRESET) drops the
+ * line it cut (cut_lines): a line cut short is not scanned as if it were
+ * whole ("Killed process 12" of "Killed process 1234"). Either ends the
+ * reader. A write error ends the copy, said once, and the scan goes on.
  *
  * Expected load: a quiet console under loglevel=4, bursts of a few KiB
  * when a kernel dies.
@@ -39,6 +41,7 @@ struct vigil_console {
 	size_t len;
 	bool cut; /* the current line was over the limit */
 	uint64_t lines, bytes, long_lines;
+	uint64_t cut_lines; /* lines dropped unfinished (vigil_console_cut) */
 };
 
 /* Called for every complete line (NUL-terminated, no newline). */
@@ -50,6 +53,9 @@ void vigil_console_feed(struct vigil_console *c, const char *buf, size_t len, vi
 			void *ctx);
 /* End of stream: a last line without newline is delivered. */
 void vigil_console_flush(struct vigil_console *c, vigil_console_fn fn, void *ctx);
+/* The stream broke: the line being assembled is not whole and is dropped
+ * (counted in cut_lines when there was one). */
+void vigil_console_cut(struct vigil_console *c);
 
 /* ---- the console's socket on a loop ------------------------------------------ */
 

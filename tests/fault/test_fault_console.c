@@ -5,7 +5,7 @@
  * port); fault.h says how.
  *
  * Single faults in one wake-up of the reader, each a bug once: EINTR on
- * the --console copy's write.
+ * the --console copy's write; ECONNRESET in the middle of a line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -92,7 +92,8 @@ static void one_close(struct one *o)
 {
 	vigil_con_reader_release(&o->r);
 	vigil_loop_free(o->l);
-	close(o->con);
+	if (o->con >= 0)
+		close(o->con);
 	close(o->copy_rd);
 }
 
@@ -114,10 +115,37 @@ static void test_copy_eintr(void **state)
 	one_close(&o);
 }
 
+/* ECONNRESET after "whole line\npartial li": the whole line is scanned,
+ * the one the reset cut is dropped and counted, not scanned as if whole
+ * (it was, by the flush meant for QEMU's last words at end of stream). */
+static void test_reset_cuts_line(void **state)
+{
+	struct one o;
+
+	(void)state;
+	one_run(&o, "whole line\npartial li", FAULT_RECV, 2, FAULT_ECONNRESET);
+	assert_int_equal(o.lines, 1);
+	assert_string_equal(o.last, "whole line");
+	assert_int_equal(o.r.scan.cut_lines, 1);
+	assert_int_equal(o.r.read_errors, 1);
+	assert_null(o.r.src);
+	one_close(&o);
+	/* at the end of the stream, the last line is QEMU's and delivered */
+	one_run(&o, "whole line\nlast words", FAULT_RECV, 0, FAULT_NONE);
+	close(o.con);
+	o.con = -1;
+	vigil_con_reader_drain(&o.r);
+	assert_int_equal(o.lines, 2);
+	assert_string_equal(o.last, "last words");
+	assert_int_equal(o.r.scan.cut_lines, 0);
+	one_close(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_copy_eintr),
+		cmocka_unit_test(test_reset_cuts_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
