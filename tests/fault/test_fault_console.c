@@ -36,6 +36,7 @@
  *     port broke before READY (a crash before READY takes the boot's
  *     lines as evidence: evidence.c's evd_boot);
  * never a crash, a hang, a leak (ASan) or a wrong byte. Cap: RUNS_MAX.
+ * Measured: 128 calls, 498 runs, 1.5 s (RelWithDebInfo), 2.5 s (ASan).
  *
  * Before it, single faults in one wake-up of the reader, each a bug once:
  * EINTR on the copy's write (it ended the copy), ECONNRESET in the middle
