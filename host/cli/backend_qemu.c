@@ -26,7 +26,6 @@
 #include "vcpu.h"
 
 #define QEMU_ERR_MAX      4096                /* QEMU stderr kept for messages */
-#define QEMU_CON_BUDGET   (256u << 10)        /* console bytes per wake-up */
 #define QEMU_EXIT_WAIT_NS (5 * 1000000000ull) /* the agent powers off after EXIT */
 #define QEMU_QUIT_WAIT_NS (2 * 1000000000ull) /* QMP quit -> SIGKILL */
 
@@ -41,7 +40,7 @@ struct vigil_qemu_be {
 	int qemu_status; /* exit status, or -1 when a signal killed it */
 	int qemu_sig;    /* the signal that killed it, or 0 */
 	bool qemu_up;    /* its QMP greeting or a guest byte arrived: it started */
-	struct vigil_source *pid_src, *con_src, *err_src;
+	struct vigil_source *pid_src, *err_src;
 	struct vigil_qmplink *qmp;
 	char version[32];
 	/* KVM probe (--accel auto) */
@@ -50,10 +49,8 @@ struct vigil_qemu_be {
 	/* stop sequence: POWEROFF wait -> quit -> SIGKILL -> give up */
 	struct vigil_timer *stop_timer;
 	int stop_stage;
-	/* console and stderr */
-	struct vigil_console con_scan;
-	int console_fd;
-	struct vigil_cap con_cap; /* --file-limit on --console */
+	/* console (copied to --console, scanned) and stderr */
+	struct vigil_con_reader con;
 	char errbuf[QEMU_ERR_MAX];
 	size_t errlen;
 	struct vigil_vcpu_probe vcpu;
@@ -204,54 +201,10 @@ static void on_console_line(void *ctx, const char *line, size_t len)
 	}
 }
 
-/* --console: the bytes as they come, up to --file-limit; a full disk loses
- * the copy, not the run. */
-static void console_copy(struct vigil_qemu_be *r, const char *buf, size_t n)
+static void on_console_warn(void *ctx, const char *msg)
 {
-	enum vigil_cap_take t;
-
-	if (r->console_fd < 0)
-		return;
-	t = vigil_cap_take(&r->con_cap, n);
-	if (t == VIGIL_CAP_FULL_NOW)
-		vigil_term_warn("%s reached --file-limit (%llu bytes): the console is no longer "
-			       "copied there (it is still read and scanned)",
-			       r->o->console_path, (unsigned long long)r->con_cap.limit);
-	if (t != VIGIL_CAP_OK)
-		return;
-	if (write(r->console_fd, buf, n) < 0) {
-		vigil_term_warn("cannot write the console to %s: %s (no longer copied)",
-			       r->o->console_path, strerror(errno));
-		close(r->console_fd);
-		r->console_fd = -1;
-	}
-}
-
-static int console_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx)
-{
-	struct vigil_qemu_be *r = ctx;
-	char buf[16384];
-	size_t budget = QEMU_CON_BUDGET;
-
-	(void)s;
-	(void)events;
-	while (budget > 0) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return 0;
-		if (n <= 0) {
-			vigil_console_flush(&r->con_scan, on_console_line, r);
-			vigil_source_free(r->con_src);
-			r->con_src = NULL;
-			return 0;
-		}
-		console_copy(r, buf, (size_t)n);
-		vigil_console_feed(&r->con_scan, buf, (size_t)n, on_console_line, r);
-		budget -= (size_t)n < budget ? (size_t)n : budget;
-	}
-	return 0;
+	(void)ctx;
+	vigil_term_warn("%s", msg);
 }
 
 static int err_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx)
@@ -291,8 +244,7 @@ static int err_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx)
 static void drain(struct vigil_qemu_be *r)
 {
 	/* QEMU is gone: what it wrote is still in the sockets */
-	for (int i = 0; i < 64 && r->con_src; i++)
-		console_ready(r->con_src, vigil_source_fd(r->con_src), EPOLLIN, r);
+	vigil_con_reader_drain(&r->con);
 	for (int i = 0; i < 16 && r->err_src; i++)
 		err_ready(r->err_src, vigil_source_fd(r->err_src), EPOLLIN, r);
 	vigil_qmplink_drain(r->qmp);
@@ -467,9 +419,9 @@ static void close_vmm(struct vigil_qemu_be *r)
 		kill_and_reap(r);
 	r->qemu_exited = true;
 	vigil_source_free(r->pid_src);
-	vigil_source_free(r->con_src);
+	vigil_con_reader_detach(&r->con);
 	vigil_source_free(r->err_src);
-	r->pid_src = r->con_src = r->err_src = NULL;
+	r->pid_src = r->err_src = NULL;
 	vigil_qmplink_free(r->qmp);
 	r->qmp = NULL;
 	vigil_guest_port_detach(r->g);
@@ -504,7 +456,6 @@ static int kvm_fallback(struct vigil_qemu_be *r)
 	r->errlen = 0;
 	r->qemu_up = false;
 	r->qemu_sig = r->qemu_status = 0;
-	vigil_console_init(&r->con_scan);
 	if (vigil_guest_restart(r->g, vigil_loop_now(r->loop)) < 0 ||
 	    launch(r, VIGIL_ACCEL_TCG) < 0) {
 		fprintf(stderr, "vigil: cannot restart QEMU under TCG\n");
@@ -628,7 +579,7 @@ static int qemu_snapshot(void *be, uint32_t kind, struct vigil_str tag, uint32_t
 	struct vigil_qmplink_facts f = {
 		.vmm_pid = r->qemu_pid,
 		.vcpu = r->have_vcpu ? &r->vcpu : NULL,
-		.console_bytes = r->con_scan.bytes,
+		.console_bytes = r->con.scan.bytes,
 	};
 
 	return vigil_vmm_snapshot(vigil_qmplink_monitor(r->qmp), r->g, r->o->snapshot_dir, &f, kind, tag, id);
@@ -658,8 +609,7 @@ static void qemu_free(void *be)
 	vigil_debug_release(&r->dbg);
 	vigil_timer_free(r->probe_timer);
 	vigil_timer_free(r->stop_timer);
-	if (r->console_fd >= 0)
-		close(r->console_fd);
+	vigil_con_reader_release(&r->con);
 	free(r);
 }
 
@@ -728,12 +678,10 @@ static int watch(struct vigil_qemu_be *r, int port, int qmp, int con, int err)
 
 	if ((e = vigil_loop_child(r->loop, r->qemu_pid, pid_ready, r, "qemu", &r->pid_src)) < 0)
 		goto fail;
-	if ((e = vigil_source_add(r->loop, con, EPOLLIN, VIGIL_SOURCE_OWN_FD, console_ready, r,
-				  "console", &r->con_src)) < 0) {
-		close(con);
-		goto fail;
-	}
+	e = vigil_con_reader_attach(&r->con, r->loop, con);
 	con = -1;
+	if (e < 0)
+		goto fail;
 	if ((e = vigil_source_add(r->loop, err, EPOLLIN, VIGIL_SOURCE_OWN_FD, err_ready, r,
 				  "qemu stderr", &r->err_src)) < 0) {
 		close(err);
@@ -848,28 +796,33 @@ int vigil_qemu_be_new(struct vigil_loop *l, const struct vigil_run_opts *o,
 		      struct vigil_qemu_be **out)
 {
 	struct vigil_qemu_be *r = calloc(1, sizeof(*r));
-	int e;
+	struct vigil_con_reader_cfg cc = {
+		.on_line = on_console_line,
+		.warn = on_console_warn,
+		.ctx = r,
+		.copy_fd = -1,
+		.copy_path = o->console_path,
+		.copy_limit = o->file_limit,
+	};
+	int e = 0;
 
 	if (!r)
 		return -ENOMEM;
 	r->loop = l;
 	r->o = o;
-	r->console_fd = -1;
-	r->con_cap.limit = o->file_limit;
 	vigil_debug_init(&r->dbg);
-	vigil_console_init(&r->con_scan);
-	e = vigil_timer_new(l, probe_due, r, &r->probe_timer);
+	if (o->console_path) {
+		cc.copy_fd = open(o->console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		e = cc.copy_fd < 0 ? -errno : 0;
+		if (e < 0)
+			fprintf(stderr, "vigil: cannot write the console to %s: %s\n",
+				o->console_path, strerror(-e));
+	}
+	vigil_con_reader_init(&r->con, &cc); /* qemu_free may run from here on */
+	if (e == 0)
+		e = vigil_timer_new(l, probe_due, r, &r->probe_timer);
 	if (e == 0)
 		e = vigil_timer_new(l, stop_due, r, &r->stop_timer);
-	if (e == 0 && o->console_path) {
-		r->console_fd =
-		    open(o->console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (r->console_fd < 0) {
-			e = -errno;
-			fprintf(stderr, "vigil: cannot write the console to %s: %s\n",
-				o->console_path, strerror(errno));
-		}
-	}
 	if (e < 0) {
 		qemu_free(r);
 		return e;

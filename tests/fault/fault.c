@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fault: the wrappers and the countdown (see fault.h). Test-only: linked
- * into fault tests with -Wl,--wrap for each call wrapped.
+ * fault: the countdown and the trace (see fault.h), shared by the two ways
+ * of catching the calls: fault_wrap.c (-Wl,--wrap) and fault_interpose.c
+ * (symbol interposition). Test-only.
  */
 #include "fault.h"
+#include "fault_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,17 +15,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-ssize_t __real_read(int fd, void *buf, size_t n);
-ssize_t __real_write(int fd, const void *buf, size_t n);
-ssize_t __real_recv(int fd, void *buf, size_t n, int flags);
-ssize_t __real_send(int fd, const void *buf, size_t n, int flags);
-int __real_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout);
-ssize_t __wrap_read(int fd, void *buf, size_t n);
-ssize_t __wrap_write(int fd, const void *buf, size_t n);
-ssize_t __wrap_recv(int fd, void *buf, size_t n, int flags);
-ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags);
-int __wrap_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout);
 
 static struct {
 	bool host;
@@ -97,6 +88,8 @@ bool fault_applies(const struct fault_rec *r, enum fault_kind k)
 
 	if (r->call == FAULT_EPOLL_WAIT)
 		return k == FAULT_EINTR || k == FAULT_EAGAIN || (k == FAULT_SHORT && r->shortable);
+	if (r->call == FAULT_ACCEPT)
+		return k == FAULT_EINTR || k == FAULT_EAGAIN || k == FAULT_ECONNRESET;
 	if (k == FAULT_EINTR || k == FAULT_EAGAIN)
 		return true;
 	if (r->fdk == FAULT_FD_ANON)
@@ -118,7 +111,7 @@ static const char *const kind_names[FAULT__COUNT] = {
 };
 
 static const char *const call_names[FAULT_CALL__COUNT] = {
-	"read", "write", "recv", "send", "epoll_wait",
+	"read", "write", "recv", "send", "epoll_wait", "accept4", "sendmsg",
 };
 
 const char *fault_kind_name(enum fault_kind k)
@@ -144,15 +137,8 @@ const char *fault_call_name(enum fault_call c)
 	return (unsigned)c < FAULT_CALL__COUNT ? call_names[c] : "?";
 }
 
-/* The pseudo-kind of a call on a broken connection: EOF or EPIPE. */
-#define FAULT_BROKEN FAULT__COUNT
-
-/*
- * Counts a call of the host's and says which fault to inject into it
- * (FAULT_NONE: go through; FAULT_BROKEN: the connection is gone). fd -1:
- * an epoll_wait.
- */
-static enum fault_kind fault_take(enum fault_call c, int fd, bool shortable)
+/* fault_int.h */
+enum fault_kind fault_take(enum fault_call c, int fd, bool shortable)
 {
 	struct fault_rec r = { .call = (uint8_t)c, .shortable = shortable };
 	struct stat st = { 0 };
@@ -179,7 +165,7 @@ static enum fault_kind fault_take(enum fault_call c, int fd, bool shortable)
 		return FAULT_BROKEN;
 	if (F.calls != F.nth || !fault_applies(&r, F.kind))
 		return FAULT_NONE;
-	if (F.kind == FAULT_ECONNRESET || F.kind == FAULT_EPIPE) {
+	if ((F.kind == FAULT_ECONNRESET || F.kind == FAULT_EPIPE) && c != FAULT_ACCEPT) {
 		F.broken = true;
 		F.broken_dev = st.st_dev;
 		F.broken_ino = st.st_ino;
@@ -190,7 +176,7 @@ static enum fault_kind fault_take(enum fault_call c, int fd, bool shortable)
 	return F.kind;
 }
 
-static int fault_errno(enum fault_kind k)
+int fault_errno(enum fault_kind k)
 {
 	switch (k) {
 	case FAULT_EINTR:
@@ -201,74 +187,5 @@ static int fault_errno(enum fault_kind k)
 		return ECONNRESET;
 	default:
 		return EPIPE;
-	}
-}
-
-ssize_t __wrap_read(int fd, void *buf, size_t n)
-{
-	enum fault_kind k = fault_take(FAULT_READ, fd, n >= 2);
-
-	if (k == FAULT_NONE)
-		return __real_read(fd, buf, n);
-	if (k == FAULT_SHORT)
-		return __real_read(fd, buf, n / 2);
-	if (k == FAULT_BROKEN)
-		return 0;
-	errno = fault_errno(k);
-	return -1;
-}
-
-ssize_t __wrap_write(int fd, const void *buf, size_t n)
-{
-	enum fault_kind k = fault_take(FAULT_WRITE, fd, n >= 2);
-
-	if (k == FAULT_NONE)
-		return __real_write(fd, buf, n);
-	if (k == FAULT_SHORT)
-		return __real_write(fd, buf, n / 2);
-	errno = fault_errno(k);
-	return -1;
-}
-
-ssize_t __wrap_recv(int fd, void *buf, size_t n, int flags)
-{
-	enum fault_kind k = fault_take(FAULT_RECV, fd, n >= 2);
-
-	if (k == FAULT_NONE)
-		return __real_recv(fd, buf, n, flags);
-	if (k == FAULT_SHORT)
-		return __real_recv(fd, buf, n / 2, flags);
-	if (k == FAULT_BROKEN)
-		return 0;
-	errno = fault_errno(k);
-	return -1;
-}
-
-ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags)
-{
-	enum fault_kind k = fault_take(FAULT_SEND, fd, n >= 2);
-
-	if (k == FAULT_NONE)
-		return __real_send(fd, buf, n, flags);
-	if (k == FAULT_SHORT)
-		return __real_send(fd, buf, n / 2, flags);
-	errno = fault_errno(k);
-	return -1;
-}
-
-int __wrap_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
-{
-	enum fault_kind k = fault_take(FAULT_EPOLL_WAIT, epfd, max >= 2);
-
-	switch (k) {
-	case FAULT_NONE:
-		return __real_epoll_wait(epfd, evs, max, timeout);
-	case FAULT_SHORT:
-		return __real_epoll_wait(epfd, evs, 1, timeout);
-	case FAULT_EAGAIN:
-		return 0; /* a spurious wake-up with nothing in it */
-	default:
-		errno = EINTR;
-		return -1;
 	}
 }

@@ -3,12 +3,22 @@
  * fault: I/O fault injection for host tests (test-only), after SQLite's
  * "fail the Nth call" harness.
  *
- * Owns link-time wrappers (-Wl,--wrap=read,--wrap=write,--wrap=recv,
- * --wrap=send,--wrap=epoll_wait; FAULT_LINK_OPTIONS in CMake) of the calls
- * the host loop makes itself, a countdown, and a trace of the calls
- * counted. A wrapper sees only calls made from objects linked into the
- * test executable (the host's static libraries and the test): libc's own
- * calls and shared libraries (libmicrohttpd, libvirt) are not wrapped.
+ * Owns a countdown and a trace of the calls counted (fault.c), and two
+ * ways of catching the calls:
+ *   - vigil-fault: link-time wrappers (fault_wrap.c; -Wl,--wrap=read,
+ *     --wrap=write,--wrap=recv,--wrap=send,--wrap=epoll_wait, given by
+ *     CMake to every test linking it) of the calls the host loop makes
+ *     itself. A wrapper sees only calls made from objects linked into the
+ *     test executable (the host's static libraries and the test): libc's
+ *     own calls and shared libraries (libmicrohttpd, libvirt) are not
+ *     wrapped.
+ *   - vigil-fault-interpose: the same calls and accept4 and sendmsg
+ *     defined in the test executable itself (fault_interpose.c), which
+ *     interpose on libc's for the executable and for every shared library
+ *     that calls them through its PLT (libmicrohttpd 0.9.75 does: recv,
+ *     send, sendmsg, accept4, epoll_wait); each forwards to the next
+ *     definition (dlsym(RTLD_NEXT): libc's, or ASan's interceptor). Not
+ *     with vigil-fault in the same executable.
  *
  * Counting: a call counts only inside the host's turn (fault_host(true)),
  * so the test's own guest writers, fake servers and clients, which run
@@ -30,8 +40,13 @@
  *   write/send  EINTR, EAGAIN: -1, nothing written; SHORT: half the length;
  *               ECONNRESET (sockets), EPIPE (sockets, pipes): -1, nothing
  *               written;
+ *   sendmsg     as send, SHORT: half the bytes of the iovecs;
  *   epoll_wait  EINTR: -1 EINTR without waiting; EAGAIN: a spurious 0 (no
- *               event although fds may be ready); SHORT: at most one event.
+ *               event although fds may be ready); SHORT: at most one event;
+ *   accept4     EINTR, EAGAIN: -1, the connection stays queued;
+ *               ECONNRESET: the connection went before it was accepted:
+ *               it is taken off the queue and closed (the client sees a
+ *               reset), -1 ECONNABORTED. The listening socket goes on.
  * On anonymous inodes (timerfd, signalfd, eventfd) only EINTR and EAGAIN.
  * ECONNRESET and EPIPE last, as the kernel's do: once injected, every later
  * call on the same open file reads EOF (0) and writes EPIPE. The others
@@ -39,7 +54,8 @@
  *
  * Limits: FAULT_TRACE_MAX calls traced (a scenario with more fails its
  * reference run loudly). One thread. Load: a wrapper adds one fstat when
- * counting; nothing when outside the host's turn.
+ * counting; nothing when outside the host's turn (an interposer adds a
+ * call through a pointer).
  */
 #ifndef VIGIL_TESTS_FAULT_H
 #define VIGIL_TESTS_FAULT_H
@@ -65,6 +81,8 @@ enum fault_call {
 	FAULT_RECV,
 	FAULT_SEND,
 	FAULT_EPOLL_WAIT,
+	FAULT_ACCEPT,  /* accept4: fault_interpose.c only */
+	FAULT_SENDMSG, /* fault_interpose.c only */
 	FAULT_CALL__COUNT,
 };
 

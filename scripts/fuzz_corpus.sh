@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Minimizes what fuzzing found into the corpora kept in the repository:
+# for each target, libFuzzer's -merge=1 keeps the smallest set of inputs
+# that covers what tests/fuzz/corpus/<name>/ and build-fuzz/corpus/<target>/
+# (scripts/fuzz.sh's working corpus) cover together, and it replaces
+# tests/fuzz/corpus/<name>/. Inputs over 64 KiB are left out unless a
+# target needs them (wire, session, cli-vmlinux: frames and kernels are
+# larger). Run after a long fuzzing run; review the diff's size.
+# Usage: scripts/fuzz_corpus.sh [TARGET...]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$top/build-fuzz
+[ -d "$build/tests/fuzz" ] || { echo "fuzz_corpus: build the targets first (scripts/fuzz.sh)" >&2; exit 1; }
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+	mapfile -t targets < <(cd "$build/tests/fuzz" && ls fuzz-* 2>/dev/null)
+fi
+for t in "${targets[@]}"; do
+	name=${t#fuzz-}
+	kept=$top/tests/fuzz/corpus/$name
+	new=$(mktemp -d "$build/merge.XXXXXX")
+	case "$name" in wire | session | cli-vmlinux) max=140000 ;; *) max=65536 ;; esac
+	dirs=()
+	[ -d "$kept" ] && dirs+=("$kept")
+	[ -d "$top/tests/fuzz/seeds/$name" ] && dirs+=("$top/tests/fuzz/seeds/$name")
+	[ -d "$build/corpus/$t" ] && dirs+=("$build/corpus/$t")
+	"$build/tests/fuzz/$t" -merge=1 -max_len="$max" "$new" "${dirs[@]}" >"$build/$t.merge.log" 2>&1 ||
+		{ tail -20 "$build/$t.merge.log" >&2; exit 1; }
+	rm -rf "$kept"
+	mkdir -p "$(dirname "$kept")"
+	mv "$new" "$kept"
+	echo "fuzz_corpus: $name $(ls "$kept" | wc -l) inputs, $(du -sk "$kept" | cut -f1) KiB"
+done
