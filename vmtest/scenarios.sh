@@ -48,8 +48,13 @@ run_vigil() {
 	[ "$got" = "$want" ] || fail "exit status $got, want $want"
 }
 
-# The QEMU child of a vigil process (from /proc: no procps needed).
+# The QEMU child of a vigil process (from /proc: no procps needed): its
+# children list where the kernel has one, else a scan of every process.
 qemu_child() {
+	for p in $(cat /proc/"$VPARENT"/task/*/children 2>/dev/null); do
+		case "$(cat /proc/$p/comm 2>/dev/null)" in qemu-system*) echo "$p"; return 0 ;; esac
+	done
+	[ -e /proc/"$VPARENT"/task/"$VPARENT"/children ] && return 1
 	for st in /proc/[0-9]*/stat; do
 		f=$(sed 's/.*) //' "$st" 2>/dev/null) || continue
 		set -- $f # $1 state, $2 ppid

@@ -28,6 +28,7 @@
 #define QEMU_ERR_MAX      4096                /* QEMU stderr kept for messages */
 #define QEMU_EXIT_WAIT_NS (5 * 1000000000ull) /* the agent powers off after EXIT */
 #define QEMU_QUIT_WAIT_NS (2 * 1000000000ull) /* QMP quit -> SIGKILL */
+#define QEMU_FS_GRACE_NS  (500 * 1000000ull)   /* virtiofsd's exit -> QEMU's, if that is why */
 
 struct vigil_qemu_be {
 	struct vigil_loop *loop;
@@ -58,6 +59,8 @@ struct vigil_qemu_be {
 	/* --rootfs host: virtiofsd, one per launch */
 	struct vigil_hostroot *fs;
 	struct vigil_source *fs_src;
+	struct vigil_timer *fs_grace; /* virtiofsd went first: QEMU's exit may follow */
+	char fs_gone[800];            /* what is said if it does not */
 	/* --on-stall debug: the gdbstub, the person's QMP, the hold */
 	struct vigil_debug dbg;
 };
@@ -349,7 +352,7 @@ static void kill_and_reap(struct vigil_qemu_be *r)
 static int fs_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx)
 {
 	struct vigil_qemu_be *r = ctx;
-	char tail[600], msg[800];
+	char tail[600];
 	siginfo_t si;
 
 	(void)s;
@@ -365,13 +368,25 @@ static int fs_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx)
 	if (r->qemu_exited || vigil_guest_state(r->g) != VIGIL_GUEST_WATCH)
 		return 0; /* it follows QEMU out: the expected end */
 	vigil_hostroot_log_tail(r->fs, tail, sizeof(tail));
-	snprintf(msg, sizeof(msg),
+	snprintf(r->fs_gone, sizeof(r->fs_gone),
 		 "virtiofsd %s %d during the run: the guest lost the host's root file "
 		 "system%s%s",
 		 si.si_code == CLD_EXITED ? "exited with status" : "was killed by signal",
 		 si.si_status, tail[0] ? ": " : "", tail);
-	vigil_guest_harness_error(r->g, msg);
+	/* QEMU killed makes virtiofsd go too, and its exit may be seen first:
+	 * QEMU's own, if it comes within the grace, says what happened */
+	vigil_timer_arm(r->fs_grace, vigil_loop_now(r->loop) + QEMU_FS_GRACE_NS);
 	return 0;
+}
+
+static void fs_grace_due(struct vigil_timer *t, uint64_t now, void *ctx)
+{
+	struct vigil_qemu_be *r = ctx;
+
+	(void)t;
+	(void)now;
+	if (!r->qemu_exited && vigil_guest_state(r->g) == VIGIL_GUEST_WATCH)
+		vigil_guest_harness_error(r->g, r->fs_gone);
 }
 
 static int fs_start(struct vigil_qemu_be *r, struct vigil_qemu_cfg *c)
@@ -609,6 +624,7 @@ static void qemu_free(void *be)
 	vigil_debug_release(&r->dbg);
 	vigil_timer_free(r->probe_timer);
 	vigil_timer_free(r->stop_timer);
+	vigil_timer_free(r->fs_grace);
 	vigil_con_reader_release(&r->con);
 	free(r);
 }
@@ -823,6 +839,8 @@ int vigil_qemu_be_new(struct vigil_loop *l, const struct vigil_run_opts *o,
 		e = vigil_timer_new(l, probe_due, r, &r->probe_timer);
 	if (e == 0)
 		e = vigil_timer_new(l, stop_due, r, &r->stop_timer);
+	if (e == 0)
+		e = vigil_timer_new(l, fs_grace_due, r, &r->fs_grace);
 	if (e < 0) {
 		qemu_free(r);
 		return e;
