@@ -136,9 +136,12 @@ check_headers() {
 	printf 'int main(void) { return VIGIL_STR("x").len + (int)VIGIL_VERSION_NUMBER; }\n' >>"$f"
 	"$cc" -std=c11 -pedantic -Wall -Wextra -Wconversion -Werror -I"$prefix/include" \
 		-x c -c "$f" -o /dev/null || fail "the installed headers are not clean C11"
-	c++ -std=c++11 -pedantic -Wall -Wextra -Wconversion -Werror -I"$prefix/include" \
-		-x c++ -c "$f" -o /dev/null || fail "the installed headers are not clean C++11"
-	echo "ok: the installed headers compile as C11 and C++11, -pedantic -Wconversion"
+	for cxx in c++ clang++; do
+		command -v "$cxx" >/dev/null || continue
+		"$cxx" -std=c++11 -pedantic -Wall -Wextra -Wconversion -Werror -I"$prefix/include" \
+			-x c++ -c "$f" -o /dev/null || fail "the installed headers are not clean C++11 ($cxx)"
+	done
+	echo "ok: the installed headers compile as C11 and C++11 (g++, clang++), -pedantic -Wconversion"
 }
 
 # VIGIL_STR takes literals: a pointer or an array must not compile.

@@ -363,6 +363,124 @@ enum vigil_gone_reason {
 
 struct vigil_verdict;
 
+/* The payloads of struct vigil_event, one per kind of event (declared
+ * apart so that C++ embedders can use the header: C++ allows no types
+ * inside an anonymous union). */
+struct vigil_ev_hello {
+	uint32_t epoch;         /* 1 for the first HELLO with seq 0 */
+	uint16_t proto_version; /* != 1 is reported, decoding goes on */
+	uint32_t capabilities;
+	uint64_t guest_boottime_ns;
+	struct vigil_str agent_version;
+	struct vigil_str kernel_release;
+	struct vigil_str hostname;
+};
+
+struct vigil_ev_ready {
+	uint32_t epoch;
+	uint64_t since_link_ns; /* since the first LINK_UP (0 if none) */
+};
+
+struct vigil_ev_scenario {
+	enum vigil_scenario_phase phase;
+	uint32_t index;        /* scenario number in the run, from 0 */
+	struct vigil_str name; /* as sent; may be empty */
+	uint64_t pause_ns;     /* RESUME: this pause; END: total pauses */
+	uint64_t run_ns;       /* END: running time without pauses */
+};
+
+struct vigil_ev_output {
+	uint16_t stream;   /* VIGIL_MSG_STDOUT/STDERR/DMESG/LOG */
+	bool crc_ok;       /* false: a torn chunk, shown flagged */
+	uint8_t level;     /* DMESG/LOG level, 0 otherwise */
+	uint64_t kmsg_seq; /* DMESG */
+	uint64_t ts_us;    /* DMESG */
+	const uint8_t *data;
+	uint32_t len;
+};
+
+struct vigil_ev_test {
+	uint8_t outcome; /* enum vigil_test_outcome; others kept */
+	uint64_t duration_ns;
+	struct vigil_str name;
+	struct vigil_str message;
+};
+
+struct vigil_ev_exit {
+	int32_t status; /* -1 if killed */
+	int32_t signal; /* 0 if none */
+};
+
+struct vigil_ev_sched_exit {
+	int32_t code;
+	uint32_t kind; /* enum vigil_sched_exit_kind; others kept */
+	struct vigil_str reason;
+};
+
+struct vigil_ev_process {
+	uint32_t pid;
+	uint8_t origin;  /* enum vigil_beat_origin */
+	uint16_t status; /* last beat status */
+	uint64_t pidns_inode;
+	uint64_t deadline_ns;        /* the pid's threshold (clamped deadline_ms) */
+	uint64_t silence_ns;         /* STALL: silence so far; RECOVERY: whole silence */
+	bool host_starved;           /* STALL: no vCPU time late in the silence */
+	enum vigil_gone_reason gone; /* PROCESS_GONE only */
+};
+
+struct vigil_ev_snapshot {
+	uint32_t request_id;
+	uint32_t kind;  /* enum vigil_snapshot_kind */
+	int32_t status; /* DONE: 0 or negative errno sent to the guest */
+	struct vigil_str tag;
+	struct vigil_str detail; /* DONE only */
+};
+
+struct vigil_ev_vm {
+	uint64_t stopped_ns;       /* RESUMED: length of this stop */
+	uint64_t total_stopped_ns; /* all stops so far */
+};
+
+struct vigil_ev_pong {
+	uint64_t token;
+	uint64_t rtt_ns;
+	uint64_t guest_mono_ns;
+};
+
+struct vigil_ev_agent_stats {
+	struct vigil_agent_stats stats; /* use vigil_agent_stats_get() */
+};
+
+struct vigil_ev_anomaly {
+	const char *counter; /* counter name as in the counters struct */
+	uint64_t delta;      /* since the last report */
+	uint64_t total;
+};
+
+struct vigil_ev_finding {
+	const struct vigil_finding *finding;
+};
+
+struct vigil_ev_run_end {
+	const struct vigil_verdict *verdict;
+};
+
+struct vigil_ev_flow {
+	/* The record that changed the flow, with the change as its
+	 * event (VIGIL_FLOW_OPENED: a new flow, a reopened one or
+	 * a first ACTIVE; VIGIL_FLOW_CLOSED: an open flow closed,
+	 * or a CLOSED for one never seen) and, for a flow in the
+	 * table, its totals: the largest bytes and packets
+	 * reported, the last non-zero pid. */
+	const struct vigil_flow *flow;
+};
+
+struct vigil_ev_classified {
+	/* the class and the samples; pid 0 and class GUEST for a
+	 * guest stall, with the process stalls folded into it */
+	const struct vigil_stall_info *info;
+};
+
 /*
  * An event. Borrowed: every pointer in it (strings, output bytes, finding,
  * verdict) is valid only during the sink callback.
@@ -373,104 +491,23 @@ struct vigil_event {
 	uint64_t now_ns; /* host CLOCK_MONOTONIC of the call that raised it */
 	uint64_t t_ns;   /* now_ns - session creation time */
 	union {
-		struct {
-			uint32_t epoch;         /* 1 for the first HELLO with seq 0 */
-			uint16_t proto_version; /* != 1 is reported, decoding goes on */
-			uint32_t capabilities;
-			uint64_t guest_boottime_ns;
-			struct vigil_str agent_version;
-			struct vigil_str kernel_release;
-			struct vigil_str hostname;
-		} hello;
-		struct {
-			uint32_t epoch;
-			uint64_t since_link_ns; /* since the first LINK_UP (0 if none) */
-		} ready;
-		struct {
-			enum vigil_scenario_phase phase;
-			uint32_t index;        /* scenario number in the run, from 0 */
-			struct vigil_str name; /* as sent; may be empty */
-			uint64_t pause_ns;     /* RESUME: this pause; END: total pauses */
-			uint64_t run_ns;       /* END: running time without pauses */
-		} scenario;
-		struct {
-			uint16_t stream;   /* VIGIL_MSG_STDOUT/STDERR/DMESG/LOG */
-			bool crc_ok;       /* false: a torn chunk, shown flagged */
-			uint8_t level;     /* DMESG/LOG level, 0 otherwise */
-			uint64_t kmsg_seq; /* DMESG */
-			uint64_t ts_us;    /* DMESG */
-			const uint8_t *data;
-			uint32_t len;
-		} output;
-		struct {
-			uint8_t outcome; /* enum vigil_test_outcome; others kept */
-			uint64_t duration_ns;
-			struct vigil_str name;
-			struct vigil_str message;
-		} test;
-		struct {
-			int32_t status; /* -1 if killed */
-			int32_t signal; /* 0 if none */
-		} exit;
-		struct {
-			int32_t code;
-			uint32_t kind; /* enum vigil_sched_exit_kind; others kept */
-			struct vigil_str reason;
-		} sched_exit;
-		struct {
-			uint32_t pid;
-			uint8_t origin;  /* enum vigil_beat_origin */
-			uint16_t status; /* last beat status */
-			uint64_t pidns_inode;
-			uint64_t deadline_ns; /* the pid's threshold (clamped deadline_ms) */
-			uint64_t silence_ns;  /* STALL: silence so far; RECOVERY: whole silence */
-			bool host_starved;    /* STALL: no vCPU time late in the silence */
-			enum vigil_gone_reason gone; /* PROCESS_GONE only */
-		} process;
-		struct {
-			uint32_t request_id;
-			uint32_t kind;  /* enum vigil_snapshot_kind */
-			int32_t status; /* DONE: 0 or negative errno sent to the guest */
-			struct vigil_str tag;
-			struct vigil_str detail; /* DONE only */
-		} snapshot;
-		struct {
-			uint64_t stopped_ns;       /* RESUMED: length of this stop */
-			uint64_t total_stopped_ns; /* all stops so far */
-		} vm;
-		struct {
-			uint64_t token;
-			uint64_t rtt_ns;
-			uint64_t guest_mono_ns;
-		} pong;
-		struct {
-			struct vigil_agent_stats stats; /* use vigil_agent_stats_get() */
-		} agent_stats;
-		struct {
-			const char *counter; /* counter name as in the counters struct */
-			uint64_t delta;      /* since the last report */
-			uint64_t total;
-		} anomaly;
-		struct {
-			const struct vigil_finding *finding;
-		} finding;
-		struct {
-			const struct vigil_verdict *verdict;
-		} run_end;
-		struct {
-			/* The record that changed the flow, with the change as its
-			 * event (VIGIL_FLOW_OPENED: a new flow, a reopened one or
-			 * a first ACTIVE; VIGIL_FLOW_CLOSED: an open flow closed,
-			 * or a CLOSED for one never seen) and, for a flow in the
-			 * table, its totals: the largest bytes and packets
-			 * reported, the last non-zero pid. */
-			const struct vigil_flow *flow;
-		} flow;
-		struct {
-			/* the class and the samples; pid 0 and class GUEST for a
-			 * guest stall, with the process stalls folded into it */
-			const struct vigil_stall_info *info;
-		} classified;
+		struct vigil_ev_hello hello;
+		struct vigil_ev_ready ready;
+		struct vigil_ev_scenario scenario;
+		struct vigil_ev_output output;
+		struct vigil_ev_test test;
+		struct vigil_ev_exit exit;
+		struct vigil_ev_sched_exit sched_exit;
+		struct vigil_ev_process process;
+		struct vigil_ev_snapshot snapshot;
+		struct vigil_ev_vm vm;
+		struct vigil_ev_pong pong;
+		struct vigil_ev_agent_stats agent_stats;
+		struct vigil_ev_anomaly anomaly;
+		struct vigil_ev_finding finding;
+		struct vigil_ev_run_end run_end;
+		struct vigil_ev_flow flow;
+		struct vigil_ev_classified classified;
 	};
 };
 
@@ -794,7 +831,7 @@ struct vigil_inspect_counters {
  *                  + frame_bytes + held_bytes + held_dropped_bytes
  */
 struct vigil_stream_accounting {
-	uint64_t frame_bytes;         /* bytes of the frames delivered, header included */
+	uint64_t frame_bytes;        /* bytes of the frames delivered, header included */
 	uint64_t held_bytes;         /* now: bytes held in a frame (or magic, header) not
 					complete yet; 0 once finished */
 	uint64_t held_dropped_bytes; /* bytes held when the link went down or the run
