@@ -21,6 +21,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <vigil/agent.h>
 
 #include "chan.h"
 #include "ctl.h"
@@ -48,6 +49,7 @@ enum tag {
 	TAG_PORT = 1,
 	TAG_SIGNAL,
 	TAG_BEAT,
+	TAG_STOP,
 	TAG_CTL,
 	TAG_KMSG,
 	TAG_FLOWS,
@@ -69,6 +71,8 @@ struct core {
 	int sfd;
 	struct chan ch;
 	struct relay relay;
+	struct relay stop; /* the stop socket: always watched (pace.h) */
+	bool have_stop;
 	struct pace pace; /* when the beat socket is read (adaptive coalescing) */
 	struct ctl ctl;
 	struct kmsg kmsg;
@@ -77,7 +81,7 @@ struct core {
 	struct runner run;
 	struct inspector insp;
 	bool have_ctl, have_kmsg, have_flows, have_scx, have_run, have_insp;
-	struct watch w_port, w_sig, w_beat, w_ctl, w_kmsg, w_flows, w_insp, w_pipe[2],
+	struct watch w_port, w_sig, w_beat, w_stop, w_ctl, w_kmsg, w_flows, w_insp, w_pipe[2],
 	    w_conn[CTL_MAX_CONN];
 	uint64_t port_retry_ns; /* when disconnected: next probe */
 	uint32_t port_backoff_ms;
@@ -203,8 +207,8 @@ static uint32_t stats_fill(void *ctx, uint64_t *v, uint32_t max)
 		k->ch.st.frames_sent,
 		k->ch.st.frames_dropped,
 		k->ch.st.bytes_dropped,
-		k->relay.st.beats_relayed,
-		k->relay.st.beats_rejected,
+		k->relay.st.beats_relayed + k->stop.st.beats_relayed,
+		k->relay.st.beats_rejected + k->stop.st.beats_rejected,
 		k->flows.st.records,
 		k->kmsg.st.lines,
 		k->ch.st.write_stalls,
@@ -513,6 +517,22 @@ static void beats_read(struct core *k, uint64_t now)
 	relay_read(&k->relay, now);
 	pace_read(&k->pace, now,
 		  (uint32_t)(k->relay.st.beats_relayed + k->relay.st.beats_rejected - before));
+}
+
+/*
+ * A beat came to the stop socket: read the beat socket first, out of turn,
+ * so that what the same process sent before its goodbye goes ahead of it
+ * (and is replaced by it in the pending table), then the stop socket. Both
+ * go out at the next flush, at the top of the loop.
+ */
+static void stop_read(struct core *k, uint64_t now)
+{
+	uint64_t before = k->relay.st.beats_relayed + k->relay.st.beats_rejected;
+
+	relay_read(&k->relay, now);
+	pace_urgent(&k->pace, now,
+		    (uint32_t)(k->relay.st.beats_relayed + k->relay.st.beats_rejected - before));
+	relay_read(&k->stop, now);
 }
 
 /* ---- timers ------------------------------------------------------------ */
@@ -828,6 +848,27 @@ static void open_sources(struct core *k, uint64_t now)
 	}
 }
 
+/* The stop socket beside the beat socket; without it, goodbyes come through
+ * the beat socket (at most one window late). */
+static void open_stop(struct core *k)
+{
+	char path[sizeof(k->stop.path)];
+	int n = snprintf(path, sizeof(path), "%s%s", k->cfg->beat_path, VIGIL_BEAT_STOP_SUFFIX);
+	int e = n > 0 && (size_t)n < sizeof(path) ? 0 : -ENAMETOOLONG;
+
+	if (e == 0)
+		e = relay_open(&k->stop, path, k->cfg->beat_mode, beat_sink, k);
+	if (e < 0) {
+		core_log(k, 4,
+			 "cannot bind stop socket %s%s: %s (STOPPING beats wait up to %llu us)",
+			 k->cfg->beat_path, VIGIL_BEAT_STOP_SUFFIX, strerror(-e),
+			 (unsigned long long)(PACE_WINDOW_NS / 1000));
+		return;
+	}
+	k->have_stop = true;
+	k->w_stop.fd = k->stop.fd;
+}
+
 /* The beat and control sockets. */
 static int open_sockets(struct core *k)
 {
@@ -840,6 +881,7 @@ static int open_sockets(struct core *k)
 	}
 	k->w_beat.fd = k->relay.fd;
 	pace_init(&k->pace, k->relay.qlen);
+	open_stop(k);
 	if (cfg->ctl_path) {
 		e = ctl_open(&k->ctl, cfg->ctl_path, cfg->ctl_mode);
 		if (e < 0) {
@@ -861,13 +903,13 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 
 	memset(k, 0, sizeof(*k));
 	k->cfg = cfg;
-	k->w_port.fd = k->w_sig.fd = k->w_beat.fd = k->w_ctl.fd = k->w_kmsg.fd = k->w_flows.fd =
-	    k->w_insp.fd = -1;
+	k->w_port.fd = k->w_sig.fd = k->w_beat.fd = k->w_stop.fd = k->w_ctl.fd = k->w_kmsg.fd =
+	    k->w_flows.fd = k->w_insp.fd = -1;
 	k->w_pipe[0].fd = k->w_pipe[1].fd = -1;
 	for (int i = 0; i < CTL_MAX_CONN; i++)
 		k->w_conn[i].fd = -1;
 	k->run.fd[0] = k->run.fd[1] = -1;
-	k->relay.fd = k->ctl.fd = k->kmsg.fd = k->flows.nl = k->sfd = -1;
+	k->relay.fd = k->stop.fd = k->ctl.fd = k->kmsg.fd = k->flows.nl = k->sfd = -1;
 	signal(SIGPIPE, SIG_IGN);
 	k->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (k->ep < 0)
@@ -903,6 +945,8 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 	watch_set(k, &k->w_port, TAG_PORT, EPOLLIN);
 	watch_set(k, &k->w_sig, TAG_SIGNAL, EPOLLIN);
 	watch_set(k, &k->w_beat, TAG_BEAT, EPOLLIN);
+	if (k->have_stop)
+		watch_set(k, &k->w_stop, TAG_STOP, EPOLLIN);
 	if (k->have_ctl)
 		watch_set(k, &k->w_ctl, TAG_CTL, EPOLLIN);
 	if (k->have_insp)
@@ -928,6 +972,7 @@ static void teardown(struct core *k)
 		inspector_stop(&k->insp);
 	runner_close(&k->run);
 	relay_close(&k->relay);
+	relay_close(&k->stop);
 	if (k->have_ctl)
 		ctl_close(&k->ctl);
 	if (k->have_kmsg)
@@ -1016,6 +1061,8 @@ int core_run(const struct core_cfg *cfg)
 				signal_ready(k, now);
 			else if (tag == TAG_BEAT)
 				beats_read(k, now);
+			else if (tag == TAG_STOP)
+				stop_read(k, now);
 			else if (tag == TAG_CTL)
 				ctl_listen_ready(k);
 			else if (tag == TAG_INSPECT)
