@@ -37,8 +37,8 @@
 
 #include "chan.h"
 
-#define RUNNER_CHUNK   (32u * 1024)         /* bytes per STDOUT/STDERR frame at most */
-#define PIPE_BYTES_MAX (256u * 1024 * 1024) /* bound on runner_spec.pipe_bytes */
+#define RUNNER_CHUNK   VIGIL_WIRE_MAX_PAYLOAD /* bytes per STDOUT/STDERR frame at most */
+#define PIPE_BYTES_MAX (256u * 1024 * 1024)   /* bound on runner_spec.pipe_bytes */
 
 struct runner_spec {
 	char *const *argv;    /* argv[0] is searched in PATH; at least one word */
