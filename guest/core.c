@@ -486,6 +486,10 @@ static void pipe_ready(struct core *k, int i, uint64_t now)
 		 * finds room there too (else it takes the queue, a copy more). */
 		if (k->ch.connected && chan_staged(&k->ch) && chan_flush(&k->ch, now) == -EPIPE)
 			port_lost(k, now);
+		/* All the pipe held: epoll (level-triggered) says when more
+		 * comes, without a FIONREAD and a read that would find none. */
+		if (k->run.drained[i])
+			break;
 	}
 	if (k->run.exited)
 		workload_settle(k, now);

@@ -195,9 +195,10 @@ ssize_t runner_pump(struct runner *w, int i, struct chan *c)
 	if (w->fd[i] < 0)
 		return 0;
 	t0 = stage_begin();
+	w->drained[i] = false;
 	if (ioctl(w->fd[i], FIONREAD, &avail) < 0 || avail <= 0)
-		avail = 1; /* EOF or nothing yet: a read tells which */
-	want = (uint32_t)avail < RUNNER_CHUNK ? (uint32_t)avail : RUNNER_CHUNK;
+		avail = 0; /* EOF or nothing yet: a read of 1 tells which */
+	want = !avail ? 1 : (uint32_t)avail < RUNNER_CHUNK ? (uint32_t)avail : RUNNER_CHUNK;
 	/* Straight into the write buffer when it has room and nothing queued
 	 * must go first; else into the output queue (a copy more). */
 	p = chan_stage_reserve(c, want);
@@ -216,6 +217,7 @@ ssize_t runner_pump(struct runner *w, int i, struct chan *c)
 		else
 			chan_commit(c, CHAN_Q_OUT, type, (uint32_t)n, false);
 		w->bytes[i] += (uint64_t)n;
+		w->drained[i] = avail && (uint32_t)n == (uint32_t)avail;
 		tail_done(w, i, (uint64_t)n);
 		return n;
 	}
