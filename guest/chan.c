@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "stages.h"
 #include "util.h"
 
 #define BEAT_IDX_CAP (CHAN_BEAT_CAP * 2) /* load factor <= 1/2 */
@@ -291,8 +292,11 @@ static void wbuf_written(struct chan *c)
 /* Seal the frame whose payload is at wbuf + off + 24 with seq. */
 static void seal_at(struct chan *c, uint32_t off, uint16_t type, uint32_t len, uint32_t seq)
 {
+	uint64_t t0 = stage_begin();
+
 	/* Cannot fail: room and length were checked by the caller. */
 	vigil_frame_seal(c->wbuf + off, CHAN_WBUF_CAP - off, type, seq, len);
+	stage_end(STAGE_SEAL, t0, len);
 	c->st.frames_sent++;
 }
 
@@ -362,6 +366,7 @@ static void seal_front(struct chan *c, uint16_t type, uint32_t len)
 static bool take_item(struct chan *c, struct chan_fifo *f, bool jump)
 {
 	struct item *it = fifo_head(f);
+	uint64_t t0 = stage_begin();
 	uint8_t *p;
 
 	if (jump) {
@@ -373,6 +378,7 @@ static bool take_item(struct chan *c, struct chan_fifo *f, bool jump)
 		if (!room_for(c, it->len, f == &c->ctl ? 0 : CHAN_JUMP_ROOM))
 			return false;
 		memcpy(c->wbuf + c->wlen + VIGIL_WIRE_HDR_LEN, it + 1, it->len);
+		stage_end(STAGE_COPY, t0, it->len);
 		seal(c, it->type, it->len);
 		/* Control frames keep their order: none jumps one that follows output. */
 		if (f == &c->ctl)
@@ -381,6 +387,8 @@ static bool take_item(struct chan *c, struct chan_fifo *f, bool jump)
 	fifo_pop(f);
 	return true;
 }
+
+static void fill(struct chan *c);
 
 static bool take_beats(struct chan *c)
 {
@@ -430,6 +438,25 @@ static bool take_stats(struct chan *c)
 	return true;
 }
 
+uint8_t *chan_stage_reserve(struct chan *c, uint32_t max_len)
+{
+	if (!c->connected || max_len > VIGIL_WIRE_MAX_PAYLOAD)
+		return NULL;
+	fill(c);
+	/* Anything still queued goes first: output keeps its order, EXIT too. */
+	if (c->ctl.count || c->nbeats || c->stats_due || c->rec.count || c->out.count)
+		return NULL;
+	if (!room_for(c, max_len, CHAN_JUMP_ROOM))
+		return NULL;
+	return c->wbuf + c->wlen + VIGIL_WIRE_HDR_LEN;
+}
+
+void chan_stage_commit(struct chan *c, uint16_t type, uint32_t len)
+{
+	c->st.frames_staged++;
+	seal(c, type, len);
+}
+
 /* Fill the write buffer in priority order until it is full or nothing is left. */
 static void fill(struct chan *c)
 {
@@ -467,7 +494,7 @@ static void fill(struct chan *c)
 
 int chan_flush(struct chan *c, uint64_t now_ns)
 {
-	uint64_t budget = CHAN_WRITE_BUDGET;
+	uint64_t budget = CHAN_WRITE_BUDGET, t0;
 
 	if (!c->connected)
 		return -EPIPE;
@@ -481,7 +508,9 @@ int chan_flush(struct chan *c, uint64_t now_ns)
 		}
 		if (!budget)
 			return -EAGAIN;
+		t0 = stage_begin();
 		w = write(c->fd, c->wbuf + c->woff, c->wlen - c->woff);
+		stage_end(STAGE_PORT_WRITE, t0, w > 0 ? (uint64_t)w : 0);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && errno == EAGAIN) {

@@ -88,6 +88,7 @@ struct chan_stats {
 				     * direction, torn or malformed */
 	uint64_t ctl_ext_full;      /* outside control pushes refused at half capacity */
 	uint64_t frames_renumbered; /* staged frames a jumping frame moved back */
+	uint64_t frames_staged;     /* output frames read straight into the write buffer */
 };
 
 /* Called for each accepted host frame: known to-guest type, crc_ok, well formed. */
@@ -143,6 +144,24 @@ void chan_commit(struct chan *c, enum chan_queue q, uint16_t type, uint32_t len,
 /* Copying push; 0, -ENOBUFS (control full) or -EMSGSIZE. */
 int chan_push(struct chan *c, enum chan_queue q, uint16_t type, const void *p, uint32_t len,
 	      bool after_output);
+
+/*
+ * Output straight into the write buffer, without a queue or a copy (the
+ * workload's pipes are read here): where a payload of up to max_len bytes
+ * goes as the last staged frame, or NULL when it cannot go there now (the
+ * port is gone, something queued must go first, or the buffer lacks room
+ * for it and CHAN_JUMP_ROOM; then use chan_reserve(CHAN_Q_OUT)). Seal it
+ * with chan_stage_commit() before any other chan call; a slot not
+ * committed is simply forgotten. Frames that jump (control, beats) still
+ * go ahead of it until its first byte is written.
+ */
+uint8_t *chan_stage_reserve(struct chan *c, uint32_t max_len);
+void chan_stage_commit(struct chan *c, uint16_t type, uint32_t len);
+/* Bytes sealed into the write buffer and not yet written. */
+static inline uint32_t chan_staged(const struct chan *c)
+{
+	return c->wlen - c->woff;
+}
 
 /* Queue a beat; a pending beat of the same pid is replaced. */
 void chan_beat(struct chan *c, const struct vigil_beat *b);

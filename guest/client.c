@@ -6,9 +6,12 @@
  * send never race: a beat cannot send on an fd another thread closed and
  * the kernel gave to someone else), and atomics for the pid that owns the
  * nonce sequence, the nonce and the drop counter. A beat is one sendto()
- * with MSG_DONTWAIT, except STOPPING: a goodbye that finds the agent's
- * queue full is retried for at most VIGIL_STOPPING_WAIT_MS (a dropped
- * goodbye would be reported as a stall). Nothing is allocated after
+ * with MSG_DONTWAIT, except STOPPING: a goodbye goes to the stop socket
+ * (the beat socket's path + VIGIL_BEAT_STOP_SUFFIX, always watched by the
+ * agent, so it is never held for a coalescing window), or to the beat
+ * socket when nothing listens there (an older agent); one that finds the
+ * agent's queue full is retried for at most VIGIL_STOPPING_WAIT_MS (a
+ * dropped goodbye would be reported as a stall). Nothing is allocated after
  * vigil_agent_init. Fork is noticed by comparing getpid() with the owner
  * pid, so it works without pthread_atfork and after a raw clone() too.
  */
@@ -31,6 +34,8 @@ static pthread_mutex_t cl_lock = PTHREAD_MUTEX_INITIALIZER;
 static int cl_fd = -1;             /* under cl_lock */
 static struct sockaddr_un cl_addr; /* under cl_lock */
 static socklen_t cl_addrlen;       /* under cl_lock; 0: no path chosen yet */
+static struct sockaddr_un cl_stop; /* under cl_lock: the stop socket */
+static socklen_t cl_stoplen;       /* under cl_lock; 0: path too long for one */
 static int cl_init_err;            /* under cl_lock: the last init's failure, 0 none */
 static _Atomic uint32_t cl_owner;  /* pid the nonce sequence belongs to */
 static _Atomic uint64_t cl_nonce;  /* last nonce sent by cl_owner */
@@ -102,6 +107,13 @@ int vigil_agent_init(const struct vigil_agent_opts *opts)
 	cl_addr.sun_family = AF_UNIX;
 	memcpy(cl_addr.sun_path, path, len);
 	cl_addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+	cl_stop = cl_addr;
+	cl_stoplen = 0;
+	if (len + sizeof(VIGIL_BEAT_STOP_SUFFIX) <= sizeof(cl_stop.sun_path)) {
+		memcpy(cl_stop.sun_path + len, VIGIL_BEAT_STOP_SUFFIX,
+		       sizeof(VIGIL_BEAT_STOP_SUFFIX));
+		cl_stoplen = (socklen_t)(cl_addrlen + sizeof(VIGIL_BEAT_STOP_SUFFIX) - 1);
+	}
 	e = open_locked();
 out:
 	/* A failed init is not papered over: beats fail with its error (and
@@ -129,16 +141,31 @@ uint64_t vigil_beat_drops(void)
 	return atomic_load(&cl_drops);
 }
 
-/* Under cl_lock: one send; STOPPING waits (bounded) for room in the agent's queue. */
+/*
+ * Under cl_lock: one send; STOPPING goes to the stop socket when an agent
+ * listens there, and waits (bounded) for room in the agent's queue.
+ */
 static int send_locked(const uint8_t *d, bool stopping)
 {
 	struct timespec nap = { 0, 2 * 1000000L };
+	const struct sockaddr_un *to = &cl_addr;
+	socklen_t tolen = cl_addrlen;
 	int waited_ms = 0;
 
+	if (stopping && cl_stoplen) {
+		to = &cl_stop;
+		tolen = cl_stoplen;
+	}
 	for (;;) {
 		if (sendto(cl_fd, d, VIGIL_BEAT_DGRAM_LEN, MSG_DONTWAIT | MSG_NOSIGNAL,
-			   (struct sockaddr *)&cl_addr, cl_addrlen) == VIGIL_BEAT_DGRAM_LEN)
+			   (const struct sockaddr *)to, tolen) == VIGIL_BEAT_DGRAM_LEN)
 			return 0;
+		if (to == &cl_stop && (errno == ENOENT || errno == ECONNREFUSED)) {
+			/* No stop socket: an older agent reads goodbyes on the beat socket. */
+			to = &cl_addr;
+			tolen = cl_addrlen;
+			continue;
+		}
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			return -errno;
 		if (!stopping || waited_ms >= VIGIL_STOPPING_WAIT_MS)

@@ -21,8 +21,10 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <vigil/agent.h>
 
 #include "chan.h"
+#include "crc32c_internal.h"
 #include "ctl.h"
 #include "flows.h"
 #include "inspect.h"
@@ -33,6 +35,7 @@
 #include "relay.h"
 #include "runner.h"
 #include "scx.h"
+#include "stages.h"
 #include "util.h"
 
 #ifndef VIGIL_AGENT_VERSION
@@ -48,6 +51,7 @@ enum tag {
 	TAG_PORT = 1,
 	TAG_SIGNAL,
 	TAG_BEAT,
+	TAG_STOP,
 	TAG_CTL,
 	TAG_KMSG,
 	TAG_FLOWS,
@@ -69,6 +73,8 @@ struct core {
 	int sfd;
 	struct chan ch;
 	struct relay relay;
+	struct relay stop; /* the stop socket: always watched (pace.h) */
+	bool have_stop;
 	struct pace pace; /* when the beat socket is read (adaptive coalescing) */
 	struct ctl ctl;
 	struct kmsg kmsg;
@@ -77,7 +83,7 @@ struct core {
 	struct runner run;
 	struct inspector insp;
 	bool have_ctl, have_kmsg, have_flows, have_scx, have_run, have_insp;
-	struct watch w_port, w_sig, w_beat, w_ctl, w_kmsg, w_flows, w_insp, w_pipe[2],
+	struct watch w_port, w_sig, w_beat, w_stop, w_ctl, w_kmsg, w_flows, w_insp, w_pipe[2],
 	    w_conn[CTL_MAX_CONN];
 	uint64_t port_retry_ns; /* when disconnected: next probe */
 	uint32_t port_backoff_ms;
@@ -203,8 +209,8 @@ static uint32_t stats_fill(void *ctx, uint64_t *v, uint32_t max)
 		k->ch.st.frames_sent,
 		k->ch.st.frames_dropped,
 		k->ch.st.bytes_dropped,
-		k->relay.st.beats_relayed,
-		k->relay.st.beats_rejected,
+		k->relay.st.beats_relayed + k->stop.st.beats_relayed,
+		k->relay.st.beats_rejected + k->stop.st.beats_rejected,
 		k->flows.st.records,
 		k->kmsg.st.lines,
 		k->ch.st.write_stalls,
@@ -476,6 +482,14 @@ static void pipe_ready(struct core *k, int i, uint64_t now)
 		if (n < 0)
 			break;
 		moved += (uint64_t)n;
+		/* Read straight into the write buffer: out now, so the next read
+		 * finds room there too (else it takes the queue, a copy more). */
+		if (k->ch.connected && chan_staged(&k->ch) && chan_flush(&k->ch, now) == -EPIPE)
+			port_lost(k, now);
+		/* All the pipe held: epoll (level-triggered) says when more
+		 * comes, without a FIONREAD and a read that would find none. */
+		if (k->run.drained[i])
+			break;
 	}
 	if (k->run.exited)
 		workload_settle(k, now);
@@ -513,6 +527,22 @@ static void beats_read(struct core *k, uint64_t now)
 	relay_read(&k->relay, now);
 	pace_read(&k->pace, now,
 		  (uint32_t)(k->relay.st.beats_relayed + k->relay.st.beats_rejected - before));
+}
+
+/*
+ * A beat came to the stop socket: read the beat socket first, out of turn,
+ * so that what the same process sent before its goodbye goes ahead of it
+ * (and is replaced by it in the pending table), then the stop socket. Both
+ * go out at the next flush, at the top of the loop.
+ */
+static void stop_read(struct core *k, uint64_t now)
+{
+	uint64_t before = k->relay.st.beats_relayed + k->relay.st.beats_rejected;
+
+	relay_read(&k->relay, now);
+	pace_urgent(&k->pace, now,
+		    (uint32_t)(k->relay.st.beats_relayed + k->relay.st.beats_rejected - before));
+	relay_read(&k->stop, now);
 }
 
 /* ---- timers ------------------------------------------------------------ */
@@ -805,6 +835,22 @@ static void open_inspector(struct core *k)
 	k->w_insp.fd = inspector_fd(&k->insp);
 }
 
+/*
+ * The fastest exact CRC32C on this CPU, timed (wire/crc32c.c): cpuid cannot
+ * tell a real crc32 instruction from one QEMU's TCG emulates at a fifth of
+ * the tables' speed. Well under a millisecond, once.
+ */
+static void pick_crc(struct core *k)
+{
+	uint64_t ns[CRC32C__N];
+	enum crc32c_impl i = crc32c_calibrate(mono_ns, ns);
+
+	core_log(k, 6,
+		 "crc32c: %s (ns per %u bytes: slice-by-8 %llu, slice-by-16 %llu, sse4.2 %llu)",
+		 crc32c_impl_name(i), CRC32C_CAL_BYTES, (unsigned long long)ns[CRC32C_SLICE8],
+		 (unsigned long long)ns[CRC32C_SLICE16], (unsigned long long)ns[CRC32C_SSE42]);
+}
+
 /* Kernel log, flows and sched_ext: each optional, a failure only disables it. */
 static void open_sources(struct core *k, uint64_t now)
 {
@@ -828,6 +874,27 @@ static void open_sources(struct core *k, uint64_t now)
 	}
 }
 
+/* The stop socket beside the beat socket; without it, goodbyes come through
+ * the beat socket (at most one window late). */
+static void open_stop(struct core *k)
+{
+	char path[sizeof(k->stop.path)];
+	int n = snprintf(path, sizeof(path), "%s%s", k->cfg->beat_path, VIGIL_BEAT_STOP_SUFFIX);
+	int e = n > 0 && (size_t)n < sizeof(path) ? 0 : -ENAMETOOLONG;
+
+	if (e == 0)
+		e = relay_open(&k->stop, path, k->cfg->beat_mode, beat_sink, k);
+	if (e < 0) {
+		core_log(k, 4,
+			 "cannot bind stop socket %s%s: %s (STOPPING beats wait up to %llu us)",
+			 k->cfg->beat_path, VIGIL_BEAT_STOP_SUFFIX, strerror(-e),
+			 (unsigned long long)(PACE_WINDOW_NS / 1000));
+		return;
+	}
+	k->have_stop = true;
+	k->w_stop.fd = k->stop.fd;
+}
+
 /* The beat and control sockets. */
 static int open_sockets(struct core *k)
 {
@@ -840,6 +907,7 @@ static int open_sockets(struct core *k)
 	}
 	k->w_beat.fd = k->relay.fd;
 	pace_init(&k->pace, k->relay.qlen);
+	open_stop(k);
 	if (cfg->ctl_path) {
 		e = ctl_open(&k->ctl, cfg->ctl_path, cfg->ctl_mode);
 		if (e < 0) {
@@ -861,13 +929,13 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 
 	memset(k, 0, sizeof(*k));
 	k->cfg = cfg;
-	k->w_port.fd = k->w_sig.fd = k->w_beat.fd = k->w_ctl.fd = k->w_kmsg.fd = k->w_flows.fd =
-	    k->w_insp.fd = -1;
+	k->w_port.fd = k->w_sig.fd = k->w_beat.fd = k->w_stop.fd = k->w_ctl.fd = k->w_kmsg.fd =
+	    k->w_flows.fd = k->w_insp.fd = -1;
 	k->w_pipe[0].fd = k->w_pipe[1].fd = -1;
 	for (int i = 0; i < CTL_MAX_CONN; i++)
 		k->w_conn[i].fd = -1;
 	k->run.fd[0] = k->run.fd[1] = -1;
-	k->relay.fd = k->ctl.fd = k->kmsg.fd = k->flows.nl = k->sfd = -1;
+	k->relay.fd = k->stop.fd = k->ctl.fd = k->kmsg.fd = k->flows.nl = k->sfd = -1;
 	signal(SIGPIPE, SIG_IGN);
 	k->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (k->ep < 0)
@@ -887,6 +955,7 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 		return -errno;
 	k->w_sig.fd = k->sfd;
 
+	pick_crc(k);
 	open_sources(k, now);
 	open_inspector(k);
 	k->self_pid = (uint32_t)getpid();
@@ -903,6 +972,8 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 	watch_set(k, &k->w_port, TAG_PORT, EPOLLIN);
 	watch_set(k, &k->w_sig, TAG_SIGNAL, EPOLLIN);
 	watch_set(k, &k->w_beat, TAG_BEAT, EPOLLIN);
+	if (k->have_stop)
+		watch_set(k, &k->w_stop, TAG_STOP, EPOLLIN);
 	if (k->have_ctl)
 		watch_set(k, &k->w_ctl, TAG_CTL, EPOLLIN);
 	if (k->have_insp)
@@ -928,6 +999,7 @@ static void teardown(struct core *k)
 		inspector_stop(&k->insp);
 	runner_close(&k->run);
 	relay_close(&k->relay);
+	relay_close(&k->stop);
 	if (k->have_ctl)
 		ctl_close(&k->ctl);
 	if (k->have_kmsg)
@@ -982,7 +1054,7 @@ int core_run(const struct core_cfg *cfg)
 	}
 	for (;;) {
 		uint64_t now = mono_ns();
-		uint64_t next = timers(k, now);
+		uint64_t next = timers(k, now), t0;
 		int n;
 
 		/* Reports that found the control queue full, now that it may have room. */
@@ -1000,10 +1072,12 @@ int core_run(const struct core_cfg *cfg)
 			break;
 		interest(k, now);
 		now = mono_ns();
+		t0 = stage_begin();
 		n = util_epoll_wait_ns(k->ep, ev, MAX_EVENTS,
 				       !next        ? -1
 				       : next > now ? (int64_t)(next - now)
 						    : 0);
+		stage_end(STAGE_WAIT, t0, 0);
 		if (n < 0 && errno != EINTR)
 			break;
 		now = mono_ns();
@@ -1016,6 +1090,8 @@ int core_run(const struct core_cfg *cfg)
 				signal_ready(k, now);
 			else if (tag == TAG_BEAT)
 				beats_read(k, now);
+			else if (tag == TAG_STOP)
+				stop_read(k, now);
 			else if (tag == TAG_CTL)
 				ctl_listen_ready(k);
 			else if (tag == TAG_INSPECT)
@@ -1040,6 +1116,7 @@ int core_run(const struct core_cfg *cfg)
 	if (chan_pending(&k->ch))
 		core_log(k, 4,
 			 "power-off/exit with frames still queued: the host did not read them");
+	stages_report(cfg->log_fd);
 	e = k->exit_code;
 	if (k->poweroff && getpid() != 1 && cfg->port_fd < 0) {
 		teardown(k);

@@ -27,6 +27,19 @@ static uint64_t next_window(const struct pace *p, uint32_t n)
 	return w;
 }
 
+void pace_urgent(struct pace *p, uint64_t now_ns, uint32_t n)
+{
+	p->urgent++;
+	if (!p->hold) {
+		pace_read(p, now_ns, n);
+		return;
+	}
+	/* HOLD: the window's end stays where it was; beats read early only
+	 * waited less. */
+	if (n)
+		p->last_ns = now_ns;
+}
+
 void pace_read(struct pace *p, uint64_t now_ns, uint32_t n)
 {
 	if (p->hold) {

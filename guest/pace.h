@@ -25,7 +25,12 @@
  *
  * What pace does not hold: control frames, output and the agent's own
  * beats are written as soon as they are queued; they never wait for a
- * window (they do not come through the beat socket).
+ * window (they do not come through the beat socket). Nor STOPPING beats
+ * sent to the stop socket (include/vigil/agent.h), which is always
+ * watched: one that comes makes the agent read the beat socket at once
+ * too (pace_urgent), so a beat the same process sent before its goodbye
+ * is never relayed after it. In HOLD that early read leaves the window's
+ * schedule as it was.
  * Load: one call per read of the beat socket.
  */
 #ifndef VIGIL_GUEST_PACE_H
@@ -45,11 +50,16 @@ struct pace {
 	uint64_t window_ns; /* HOLD: the current window's length */
 	uint64_t holds;     /* HOLD regimes entered */
 	uint64_t windows;   /* reads at the end of a window */
+	uint64_t urgent;    /* reads out of turn for the stop socket */
 };
 
 void pace_init(struct pace *p, uint32_t qlen);
 /* The socket was read at now_ns and gave n datagrams (any, rejected too). */
 void pace_read(struct pace *p, uint64_t now_ns, uint32_t n);
+
+/* The beat socket was read at now_ns, out of turn, because a beat came to
+ * the stop socket; it gave n datagrams. */
+void pace_urgent(struct pace *p, uint64_t now_ns, uint32_t n);
 
 /* Watch the socket now (IMMEDIATE)? */
 static inline bool pace_watch(const struct pace *p)

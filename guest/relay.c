@@ -68,6 +68,14 @@ static uint64_t pidns_cached(struct relay *r, uint32_t pid, uint64_t now_ns)
 	return e->inode;
 }
 
+static void pidns_forget(struct relay *r, uint32_t pid)
+{
+	struct relay_ns *e = &r->ns[(pid * 0x9E3779B1u) >> 22];
+
+	if (e->pid == pid)
+		e->expires_ns = 0;
+}
+
 /* The kernel's datagram queue length for new unix sockets; 0 when unknown. */
 static uint32_t qlen_read(void)
 {
@@ -202,6 +210,8 @@ int relay_read(struct relay *r, uint64_t now_ns)
 			}
 			b.guest_mono_ns = now_ns;
 			b.pidns_inode = pidns_cached(r, b.pid, now_ns);
+			if (b.status == VIGIL_BEAT_STOPPING)
+				pidns_forget(r, b.pid); /* its pid may be reused soon */
 			r->st.beats_relayed++;
 			accepted++;
 			if (r->sink)

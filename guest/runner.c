@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "prio.h"
+#include "stages.h"
 
 extern char **environ;
 
@@ -188,21 +189,35 @@ ssize_t runner_pump(struct runner *w, int i, struct chan *c)
 	uint32_t want;
 	uint8_t *p;
 	ssize_t n;
+	uint64_t t0;
+	bool staged;
 
 	if (w->fd[i] < 0)
 		return 0;
+	t0 = stage_begin();
+	w->drained[i] = false;
 	if (ioctl(w->fd[i], FIONREAD, &avail) < 0 || avail <= 0)
-		avail = 1; /* EOF or nothing yet: a read tells which */
-	want = (uint32_t)avail < RUNNER_CHUNK ? (uint32_t)avail : RUNNER_CHUNK;
-	p = chan_reserve(c, CHAN_Q_OUT, want);
+		avail = 0; /* EOF or nothing yet: a read of 1 tells which */
+	want = !avail ? 1 : (uint32_t)avail < RUNNER_CHUNK ? (uint32_t)avail : RUNNER_CHUNK;
+	/* Straight into the write buffer when it has room and nothing queued
+	 * must go first; else into the output queue (a copy more). */
+	p = chan_stage_reserve(c, want);
+	staged = p != NULL;
+	if (!p)
+		p = chan_reserve(c, CHAN_Q_OUT, want);
 	if (!p)
 		return -ENOBUFS;
 	do
 		n = read(w->fd[i], p, want);
 	while (n < 0 && errno == EINTR);
+	stage_end(STAGE_PIPE_READ, t0, n > 0 ? (uint64_t)n : 0);
 	if (n > 0) {
-		chan_commit(c, CHAN_Q_OUT, type, (uint32_t)n, false);
+		if (staged)
+			chan_stage_commit(c, type, (uint32_t)n);
+		else
+			chan_commit(c, CHAN_Q_OUT, type, (uint32_t)n, false);
 		w->bytes[i] += (uint64_t)n;
+		w->drained[i] = avail && (uint32_t)n == (uint32_t)avail;
 		tail_done(w, i, (uint64_t)n);
 		return n;
 	}

@@ -37,8 +37,8 @@
 
 #include "chan.h"
 
-#define RUNNER_CHUNK   (32u * 1024)         /* bytes per STDOUT/STDERR frame at most */
-#define PIPE_BYTES_MAX (256u * 1024 * 1024) /* bound on runner_spec.pipe_bytes */
+#define RUNNER_CHUNK   VIGIL_WIRE_MAX_PAYLOAD /* bytes per STDOUT/STDERR frame at most */
+#define PIPE_BYTES_MAX (256u * 1024 * 1024)   /* bound on runner_spec.pipe_bytes */
 
 struct runner_spec {
 	char *const *argv;    /* argv[0] is searched in PATH; at least one word */
@@ -60,6 +60,7 @@ struct runner {
 	int status;
 	uint32_t tail[2];    /* after the exit: bytes each pipe held then, not yet read */
 	uint64_t bytes[2];   /* forwarded from each pipe */
+	bool drained[2];     /* the last pump read all FIONREAD said the pipe held */
 	uint64_t kill_at_ns; /* SIGKILL time after a SIGTERM, 0 if none */
 };
 
@@ -79,7 +80,8 @@ int runner_refuse(struct chan *c, const char *msg, int status);
  * Forward what pipe i holds now into c, one frame. Bytes forwarded; 0 at
  * EOF (the fd is closed and set to -1); -EAGAIN when empty; -ENOBUFS when
  * the frame cannot be reserved. The caller decides when to call it
- * (back-pressure), also after the exit.
+ * (back-pressure), also after the exit. drained[i] says whether it read
+ * all the pipe held (then another call now would find it empty).
  */
 ssize_t runner_pump(struct runner *w, int i, struct chan *c);
 /*

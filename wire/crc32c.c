@@ -2,8 +2,11 @@
 /*
  * CRC32C (Castagnoli).
  *
- * Two implementations of the same register update, picked once per process
- * by cpuid:
+ * Three implementations of the same register update, picked once per
+ * process by cpuid (SSE4.2 when the CPU has it, else slice-by-8), or by
+ * crc32c_calibrate(), which times them and keeps the fastest (the guest
+ * agent does, at its start: under QEMU's TCG the emulated instruction is
+ * five times slower than the tables, measured in BENCHMARKS.md):
  *  - SSE4.2 `crc32` (latency 3 cycles, throughput 1 per cycle). One chain
  *    over a buffer runs at a third of the instruction's throughput, so long
  *    buffers are cut into three equal lanes computed together and the lane
@@ -11,8 +14,11 @@
  *    operator is linear over GF(2); it is applied as four 256-entry lookups
  *    (tables built once at start-up from the portable code).
  *  - slice-by-8 tables: portable, about 1.5 bytes per cycle.
- * Tables: 8 KiB for slice-by-8, 20 KiB for the shift operators; built by a
- * constructor (pthread_once for callers that run before constructors).
+ *  - slice-by-16: the same tables twice as deep, 16 bytes a step; fewer
+ *    steps and loads per byte, which is what an emulated CPU pays for.
+ * Tables: 16 KiB for slice-by-16 (slice-by-8 uses the first 8 KiB), 20 KiB
+ * for the shift operators; built by a constructor (pthread_once for callers
+ * that run before constructors).
  */
 #include "crc32c_internal.h"
 #include <vigil/wire.h>
@@ -37,9 +43,13 @@
 static const uint32_t lane_sizes[] = { 16384, 4096, 1024, 256, 64 };
 #define N_LANES (sizeof(lane_sizes) / sizeof(lane_sizes[0]))
 
-static uint32_t sw_table[8][256];
+static uint32_t sw_table[16][256];
 static uint32_t shift_table[N_LANES][4][256]; /* register after lane_sizes[i] zero bytes */
-static uint32_t (*crc_raw)(uint32_t, const void *, size_t) = crc32c_raw_sw;
+typedef uint32_t (*crc_fn)(uint32_t, const void *, size_t);
+/* Read and written with relaxed atomics: calibration may switch it while
+ * another thread computes a CRC (both functions give the same result). */
+static crc_fn crc_raw = crc32c_raw_sw;
+static enum crc32c_impl crc_impl = CRC32C_SLICE8;
 static bool crc_hw;
 static int crc_ready; /* set (release) once the tables and crc_raw are final */
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
@@ -73,6 +83,27 @@ uint32_t crc32c_raw_sw(uint32_t reg, const void *buf, size_t len)
 	while (len--)
 		reg = sw_table[0][(reg ^ *p++) & 0xff] ^ (reg >> 8);
 	return reg;
+}
+
+uint32_t crc32c_raw_sw16(uint32_t reg, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len >= 16) {
+		uint64_t w = load64(p) ^ reg, v = load64(p + 8);
+
+		reg = sw_table[15][w & 0xff] ^ sw_table[14][(w >> 8) & 0xff] ^
+		      sw_table[13][(w >> 16) & 0xff] ^ sw_table[12][(w >> 24) & 0xff] ^
+		      sw_table[11][(w >> 32) & 0xff] ^ sw_table[10][(w >> 40) & 0xff] ^
+		      sw_table[9][(w >> 48) & 0xff] ^ sw_table[8][w >> 56] ^
+		      sw_table[7][v & 0xff] ^ sw_table[6][(v >> 8) & 0xff] ^
+		      sw_table[5][(v >> 16) & 0xff] ^ sw_table[4][(v >> 24) & 0xff] ^
+		      sw_table[3][(v >> 32) & 0xff] ^ sw_table[2][(v >> 40) & 0xff] ^
+		      sw_table[1][(v >> 48) & 0xff] ^ sw_table[0][v >> 56];
+		p += 16;
+		len -= 16;
+	}
+	return crc32c_raw_sw(reg, p, len);
 }
 
 static inline uint32_t shift(const uint32_t t[4][256], uint32_t reg)
@@ -198,14 +229,16 @@ static void crc_init(void)
 		sw_table[0][b] = r;
 	}
 	for (uint32_t b = 0; b < 256; b++)
-		for (int k = 1; k < 8; k++)
+		for (int k = 1; k < 16; k++)
 			sw_table[k][b] = (sw_table[k - 1][b] >> 8) ^
 					 sw_table[0][sw_table[k - 1][b] & 0xff];
 	for (size_t t = 0; t < N_LANES; t++)
 		build_shift(shift_table[t], lane_sizes[t]);
 	crc_hw = cpu_has_sse42();
-	if (crc_hw)
+	if (crc_hw) {
 		crc_raw = crc32c_raw_hw;
+		crc_impl = CRC32C_SSE42;
+	}
 	__atomic_store_n(&crc_ready, 1, __ATOMIC_RELEASE);
 }
 
@@ -231,7 +264,7 @@ uint32_t vigil_crc32c_extend(uint32_t crc, const void *buf, size_t len)
 {
 	/* The constructor has run for every caller but other constructors. */
 	crc_ensure();
-	return ~crc_raw(~crc, buf, len);
+	return ~__atomic_load_n(&crc_raw, __ATOMIC_RELAXED)(~crc, buf, len);
 }
 
 uint32_t vigil_crc32c(const void *buf, size_t len)
@@ -239,7 +272,73 @@ uint32_t vigil_crc32c(const void *buf, size_t len)
 	return vigil_crc32c_extend(0, buf, len);
 }
 
+static const struct {
+	const char *name;
+	crc_fn fn;
+} impls[CRC32C__N] = {
+	[CRC32C_SLICE8] = { "slice-by-8", crc32c_raw_sw },
+	[CRC32C_SLICE16] = { "slice-by-16", crc32c_raw_sw16 },
+	[CRC32C_SSE42] = { "sse4.2", crc32c_raw_hw },
+};
+
 const char *vigil_crc32c_impl(void)
 {
-	return crc32c_have_hw() ? "sse4.2" : "slice-by-8";
+	crc_ensure();
+	return impls[__atomic_load_n(&crc_impl, __ATOMIC_RELAXED)].name;
+}
+
+const char *crc32c_impl_name(enum crc32c_impl i)
+{
+	return (unsigned)i < CRC32C__N ? impls[i].name : "?";
+}
+
+enum crc32c_impl crc32c_pick(const uint64_t ns[CRC32C__N])
+{
+	enum crc32c_impl best = CRC32C_SLICE8;
+
+	for (int i = 0; i < CRC32C__N; i++)
+		if (ns[i] && (!ns[best] || ns[i] < ns[best]))
+			best = (enum crc32c_impl)i;
+	return best;
+}
+
+void crc32c_use(enum crc32c_impl i)
+{
+	crc_ensure();
+	if ((unsigned)i >= CRC32C__N || (i == CRC32C_SSE42 && !crc_hw))
+		return;
+	__atomic_store_n(&crc_raw, impls[i].fn, __ATOMIC_RELAXED);
+	__atomic_store_n(&crc_impl, i, __ATOMIC_RELAXED);
+}
+
+/*
+ * Each implementation this CPU has, over the same CRC32C_CAL_BYTES, best of
+ * CRC32C_CAL_ROUNDS after one untimed run (an emulator translates code on
+ * its first run); the minimum drops rounds a busy host preempted.
+ */
+enum crc32c_impl crc32c_calibrate(uint64_t (*now_ns)(void), uint64_t ns[CRC32C__N])
+{
+	static uint8_t buf[CRC32C_CAL_BYTES];
+	volatile uint32_t sink = 0;
+
+	crc_ensure();
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 131 + 7);
+	for (int i = 0; i < CRC32C__N; i++) {
+		ns[i] = 0;
+		if (i == CRC32C_SSE42 && !crc_hw)
+			continue;
+		sink ^= impls[i].fn(~0u, buf, sizeof(buf));
+		for (int r = 0; r < CRC32C_CAL_ROUNDS; r++) {
+			uint64_t t0 = now_ns(), d;
+
+			sink ^= impls[i].fn(~0u, buf, sizeof(buf));
+			d = now_ns() - t0;
+			if (!ns[i] || d < ns[i])
+				ns[i] = d ? d : 1;
+		}
+	}
+	(void)sink;
+	crc32c_use(crc32c_pick(ns));
+	return crc_impl;
 }

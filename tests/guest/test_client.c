@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests for guest/client.c (libvigil-agent): nonces, drops, encoding. */
+/* Tests for guest/client.c (libvigil-agent): nonces, drops, encoding, the stop socket. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -218,6 +218,41 @@ static void test_init_close_race(void **state)
 	unlink(path);
 }
 
+/* STOPPING goes to the stop socket when one listens, else to the beat
+ * socket (an older agent); other beats always to the beat socket. */
+static void test_stopping_to_stop_socket(void **state)
+{
+	char path[64], stop[80];
+	struct vigil_agent_opts o = { .sz = sizeof(o), .socket_path = path };
+	uint8_t d[64];
+	int fd, sfd;
+
+	(void)state;
+	close(mkstemp(tmp_template(path, sizeof(path), "/tmp/vigil-client-")));
+	snprintf(stop, sizeof(stop), "%s%s", path, VIGIL_BEAT_STOP_SUFFIX);
+	fd = bind_dgram(path);
+	sfd = bind_dgram(stop);
+	assert_int_equal(vigil_agent_init(&o), 0);
+	assert_int_equal(vigil_beat(VIGIL_STATUS_OK, 1, 0), 0);
+	assert_int_equal(vigil_beat(VIGIL_STATUS_STOPPING, 2, 0), 0);
+	assert_int_equal(read(fd, d, sizeof(d)), VIGIL_BEAT_DGRAM_LEN);
+	assert_int_equal(vigil_le32(d + 12), 1);
+	assert_int_equal(read(fd, d, sizeof(d)), -1); /* the goodbye went elsewhere */
+	assert_int_equal(read(sfd, d, sizeof(d)), VIGIL_BEAT_DGRAM_LEN);
+	assert_int_equal(vigil_le16(d + 6), VIGIL_STATUS_STOPPING);
+	assert_int_equal(vigil_le32(d + 12), 2);
+	/* No stop socket: the goodbye takes the beat socket. */
+	close(sfd);
+	unlink(stop);
+	assert_int_equal(vigil_beat(VIGIL_STATUS_STOPPING, 3, 0), 0);
+	assert_int_equal(read(fd, d, sizeof(d)), VIGIL_BEAT_DGRAM_LEN);
+	assert_int_equal(vigil_le16(d + 6), VIGIL_STATUS_STOPPING);
+	assert_int_equal(vigil_le32(d + 12), 3);
+	vigil_agent_close();
+	close(fd);
+	unlink(path);
+}
+
 static void test_bad_opts(void **state)
 {
 	struct vigil_agent_opts o = { .sz = 1 };
@@ -240,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_bad_opts),
 		cmocka_unit_test(test_path_kept_and_failed_init),
 		cmocka_unit_test(test_stopping_on_full_queue),
+		cmocka_unit_test(test_stopping_to_stop_socket),
 		cmocka_unit_test(test_init_close_race),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

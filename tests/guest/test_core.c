@@ -229,6 +229,74 @@ static void test_dense_beats_all_relayed(void **state)
 }
 
 /*
+ * Goodbyes through the stop socket while beats are dense (HOLD): each
+ * process's STOPPING reaches the host, after every beat it sent before it
+ * and with nothing of that pid after it.
+ */
+static void test_stopping_through_stop_socket(void **state)
+{
+	enum { KIDS = 8, BEATS = 40 };
+	struct agent_fx *a = *state;
+	struct vigil_agent_opts o = { .sz = sizeof(o), .socket_path = a->beat };
+	char stop[160];
+	bool stopped[KIDS] = { false };
+	uint64_t last[KIDS] = { 0 }, end;
+	int done = 0;
+	pid_t kids[KIDS];
+
+	a->cfg.self_beat_ms = 0;
+	agent_fx_start(a);
+	assert_true(rx_until(&a->rx, a->host, VIGIL_MSG_SYS_RDY, 5000) >= 0);
+	snprintf(stop, sizeof(stop), "%s%s", a->beat, VIGIL_BEAT_STOP_SUFFIX);
+	assert_int_equal(access(stop, W_OK), 0);
+	for (int c = 0; c < KIDS; c++) {
+		kids[c] = fork();
+		if (kids[c] == 0) {
+			if (vigil_agent_init(&o) < 0)
+				_exit(1);
+			for (uint32_t i = 0; i < BEATS; i++) {
+				vigil_beat(VIGIL_STATUS_OK, (uint32_t)c, 0);
+				usleep(1000); /* 8 x 1,000 beats/s: dense */
+			}
+			_exit(vigil_beat(VIGIL_STATUS_STOPPING, (uint32_t)c, 0) == 0 ? 0 : 2);
+		}
+	}
+	end = rx_now_ms() + 10000;
+	for (size_t i = 0; done < KIDS && rx_now_ms() < end;) {
+		rx_pump(&a->rx, a->host, 50);
+		for (; i < a->rx.n; i++) {
+			struct vigil_records r;
+
+			if (a->rx.f[i].type != VIGIL_MSG_BEAT)
+				continue;
+			assert_int_equal(
+			    vigil_beats_decode(rx_payload(&a->rx, i), a->rx.f[i].len, &r), 0);
+			for (uint32_t k = 0; k < r.count; k++) {
+				struct vigil_beat b;
+
+				vigil_beat_get(&r, k, &b);
+				assert_true(b.app_payload < KIDS);
+				assert_false(stopped[b.app_payload]); /* nothing after a goodbye */
+				assert_true(b.nonce > last[b.app_payload]);
+				last[b.app_payload] = b.nonce;
+				if (b.status == VIGIL_BEAT_STOPPING) {
+					stopped[b.app_payload] = true;
+					done++;
+				}
+			}
+		}
+	}
+	for (int c = 0; c < KIDS; c++) {
+		int st;
+
+		assert_int_equal(waitpid(kids[c], &st, 0), kids[c]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		assert_true(stopped[c]);
+		assert_int_equal(last[c], BEATS + 1); /* the goodbye is the last nonce */
+	}
+}
+
+/*
  * total bytes of workload stdout (cat of a file) arrive byte-exact, in
  * order, then EXIT; nothing dropped. pipe_bytes sets the pipe size; the
  * host starts reading after hold_ms, so that at the exit the pipe still
@@ -811,6 +879,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_beats_relayed_and_forged_rejected, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_dense_beats_all_relayed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stopping_through_stop_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stdout_10mib, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stdout_10mib_big_pipe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_full_big_pipe, setup, teardown),

@@ -2,7 +2,8 @@
 /*
  * Tests for guest/pace.c with a fake clock: the regimes, their
  * transitions, and a simulation of the agent's loop over arrival times
- * that checks every beat's wait against the documented bounds.
+ * that checks every beat's wait against the documented bounds; goodbyes
+ * on the stop socket, never delayed, never overtaking.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -221,6 +222,99 @@ static void test_simulated_random(void **state)
 	}
 }
 
+/* A goodbye on the stop socket in HOLD: the beat socket is read at once,
+ * HOLD and the window's end stay; in IMMEDIATE it is an ordinary read. */
+static void test_urgent_read(void **state)
+{
+	struct pace p;
+
+	(void)state;
+	pace_init(&p, 1024);
+	pace_read(&p, 100 * MS, 1);
+	pace_read(&p, 102 * MS, 1);
+	assert_int_equal(pace_due_ns(&p), 105 * MS);
+	pace_urgent(&p, 103 * MS, 2);
+	assert_false(pace_watch(&p));
+	assert_int_equal(pace_due_ns(&p), 105 * MS);
+	pace_urgent(&p, 104 * MS, 0); /* nothing else came: still HOLD */
+	assert_false(pace_watch(&p));
+	assert_int_equal(pace_due_ns(&p), 105 * MS);
+	assert_int_equal(p.urgent, 2);
+	assert_int_equal(p.windows, 0);
+
+	pace_init(&p, 1024);
+	pace_urgent(&p, 200 * MS, 1);
+	assert_true(pace_watch(&p));
+	pace_urgent(&p, 201 * MS, 1); /* dense: as a read would, enters HOLD */
+	assert_false(pace_watch(&p));
+	assert_int_equal(p.holds, 1);
+}
+
+/*
+ * The agent's loop with both sockets: beats arr[] on the beat socket, and
+ * goodbyes stop[] on the stop socket, each sent right after a beat of the
+ * same process (at stop[k] - 100 us). A goodbye is read when it comes, and
+ * the beat socket with it.
+ */
+static void simulate_stop(struct pace *p, const uint64_t *arr, size_t n, const uint64_t *stop,
+			  size_t ns, uint64_t *delay, uint64_t *sdelay)
+{
+	size_t i = 0, k = 0;
+
+	while (i < n || k < ns) {
+		uint64_t tm = i < n ? (pace_watch(p) ? arr[i] : pace_due_ns(p)) : UINT64_MAX;
+		uint64_t ts = k < ns ? stop[k] : UINT64_MAX;
+		uint64_t t = tm < ts ? tm : ts;
+		size_t j = i;
+
+		while (j < n && arr[j] <= t) {
+			delay[j] = t - arr[j];
+			j++;
+		}
+		if (ts <= tm) {
+			pace_urgent(p, t, (uint32_t)(j - i));
+			sdelay[k] = t - stop[k];
+			k++;
+		} else {
+			pace_read(p, t, (uint32_t)(j - i));
+		}
+		i = j;
+	}
+}
+
+static void test_simulated_stopping(void **state)
+{
+	enum { N = 5000, S = 50 };
+	static uint64_t arr[N + S], delay[N + S], stop[S], sdelay[S];
+	uint64_t t = 1000 * MS;
+	size_t n = 0;
+	struct pace p;
+
+	(void)state;
+	/* 500 beats/s (HOLD throughout), a goodbye every 100 beats, after its
+	 * own last beat 100 us before. */
+	for (int i = 0; i < N; i++, t += 2 * MS) {
+		arr[n++] = t;
+		if (i % 100 == 50) {
+			arr[n++] = t + 900 * US;
+			stop[i / 100] = t + 1 * MS;
+		}
+	}
+	pace_init(&p, 1024);
+	simulate_stop(&p, arr, n, stop, S, delay, sdelay);
+	for (size_t k = 0; k < S; k++)
+		assert_int_equal(sdelay[k], 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(delay[i] <= PACE_WINDOW_NS);
+		/* the goodbye's own last beat is read with it, never after it */
+		for (size_t k = 0; k < S; k++)
+			if (arr[i] == stop[k] - 100 * US)
+				assert_true(arr[i] + delay[i] <= stop[k]);
+	}
+	assert_int_equal(p.urgent, S);
+	assert_true(p.holds <= S + 1); /* the goodbyes do not end HOLD */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +326,8 @@ int main(void)
 		cmocka_unit_test(test_entry_window_from_rate),
 		cmocka_unit_test(test_simulated_regimes),
 		cmocka_unit_test(test_simulated_random),
+		cmocka_unit_test(test_urgent_read),
+		cmocka_unit_test(test_simulated_stopping),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

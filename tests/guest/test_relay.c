@@ -135,6 +135,13 @@ static void test_attested_beat(void **state)
 	assert_int_equal(relay_read(&f->r, 777 + RELAY_NS_TTL_NS), 1);
 	assert_int_equal(f->r.st.ns_lookups, 2);
 	assert_int_equal(f->got[2].pidns_inode, (uint64_t)ns.st_ino);
+	/* A goodbye forgets it: the pid may soon be another process's. */
+	assert_int_equal(vigil_beat(VIGIL_STATUS_STOPPING, 0, 0), 0);
+	assert_int_equal(relay_read(&f->r, 777 + RELAY_NS_TTL_NS + 1), 1);
+	assert_int_equal(f->r.st.ns_lookups, 2);
+	assert_int_equal(vigil_beat(0, 0, 0), 0);
+	assert_int_equal(relay_read(&f->r, 777 + RELAY_NS_TTL_NS + 2), 1);
+	assert_int_equal(f->r.st.ns_lookups, 3);
 }
 
 static void send_raw(const char *path, const void *d, size_t len)

@@ -2,7 +2,8 @@
 /*
  * CRC32C: the check value, the hardware and portable implementations against
  * each other and against a bit-at-a-time reference on random buffers of
- * every length 0..4096 at every alignment 0..7, and the extend property.
+ * every length 0..4096 at every alignment 0..7, and the extend property;
+ * slice-by-16 against slice-by-8; the calibration's pick and switch.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -69,6 +70,8 @@ static void test_all_lengths_alignments(void **state)
 			const uint8_t *p = buf + align;
 			uint32_t sw = ~crc32c_raw_sw(~0u, p, len);
 
+			assert_int_equal(~crc32c_raw_sw16(~0u, p, len), sw);
+
 			/* The bitwise reference is slow: check it on a sample. */
 			if (len < 64 || (len % 61) == 0 || len == MAXLEN)
 				assert_int_equal(sw, ref_crc32c(p, len));
@@ -100,6 +103,7 @@ static void test_long_buffers(void **state)
 			uint32_t want = ref_crc32c(buf + align, lens[k]);
 
 			assert_int_equal(~crc32c_raw_sw(~0u, buf + align, lens[k]), want);
+			assert_int_equal(~crc32c_raw_sw16(~0u, buf + align, lens[k]), want);
 			if (crc32c_have_hw())
 				assert_int_equal(~crc32c_raw_hw(~0u, buf + align, lens[k]), want);
 			assert_int_equal(vigil_crc32c(buf + align, lens[k]), want);
@@ -123,6 +127,52 @@ static void test_extend(void **state)
 	}
 }
 
+static void test_pick(void **state)
+{
+	uint64_t a[CRC32C__N] = { [CRC32C_SLICE8] = 30, [CRC32C_SLICE16] = 20, [CRC32C_SSE42] = 0 };
+	uint64_t b[CRC32C__N] = { [CRC32C_SLICE8] = 30, [CRC32C_SLICE16] = 20, [CRC32C_SSE42] = 5 };
+	uint64_t c[CRC32C__N] = { [CRC32C_SLICE8] = 10, [CRC32C_SLICE16] = 20, [CRC32C_SSE42] = 60 };
+	uint64_t none[CRC32C__N] = { 0 };
+
+	(void)state;
+	assert_int_equal(crc32c_pick(a), CRC32C_SLICE16); /* 0: not available */
+	assert_int_equal(crc32c_pick(b), CRC32C_SSE42);
+	assert_int_equal(crc32c_pick(c), CRC32C_SLICE8); /* an emulated instruction loses */
+	assert_int_equal(crc32c_pick(none), CRC32C_SLICE8);
+}
+
+static uint64_t fake_ns;
+
+/* A clock that moves 1 us a read: every implementation ties, the first wins. */
+static uint64_t fake_clock(void)
+{
+	return fake_ns += 1000;
+}
+
+static void test_calibrate(void **state)
+{
+	uint64_t ns[CRC32C__N];
+	enum crc32c_impl was = crc32c_have_hw() ? CRC32C_SSE42 : CRC32C_SLICE8, got;
+
+	(void)state;
+	got = crc32c_calibrate(fake_clock, ns);
+	assert_int_equal(got, CRC32C_SLICE8);
+	assert_int_equal(ns[CRC32C_SLICE8], 1000);
+	assert_int_equal(ns[CRC32C_SLICE16], 1000);
+	assert_int_equal(ns[CRC32C_SSE42], crc32c_have_hw() ? 1000 : 0);
+	assert_string_equal(vigil_crc32c_impl(), "slice-by-8");
+	assert_int_equal(vigil_crc32c("123456789", 9), 0xE3069283u);
+
+	crc32c_use(CRC32C_SLICE16);
+	assert_string_equal(vigil_crc32c_impl(), "slice-by-16");
+	assert_string_equal(crc32c_impl_name(CRC32C_SLICE16), "slice-by-16");
+	assert_int_equal(vigil_crc32c("123456789", 9), 0xE3069283u);
+	crc32c_use(CRC32C_SSE42); /* ignored without the instruction */
+	assert_string_equal(vigil_crc32c_impl(), crc32c_have_hw() ? "sse4.2" : "slice-by-16");
+	crc32c_use(was);
+	assert_string_equal(vigil_crc32c_impl(), crc32c_have_hw() ? "sse4.2" : "slice-by-8");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -130,6 +180,8 @@ int main(void)
 		cmocka_unit_test(test_all_lengths_alignments),
 		cmocka_unit_test(test_long_buffers),
 		cmocka_unit_test(test_extend),
+		cmocka_unit_test(test_pick),
+		cmocka_unit_test(test_calibrate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

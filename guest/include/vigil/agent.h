@@ -31,6 +31,16 @@ extern "C" {
 #define VIGIL_AGENT_API __attribute__((visibility("default")))
 
 #define VIGIL_BEAT_SOCK_DEFAULT "/run/vigil/beat.sock"
+/*
+ * The stop socket: the beat socket's path with this suffix
+ * (/run/vigil/beat.sock.stop). The agent always watches it, while it reads
+ * the beat socket once per coalescing window when beats are dense (up to
+ * 3 ms later), so a STOPPING beat sent there is relayed at once.
+ * vigil_beat() sends STOPPING there, and to the beat socket when it is
+ * missing (an older agent). Other clients may send the same datagram to
+ * either; on the beat socket a goodbye waits at most one window.
+ */
+#define VIGIL_BEAT_STOP_SUFFIX ".stop"
 #define VIGIL_STOPPING_WAIT_MS  100 /* a STOPPING beat waits this long for room */
 #define VIGIL_CTL_SOCK_DEFAULT  "/run/vigil/ctl.sock"
 
