@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (build-fuzz/) and runs each for
-# SECONDS (default 60), seeded from tests/fuzz/seeds/<target>/ where that
-# exists. The corpus is kept in build-fuzz/corpus/<target>/ between runs.
+# Builds the libFuzzer targets with clang (build-fuzz/, ASan and UBSan) and
+# runs each for SECONDS (default 60). A run first executes every input of
+# the corpus kept in the repository, tests/fuzz/corpus/<name>/ (minimized
+# by scripts/fuzz_corpus.sh from long runs, FUZZING.md): a replay under
+# the sanitizers. What a run finds goes to build-fuzz/corpus/<target>/,
+# kept between runs; the repository's corpus is only read.
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +22,7 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 for t in "${targets[@]}"; do
 	corpus=$build/corpus/$t
-	seeds=$top/tests/fuzz/seeds/${t#fuzz-}
+	seeds=$top/tests/fuzz/corpus/${t#fuzz-}
 	mkdir -p "$corpus"
 	dirs=("$corpus")
 	[ -d "$seeds" ] && dirs+=("$seeds")
@@ -31,4 +34,5 @@ for t in "${targets[@]}"; do
 		exit 1
 	}
 	grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' "$build/$t.log" | sed "s/^/fuzz: $t /"
+	grep -m1 -E 'INITED' "$build/$t.log" | sed "s/^/fuzz: $t replayed the corpus: /"
 done

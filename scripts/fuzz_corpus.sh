@@ -22,7 +22,6 @@ for t in "${targets[@]}"; do
 	case "$name" in wire | session | cli-vmlinux) max=140000 ;; *) max=65536 ;; esac
 	dirs=()
 	[ -d "$kept" ] && dirs+=("$kept")
-	[ -d "$top/tests/fuzz/seeds/$name" ] && dirs+=("$top/tests/fuzz/seeds/$name")
 	[ -d "$build/corpus/$t" ] && dirs+=("$build/corpus/$t")
 	"$build/tests/fuzz/$t" -merge=1 -max_len="$max" "$new" "${dirs[@]}" >"$build/$t.merge.log" 2>&1 ||
 		{ tail -20 "$build/$t.merge.log" >&2; exit 1; }

@@ -8,7 +8,7 @@
 #   fuzz-coverage: TARGET inputs=N parser_lines_pct=P file_lines_pct=F
 # Usage: scripts/fuzz_coverage.sh [CORPUS_ROOT]
 #   CORPUS_ROOT/<target>/ (default build-fuzz/corpus, what scripts/fuzz.sh
-#   keeps), plus tests/fuzz/corpus/<name>/ and tests/fuzz/seeds/<name>/.
+#   keeps), plus tests/fuzz/corpus/<name>/.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 corpus=${1:-$top/build-fuzz/corpus}
@@ -57,9 +57,8 @@ summary=$build/summary.txt
 for t in $(printf '%s\n' "${!files[@]}" | sort); do
 	dirs=()
 	[ -d "$corpus/$t" ] && dirs+=("$corpus/$t")
-	for d in "$top/tests/fuzz/corpus/${t#fuzz-}" "$top/tests/fuzz/seeds/${t#fuzz-}"; do
-		[ -d "$d" ] && dirs+=("$d")
-	done
+	d=$top/tests/fuzz/corpus/${t#fuzz-}
+	[ -d "$d" ] && dirs+=("$d")
 	n=0
 	for d in "${dirs[@]}"; do n=$((n + $(find "$d" -type f | wc -l))); done
 	rm -f "$build/$t.profraw"
