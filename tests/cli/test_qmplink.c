@@ -86,7 +86,8 @@ static void on_event(void *ctx, unsigned i, const struct vigil_event *ev, uint64
 	x->status = ev->snapshot.status;
 	n = ev->snapshot.detail.len < sizeof(x->detail) - 1 ? ev->snapshot.detail.len
 							    : sizeof(x->detail) - 1;
-	memcpy(x->detail, ev->snapshot.detail.ptr, n);
+	if (n) /* an empty detail may have no pointer */
+		memcpy(x->detail, ev->snapshot.detail.ptr, n);
 	x->detail[n] = '\0';
 }
 
