@@ -413,11 +413,14 @@ static void test_argv_recorded(void **state)
 	free(dir);
 }
 
-/* What the child sees: its process group, signal mask, stdin, fds. */
+/* What the child sees: its process group, signal mask, stdin, fds. The
+ * mask is grep's own, which it has from the shell as the shell had it from
+ * vigil: the shell's own mask moves while it forks (dash blocks signals
+ * around a fork), so reading it was a race. */
 static const char env_sh[] = "#!/bin/sh\n"
 			     "{\n"
 			     "  echo pid=$$ pgid=$(cut -d' ' -f5 /proc/$$/stat)\n"
-			     "  grep '^SigBlk' /proc/$$/status\n"
+			     "  grep '^SigBlk' /proc/self/status\n"
 			     "  echo stdin=$(readlink /proc/$$/fd/0)\n"
 			     "  [ -e /proc/$$/fd/$2 ] && echo leaked=$2 || echo leaked=none\n"
 			     "} > \"$1.tmp\"\n"
