@@ -337,6 +337,10 @@ static void on_destroy(void *ctx, const struct flowmsg *m)
 	int got = fl->have_bpf ? flowbpf_get(&fl->bpf, m->cookie, &v, true) : 0;
 	struct flow_ent *e = lookup(fl, m->cookie);
 
+	if (!e && recently_dead(fl, m->cookie)) {
+		fl->st.dup_destroys++; /* its close is out: the same socket told twice */
+		return;
+	}
 	fl->dead[fl->dead_next] = m->cookie;
 	fl->dead_next = (fl->dead_next + 1) % FLOWS_DEAD;
 

@@ -88,6 +88,7 @@ struct flows_stats {
 	uint64_t rate_dropped; /* short flows over the rate bound */
 	uint64_t not_flows;    /* destroyed sockets that never connected or moved data */
 	uint64_t bad_msgs;     /* malformed sock_diag messages */
+	uint64_t dup_destroys; /* a destroy notification for a socket already closed */
 };
 
 struct flows {

@@ -507,13 +507,17 @@ static void test_feed(void **state)
 	assert_int_equal(fl.st.bad_msgs, 1);
 	collect(&c, port[0], g);
 	assert_int_equal(g->n, 0);
-	/* The rate bound: the burst, then nothing until time refills it. */
-	n = fake_destroy(b, 79, 8080, IPPROTO_UDP);
-	for (uint32_t i = 1; i < FLOWS_BURST / 2; i++)
+	/* The rate bound: the burst, then nothing until time refills it (each
+	 * a socket of its own: a cookie told twice is a duplicate). */
+	for (uint32_t i = 1; i < FLOWS_BURST / 2; i++) {
+		n = fake_destroy(b, 1000 + i, 8080, IPPROTO_UDP);
 		flows_feed(&fl, &c, b, n, now);
+	}
 	assert_int_equal(fl.st.rate_dropped, 0);
+	n = fake_destroy(b, 999, 8080, IPPROTO_UDP);
 	flows_feed(&fl, &c, b, n, now);
 	assert_int_equal(fl.st.rate_dropped, 1);
+	n = fake_destroy(b, 998, 8080, IPPROTO_UDP);
 	flows_feed(&fl, &c, b, n, now + NSEC_PER_SEC / 1000); /* 1 ms: 20 records */
 	assert_int_equal(fl.st.rate_dropped, 1);
 	assert_int_equal(fl.st.short_flows, FLOWS_BURST / 2 + 1);
@@ -554,6 +558,29 @@ static void test_dump_after_destroy(void **state)
  * the polls and the tables. So they run in a namespace of their own, with
  * only loopback up, where they can (root; else the host's, as before).
  */
+/* The same socket's destroy told twice (two notification reads, a dump's
+ * echo): one OPENED and one CLOSED, the second counted. */
+static void test_destroy_twice(void **state)
+{
+	struct flows fl;
+	struct chan c;
+	struct got *g = calloc(1, sizeof(*g));
+	uint8_t b[1024];
+	int port[2];
+	size_t n;
+
+	(void)state;
+	setup_events(&fl, &c, port, 0);
+	n = fake_destroy(b, 93, 8082, IPPROTO_TCP);
+	flows_feed(&fl, &c, b, n, 1000);
+	flows_feed(&fl, &c, b, n, 1001);
+	collect(&c, port[0], g);
+	assert_int_equal(g->n, 2); /* OPENED, CLOSED: once */
+	assert_int_equal(fl.st.dup_destroys, 1);
+	teardown_events(&fl, &c, port);
+	free(g);
+}
+
 static void own_netns(void)
 {
 	struct ifreq ifr = { .ifr_name = "lo" };
@@ -581,6 +608,7 @@ int main(void)
 		cmocka_unit_test(test_close_mid_poll),
 		cmocka_unit_test(test_feed),
 		cmocka_unit_test(test_dump_after_destroy),
+		cmocka_unit_test(test_destroy_twice),
 	};
 	own_netns();
 	return cmocka_run_group_tests(tests, NULL, NULL);
