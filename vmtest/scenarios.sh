@@ -459,8 +459,10 @@ qemu_killed_output | qemu_killed_snapshot)
 	;;
 qemu_killed_boot)
 	# QEMU killed while the guest boots: QEMU's death, not a boot timeout
+	# (the kernel's first console line says QEMU is up and the guest boots:
+	# killed before that, QEMU never started, which is vigil's error, 125)
 	"$VIGIL" run --accel tcg --verdict verdict.json --events events.jsonl \
-		-- true >out.txt 2>err.txt &
+		--console console.txt --append loglevel=7 -- true >out.txt 2>err.txt &
 	vp=$!
 	qp=""
 	for i in $(seq 100); do
@@ -468,7 +470,11 @@ qemu_killed_boot)
 		sleep 0.05
 	done
 	[ -n "$qp" ] || fail "no QEMU child"
-	sleep 0.3
+	for i in $(seq 200); do
+		[ -s console.txt ] && break
+		sleep 0.05
+	done
+	[ -s console.txt ] || fail "the guest's console stayed empty"
 	grep -q '"event":"ready"' events.jsonl && fail "the guest was ready too soon for this test"
 	kill -KILL "$qp"
 	wait $vp
