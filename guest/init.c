@@ -16,14 +16,9 @@
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "util.h"
-
-#ifndef MODULE_INIT_COMPRESSED_FILE
-#define MODULE_INIT_COMPRESSED_FILE 4
-#endif
 
 int init_parse_cmdline(const char *s, size_t len, struct init_cmdline *out)
 {
@@ -212,138 +207,6 @@ void init_console(void)
 	}
 	if (fd > 2)
 		close(fd);
-}
-
-static int load_one(const char *path)
-{
-	size_t n = strlen(path);
-	int flags = 0, fd, r;
-
-	if ((n > 3 && !strcmp(path + n - 3, ".xz")) || (n > 4 && !strcmp(path + n - 4, ".zst")) ||
-	    (n > 3 && !strcmp(path + n - 3, ".gz")))
-		flags = MODULE_INIT_COMPRESSED_FILE;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	r = (int)syscall(SYS_finit_module, fd, "", flags);
-	r = r < 0 ? -errno : 0;
-	close(fd);
-	return r == -EEXIST ? 0 : r;
-}
-
-/* One modules.dep line: "path: dep dep ...", split in place. */
-struct mod {
-	char *path;
-	char *deps; /* space-separated, terminated */
-	int state;  /* 0 new, 1 loading, 2 done */
-};
-
-static struct mod *mod_find(struct mod *m, int n, const char *path)
-{
-	for (int i = 0; i < n; i++) {
-		if (!strcmp(m[i].path, path))
-			return &m[i];
-	}
-	return NULL;
-}
-
-static int mod_load(const char *dir, struct mod *all, int n, struct mod *m, int depth,
-		    void (*log)(const char *, const char *, int))
-{
-	char full[512], *save = NULL, *dep, deps[4096];
-	int r;
-
-	if (m->state || depth > 32)
-		return 0;
-	m->state = 1;
-	snprintf(deps, sizeof(deps), "%s", m->deps);
-	for (dep = strtok_r(deps, " \t", &save); dep; dep = strtok_r(NULL, " \t", &save)) {
-		struct mod *d = mod_find(all, n, dep);
-
-		if (d)
-			mod_load(dir, all, n, d, depth + 1, log);
-	}
-	m->state = 2;
-	snprintf(full, sizeof(full), "%s/%s", dir, m->path);
-	if (access(full, F_OK) < 0)
-		return 0; /* not shipped in this initramfs */
-	r = load_one(full);
-	if (r < 0) {
-		if (log)
-			log("cannot load module", full, r);
-		return 0;
-	}
-	return 1;
-}
-
-int init_load_modules(const char *dir, const char *list_path,
-		      void (*log)(const char *, const char *, int))
-{
-	char path[512], *buf, *line, *save = NULL;
-	struct mod *mods;
-	int fd, n = 0, cap = 0, loaded = 0;
-	struct stat st;
-
-	fd = open(list_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(path, sizeof(path), "%s/modules.dep", dir);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		list_path = NULL;
-	}
-	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size > 16 * 1024 * 1024) {
-		if (fd >= 0)
-			close(fd);
-		return 0;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf || read(fd, buf, (size_t)st.st_size) != st.st_size) {
-		free(buf);
-		close(fd);
-		return 0;
-	}
-	close(fd);
-	buf[st.st_size] = '\0';
-	for (size_t i = 0; i < (size_t)st.st_size; i++)
-		cap += buf[i] == '\n';
-	mods = calloc((size_t)cap + 1, sizeof(*mods));
-	if (!mods) {
-		free(buf);
-		return 0;
-	}
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *colon;
-
-		while (*line == ' ' || *line == '\t')
-			line++;
-		if (!*line || *line == '#' || n > cap)
-			continue;
-		if (list_path) {
-			/* Explicit list: absolute paths, or relative to dir; loaded in order. */
-			if (*line == '/')
-				snprintf(path, sizeof(path), "%s", line);
-			else
-				snprintf(path, sizeof(path), "%s/%s", dir, line);
-			if ((fd = load_one(path)) < 0) {
-				if (log)
-					log("cannot load module", path, fd);
-			} else {
-				loaded++;
-			}
-			continue;
-		}
-		colon = strchr(line, ':');
-		if (!colon)
-			continue;
-		*colon = '\0';
-		mods[n].path = line;
-		mods[n].deps = colon + 1;
-		n++;
-	}
-	for (int i = 0; i < n; i++)
-		loaded += mod_load(dir, mods, n, &mods[i], 0, log);
-	free(mods);
-	free(buf);
-	return loaded;
 }
 
 void init_poweroff(void)

@@ -59,15 +59,6 @@ int init_dir_populated(const char *dir);
 int init_loopback(void);
 /* Make sure fds 0, 1, 2 are open (on /dev/console, else /dev/null). */
 void init_console(void);
-/*
- * Load the initramfs's kernel modules with finit_module: the paths listed
- * in list_path in that order when it exists, else every module in
- * <dir>/modules.dep whose file is present, dependencies first. Modules
- * already loaded or built in count as loaded. Returns modules loaded;
- * failures are reported through log (may be NULL).
- */
-int init_load_modules(const char *dir, const char *list_path,
-		      void (*log)(const char *what, const char *path, int err));
 /* sync, then power off (or halt when that fails). Does not return. */
 void init_poweroff(void) __attribute__((noreturn));
 

@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "core.h"
 #include "init.h"
+#include "modload.h"
 #include "prio.h"
 #include "rootfs.h"
 #include "runner.h"
@@ -530,7 +531,7 @@ static int pid1_main(void)
 		sethostname(v, strlen(v));
 	uname(&u);
 	snprintf(moddir, sizeof(moddir), "/lib/modules/%s", u.release);
-	loaded = init_load_modules(moddir, "/etc/vigil/modules", pid1_log);
+	loaded = modload_boot(moddir, "/etc/vigil/modules", pid1_log);
 	mkdir("/root", 0700);
 	pid1_config(&cl, &cfg);
 	pid1_workload(&cl, &cfg);

@@ -438,6 +438,49 @@ static int append(char **buf, size_t *len, size_t *cap, const char *s)
 	return 0;
 }
 
+/*
+ * One module's line in the image's modules.dep (its graph, decompressed
+ * names) and in the load list (docs/agent.md): "PATH: DEP..." loads beside
+ * others once its dependencies are in; a module with softdeps stays a bare
+ * PATH, a barrier that keeps modprobe's order around it.
+ */
+static int mod_lines(const char *gdir, const char *dst, const char *rel, const char *deps,
+		     bool barrier, char **dep, size_t *dl, size_t *dc, char **order, size_t *ol,
+		     size_t *oc)
+{
+	char line[2 * PATH_MAX + 8];
+	int r;
+
+	snprintf(line, sizeof(line), "/%s%s", dst, barrier ? "" : ":");
+	r = append(order, ol, oc, line);
+	if (r == 0)
+		r = append(dep, dl, dc, rel);
+	if (r == 0)
+		r = append(dep, dl, dc, ":");
+	for (const char *d = deps; r == 0 && *d;) {
+		char word[PATH_MAX];
+		size_t wl = strcspn(d, " \t");
+
+		if (wl > 0 && wl < sizeof(word)) {
+			memcpy(word, d, wl);
+			word[wl] = '\0';
+			mod_strip(word);
+			snprintf(line, sizeof(line), " %s", word);
+			r = append(dep, dl, dc, line);
+			snprintf(line, sizeof(line), " /%s/%s", gdir, word);
+			if (r == 0 && !barrier)
+				r = append(order, ol, oc, line);
+		}
+		d += wl;
+		d += strspn(d, " \t");
+	}
+	if (r == 0)
+		r = append(dep, dl, dc, "\n");
+	if (r == 0)
+		r = append(order, ol, oc, "\n");
+	return r;
+}
+
 static int plan_modules(struct ird_plan *p, const struct vigil_ird_opts *o)
 {
 	struct vigil_kmods km;
@@ -467,7 +510,7 @@ static int plan_modules(struct ird_plan *p, const struct vigil_ird_opts *o)
 		r = ird_fail(p, r, "cannot resolve modules in %s: %s", o->modules_dir,
 			     km.detail[0] ? km.detail : strerror(-r));
 	for (size_t i = 0; r == 0 && i < km.n; i++) {
-		char src[PATH_MAX], dst[PATH_MAX], line[PATH_MAX + 64];
+		char src[PATH_MAX], dst[PATH_MAX];
 		char *rel = strdup(km.rel[i]);
 		enum ird_decomp dc_kind = mod_decomp(km.rel[i]);
 
@@ -480,29 +523,9 @@ static int plan_modules(struct ird_plan *p, const struct vigil_ird_opts *o)
 		r = plan_file(p, dst, src, 0644);
 		if (r == 0)
 			p->e[p->n - 1].decomp = dc_kind;
-		snprintf(line, sizeof(line), "/%s\n", dst);
 		if (r == 0)
-			r = append(&order, &ol, &oc, line);
-		/* modules.dep of the image: the same graph, decompressed names. */
-		if (r == 0)
-			r = append(&dep, &dl, &dc, rel);
-		if (r == 0)
-			r = append(&dep, &dl, &dc, ":");
-		for (char *d = km.deps[i]; r == 0 && *d;) {
-			char word[PATH_MAX];
-			size_t wl = strcspn(d, " \t");
-			if (wl > 0 && wl < sizeof(word)) {
-				memcpy(word, d, wl);
-				word[wl] = '\0';
-				r = append(&dep, &dl, &dc, " ");
-				if (r == 0)
-					r = append(&dep, &dl, &dc, mod_strip(word));
-			}
-			d += wl;
-			d += strspn(d, " \t");
-		}
-		if (r == 0)
-			r = append(&dep, &dl, &dc, "\n");
+			r = mod_lines(gdir, dst, rel, km.deps[i], km.softdeps[i], &dep, &dl, &dc,
+				      &order, &ol, &oc);
 		free(rel);
 	}
 	if (r == 0) {

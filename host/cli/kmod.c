@@ -99,6 +99,20 @@ static int kmod_deps(struct kmod_run *r, struct kmod_module *m, char **out)
 	return e;
 }
 
+/* Whether m names softdeps (pre: or post:) in the directory's modules.softdep. */
+static bool kmod_has_softdeps(const struct kmod_module *m)
+{
+	struct kmod_list *pre = NULL, *post = NULL;
+	bool any;
+
+	if (kmod_module_get_softdeps(m, &pre, &post) < 0)
+		return true; /* unknown: keep modprobe's order around it */
+	any = pre || post;
+	kmod_module_unref_list(pre);
+	kmod_module_unref_list(post);
+	return any;
+}
+
 /* One module of a probe list, unless built in or already there. */
 static int kmod_add(struct kmod_run *r, struct kmod_module *m)
 {
@@ -123,6 +137,7 @@ static int kmod_add(struct kmod_run *r, struct kmod_module *m)
 				 "run depmod)",
 				 r->dir, rel, strerror(errno));
 	e = kmod_deps(r, m, &o->deps[o->n]);
+	o->softdeps[o->n] = kmod_has_softdeps(m);
 	if (e == 0 && !(o->rel[o->n] = strdup(rel)))
 		e = -ENOMEM;
 	if (e < 0) {

@@ -43,6 +43,8 @@ struct vigil_kmods {
 	char *rel[VIGIL_KMOD_MAX];  /* module files relative to the dir, load order */
 	char *deps[VIGIL_KMOD_MAX]; /* rel[i]'s dependencies as modules.dep lists
 				       them (users first), space-separated, "" none */
+	bool softdeps[VIGIL_KMOD_MAX]; /* rel[i] has softdeps: its place in the order
+					  matters beyond its dependencies */
 	size_t n;
 	size_t builtin;                    /* wanted names found built in */
 	char missing[VIGIL_KMOD_NAME_MAX]; /* first absent required name, '-' as '_' */

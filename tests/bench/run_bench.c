@@ -98,7 +98,7 @@ static double median(double *v, int n)
 static const char init_byte[] =
     "#!/bin/sh\n"
     "mount -t devtmpfs dev /dev; mount -t proc proc /proc; mount -t sysfs sys /sys\n"
-    "while read -r m; do insmod \"$m\" 2>/dev/null; done </etc/vigil/modules\n"
+    "while read -r m; do insmod \"${m%%:*}\" 2>/dev/null; done </etc/vigil/modules\n"
     "for i in $(seq 500); do\n"
     "  for n in /sys/class/virtio-ports/*/name; do\n"
     "    [ \"$(cat $n 2>/dev/null)\" = org.vigil.bulk.0 ] || continue\n"
