@@ -24,6 +24,11 @@
  * Every client is forked before the reader turns SCHED_IDLE (children
  * inherit the policy); the light ones sleep until their phase.
  *
+ * First, for 5 s, the floor under any agent that keeps the 3 ms bound: a
+ * process that only wakes once a window (guest/pace.h), its CPU measured
+ * as the agent's is; the line "floor: ..." sets it beside the agent's own
+ * cost per port write in the heavy phase (one write a window).
+ *
  * Last line:
  * agent-bench: rss_kib=R cpu_pct=C relay_p99_us=L light_relay_p99_us=LL binary_bytes=B
  * usage: agent-bench [--clients N] [--rate HZ] [--seconds S] [--light-clients N]
@@ -39,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -49,6 +55,7 @@
 #include <vigil/wire.h>
 
 #include "bench_util.h"
+#include "pace.h"
 
 #define MAX_CLIENTS 1000
 
@@ -60,6 +67,7 @@ struct phase {
 	uint64_t t0_ns, t1_ns;
 	uint64_t *lat; /* relay latencies, us */
 	size_t nlat, want;
+	size_t frames; /* BEAT frames that carried its beats: the agent's port writes */
 };
 
 struct bench {
@@ -140,6 +148,7 @@ static int start_clients(struct bench *bn, int sv0)
 static void account(struct bench *bn, const struct vigil_frame *f, uint64_t t)
 {
 	struct vigil_records r;
+	bool counted = false;
 
 	if (f->hdr.type != VIGIL_MSG_BEAT || !f->crc_ok ||
 	    vigil_beats_decode(f->payload, f->hdr.len, &r) < 0)
@@ -156,6 +165,8 @@ static void account(struct bench *bn, const struct vigil_frame *f, uint64_t t)
 		ph = &bn->ph[c < (uint32_t)bn->ph[1].first ? 0 : 1];
 		if (b.nonce < 1 || b.nonce > ph->beats_per || ph->nlat >= ph->want)
 			continue;
+		ph->frames += !counted;
+		counted = true;
 		ph->lat[ph->nlat++] = (t - bn->sent[(size_t)c * bn->stride + b.nonce]) / 1000;
 	}
 }
@@ -196,6 +207,49 @@ static uint64_t read_port(struct bench *bn, int fd, pid_t agent, struct vigil_as
 }
 
 static const char *agent_bin = VIGIL_AGENT_BIN;
+
+/*
+ * The floor under any agent that keeps the window bound: a process that
+ * does nothing but wake once a PACE_WINDOW_NS (an epoll_pwait2 timeout on
+ * an empty set), measured as the agent is (schedstat run time), for
+ * seconds. Its CPU in % of a core; *us the cost of one wake.
+ */
+static double wake_floor_pct(int seconds, double *us)
+{
+	struct timespec win = { 0, (long)PACE_WINDOW_NS };
+	uint64_t t0, cpu;
+	long wakes = 0;
+	int ep = epoll_create1(EPOLL_CLOEXEC), fds[2];
+	pid_t kid;
+
+	if (ep < 0 || pipe(fds) < 0)
+		return -1;
+	kid = fork();
+	if (kid == 0) {
+		struct epoll_event ev;
+
+		t0 = now_ns();
+		while (now_ns() - t0 < (uint64_t)seconds * 1000000000ull) {
+			epoll_pwait2(ep, &ev, 1, &win, NULL);
+			wakes++;
+		}
+		if (write(fds[1], &wakes, sizeof(wakes)) != sizeof(wakes))
+			_exit(1);
+		pause();
+	}
+	close(fds[1]);
+	if (kid < 0 || read(fds[0], &wakes, sizeof(wakes)) != sizeof(wakes) || wakes < 1) {
+		close(fds[0]);
+		return -1;
+	}
+	cpu = proc_cpu_ns(kid);
+	kill(kid, SIGKILL);
+	waitpid(kid, NULL, 0);
+	close(fds[0]);
+	close(ep);
+	*us = (double)cpu / 1000.0 / (double)wakes;
+	return 100.0 * (double)cpu / ((double)seconds * 1e9);
+}
 
 static pid_t start_agent(const char *beat, int fd)
 {
@@ -241,7 +295,8 @@ static uint64_t p99(struct phase *ph)
 	return ph->lat[ph->nlat * 99 / 100];
 }
 
-static void report(struct bench *bn, const char *reader, uint64_t cpu, long hwm, long long size)
+static void report(struct bench *bn, const char *reader, uint64_t cpu, long hwm, long long size,
+		   double floor_pct, double floor_us)
 {
 	const char *name[2] = { "heavy", "light" };
 	uint64_t l[2];
@@ -258,6 +313,16 @@ static void report(struct bench *bn, const char *reader, uint64_t cpu, long hwm,
 		       (unsigned long long)ph->lat[ph->nlat / 2],
 		       (unsigned long long)ph->lat[ph->nlat * 9 / 10], (unsigned long long)l[p],
 		       (unsigned long long)ph->lat[ph->nlat - 1]);
+	}
+	if (floor_pct >= 0) {
+		double s = (double)(bn->ph[0].t1_ns - bn->ph[0].t0_ns) / 1e9;
+
+		printf("floor: a process that only wakes every %.0f ms uses %.2f %% of a core here, "
+		       "%.1f us a wake; the agent in the heavy phase: %.0f port writes/s, %.1f us "
+		       "each\n",
+		       (double)PACE_WINDOW_NS / 1e6, floor_pct, floor_us,
+		       (double)bn->ph[0].frames / s,
+		       bn->ph[0].frames ? (double)cpu / 1000.0 / (double)bn->ph[0].frames : 0.0);
 	}
 	printf("agent-bench: rss_kib=%ld cpu_pct=%.2f relay_p99_us=%llu light_relay_p99_us=%llu "
 	       "binary_bytes=%lld\n",
@@ -342,6 +407,7 @@ int main(int argc, char **argv)
 	struct vigil_asm *a = malloc(sizeof(*a));
 	bool idle_reader = true, pin = false;
 	cpu_set_t agent_cpus, reader_cpus;
+	double floor_pct, floor_us = 0;
 	uint64_t cpu;
 	pid_t agent;
 	struct stat st;
@@ -357,6 +423,7 @@ int main(int argc, char **argv)
 			agent_bin, strerror(errno));
 		return 1;
 	}
+	floor_pct = wake_floor_pct(5, &floor_us);
 	memset(dir + strlen(dir), 'X', 6); /* the mkdtemp template */
 	if (!a || !mkdtemp(dir) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return 1;
@@ -406,6 +473,6 @@ int main(int argc, char **argv)
 	       pin           ? "pinned away from the agent"
 	       : idle_reader ? "SCHED_IDLE"
 			     : "SCHED_OTHER",
-	       cpu, hwm, (long long)st.st_size);
+	       cpu, hwm, (long long)st.st_size, floor_pct, floor_us);
 	return 0;
 }
