@@ -18,8 +18,10 @@
  * Why parallel: under TCG the Debian cloud kernel takes 3-35 ms a module
  * (signature check, relocation, the module's init), about 95 ms for the
  * 13 of a default image, of which the port's own chain (virtio_ring,
- * virtio, virtio_mmio, virtio_console) is about 55 ms; the others (PCI
- * transports, pvpanic, sock_diag) load beside it on a second vCPU.
+ * virtio, virtio_mmio, virtio_console) is about 55 ms; with a second vCPU
+ * the others (PCI transports, pvpanic, sock_diag) load beside it. One
+ * vCPU (vigil's default) gets one worker: more gained nothing there
+ * (module loads do not sleep long enough for a second one to use it).
  *
  * A module that fails is logged and counts as done: what depends on it
  * then fails to load by itself (unknown symbols) and is logged too.

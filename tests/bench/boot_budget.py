@@ -32,6 +32,9 @@ before a change), a further PVH boot per round with DIR's vigil and agent:
 its medians are the table's "other" column, so a cut is measured against
 what it replaces in the same interleaved run.
 
+BOOT_BUDGET_ARGS adds words to every `vigil run` (split on spaces, e.g.
+"--cpus 2").
+
 Usage: boot_budget.py [BOOTS [WORDS]]   (VIGIL, VIGIL_AGENT from the
 environment, or the build tree's). With WORDS (kernel parameters, e.g.
 vigil.flows_bpf=off), a third boot per round: PVH with `--append WORDS`.
@@ -79,6 +82,7 @@ def boot(bzimage, append=None, build=None):
     if build:
         env["VIGIL_AGENT"] = os.path.join(build, "guest/vigil-agent")
     cmd = [vigil, "run", "-q", "--accel", "tcg", "--rootfs", "image", "--events", "-"]
+    cmd += os.environ.get("BOOT_BUDGET_ARGS", "").split()
     if bzimage:
         cmd += ["--kernel-boot", "bzimage"]
     if append:
