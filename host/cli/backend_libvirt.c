@@ -585,6 +585,8 @@ int vigil_virt_be_new(struct vigil_loop *l, const struct vigil_virt_be_cfg *c,
 	b->ended_ctx = c->ended_ctx;
 	snprintf(b->status, sizeof(b->status), "starting");
 	b->mon = (struct vigil_monitor){ .dump_memory = mon_dump, .hmp = mon_hmp, .ctx = b };
+	/* A dump's size before one is done (KiB; 0 when libvirt cannot say). */
+	b->mon.ram_bytes = (uint64_t)virDomainGetMaxMemory(c->dom) * 1024;
 	e = vigil_timer_new(l, retry_due, b, &b->retry);
 	if (e == 0)
 		e = vigil_timer_new(l, dump_too_long, b, &b->dump_timer);

@@ -35,6 +35,7 @@ struct vigil_qmplink {
 	struct vigil_monitor mon;
 	void (*lost)(void *ctx); /* QMP went away (vigil_qmplink_on_lost) */
 	void *lost_ctx;
+	bool ram_asked; /* query-memory-size-summary sent */
 };
 
 /* ---- VSERPORT_CHANGE of the vigil port only ------------------------------ */
@@ -145,6 +146,23 @@ static void sync_out(struct vigil_qmplink *q)
 					EPOLLIN | (vigil_qmp_want_write(q->qmp) ? EPOLLOUT : 0));
 }
 
+/* The guest's memory, the size of a dump before one is done. */
+static void ram_done(void *ctx, int err, struct json_object *ret, const char *desc)
+{
+	struct vigil_qmplink *q = ctx;
+	struct json_object *v;
+	uint64_t bytes = 0;
+
+	(void)desc;
+	if (err || !ret)
+		return;
+	if (json_object_object_get_ex(ret, "base-memory", &v))
+		bytes += json_object_get_uint64(v);
+	if (json_object_object_get_ex(ret, "plugged-memory", &v))
+		bytes += json_object_get_uint64(v);
+	q->mon.ram_bytes = bytes;
+}
+
 static int qmp_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx)
 {
 	struct vigil_qmplink *q = ctx;
@@ -164,6 +182,9 @@ static int qmp_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx)
 		}
 		return e; /* QMP is gone: this source only; the guest goes on */
 	}
+	if (!q->ram_asked && vigil_qmp_ready(q->qmp))
+		q->ram_asked = vigil_qmp_command(q->qmp, "query-memory-size-summary", NULL,
+						 ram_done, q) > 0;
 	sync_out(q);
 	return 0;
 }
@@ -259,6 +280,7 @@ void vigil_qmplink_inherit(struct vigil_qmplink *q, const struct vigil_qmplink *
 		q->mon.dumps = from->mon.dumps;
 		q->mon.dumps_done = from->mon.dumps_done;
 		q->mon.dump_bytes = from->mon.dump_bytes;
+		q->mon.ram_bytes = from->mon.ram_bytes;
 		q->mon.files = from->mon.files;
 	}
 }
@@ -414,7 +436,7 @@ static int snap_counters(struct vigil_monitor *m, struct vigil_guest *g, const c
  * VIGIL_DUMPS_MAX started, and one more of the average size so far fits. */
 static bool snap_dump_fits(const struct vigil_monitor *m)
 {
-	uint64_t next = m->dumps_done ? m->dump_bytes / m->dumps_done : 0;
+	uint64_t next = m->dumps_done ? m->dump_bytes / m->dumps_done : m->ram_bytes;
 
 	if (m->dumps >= VIGIL_DUMPS_MAX || m->dump_bytes >= VIGIL_DUMP_BYTES_MAX)
 		return false;

@@ -28,9 +28,9 @@
 #define VIGIL_QMPLINK_PORTS 8
 /* Guest-requested memory dumps per run: a guest must not fill the host's
  * disk. A dump starts only while fewer than VIGIL_DUMPS_MAX were started
- * and the bytes written, plus one more dump of their average size, stay
- * within VIGIL_DUMP_BYTES_MAX (the first always starts: its size is the
- * guest's memory, which the user chose); otherwise it is refused with
+ * and the bytes written, plus one more dump of their average size (before
+ * the first is done: the guest's memory, when the monitor knows it), stay
+ * within VIGIL_DUMP_BYTES_MAX; otherwise it is refused with
  * -EDQUOT (the session counts it in snapshot_refused). CPU-state and
  * counters files: VIGIL_SNAP_FILES_MAX per run; past it the text goes back
  * in the reply only, as without a directory. */
@@ -56,6 +56,8 @@ struct vigil_monitor {
 	unsigned dumps;      /* memory dumps started */
 	unsigned dumps_done; /* of those, finished (their bytes in dump_bytes) */
 	uint64_t dump_bytes; /* bytes of the finished ones */
+	uint64_t ram_bytes;  /* the guest's memory, a dump's size before one is
+				done; 0 unknown (the first dump then starts) */
 	unsigned files;      /* CPU-state and counters files written */
 };
 

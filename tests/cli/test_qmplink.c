@@ -181,6 +181,24 @@ static int32_t request(struct fx *x, uint32_t id, uint32_t kind)
 	return x->status;
 }
 
+/* Before any dump is done, the guest's memory is the size to expect: a
+ * guest larger than the bound gets no dump at all, a smaller one its first. */
+static void test_first_dump_by_ram(void **state)
+{
+	struct fx *x = fx_new(1ull << 30);
+
+	(void)state;
+	x->mon.ram_bytes = VIGIL_DUMP_BYTES_MAX + 1;
+	assert_int_equal(request(x, 1, VIGIL_SNAP_MEMORY_DUMP), -EDQUOT);
+	assert_int_equal(files(x, ".elf", NULL), 0);
+	x->mon.ram_bytes = VIGIL_DUMP_BYTES_MAX;
+	assert_int_equal(request(x, 2, VIGIL_SNAP_MEMORY_DUMP), 0);
+	/* then the average of what was written (1 GiB) decides, not the memory */
+	assert_int_equal(request(x, 3, VIGIL_SNAP_MEMORY_DUMP), 0);
+	assert_int_equal(files(x, ".elf", NULL), 2);
+	fx_free(x);
+}
+
 /* Dumps of 3 GiB: two fit 8 GiB, a third would pass it. */
 static void test_dump_bytes_bound(void **state)
 {
@@ -272,6 +290,7 @@ static void test_no_monitor(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_first_dump_by_ram),
 		cmocka_unit_test(test_dump_bytes_bound), cmocka_unit_test(test_dump_first_larger),
 		cmocka_unit_test(test_dump_count_bound), cmocka_unit_test(test_small_files_bound),
 		cmocka_unit_test(test_cpu_state_file),   cmocka_unit_test(test_no_monitor),
