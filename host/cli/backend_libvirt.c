@@ -111,15 +111,18 @@ static void close_channel(struct vigil_virt_be *b, bool abort_stream)
 	b->in_len = b->in_off = b->out_len = b->out_off = 0;
 }
 
+/* why may be libvirt's last error message (virGetLastErrorMessage), which
+ * the next libvirt call frees: the owner's ended() and close_channel()
+ * make some. It is copied before either. */
 static void channel_ended(struct vigil_virt_be *b, const char *why)
 {
 	char msg[200];
 
+	snprintf(msg, sizeof(msg), "channel closed: %s", why);
 	/* first: a domain that is gone ends its run before the link goes down */
 	if (b->ended)
 		b->ended(b->ended_ctx);
 	close_channel(b, true);
-	snprintf(msg, sizeof(msg), "channel closed: %s", why);
 	set_status(b, msg, false);
 	schedule_retry(b);
 }
