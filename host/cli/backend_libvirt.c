@@ -463,8 +463,10 @@ static void virt_port_closed(void *be)
 {
 	struct vigil_virt_be *b = be;
 
-	if (b->pair || b->st) /* the guest closed its side: ours goes too */
+	if (b->pair || b->st) { /* the guest closed its side: ours goes too */
 		close_channel(b, true);
+		set_status(b, "channel closed: the guest's port closed", false);
+	}
 	schedule_retry(b);
 }
 
