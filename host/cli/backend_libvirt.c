@@ -78,9 +78,16 @@ static void set_status(struct vigil_virt_be *b, const char *s, bool tell)
 	snprintf(b->status, sizeof(b->status), "%s", s);
 }
 
+/* The guest is DONE (the domain went away, the session ended): its owner
+ * frees it. A channel that ends now is nobody's news, and not opened again. */
+static bool run_over(const struct vigil_virt_be *b)
+{
+	return b->g && vigil_guest_state(b->g) == VIGIL_GUEST_DONE;
+}
+
 static void schedule_retry(struct vigil_virt_be *b)
 {
-	if (b->stopping || b->lost || vigil_timer_armed(b->retry))
+	if (b->stopping || b->lost || run_over(b) || vigil_timer_armed(b->retry))
 		return;
 	b->retry_ns = b->retry_ns ? b->retry_ns * 2 : VIRT_RETRY_FIRST_NS;
 	if (b->retry_ns > VIRT_RETRY_MAX_NS)
@@ -111,15 +118,18 @@ static void close_channel(struct vigil_virt_be *b, bool abort_stream)
 	b->in_len = b->in_off = b->out_len = b->out_off = 0;
 }
 
+/* why may be libvirt's last error message (virGetLastErrorMessage), which
+ * the next libvirt call frees: the owner's ended() and close_channel()
+ * make some. It is copied before either. */
 static void channel_ended(struct vigil_virt_be *b, const char *why)
 {
 	char msg[200];
 
+	snprintf(msg, sizeof(msg), "channel closed: %s", why);
 	/* first: a domain that is gone ends its run before the link goes down */
-	if (b->ended)
+	if (b->ended && !run_over(b))
 		b->ended(b->ended_ctx);
 	close_channel(b, true);
-	snprintf(msg, sizeof(msg), "channel closed: %s", why);
 	set_status(b, msg, false);
 	schedule_retry(b);
 }
@@ -264,7 +274,7 @@ static void open_channel(struct vigil_virt_be *b)
 	char msg[300];
 	int e;
 
-	if (b->st || b->stopping || b->lost)
+	if (b->st || b->stopping || b->lost || run_over(b))
 		return;
 	b->st = virStreamNew(virDomainGetConnect(b->dom), VIR_STREAM_NONBLOCK);
 	if (!b->st || virDomainOpenChannel(b->dom, VIGIL_PORT_NAME, b->st,
@@ -460,8 +470,10 @@ static void virt_port_closed(void *be)
 {
 	struct vigil_virt_be *b = be;
 
-	if (b->pair || b->st) /* the guest closed its side: ours goes too */
+	if (b->pair || b->st) { /* the guest closed its side: ours goes too */
 		close_channel(b, true);
+		set_status(b, "channel closed: the guest's port closed", false);
+	}
 	schedule_retry(b);
 }
 

@@ -82,10 +82,33 @@ const struct fault_rec *fault_trace(void)
 	return F.trace;
 }
 
+/* libvirt's calls (fault.h): which of its failures each can have. */
+static bool virt_applies(const struct fault_rec *r, enum fault_kind k)
+{
+	switch (r->call) {
+	case FAULT_VIRT_OPEN:
+		return k == FAULT_ECONNRESET;
+	case FAULT_VIRT_RECV:
+		return k == FAULT_EAGAIN || k == FAULT_ECONNRESET || k == FAULT_EOF ||
+		       (k == FAULT_SHORT && r->shortable);
+	case FAULT_VIRT_SEND:
+		return k == FAULT_EAGAIN || k == FAULT_ECONNRESET ||
+		       (k == FAULT_SHORT && r->shortable);
+	case FAULT_VIRT_EVENT:
+		return k == FAULT_ECONNRESET || k == FAULT_EOF;
+	default:
+		return false;
+	}
+}
+
 bool fault_applies(const struct fault_rec *r, enum fault_kind k)
 {
 	bool rd = r->call == FAULT_READ || r->call == FAULT_RECV;
 
+	if (r->fdk == FAULT_FD_VIRT)
+		return virt_applies(r, k);
+	if (k == FAULT_EOF)
+		return false;
 	if (r->call == FAULT_EPOLL_WAIT)
 		return k == FAULT_EINTR || k == FAULT_EAGAIN || (k == FAULT_SHORT && r->shortable);
 	if (r->call == FAULT_ACCEPT)
@@ -107,11 +130,13 @@ bool fault_applies(const struct fault_rec *r, enum fault_kind k)
 }
 
 static const char *const kind_names[FAULT__COUNT] = {
-	"none", "EINTR", "EAGAIN", "short", "ECONNRESET", "EPIPE",
+	"none", "EINTR", "EAGAIN", "short", "ECONNRESET", "EPIPE", "EOF",
 };
 
 static const char *const call_names[FAULT_CALL__COUNT] = {
-	"read", "write", "recv", "send", "epoll_wait", "accept4", "sendmsg",
+	"read",          "write",         "recv",         "send",
+	"epoll_wait",    "accept4",       "sendmsg",      "virDomainOpenChannel",
+	"virStreamRecv", "virStreamSend", "stream event",
 };
 
 const char *fault_kind_name(enum fault_kind k)
@@ -145,7 +170,9 @@ enum fault_kind fault_take(enum fault_call c, int fd, bool shortable)
 
 	if (!F.host)
 		return FAULT_NONE;
-	if (c != FAULT_EPOLL_WAIT) {
+	if (c >= FAULT_VIRT_OPEN)
+		r.fdk = FAULT_FD_VIRT; /* no fd: the stand-in keeps its streams' state */
+	else if (c != FAULT_EPOLL_WAIT) {
 		if (fstat(fd, &st) < 0)
 			return FAULT_NONE; /* a bad fd fails by itself */
 		if (S_ISSOCK(st.st_mode))
@@ -160,19 +187,20 @@ enum fault_kind fault_take(enum fault_call c, int fd, bool shortable)
 	if (F.calls < FAULT_TRACE_MAX)
 		F.trace[F.calls] = r;
 	F.calls++;
-	if (F.broken && c != FAULT_EPOLL_WAIT && st.st_dev == F.broken_dev &&
-	    st.st_ino == F.broken_ino)
+	if (F.broken && c != FAULT_EPOLL_WAIT && r.fdk != FAULT_FD_VIRT &&
+	    st.st_dev == F.broken_dev && st.st_ino == F.broken_ino)
 		return FAULT_BROKEN;
 	if (F.calls != F.nth || !fault_applies(&r, F.kind))
 		return FAULT_NONE;
-	if ((F.kind == FAULT_ECONNRESET || F.kind == FAULT_EPIPE) && c != FAULT_ACCEPT) {
+	if ((F.kind == FAULT_ECONNRESET || F.kind == FAULT_EPIPE) && c != FAULT_ACCEPT &&
+	    r.fdk != FAULT_FD_VIRT) {
 		F.broken = true;
 		F.broken_dev = st.st_dev;
 		F.broken_ino = st.st_ino;
 	}
 	F.fired = true;
 	F.fired_call = c;
-	F.fired_fd = c == FAULT_EPOLL_WAIT ? -1 : fd;
+	F.fired_fd = c == FAULT_EPOLL_WAIT || r.fdk == FAULT_FD_VIRT ? -1 : fd;
 	return F.kind;
 }
 

@@ -19,6 +19,9 @@
  *     send, sendmsg, accept4, epoll_wait); each forwards to the next
  *     definition (dlsym(RTLD_NEXT): libc's, or ASan's interceptor). Not
  *     with vigil-fault in the same executable.
+ *   - fault_virt.h's stand-in for libvirt's virStream calls, which counts
+ *     its own calls (virDomainOpenChannel, virStreamRecv, virStreamSend,
+ *     a stream event's dispatch) here beside the host's I/O calls.
  *
  * Counting: a call counts only inside the host's turn (fault_host(true)),
  * so the test's own guest writers, fake servers and clients, which run
@@ -47,6 +50,16 @@
  *               ECONNRESET: the connection went before it was accepted:
  *               it is taken off the queue and closed (the client sees a
  *               reset), -1 ECONNABORTED. The listening socket goes on.
+ *   libvirt's, in libvirt's conventions (fault_virt.h):
+ *   virDomainOpenChannel  ECONNRESET: -1, refused (the channel is held or gone);
+ *   virStreamRecv         EAGAIN: -2, nothing read; SHORT: half of what it
+ *                         would give (>= 2 bytes); ECONNRESET: -1, the stream
+ *                         broke; EOF: 0, end of stream;
+ *   virStreamSend         EAGAIN: -2, nothing sent; SHORT: half; ECONNRESET: -1;
+ *   a stream event        ECONNRESET: ERROR|HANGUP, the stream broke; EOF:
+ *                         HANGUP (with READABLE when asked), end of stream.
+ *   A broken or ended stream stays so (the stand-in keeps that); a new
+ *   stream opened after it works.
  * On anonymous inodes (timerfd, signalfd, eventfd) only EINTR and EAGAIN.
  * ECONNRESET and EPIPE last, as the kernel's do: once injected, every later
  * call on the same open file reads EOF (0) and writes EPIPE. The others
@@ -72,6 +85,7 @@ enum fault_kind {
 	FAULT_SHORT,
 	FAULT_ECONNRESET,
 	FAULT_EPIPE,
+	FAULT_EOF, /* libvirt's calls only (see above) */
 	FAULT__COUNT,
 };
 
@@ -81,8 +95,12 @@ enum fault_call {
 	FAULT_RECV,
 	FAULT_SEND,
 	FAULT_EPOLL_WAIT,
-	FAULT_ACCEPT,  /* accept4: fault_interpose.c only */
-	FAULT_SENDMSG, /* fault_interpose.c only */
+	FAULT_ACCEPT,     /* accept4: fault_interpose.c only */
+	FAULT_SENDMSG,    /* fault_interpose.c only */
+	FAULT_VIRT_OPEN,  /* fault_virt.c: virDomainOpenChannel */
+	FAULT_VIRT_RECV,  /* fault_virt.c: virStreamRecv */
+	FAULT_VIRT_SEND,  /* fault_virt.c: virStreamSend */
+	FAULT_VIRT_EVENT, /* fault_virt.c: a stream event dispatched */
 	FAULT_CALL__COUNT,
 };
 
@@ -93,7 +111,7 @@ struct fault_rec {
 	bool shortable; /* len >= 2 (reads, writes); maxevents >= 2 (epoll_wait) */
 };
 
-enum { FAULT_FD_SOCKET = 0, FAULT_FD_PIPE, FAULT_FD_ANON };
+enum { FAULT_FD_SOCKET = 0, FAULT_FD_PIPE, FAULT_FD_ANON, FAULT_FD_VIRT /* no fd: libvirt's */ };
 
 /* Disarm, zero the counters and the trace, leave the host's turn. */
 void fault_reset(void);
@@ -106,7 +124,7 @@ uint64_t fault_calls(void);
 /* The armed fault happened, and on which call. */
 bool fault_fired(void);
 enum fault_call fault_fired_call(void);
-int fault_fired_fd(void); /* -1 for epoll_wait */
+int fault_fired_fd(void); /* -1 for epoll_wait and libvirt's calls */
 /* The calls counted, in order (fault_calls() of them, at most FAULT_TRACE_MAX). */
 const struct fault_rec *fault_trace(void);
 /* Whether kind can be injected into a call like r. */

@@ -33,6 +33,19 @@ static uint64_t fake_clock(void *ctx)
 	return ((struct ffx *)ctx)->now;
 }
 
+/* An OUTPUT is the next frame sent, or one after it (those between lost). */
+static void match_frame(struct ffx *x, const uint8_t *data, size_t n)
+{
+	for (unsigned i = x->next_frame; i < x->n_frames; i++) {
+		if (x->frame[i].len == n && memcmp(honest_out + x->frame[i].off, data, n) == 0) {
+			x->frames_lost += i - x->next_frame;
+			x->next_frame = i + 1;
+			return;
+		}
+	}
+	x->frames_ok = false;
+}
+
 static void on_event(void *ctx, struct vigil_guest *g, const struct vigil_event *ev)
 {
 	struct ffx *x = ctx;
@@ -45,6 +58,7 @@ static void on_event(void *ctx, struct vigil_guest *g, const struct vigil_event 
 		    memcmp(honest_out + x->delivered, ev->output.data, n) != 0)
 			x->delivered_ok = false;
 		x->delivered += n;
+		match_frame(x, ev->output.data, n);
 		return;
 	}
 	if (x->n_ev == FFX_EV_MAX)
@@ -80,36 +94,56 @@ static void on_report(void *ctx, const char *msg)
 	((struct ffx *)ctx)->reports++;
 }
 
-void ffx_open(struct ffx *x, const struct vigil_guest_ops *ops, void *be)
+void ffx_open_loop(struct ffx *x)
 {
-	VIGIL_SESSION_OPTS(so, .ack_exit = true);
+	honest_init();
+	memset(x, 0, sizeof(*x));
+	x->delivered_ok = true;
+	x->frames_ok = true;
+	x->port_fd = -1;
+	x->now = vigil_loop_now_ns() + 3600 * 1000 * FFX_MS;
+	if (vigil_loop_new(&x->l) < 0)
+		abort();
+	vigil_loop_set_clock(x->l, fake_clock, x);
+	vigil_loop_set_log(x->l, on_report, x);
+}
+
+void ffx_open_guest(struct ffx *x, const struct vigil_guest_ops *ops, void *be,
+		    const struct vigil_session_opts *so, int *chan)
+{
+	VIGIL_SESSION_OPTS(run_so, .ack_exit = true);
 	struct vigil_guest_cfg c = {
 		.name = "g",
-		.sopts = &so,
+		.sopts = so ? so : &run_so,
 		.ops = ops,
 		.be = be,
 		.sinks = { .event = on_event, .done = on_done, .ctx = x },
 	};
 	int p[2];
 
-	honest_init();
-	memset(x, 0, sizeof(*x));
-	x->delivered_ok = true;
-	x->now = vigil_loop_now_ns() + 3600 * 1000 * FFX_MS;
-	if (vigil_loop_new(&x->l) < 0)
-		abort();
-	vigil_loop_set_clock(x->l, fake_clock, x);
-	vigil_loop_set_log(x->l, on_report, x);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0 ||
-	    vigil_guest_new(x->l, &c, x->now, &x->g) < 0 ||
-	    vigil_guest_port_attach(x->g, p[0]) < 0 || synth_tx_init(&x->tx, p[1], 0, 1) < 0)
+	    vigil_guest_new(x->l, &c, x->now, &x->g) < 0 || synth_tx_init(&x->tx, p[1], 0, 1) < 0)
+		abort();
+	if (chan) {
+		*chan = p[0];
+		return;
+	}
+	if (vigil_guest_port_attach(x->g, p[0]) < 0)
 		abort();
 	x->port_fd = p[0];
+}
+
+void ffx_open(struct ffx *x, const struct vigil_guest_ops *ops, void *be)
+{
+	ffx_open_loop(x);
+	ffx_open_guest(x, ops, be, NULL, NULL);
 }
 
 void ffx_close(struct ffx *x)
 {
 	vigil_guest_free(x->g);
+	if (x->before_loop_free)
+		x->before_loop_free(x);
 	vigil_loop_free(x->l);
 	close(x->tx.fd);
 	synth_tx_free(&x->tx);
@@ -137,10 +171,12 @@ int ffx_unread(int fd)
 	return ioctl(fd, SIOCOUTQ, &n) < 0 ? -errno : n;
 }
 
+/* The writer is done, or waits for a port that is not there (a backend's
+ * channel closed until it opens again: what the guest wrote waits). */
 static bool settled(struct ffx *x)
 {
-	return (x->tx_dead || (x->tx.q_off == x->tx.q_len &&
-			       (!vigil_guest_port_attached(x->g) || ffx_unread(x->tx.fd) <= 0))) &&
+	return (x->tx_dead || !vigil_guest_port_attached(x->g) ||
+		(x->tx.q_off == x->tx.q_len && ffx_unread(x->tx.fd) <= 0)) &&
 	       (!x->idle || x->idle(x));
 }
 
@@ -203,9 +239,12 @@ void ffx_beat(struct ffx *x, uint32_t pid, uint32_t deadline_ms)
 
 void ffx_stdout(struct ffx *x, size_t len)
 {
-	if (x->sent + len > FFX_OUT_MAX || len > VIGIL_WIRE_MAX_PAYLOAD)
+	if (x->sent + len > FFX_OUT_MAX || len > VIGIL_WIRE_MAX_PAYLOAD ||
+	    x->n_frames == FFX_FRAMES_MAX)
 		abort();
 	memcpy(x->fb + VIGIL_WIRE_HDR_LEN, honest_out + x->sent, len);
+	if (!x->tx_dead)
+		x->frame[x->n_frames++] = (struct ffx_frame){ (uint32_t)x->sent, (uint32_t)len };
 	x->sent += len;
 	frame(x, VIGIL_MSG_STDOUT, (int)len);
 }

@@ -14,10 +14,11 @@
  * A turn: the guest's writer flushes and reads what the host sent, the
  * test's own peer (side) does its part, then the host runs one loop
  * iteration inside its turn (fault_host). Settling: turns until nothing is
- * in flight anywhere (the peers' sockets read to the end both ways, and
- * the test's idle() agrees) after two turns in a row (what one left queued
- * in the host, waiting for EPOLLOUT, goes out in the next), at most FFX_ITER_MAX turns: past that
- * the run hung. Load: a few hundred turns a run, thousands of runs a test.
+ * in flight anywhere (the peers' sockets read to the end both ways, or the
+ * port not attached, and the test's idle() agrees) after two turns in a
+ * row (what one left queued in the host, waiting for EPOLLOUT, goes out in
+ * the next), at most FFX_ITER_MAX turns: past that the run hung. Load: a
+ * few hundred turns a run, thousands of runs a test.
  */
 #ifndef VIGIL_TESTS_FAULT_FX_H
 #define VIGIL_TESTS_FAULT_FX_H
@@ -30,10 +31,11 @@
 #include "loop.h"
 #include "synth.h"
 
-#define FFX_EV_MAX   64
-#define FFX_ITER_MAX 2000
-#define FFX_OUT_MAX  (64u << 10) /* honest STDOUT bytes a scenario may send */
-#define FFX_MS       1000000ull
+#define FFX_EV_MAX     64
+#define FFX_ITER_MAX   2000
+#define FFX_OUT_MAX    (512u << 10) /* honest STDOUT bytes a scenario may send */
+#define FFX_FRAMES_MAX 512          /* honest STDOUT frames a scenario may send */
+#define FFX_MS         1000000ull
 
 struct ffx {
 	struct vigil_loop *l;
@@ -52,6 +54,16 @@ struct ffx {
 	unsigned n_ev;
 	size_t sent, delivered; /* honest STDOUT bytes sent, and delivered as OUTPUT */
 	bool delivered_ok;      /* what was delivered is what was sent, in order */
+	/* the same per frame, for a link that may lose frames: each OUTPUT is
+	 * a whole STDOUT frame the guest sent, later than the one before */
+	struct ffx_frame {
+		uint32_t off, len; /* in the honest output */
+	} frame[FFX_FRAMES_MAX];
+	unsigned n_frames;                       /* STDOUT frames sent */
+	unsigned next_frame;                     /* the first not delivered nor skipped */
+	unsigned frames_lost;                    /* frames skipped over (never delivered) */
+	bool frames_ok;                          /* every OUTPUT matched a frame, in order */
+	void (*before_loop_free)(struct ffx *x); /* ffx_close: the guest is freed, the loop not */
 	bool done, hung;
 	int hung_phase;
 	enum vigil_outcome outcome;
@@ -62,6 +74,14 @@ struct ffx {
 /* A fresh run: loop, guest (named "g") with ops/be, port attached, writer
  * ready. be is given to ops; x->side and x->idle may be set after. */
 void ffx_open(struct ffx *x, const struct vigil_guest_ops *ops, void *be);
+/* The same in two steps, for a backend that needs the loop first: the
+ * loop, then the guest with session options so (NULL: ffx_open's). With
+ * chan, the port is not attached: the host's end of the writer's
+ * socketpair is given in *chan (the caller's, port_fd -1) for the
+ * backend's own channel. */
+void ffx_open_loop(struct ffx *x);
+void ffx_open_guest(struct ffx *x, const struct vigil_guest_ops *ops, void *be,
+		    const struct vigil_session_opts *so, int *chan);
 /* Frees the guest (its backend's free runs: ops->free) and the loop. */
 void ffx_close(struct ffx *x);
 /* One turn (see the top). */
