@@ -533,18 +533,21 @@ static void beats_read(struct core *k, uint64_t now)
 
 /*
  * A beat came to the stop socket: read the beat socket first, out of turn,
- * so that what the same process sent before its goodbye goes ahead of it
- * (and is replaced by it in the pending table), then the stop socket. Both
- * go out at the next flush, at the top of the loop.
+ * to its end, so that what the same process sent before its goodbye goes
+ * ahead of it (and is replaced by it in the pending table), then the stop
+ * socket. Both go out at the next flush, at the top of the loop. A beat
+ * socket not read to its end (a failed or short read) keeps the goodbyes
+ * waiting in theirs, which stays readable: the next turn tries again.
  */
 static void stop_read(struct core *k, uint64_t now)
 {
 	uint64_t before = k->relay.st.beats_relayed + k->relay.st.beats_rejected;
+	int e = relay_drain(&k->relay, now);
 
-	relay_read(&k->relay, now);
 	pace_urgent(&k->pace, now,
 		    (uint32_t)(k->relay.st.beats_relayed + k->relay.st.beats_rejected - before));
-	relay_read(&k->stop, now);
+	if (e >= 0)
+		relay_read(&k->stop, now);
 }
 
 /* ---- timers ------------------------------------------------------------ */
