@@ -89,8 +89,8 @@ enum fault_call {
 	FAULT_RECV,
 	FAULT_SEND,
 	FAULT_EPOLL_WAIT,
-	FAULT_ACCEPT,  /* accept4: fault_interpose.c only */
-	FAULT_SENDMSG, /* fault_interpose.c only */
+	FAULT_ACCEPT,       /* accept4: fault_interpose.c only */
+	FAULT_SENDMSG,      /* fault_interpose.c only */
 	FAULT_RECVMMSG,     /* fault_wrap.c only */
 	FAULT_EPOLL_PWAIT2, /* epoll_pwait2() and syscall(SYS_epoll_pwait2): fault_wrap.c only */
 	FAULT_CALL__COUNT,
