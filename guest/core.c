@@ -277,10 +277,12 @@ static void begin_stop(struct core *k, uint64_t now)
 	begin_exit(k, now);
 }
 
+static uint64_t clock_now(const struct core *k);
+
 static void on_frame(void *ctx, const struct vigil_frame *f)
 {
 	struct core *k = ctx;
-	uint64_t now = mono_ns();
+	uint64_t now = clock_now(k);
 
 	switch (f->hdr.type) {
 	case VIGIL_MSG_PING: {
@@ -404,7 +406,7 @@ static void kmsg_line(void *ctx, const struct kmsg_rec *r)
 	struct core *k = ctx;
 
 	if (k->have_scx)
-		scx_kmsg(&k->scx, r->text, r->text_len, &k->ch, mono_ns());
+		scx_kmsg(&k->scx, r->text, r->text_len, &k->ch, clock_now(k));
 }
 
 /* The workload is over (reaped, or refused before it started): its EXIT is queued. */
@@ -531,18 +533,21 @@ static void beats_read(struct core *k, uint64_t now)
 
 /*
  * A beat came to the stop socket: read the beat socket first, out of turn,
- * so that what the same process sent before its goodbye goes ahead of it
- * (and is replaced by it in the pending table), then the stop socket. Both
- * go out at the next flush, at the top of the loop.
+ * to its end, so that what the same process sent before its goodbye goes
+ * ahead of it (and is replaced by it in the pending table), then the stop
+ * socket. Both go out at the next flush, at the top of the loop. A beat
+ * socket not read to its end (a failed or short read) keeps the goodbyes
+ * waiting in theirs, which stays readable: the next turn tries again.
  */
 static void stop_read(struct core *k, uint64_t now)
 {
 	uint64_t before = k->relay.st.beats_relayed + k->relay.st.beats_rejected;
+	int e = relay_drain(&k->relay, now);
 
-	relay_read(&k->relay, now);
 	pace_urgent(&k->pace, now,
 		    (uint32_t)(k->relay.st.beats_relayed + k->relay.st.beats_rejected - before));
-	relay_read(&k->stop, now);
+	if (e >= 0)
+		relay_read(&k->stop, now);
 }
 
 /* ---- timers ------------------------------------------------------------ */
@@ -925,10 +930,11 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 {
 	sigset_t mask;
 	int e;
-	uint64_t now = mono_ns();
+	uint64_t now;
 
 	memset(k, 0, sizeof(*k));
 	k->cfg = cfg;
+	now = clock_now(k);
 	k->w_port.fd = k->w_sig.fd = k->w_beat.fd = k->w_stop.fd = k->w_ctl.fd = k->w_kmsg.fd =
 	    k->w_flows.fd = k->w_insp.fd = -1;
 	k->w_pipe[0].fd = k->w_pipe[1].fd = -1;
@@ -1042,87 +1048,135 @@ static bool drained(struct core *k, uint64_t now)
 	return now >= k->ack_deadline_ns;
 }
 
-int core_run(const struct core_cfg *cfg)
+/* The loop's clock: the configured one (tests), else CLOCK_MONOTONIC. */
+static uint64_t clock_now(const struct core *k)
+{
+	return k->cfg->clock ? k->cfg->clock(k->cfg->clock_ctx) : mono_ns();
+}
+
+/* One ready source's handler. */
+static void dispatch(struct core *k, const struct epoll_event *e, uint64_t now)
+{
+	uint64_t tag = e->data.u64;
+
+	if (tag == TAG_PORT)
+		port_ready(k, e->events, now);
+	else if (tag == TAG_SIGNAL)
+		signal_ready(k, now);
+	else if (tag == TAG_BEAT)
+		beats_read(k, now);
+	else if (tag == TAG_STOP)
+		stop_read(k, now);
+	else if (tag == TAG_CTL)
+		ctl_listen_ready(k);
+	else if (tag == TAG_INSPECT)
+		inspector_collect(&k->insp, &k->ch);
+	else if (tag == TAG_FLOWS) {
+		/* Batched: a wakeup per FLOWS_EV_GAP_MS at most, not per
+		 * socket; the kernel's buffer holds what comes meanwhile.
+		 * A read that stopped at its budget goes on at the next
+		 * turn of the loop, after the other sources. */
+		flows_read(&k->flows, &k->ch, now);
+		k->flows_wake_ns = k->flows.more ? 0 : now + FLOWS_EV_GAP_MS * NSEC_PER_MSEC;
+	} else if (tag == TAG_KMSG) {
+		if (kmsg_read(&k->kmsg, &k->ch, now) == -EAGAIN)
+			k->kmsg_wake_ns = kmsg_wake_ns(&k->kmsg);
+	} else if (tag == TAG_OUT || tag == TAG_ERR)
+		pipe_ready(k, (int)(tag - TAG_OUT), now);
+	else if (tag >= TAG_CONN && tag < TAG_CONN + CTL_MAX_CONN)
+		ctl_conn_ready(k, (int)(tag - TAG_CONN));
+}
+
+/*
+ * The top of a turn: due timers, what waited for room, the flush. True
+ * when the agent is done (drained after its exit); else *next is the
+ * next timer (0: none).
+ */
+static bool turn_begin(struct core *k, uint64_t *next)
+{
+	uint64_t now = clock_now(k);
+
+	*next = timers(k, now);
+	/* Reports that found the control queue full, now that it may have room. */
+	if (k->have_insp && k->insp.held && !chan_ctl_pressure(&k->ch))
+		inspector_collect(&k->insp, &k->ch);
+	/* Host frames held back by control pressure, now that it eased. */
+	if (k->ch.connected && k->ch.rx_held && !chan_ctl_pressure(&k->ch) &&
+	    chan_read(&k->ch) == -EPIPE)
+		port_lost(k, now);
+	if (k->ch.connected && chan_pending(&k->ch)) {
+		if (chan_flush(&k->ch, now) == -EPIPE)
+			port_lost(k, now);
+	}
+	if (k->exiting && drained(k, now))
+		return true;
+	interest(k, now);
+	return false;
+}
+
+int core_turn(int64_t wait_ns, bool *done)
 {
 	struct core *k = &K;
 	struct epoll_event ev[MAX_EVENTS];
-	int e = setup(k, cfg);
+	uint64_t next, now, t0;
+	int64_t timeout;
+	int n;
 
-	if (e < 0) {
-		teardown(k);
-		return 1;
-	}
-	for (;;) {
-		uint64_t now = mono_ns();
-		uint64_t next = timers(k, now), t0;
-		int n;
+	*done = turn_begin(k, &next);
+	if (*done)
+		return 0;
+	now = clock_now(k);
+	timeout = !next ? -1 : next > now ? (int64_t)(next - now) : 0;
+	if (wait_ns >= 0 && (timeout < 0 || timeout > wait_ns))
+		timeout = wait_ns;
+	t0 = stage_begin();
+	n = util_epoll_wait_ns(k->ep, ev, MAX_EVENTS, timeout);
+	stage_end(STAGE_WAIT, t0, 0);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	now = clock_now(k);
+	for (int i = 0; i < n; i++)
+		dispatch(k, &ev[i], now);
+	return n;
+}
 
-		/* Reports that found the control queue full, now that it may have room. */
-		if (k->have_insp && k->insp.held && !chan_ctl_pressure(&k->ch))
-			inspector_collect(&k->insp, &k->ch);
-		/* Host frames held back by control pressure, now that it eased. */
-		if (k->ch.connected && k->ch.rx_held && !chan_ctl_pressure(&k->ch) &&
-		    chan_read(&k->ch) == -EPIPE)
-			port_lost(k, now);
-		if (k->ch.connected && chan_pending(&k->ch)) {
-			if (chan_flush(&k->ch, now) == -EPIPE)
-				port_lost(k, now);
-		}
-		if (k->exiting && drained(k, now))
-			break;
-		interest(k, now);
-		now = mono_ns();
-		t0 = stage_begin();
-		n = util_epoll_wait_ns(k->ep, ev, MAX_EVENTS,
-				       !next        ? -1
-				       : next > now ? (int64_t)(next - now)
-						    : 0);
-		stage_end(STAGE_WAIT, t0, 0);
-		if (n < 0 && errno != EINTR)
-			break;
-		now = mono_ns();
-		for (int i = 0; i < n; i++) {
-			uint64_t tag = ev[i].data.u64;
+int core_start(const struct core_cfg *cfg)
+{
+	int e = setup(&K, cfg);
 
-			if (tag == TAG_PORT)
-				port_ready(k, ev[i].events, now);
-			else if (tag == TAG_SIGNAL)
-				signal_ready(k, now);
-			else if (tag == TAG_BEAT)
-				beats_read(k, now);
-			else if (tag == TAG_STOP)
-				stop_read(k, now);
-			else if (tag == TAG_CTL)
-				ctl_listen_ready(k);
-			else if (tag == TAG_INSPECT)
-				inspector_collect(&k->insp, &k->ch);
-			else if (tag == TAG_FLOWS) {
-				/* Batched: a wakeup per FLOWS_EV_GAP_MS at most, not per
-				 * socket; the kernel's buffer holds what comes meanwhile.
-				 * A read that stopped at its budget goes on at the next
-				 * turn of the loop, after the other sources. */
-				flows_read(&k->flows, &k->ch, now);
-				k->flows_wake_ns =
-				    k->flows.more ? 0 : now + FLOWS_EV_GAP_MS * NSEC_PER_MSEC;
-			} else if (tag == TAG_KMSG) {
-				if (kmsg_read(&k->kmsg, &k->ch, now) == -EAGAIN)
-					k->kmsg_wake_ns = kmsg_wake_ns(&k->kmsg);
-			} else if (tag == TAG_OUT || tag == TAG_ERR)
-				pipe_ready(k, (int)(tag - TAG_OUT), now);
-			else if (tag >= TAG_CONN && tag < TAG_CONN + CTL_MAX_CONN)
-				ctl_conn_ready(k, (int)(tag - TAG_CONN));
-		}
-	}
+	if (e < 0)
+		teardown(&K);
+	return e;
+}
+
+int core_end(void)
+{
+	struct core *k = &K;
+
 	if (chan_pending(&k->ch))
 		core_log(k, 4,
 			 "power-off/exit with frames still queued: the host did not read them");
-	stages_report(cfg->log_fd);
-	e = k->exit_code;
-	if (k->poweroff && getpid() != 1 && cfg->port_fd < 0) {
-		teardown(k);
-		execl("/bin/systemctl", "systemctl", "poweroff", (char *)NULL);
-		return e;
-	}
+	stages_report(k->cfg->log_fd);
 	teardown(k);
+	return k->exit_code;
+}
+
+uint32_t core_stats(uint64_t *vals, uint32_t max)
+{
+	return stats_fill(&K, vals, max);
+}
+
+int core_run(const struct core_cfg *cfg)
+{
+	bool done = false;
+	int e;
+
+	if (core_start(cfg) < 0)
+		return 1;
+	while (!done && core_turn(-1, &done) >= 0)
+		;
+	e = core_end();
+	if (K.poweroff && getpid() != 1 && cfg->port_fd < 0)
+		execl("/bin/systemctl", "systemctl", "poweroff", (char *)NULL);
 	return e;
 }

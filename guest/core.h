@@ -77,6 +77,10 @@ struct core_cfg {
 	int log_fd;  /* copies of warnings and errors, -1 for none */
 	int rt_prio; /* SCHED_FIFO priority of the inspector's worker (the caller gives the
 			event loop its own with prio_enter, prio.h); 0: none */
+	/* The loop's clock in ns (timers, beat times, PONG); NULL: CLOCK_MONOTONIC.
+	 * Tests give a fake one, so that timers run when the test says. */
+	uint64_t (*clock)(void *ctx);
+	void *clock_ctx;
 
 	/* Set from the workload file in PID 1 mode; NULL: none. */
 	const char *scenario;       /* SCENARIO_START/END around the workload */
@@ -92,5 +96,21 @@ void core_cfg_defaults(struct core_cfg *cfg);
  * agent could not start (reason written to log_fd).
  */
 int core_run(const struct core_cfg *cfg);
+
+/*
+ * core_run a turn at a time, for tests that interleave the agent with its
+ * peers in one process (one agent per process). core_start: setup, 0 or
+ * -errno (the reason logged; nothing to end). core_turn: queued frames
+ * written, due timers run, then up to wait_ns (< 0: until the next timer)
+ * for events, which are handled; the events handled (>= 0), or -errno when
+ * epoll failed (the loop is over). *done: the agent has drained after its
+ * exit (call core_end, no more turns). core_end: teardown; core_run's exit
+ * code (no power-off).
+ */
+int core_start(const struct core_cfg *cfg);
+int core_turn(int64_t wait_ns, bool *done);
+int core_end(void);
+/* The counters AGENT_STATS carries, as they stand now (docs/agent.md's order). */
+uint32_t core_stats(uint64_t *vals, uint32_t max);
 
 #endif

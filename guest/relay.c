@@ -137,89 +137,114 @@ void relay_close(struct relay *r)
 	r->fd = -1;
 }
 
-int relay_read(struct relay *r, uint64_t now_ns)
+/* Static: the relay is one per process and these are 10 KiB. */
+static uint8_t data[RELAY_BATCH][VIGIL_BEAT_DGRAM_LEN + 1];
+static union {
+	struct cmsghdr h;
+	uint8_t b[CMSG_SPACE(sizeof(struct ucred))];
+} cbuf[RELAY_BATCH];
+/* Headers are set up once; only what the kernel changed is reset. */
+static struct mmsghdr mm[RELAY_BATCH];
+static struct iovec iov[RELAY_BATCH];
+static int last = RELAY_BATCH - 1;
+
+static void headers_reset(void)
 {
-	/* Static: the relay is one per process and these are 10 KiB. */
-	static uint8_t data[RELAY_BATCH][VIGIL_BEAT_DGRAM_LEN + 1];
-	static union {
-		struct cmsghdr h;
-		uint8_t b[CMSG_SPACE(sizeof(struct ucred))];
-	} cbuf[RELAY_BATCH];
-	/* Headers are set up once; only what the kernel changed is reset. */
-	static struct mmsghdr mm[RELAY_BATCH];
-	static struct iovec iov[RELAY_BATCH];
 	static bool ready;
-	static int last = RELAY_BATCH - 1;
+
+	if (!ready) {
+		for (int i = 0; i < RELAY_BATCH; i++) {
+			iov[i].iov_base = data[i];
+			iov[i].iov_len = sizeof(data[i]);
+			memset(&mm[i], 0, sizeof(mm[i]));
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_control = cbuf[i].b;
+		}
+		ready = true;
+	}
+	/* The kernel rewrites these two of the headers it filled last time. */
+	for (int i = 0; i < RELAY_BATCH && i <= last; i++) {
+		mm[i].msg_hdr.msg_controllen = sizeof(cbuf[i].b);
+		mm[i].msg_hdr.msg_flags = 0;
+	}
+}
+
+/* Datagram i of the batch: checked, and to the sink. 1 accepted, else 0. */
+static int relay_one(struct relay *r, int i, uint64_t now_ns)
+{
+	struct msghdr *h = &mm[i].msg_hdr;
+	struct ucred cred = { 0 };
+	bool have = false;
+	struct vigil_beat b;
+	int e;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(cred))) {
+			memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+			have = true;
+		}
+	}
+	if (!have) {
+		r->st.rej_no_cred++;
+		r->st.beats_rejected++;
+		return 0;
+	}
+	e = (h->msg_flags & MSG_TRUNC) ? -EBADMSG
+				       : relay_parse(data[i], mm[i].msg_len, cred.pid, &b);
+	if (e < 0) {
+		if (e == -EPERM)
+			r->st.rej_pid++;
+		else
+			r->st.rej_shape++;
+		r->st.beats_rejected++;
+		return 0;
+	}
+	b.guest_mono_ns = now_ns;
+	b.pidns_inode = pidns_cached(r, b.pid, now_ns);
+	if (b.status == VIGIL_BEAT_STOPPING)
+		pidns_forget(r, b.pid); /* its pid may be reused soon */
+	r->st.beats_relayed++;
+	if (r->sink)
+		r->sink(r->ctx, &b);
+	return 1;
+}
+
+/*
+ * Up to RELAY_READ_BUDGET datagrams. to_end: until recvmmsg finds the
+ * socket empty (-EBUSY when the budget ran out first); else a batch short
+ * of RELAY_BATCH is taken to mean empty, saving that last call.
+ */
+static int relay_take(struct relay *r, uint64_t now_ns, bool to_end)
+{
 	int accepted = 0, total = 0;
 
 	while (total < RELAY_READ_BUDGET) {
 		int n;
 
-		if (!ready) {
-			for (int i = 0; i < RELAY_BATCH; i++) {
-				iov[i].iov_base = data[i];
-				iov[i].iov_len = sizeof(data[i]);
-				memset(&mm[i], 0, sizeof(mm[i]));
-				mm[i].msg_hdr.msg_iov = &iov[i];
-				mm[i].msg_hdr.msg_iovlen = 1;
-				mm[i].msg_hdr.msg_control = cbuf[i].b;
-			}
-			ready = true;
-		}
-		/* The kernel rewrites these two of the headers it filled last time. */
-		for (int i = 0; i < RELAY_BATCH && i <= last; i++) {
-			mm[i].msg_hdr.msg_controllen = sizeof(cbuf[i].b);
-			mm[i].msg_hdr.msg_flags = 0;
-		}
+		headers_reset();
 		n = recvmmsg(r->fd, mm, RELAY_BATCH, MSG_DONTWAIT, NULL);
 		last = n > 0 ? n - 1 : -1;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return errno == EAGAIN ? accepted : -errno;
-		for (int i = 0; i < n; i++) {
-			struct msghdr *h = &mm[i].msg_hdr;
-			struct ucred cred = { 0 };
-			bool have = false;
-			struct vigil_beat b;
-			int e;
-
-			for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
-				if (c->cmsg_level == SOL_SOCKET &&
-				    c->cmsg_type == SCM_CREDENTIALS &&
-				    c->cmsg_len >= CMSG_LEN(sizeof(cred))) {
-					memcpy(&cred, CMSG_DATA(c), sizeof(cred));
-					have = true;
-				}
-			}
-			if (!have) {
-				r->st.rej_no_cred++;
-				r->st.beats_rejected++;
-				continue;
-			}
-			e = (h->msg_flags & MSG_TRUNC)
-				? -EBADMSG
-				: relay_parse(data[i], mm[i].msg_len, cred.pid, &b);
-			if (e < 0) {
-				if (e == -EPERM)
-					r->st.rej_pid++;
-				else
-					r->st.rej_shape++;
-				r->st.beats_rejected++;
-				continue;
-			}
-			b.guest_mono_ns = now_ns;
-			b.pidns_inode = pidns_cached(r, b.pid, now_ns);
-			if (b.status == VIGIL_BEAT_STOPPING)
-				pidns_forget(r, b.pid); /* its pid may be reused soon */
-			r->st.beats_relayed++;
-			accepted++;
-			if (r->sink)
-				r->sink(r->ctx, &b);
-		}
+		for (int i = 0; i < n; i++)
+			accepted += relay_one(r, i, now_ns);
 		total += n;
-		if (n < RELAY_BATCH)
+		if (n < RELAY_BATCH && !to_end)
 			break;
 	}
-	return accepted;
+	return to_end && total >= RELAY_READ_BUDGET ? -EBUSY : accepted;
+}
+
+int relay_read(struct relay *r, uint64_t now_ns)
+{
+	return relay_take(r, now_ns, false);
+}
+
+int relay_drain(struct relay *r, uint64_t now_ns)
+{
+	return relay_take(r, now_ns, true);
 }

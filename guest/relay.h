@@ -74,6 +74,13 @@ int relay_open(struct relay *r, const char *path, mode_t mode, relay_sink_fn sin
 void relay_close(struct relay *r);
 /* Drain queued datagrams (accepted or not). Beats accepted (>= 0) or -errno of recvmmsg. */
 int relay_read(struct relay *r, uint64_t now_ns);
+/*
+ * The same, and known to have read the socket to its end: recvmmsg said
+ * it was empty (a batch short of RELAY_BATCH is not taken for that). Beats
+ * accepted, -errno of recvmmsg, or -EBUSY when RELAY_READ_BUDGET came
+ * first: then the socket may hold more.
+ */
+int relay_drain(struct relay *r, uint64_t now_ns);
 
 /*
  * Check one datagram against the sender's kernel pid; on success fill

@@ -82,6 +82,12 @@ const struct fault_rec *fault_trace(void)
 	return F.trace;
 }
 
+static bool is_virt(enum fault_call c)
+{
+	return c == FAULT_VIRT_OPEN || c == FAULT_VIRT_RECV || c == FAULT_VIRT_SEND ||
+	       c == FAULT_VIRT_EVENT;
+}
+
 /* libvirt's calls (fault.h): which of its failures each can have. */
 static bool virt_applies(const struct fault_rec *r, enum fault_kind k)
 {
@@ -101,15 +107,21 @@ static bool virt_applies(const struct fault_rec *r, enum fault_kind k)
 	}
 }
 
+/* An epoll wait: no fd of its own to fail. */
+static bool is_wait(enum fault_call c)
+{
+	return c == FAULT_EPOLL_WAIT || c == FAULT_EPOLL_PWAIT2;
+}
+
 bool fault_applies(const struct fault_rec *r, enum fault_kind k)
 {
-	bool rd = r->call == FAULT_READ || r->call == FAULT_RECV;
+	bool rd = r->call == FAULT_READ || r->call == FAULT_RECV || r->call == FAULT_RECVMMSG;
 
 	if (r->fdk == FAULT_FD_VIRT)
 		return virt_applies(r, k);
 	if (k == FAULT_EOF)
 		return false;
-	if (r->call == FAULT_EPOLL_WAIT)
+	if (is_wait(r->call))
 		return k == FAULT_EINTR || k == FAULT_EAGAIN || (k == FAULT_SHORT && r->shortable);
 	if (r->call == FAULT_ACCEPT)
 		return k == FAULT_EINTR || k == FAULT_EAGAIN || k == FAULT_ECONNRESET;
@@ -134,9 +146,10 @@ static const char *const kind_names[FAULT__COUNT] = {
 };
 
 static const char *const call_names[FAULT_CALL__COUNT] = {
-	"read",          "write",         "recv",         "send",
-	"epoll_wait",    "accept4",       "sendmsg",      "virDomainOpenChannel",
-	"virStreamRecv", "virStreamSend", "stream event",
+	"read",          "write",         "recv",          "send",
+	"epoll_wait",    "accept4",       "sendmsg",       "virDomainOpenChannel",
+	"virStreamRecv", "virStreamSend", "stream event",  "recvmmsg",
+	"epoll_pwait2",
 };
 
 const char *fault_kind_name(enum fault_kind k)
@@ -162,6 +175,19 @@ const char *fault_call_name(enum fault_call c)
 	return (unsigned)c < FAULT_CALL__COUNT ? call_names[c] : "?";
 }
 
+/*
+ * Whether a connection reset on fd lasts. A datagram socket has no
+ * connection: the kernel reports its pending error once (sock_error()
+ * clears it), and the next call works.
+ */
+static bool lasting(int fd)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_DGRAM;
+}
+
 /* fault_int.h */
 enum fault_kind fault_take(enum fault_call c, int fd, bool shortable)
 {
@@ -170,9 +196,9 @@ enum fault_kind fault_take(enum fault_call c, int fd, bool shortable)
 
 	if (!F.host)
 		return FAULT_NONE;
-	if (c >= FAULT_VIRT_OPEN)
+	if (is_virt(c))
 		r.fdk = FAULT_FD_VIRT; /* no fd: the stand-in keeps its streams' state */
-	else if (c != FAULT_EPOLL_WAIT) {
+	else if (!is_wait(c)) {
 		if (fstat(fd, &st) < 0)
 			return FAULT_NONE; /* a bad fd fails by itself */
 		if (S_ISSOCK(st.st_mode))
@@ -187,20 +213,20 @@ enum fault_kind fault_take(enum fault_call c, int fd, bool shortable)
 	if (F.calls < FAULT_TRACE_MAX)
 		F.trace[F.calls] = r;
 	F.calls++;
-	if (F.broken && c != FAULT_EPOLL_WAIT && r.fdk != FAULT_FD_VIRT &&
-	    st.st_dev == F.broken_dev && st.st_ino == F.broken_ino)
+	if (F.broken && !is_wait(c) && r.fdk != FAULT_FD_VIRT && st.st_dev == F.broken_dev &&
+	    st.st_ino == F.broken_ino)
 		return FAULT_BROKEN;
 	if (F.calls != F.nth || !fault_applies(&r, F.kind))
 		return FAULT_NONE;
 	if ((F.kind == FAULT_ECONNRESET || F.kind == FAULT_EPIPE) && c != FAULT_ACCEPT &&
-	    r.fdk != FAULT_FD_VIRT) {
+	    r.fdk != FAULT_FD_VIRT && lasting(fd)) {
 		F.broken = true;
 		F.broken_dev = st.st_dev;
 		F.broken_ino = st.st_ino;
 	}
 	F.fired = true;
 	F.fired_call = c;
-	F.fired_fd = c == FAULT_EPOLL_WAIT || r.fdk == FAULT_FD_VIRT ? -1 : fd;
+	F.fired_fd = is_wait(c) || r.fdk == FAULT_FD_VIRT ? -1 : fd;
 	return F.kind;
 }
 

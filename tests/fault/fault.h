@@ -6,12 +6,15 @@
  * Owns a countdown and a trace of the calls counted (fault.c), and two
  * ways of catching the calls:
  *   - vigil-fault: link-time wrappers (fault_wrap.c; -Wl,--wrap=read,
- *     --wrap=write,--wrap=recv,--wrap=send,--wrap=epoll_wait, given by
- *     CMake to every test linking it) of the calls the host loop makes
- *     itself. A wrapper sees only calls made from objects linked into the
- *     test executable (the host's static libraries and the test): libc's
- *     own calls and shared libraries (libmicrohttpd, libvirt) are not
- *     wrapped.
+ *     --wrap=write,--wrap=recv,--wrap=send,--wrap=epoll_wait,
+ *     --wrap=recvmmsg,--wrap=epoll_pwait2,--wrap=syscall, given by CMake
+ *     to every test linking it) of the calls the host loop and the agent's
+ *     loop (guest/core.c, a turn at a time) make themselves; syscall() is
+ *     counted for SYS_epoll_pwait2 only (the agent's wait, as musl has no
+ *     epoll_pwait2()), every other number passes. A wrapper sees only
+ *     calls made from objects linked into the test executable (the static
+ *     libraries and the test): libc's own calls and shared libraries
+ *     (libmicrohttpd, libvirt) are not wrapped.
  *   - vigil-fault-interpose: the same calls and accept4 and sendmsg
  *     defined in the test executable itself (fault_interpose.c), which
  *     interpose on libc's for the executable and for every shared library
@@ -23,9 +26,10 @@
  *     its own calls (virDomainOpenChannel, virStreamRecv, virStreamSend,
  *     a stream event's dispatch) here beside the host's I/O calls.
  *
- * Counting: a call counts only inside the host's turn (fault_host(true)),
- * so the test's own guest writers, fake servers and clients, which run
- * between loop iterations in the same process, are never faulted; and
+ * Counting: a call counts only inside the host's turn (fault_host(true);
+ * for the agent's tests, the agent's turn), so the test's own guest
+ * writers, fake servers, clients and hosts, which run between loop
+ * iterations in the same process, are never faulted; and
  * only on fds that can fail in the way injected (sockets, pipes, FIFOs and
  * anonymous inodes such as timerfd/signalfd; regular files and ttys are
  * passed through uncounted).
@@ -44,7 +48,9 @@
  *               ECONNRESET (sockets), EPIPE (sockets, pipes): -1, nothing
  *               written;
  *   sendmsg     as send, SHORT: half the bytes of the iovecs;
- *   epoll_wait  EINTR: -1 EINTR without waiting; EAGAIN: a spurious 0 (no
+ *   recvmmsg    as recv, SHORT: one message (vlen >= 2);
+ *   epoll_wait, epoll_pwait2
+ *               EINTR: -1 EINTR without waiting; EAGAIN: a spurious 0 (no
  *               event although fds may be ready); SHORT: at most one event;
  *   accept4     EINTR, EAGAIN: -1, the connection stays queued;
  *               ECONNRESET: the connection went before it was accepted:
@@ -62,8 +68,10 @@
  *   stream opened after it works.
  * On anonymous inodes (timerfd, signalfd, eventfd) only EINTR and EAGAIN.
  * ECONNRESET and EPIPE last, as the kernel's do: once injected, every later
- * call on the same open file reads EOF (0) and writes EPIPE. The others
- * are transient: one call, then the file works again.
+ * call on the same open file reads EOF (0) and writes EPIPE; but not on a
+ * datagram socket, which has no connection: there the error is reported
+ * once, as the kernel's pending socket error is. The others are
+ * transient: one call, then the file works again.
  *
  * Limits: FAULT_TRACE_MAX calls traced (a scenario with more fails its
  * reference run loudly). One thread. Load: a wrapper adds one fstat when
@@ -95,12 +103,14 @@ enum fault_call {
 	FAULT_RECV,
 	FAULT_SEND,
 	FAULT_EPOLL_WAIT,
-	FAULT_ACCEPT,     /* accept4: fault_interpose.c only */
-	FAULT_SENDMSG,    /* fault_interpose.c only */
-	FAULT_VIRT_OPEN,  /* fault_virt.c: virDomainOpenChannel */
-	FAULT_VIRT_RECV,  /* fault_virt.c: virStreamRecv */
-	FAULT_VIRT_SEND,  /* fault_virt.c: virStreamSend */
-	FAULT_VIRT_EVENT, /* fault_virt.c: a stream event dispatched */
+	FAULT_ACCEPT,       /* accept4: fault_interpose.c only */
+	FAULT_SENDMSG,      /* fault_interpose.c only */
+	FAULT_VIRT_OPEN,    /* fault_virt.c: virDomainOpenChannel */
+	FAULT_VIRT_RECV,    /* fault_virt.c: virStreamRecv */
+	FAULT_VIRT_SEND,    /* fault_virt.c: virStreamSend */
+	FAULT_VIRT_EVENT,   /* fault_virt.c: a stream event dispatched */
+	FAULT_RECVMMSG,     /* fault_wrap.c only */
+	FAULT_EPOLL_PWAIT2, /* epoll_pwait2() and syscall(SYS_epoll_pwait2): fault_wrap.c only */
 	FAULT_CALL__COUNT,
 };
 
@@ -108,7 +118,8 @@ enum fault_call {
 struct fault_rec {
 	uint8_t call;   /* enum fault_call */
 	uint8_t fdk;    /* what the fd is: FAULT_FD_* */
-	bool shortable; /* len >= 2 (reads, writes); maxevents >= 2 (epoll_wait) */
+	bool shortable; /* len >= 2 (reads, writes); vlen >= 2 (recvmmsg); maxevents >= 2
+			 * (epoll_wait, epoll_pwait2) */
 };
 
 enum { FAULT_FD_SOCKET = 0, FAULT_FD_PIPE, FAULT_FD_ANON, FAULT_FD_VIRT /* no fd: libvirt's */ };
@@ -124,7 +135,7 @@ uint64_t fault_calls(void);
 /* The armed fault happened, and on which call. */
 bool fault_fired(void);
 enum fault_call fault_fired_call(void);
-int fault_fired_fd(void); /* -1 for epoll_wait and libvirt's calls */
+int fault_fired_fd(void); /* -1 for epoll_wait, epoll_pwait2 and libvirt's calls */
 /* The calls counted, in order (fault_calls() of them, at most FAULT_TRACE_MAX). */
 const struct fault_rec *fault_trace(void);
 /* Whether kind can be injected into a call like r. */
