@@ -571,6 +571,19 @@ static void stats_tick(struct core *k)
 	}
 }
 
+/*
+ * At the exit, hold on to the host however long it does not read: with
+ * stall_ms 0 (vigil run) the host pauses reading the port while its own
+ * outputs are backlogged, and pings nothing meanwhile, so no silence says
+ * it is gone; what says so is the port closing (or the VM ending with
+ * vigil). Bounding the drain or the SHUTDOWN's wait then lost the tail of
+ * the output, and the EXIT, to a reader that stopped longer than they.
+ */
+static bool exit_holds(const struct core *k)
+{
+	return !k->cfg->stall_ms && k->ch.connected;
+}
+
 static uint64_t timers(struct core *k, uint64_t now)
 {
 	const struct core_cfg *cfg = k->cfg;
@@ -661,9 +674,9 @@ static uint64_t timers(struct core *k, uint64_t now)
 		if (pace_due_ns(&k->pace))
 			next = min_ns(next, pace_due_ns(&k->pace));
 	}
-	if (k->exiting)
+	if (k->exiting && !exit_holds(k))
 		next = min_ns(next, k->drain_deadline_ns);
-	if (k->exiting && k->ack_deadline_ns)
+	if (k->exiting && !exit_holds(k) && k->ack_deadline_ns)
 		next = min_ns(next, k->ack_deadline_ns);
 	/* Paused producers resume when the port is declared stalled. */
 	if (k->ch.blocked_since && chan_out_pressure(&k->ch) && cfg->stall_ms)
@@ -1030,6 +1043,7 @@ static void teardown(struct core *k)
  * written may still sit in the VMM, and powering off would drop them. The
  * host answers the EXIT with SHUTDOWN once it has read it; wait for that,
  * bounded by ack_ms (a host that does not answer, or none connected).
+ * Neither bound applies while exit_holds().
  */
 static bool drained(struct core *k, uint64_t now)
 {
@@ -1037,12 +1051,14 @@ static bool drained(struct core *k, uint64_t now)
 		k->drain_sent = k->ch.st.bytes_sent;
 		k->drain_deadline_ns = now + k->cfg->drain_ms * NSEC_PER_MSEC;
 	}
-	if (now >= k->drain_deadline_ns)
+	if (!exit_holds(k) && now >= k->drain_deadline_ns)
 		return true;
 	if (chan_pending(&k->ch))
 		return false;
 	if (!k->await_ack || k->host_done || !k->ch.connected)
 		return true;
+	if (exit_holds(k))
+		return false;
 	if (!k->ack_deadline_ns)
 		k->ack_deadline_ns = now + k->cfg->ack_ms * NSEC_PER_MSEC;
 	return now >= k->ack_deadline_ns;

@@ -325,7 +325,10 @@ static void stdout_exact(struct agent_fx *a, size_t total, uint32_t pipe_bytes, 
 	agent_fx_start(a);
 	if (hold_ms)
 		usleep((useconds_t)hold_ms * 1000);
-	assert_true(rx_drain(&a->rx, a->host, 30000));
+	/* as vigil run, the host answers the EXIT it has read */
+	assert_true(rx_until(&a->rx, a->host, VIGIL_MSG_EXIT, 30000) >= 0);
+	assert_int_equal(rx_send(a->host, VIGIL_MSG_SHUTDOWN, 0, "\0\0\0\0", 4), 0);
+	assert_true(rx_drain(&a->rx, a->host, 5000));
 	assert_int_equal(agent_fx_wait(a, 5000), 0);
 	for (size_t i = 0; i < a->rx.n; i++) {
 		if (a->rx.f[i].type == VIGIL_MSG_EXIT) {
@@ -503,6 +506,41 @@ static void test_exit_waits_for_shutdown(void **state)
 	/* Still up 700 ms after the workload, its EXIT long delivered. */
 	assert_int_equal(agent_fx_wait(a, 700), -1);
 	assert_true(rx_find(&a->rx, VIGIL_MSG_EXIT, 0) > 0);
+	assert_int_equal(rx_send(a->host, VIGIL_MSG_SHUTDOWN, 0, "\0\0\0\0", 4), 0);
+	assert_int_equal(agent_fx_wait(a, 3000), 0);
+}
+
+/*
+ * As under vigil run (stall_ms 0), the host stops reading for ten times
+ * drain_ms and ack_ms while the workload ends with its output still
+ * queued: the agent stays up, and once the host reads again every byte
+ * arrives, then the EXIT; it ends at the SHUTDOWN.
+ */
+static void test_exit_holds_for_paused_host(void **state)
+{
+	struct agent_fx *a = *state;
+	char *argv[] = { "head", "-c", "600000", "/dev/zero", NULL };
+	size_t have = 0;
+	ssize_t x;
+	int st;
+
+	a->cfg.argv = argv;
+	a->cfg.exit_with_workload = true;
+	a->cfg.stall_ms = 0;
+	a->cfg.drain_ms = 100;
+	a->cfg.ack_ms = 100;
+	agent_fx_start(a);
+	usleep(1000 * 1000); /* the host reads nothing */
+	assert_int_equal(waitpid(a->pid, &st, WNOHANG), 0);
+	x = rx_until(&a->rx, a->host, VIGIL_MSG_EXIT, 10000);
+	assert_true(x > 0);
+	for (ssize_t i = 0; i < x; i++)
+		if (a->rx.f[i].type == VIGIL_MSG_STDOUT)
+			have += a->rx.f[i].len;
+	assert_int_equal(have, 600000);
+	assert_int_equal(rx_find(&a->rx, VIGIL_MSG_STDOUT, (size_t)x), -1);
+	/* read, but not answered: still up */
+	assert_int_equal(agent_fx_wait(a, 500), -1);
 	assert_int_equal(rx_send(a->host, VIGIL_MSG_SHUTDOWN, 0, "\0\0\0\0", 4), 0);
 	assert_int_equal(agent_fx_wait(a, 3000), 0);
 }
@@ -888,6 +926,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shutdown_term_then_kill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workload_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_waits_for_shutdown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exit_holds_for_paused_host, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scenario_exit_0, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scenario_exit_7, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scenario_end_after_output, setup, teardown),
