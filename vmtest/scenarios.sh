@@ -292,6 +292,15 @@ slow_reader)
 	grep -q '"stalls": 0' verdict.json || fail "vigil's own pause was taken for a stall"
 	grep -q '"host_read_pauses": [1-9]' verdict.json || fail "the read pause is not counted"
 	;;
+slow_reader_exit)
+	# the workload ends while vigil's reader has stopped for 5 s (longer
+	# than the agent's drain_ms and ack_ms): its last output and EXIT wait
+	# in the guest and QEMU until vigil reads again, and nothing is lost
+	"$VIGIL" run --accel tcg -q --verdict verdict.json -- head -c 3000000 /dev/zero |
+		(dd bs=1 count=1 status=none >/dev/null; sleep 5; wc -c >got.txt)
+	[ "$(cat got.txt)" = 2999999 ] || fail "got $(cat got.txt) + 1 bytes of stdout, want 3000000"
+	outcome_is PASS
+	;;
 usage)
 	# no guest: every output checked before boot; values name their option
 	"$VIGIL" run --verdict /nonexistent/dir/v.json -- true 2>err.txt
