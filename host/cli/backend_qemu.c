@@ -655,6 +655,23 @@ static int sockpair(int sv[2])
 	return 0;
 }
 
+/*
+ * QEMU's end of the port: room for VIGIL_PORT_SNDBUF bytes on their way to
+ * vigil. With the kernel's default (net.core.wmem_default, 208 KiB here)
+ * QEMU's write would block every 1.6 ms at the output rate, and while it
+ * waits for vigil's loop to read, virtio-serial stops taking the guest's
+ * writes. SO_SNDBUFFORCE needs CAP_NET_ADMIN; without it SO_SNDBUF gets
+ * what net.core.wmem_max allows. Best effort: the default works, slower.
+ */
+#define VIGIL_PORT_SNDBUF (4 << 20)
+static void port_sndbuf(int fd)
+{
+	int v = VIGIL_PORT_SNDBUF;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+}
+
 static void close_pair(int sv[2])
 {
 	if (sv[0] >= 0)
@@ -733,6 +750,7 @@ static int launch(struct vigil_qemu_be *r, enum vigil_accel accel)
 
 	if ((e = sockpair(port)) < 0 || (e = sockpair(qmp)) < 0 || (e = sockpair(con)) < 0)
 		goto fail;
+	port_sndbuf(port[1]);
 	if (pipe2(errp, O_CLOEXEC) < 0 || fcntl(errp[0], F_SETFL, O_NONBLOCK) < 0) {
 		e = -errno;
 		goto fail;
