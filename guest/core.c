@@ -826,8 +826,11 @@ static int open_port(struct core *k)
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	}
 	e = chan_init(&k->ch, fd, on_frame, stats_fill, k);
-	if (e < 0)
+	if (e < 0) {
+		if (cfg->port_fd < 0)
+			close(fd);
 		return e;
+	}
 	k->w_port.fd = fd;
 	return 0;
 }
@@ -1029,8 +1032,9 @@ static void teardown(struct core *k)
 		close(k->sfd);
 	if (k->ep >= 0)
 		close(k->ep);
-	if (k->ch.fd >= 0 && k->cfg->port_fd < 0)
-		close(k->ch.fd);
+	/* the port's fd as opened (chan's is 0 until chan_init, and after chan_fini) */
+	if (k->w_port.fd >= 0 && k->cfg->port_fd < 0)
+		close(k->w_port.fd);
 	chan_fini(&k->ch);
 }
 

@@ -545,6 +545,25 @@ static void test_exit_holds_for_paused_host(void **state)
 	assert_int_equal(agent_fx_wait(a, 3000), 0);
 }
 
+/* A port that cannot be opened fails the start, and the teardown closes
+ * nothing it did not open (fd 0 among them). */
+static void test_start_without_port(void **state)
+{
+	static struct core_cfg cfg;
+	int fd0 = dup(0);
+
+	(void)state;
+	assert_true(fd0 >= 0);
+	core_cfg_defaults(&cfg);
+	cfg.port_name = "org.vigil.absent";
+	cfg.port_wait_ms = 0;
+	cfg.log_fd = -1;
+	assert_true(core_start(&cfg) < 0);
+	assert_true(fcntl(0, F_GETFD) >= 0);
+	dup2(fd0, 0);
+	close(fd0);
+}
+
 /*
  * The frames the host acts on, in arrival order (beats, stats and logs
  * left out), as a string of letters: H HELLO, R SYS_RDY, S SCENARIO_START,
@@ -927,6 +946,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_workload_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_waits_for_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_holds_for_paused_host, setup, teardown),
+		cmocka_unit_test(test_start_without_port),
 		cmocka_unit_test_setup_teardown(test_scenario_exit_0, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scenario_exit_7, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scenario_end_after_output, setup, teardown),
