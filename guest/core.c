@@ -100,6 +100,7 @@ struct core {
 	uint64_t drain_sent;        /* ch.st.bytes_sent when last looked at */
 	bool await_ack;             /* an EXIT went out: wait for the host's SHUTDOWN */
 	bool host_done;             /* SHUTDOWN received: the host has read our EXIT */
+	uint64_t boot_port_ns, boot_sources_ns, boot_hello_ns; /* boot marks (boot_marks) */
 	uint64_t ack_deadline_ns;   /* bound on that wait, 0 until the queue is empty */
 	bool stopping;              /* shutdown asked: waiting for the workload to end */
 	bool poweroff;
@@ -942,6 +943,31 @@ static int open_sockets(struct core *k)
 	return 0;
 }
 
+/*
+ * Where PID 1's and the agent's start went, once, as a LOG line (level 6)
+ * the host shows as an event: the guest's boot clock in us at PID 1's
+ * start, its modules loaded, the host's root entered (0: image mode), the
+ * port open, the kernel log, flows and inspector open, HELLO.
+ * tests/bench/boot_budget.py reads it.
+ */
+static void boot_marks(struct core *k)
+{
+	const struct core_cfg *c = k->cfg;
+
+	if (!c->boot_init_ns)
+		return;
+	core_log(k, 6,
+		 "boot marks us: init=%llu modules=%llu root=%llu port=%llu sources=%llu "
+		 "hello=%llu modules_loaded=%u workers=%u",
+		 (unsigned long long)(c->boot_init_ns / 1000),
+		 (unsigned long long)(c->boot_modules_ns / 1000),
+		 (unsigned long long)(c->boot_root_ns / 1000),
+		 (unsigned long long)(k->boot_port_ns / 1000),
+		 (unsigned long long)(k->boot_sources_ns / 1000),
+		 (unsigned long long)(k->boot_hello_ns / 1000), c->boot_modules,
+		 c->boot_mod_workers);
+}
+
 static int setup(struct core *k, const struct core_cfg *cfg)
 {
 	sigset_t mask;
@@ -965,6 +991,7 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 	e = open_port(k);
 	if (e < 0)
 		return e;
+	k->boot_port_ns = boot_ns();
 
 	/* Signals before anything forks, so no SIGCHLD is missed. */
 	sigemptyset(&mask);
@@ -980,14 +1007,17 @@ static int setup(struct core *k, const struct core_cfg *cfg)
 	pick_crc(k);
 	open_sources(k, now);
 	open_inspector(k);
+	k->boot_sources_ns = boot_ns();
 	k->self_pid = (uint32_t)getpid();
 	k->self_pidns = relay_pidns("/proc", k->self_pid);
+	k->boot_hello_ns = boot_ns();
 	if ((e = send_hello(k)) < 0 || (e = open_sockets(k)) < 0)
 		return e;
 	/* Ready to relay. */
 	e = chan_push(&k->ch, CHAN_Q_CTL, VIGIL_MSG_SYS_RDY, NULL, 0, false);
 	if (e < 0)
 		return e;
+	boot_marks(k);
 	if (cfg->notify)
 		sd_notify_ready();
 

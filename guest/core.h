@@ -72,6 +72,13 @@ struct core_cfg {
 	uint32_t predecessor;    /* an agent before this one that died (PID-1 mode restarts
 				    it): its self-beat pid gets a STOPPING beat, so the host
 				    forgets it instead of reporting it stalled; 0 none */
+	/* PID 1's boot marks on the guest's boot clock (CLOCK_BOOTTIME, ns), 0
+	 * when not PID 1: its start, its modules loaded, the host's root
+	 * entered (--rootfs host; 0 without). The agent adds its own and logs
+	 * them once, after SYS_RDY (docs/agent.md, "Boot marks"). */
+	uint64_t boot_init_ns, boot_modules_ns, boot_root_ns;
+	uint32_t boot_modules;     /* modules loaded */
+	uint32_t boot_mod_workers; /* loads at once */
 	enum core_on_shutdown on_shutdown;
 	bool notify; /* sd_notify READY=1 once SYS_RDY is queued */
 	int log_fd;  /* copies of warnings and errors, -1 for none */

@@ -400,6 +400,8 @@ static void pid1_workload(const struct init_cmdline *cl, struct core_cfg *cfg)
 		if (wl.rootfs_host && rootfs_enter(&wl, err, sizeof(err)) < 0) {
 			cfg->argv = NULL;
 			cfg->workload_error = err;
+		} else if (wl.rootfs_host) {
+			cfg->boot_root_ns = boot_ns();
 		}
 	} else if (cl->run) {
 		sh_argv[0] = "/bin/sh";
@@ -468,6 +470,7 @@ static bool pid1_respawn(struct core_cfg *cfg, pid_t dead, int st, time_t starte
 	cfg->scenario = NULL;
 	cfg->exit_with_workload = false;
 	cfg->predecessor = (uint32_t)dead;
+	cfg->boot_init_ns = 0; /* the boot marks were the first agent's to tell */
 	return true;
 }
 
@@ -516,6 +519,7 @@ static int pid1_main(void)
 	sigset_t mask;
 	pid_t agent;
 	int n, loaded;
+	uint64_t init_ns = boot_ns(), modules_ns;
 	const char *v;
 
 	init_mounts();
@@ -532,8 +536,13 @@ static int pid1_main(void)
 	uname(&u);
 	snprintf(moddir, sizeof(moddir), "/lib/modules/%s", u.release);
 	loaded = modload_boot(moddir, "/etc/vigil/modules", pid1_log);
+	modules_ns = boot_ns();
 	mkdir("/root", 0700);
 	pid1_config(&cl, &cfg);
+	cfg.boot_init_ns = init_ns;
+	cfg.boot_modules_ns = modules_ns;
+	cfg.boot_modules = loaded > 0 ? (uint32_t)loaded : 0;
+	cfg.boot_mod_workers = modload_workers();
 	pid1_workload(&cl, &cfg);
 	if (loaded == 0)
 		dprintf(2, "vigil-agent: no kernel modules loaded from %s\n", moddir);

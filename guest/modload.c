@@ -335,12 +335,18 @@ static int dep_load_all(const char *dir, modload_log_fn log)
 	return loaded;
 }
 
-int modload_boot(const char *dir, const char *list_path, modload_log_fn log)
+unsigned modload_workers(void)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return cpus < 1 ? 1 : cpus > MODLOAD_WORKERS ? MODLOAD_WORKERS : (unsigned)cpus;
+}
+
+int modload_boot(const char *dir, const char *list_path, modload_log_fn log)
+{
 	int r;
 
-	r = modload_list(dir, list_path, cpus > 0 ? (unsigned)cpus : 1, modload_finit, NULL, log);
+	r = modload_list(dir, list_path, modload_workers(), modload_finit, NULL, log);
 	if (r == -ENOENT)
 		return dep_load_all(dir, log);
 	if (r < 0 && log)

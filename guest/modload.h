@@ -47,6 +47,9 @@ typedef int (*modload_fn)(void *ctx, const char *path);
  */
 int modload_boot(const char *dir, const char *list_path, modload_log_fn log);
 
+/* The workers modload_boot uses: one per online CPU, at most MODLOAD_WORKERS. */
+unsigned modload_workers(void);
+
 /*
  * The same with the loader and the number of workers given (tests): the
  * list's scheduling, without the kernel. -ENOENT when list_path cannot be

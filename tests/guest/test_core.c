@@ -732,6 +732,73 @@ static void test_notes_logged(void **state)
 	assert_true(seen);
 }
 
+/* The LOG line "boot marks us: ..." of a run (NULL none), in buf. */
+static const char *boot_marks_line(struct agent_fx *a, char *buf, size_t cap)
+{
+	struct vigil_log lg;
+	const char *found = NULL;
+
+	for (size_t i = 0; i < a->rx.n; i++) {
+		if (a->rx.f[i].type != VIGIL_MSG_LOG ||
+		    vigil_log_decode(rx_payload(&a->rx, i), a->rx.f[i].len, &lg) < 0 ||
+		    lg.text_len < 14 || memcmp(lg.text, "boot marks us:", 14) != 0)
+			continue;
+		assert_null(found); /* once */
+		assert_int_equal(lg.level, 6);
+		assert_true(rx_find(&a->rx, VIGIL_MSG_SYS_RDY, 0) < (ssize_t)i);
+		snprintf(buf, cap, "%.*s", (int)lg.text_len, (const char *)lg.text);
+		found = buf;
+	}
+	return found;
+}
+
+/* PID 1's marks and the agent's own go out once after SYS_RDY; none
+ * without PID 1's (an agent not started by it, or started again). */
+static void test_boot_marks(void **state)
+{
+	struct agent_fx *a = *state;
+	char *argv[] = { "true", NULL };
+	char line[512];
+	unsigned long long init, mod, root, port, src, hello;
+	unsigned loaded, workers;
+
+	a->cfg.argv = argv;
+	a->cfg.exit_with_workload = true;
+	a->cfg.boot_init_ns = 1000000;
+	a->cfg.boot_modules_ns = 2500000;
+	a->cfg.boot_modules = 13;
+	a->cfg.boot_mod_workers = 2;
+	agent_fx_start(a);
+	assert_true(rx_drain(&a->rx, a->host, 10000));
+	assert_int_equal(agent_fx_wait(a, 5000), 0);
+	assert_non_null(boot_marks_line(a, line, sizeof(line)));
+	assert_int_equal(sscanf(line,
+				"boot marks us: init=%llu modules=%llu root=%llu port=%llu "
+				"sources=%llu hello=%llu modules_loaded=%u workers=%u",
+				&init, &mod, &root, &port, &src, &hello, &loaded, &workers),
+			 8);
+	assert_int_equal(init, 1000);
+	assert_int_equal(mod, 2500);
+	assert_int_equal(root, 0);
+	assert_true(port > 0 && port <= src && src <= hello);
+	assert_int_equal(loaded, 13);
+	assert_int_equal(workers, 2);
+}
+
+static void test_no_boot_marks(void **state)
+{
+	struct agent_fx *a = *state;
+	char *argv[] = { "true", NULL };
+	char line[512];
+
+	a->cfg.argv = argv;
+	a->cfg.exit_with_workload = true;
+	agent_fx_start(a);
+	assert_true(rx_drain(&a->rx, a->host, 10000));
+	assert_int_equal(agent_fx_wait(a, 5000), 0);
+	assert_null(boot_marks_line(a, line, sizeof(line)));
+}
+
 /*
  * The workload file allows 65536 words: more than exec takes under the
  * usual 8 MiB stack limit (2 MiB of strings). The runner makes room.
@@ -947,6 +1014,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exit_waits_for_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_holds_for_paused_host, setup, teardown),
 		cmocka_unit_test(test_start_without_port),
+		cmocka_unit_test_setup_teardown(test_boot_marks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_boot_marks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scenario_exit_0, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scenario_exit_7, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scenario_end_after_output, setup, teardown),
