@@ -100,10 +100,11 @@ struct core {
 	uint64_t drain_sent;        /* ch.st.bytes_sent when last looked at */
 	bool await_ack;             /* an EXIT went out: wait for the host's SHUTDOWN */
 	bool host_done;             /* SHUTDOWN received: the host has read our EXIT */
-	uint64_t boot_port_ns, boot_sources_ns, boot_hello_ns; /* boot marks (boot_marks) */
 	uint64_t ack_deadline_ns;   /* bound on that wait, 0 until the queue is empty */
 	bool stopping;              /* shutdown asked: waiting for the workload to end */
 	bool poweroff;
+	/* boot marks (boot_marks): the port open, the sources open, HELLO */
+	uint64_t boot_port_ns, boot_sources_ns, boot_hello_ns;
 	int exit_code;
 	uint64_t last_stats[32];
 	uint32_t nlast;

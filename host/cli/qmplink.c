@@ -183,8 +183,8 @@ static int qmp_ready(struct vigil_source *s, int fd, uint32_t events, void *ctx)
 		return e; /* QMP is gone: this source only; the guest goes on */
 	}
 	if (!q->ram_asked && vigil_qmp_ready(q->qmp))
-		q->ram_asked = vigil_qmp_command(q->qmp, "query-memory-size-summary", NULL,
-						 ram_done, q) > 0;
+		q->ram_asked =
+		    vigil_qmp_command(q->qmp, "query-memory-size-summary", NULL, ram_done, q) > 0;
 	sync_out(q);
 	return 0;
 }
