@@ -6,6 +6,7 @@
  */
 #include "fault.h"
 #include "fault_int.h"
+#include <dirent.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct {
@@ -146,9 +148,9 @@ static const char *const kind_names[FAULT__COUNT] = {
 };
 
 static const char *const call_names[FAULT_CALL__COUNT] = {
-	"read",          "write",         "recv",          "send",
-	"epoll_wait",    "accept4",       "sendmsg",       "virDomainOpenChannel",
-	"virStreamRecv", "virStreamSend", "stream event",  "recvmmsg",
+	"read",          "write",         "recv",         "send",
+	"epoll_wait",    "accept4",       "sendmsg",      "virDomainOpenChannel",
+	"virStreamRecv", "virStreamSend", "stream event", "recvmmsg",
 	"epoll_pwait2",
 };
 
@@ -242,4 +244,90 @@ int fault_errno(enum fault_kind k)
 	default:
 		return EPIPE;
 	}
+}
+
+static double sweep_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* One (n, k) of a sweep; false when it failed. */
+static bool sweep_one(uint64_t n, enum fault_kind k, fault_run_fn run, void *ctx,
+		      struct fault_sweep *s)
+{
+	bool ok;
+
+	fault_reset();
+	fault_arm(n, k);
+	ok = run(ctx, n, k);
+	if (!fault_fired()) {
+		fprintf(stderr, "call %llu: %s did not fire: the run was not the reference's\n",
+			(unsigned long long)n, fault_kind_name(k));
+		return false;
+	}
+	s->per_kind[k]++;
+	s->per_call[fault_fired_call()]++;
+	if (!ok)
+		fprintf(stderr, "FAILED: call %llu, %s on %s fd %d\n", (unsigned long long)n,
+			fault_kind_name(k), fault_call_name(fault_fired_call()), fault_fired_fd());
+	return ok;
+}
+
+int fault_sweep(const struct fault_rec *trace, uint64_t calls, uint64_t runs_max, fault_can_fn can,
+		fault_run_fn run, void *ctx, struct fault_sweep *s)
+{
+	double t0 = sweep_now();
+
+	memset(s, 0, sizeof(*s));
+	for (uint64_t n = 1; n <= calls; n++) {
+		for (enum fault_kind k = FAULT_EINTR; k < FAULT__COUNT; k++) {
+			if (!fault_applies(&trace[n - 1], k) || !fault_wanted(n, k))
+				continue;
+			if (can && !can(ctx, &trace[n - 1], k)) {
+				s->skipped++;
+				continue;
+			}
+			if (++s->runs > runs_max) {
+				fprintf(stderr, "fault: more than %llu runs: raise the cap\n",
+					(unsigned long long)runs_max);
+				return -E2BIG;
+			}
+			s->failed += !sweep_one(n, k, run, ctx, s);
+		}
+	}
+	s->seconds = sweep_now() - t0;
+	return 0;
+}
+
+void fault_sweep_print(const struct fault_sweep *s, uint64_t calls)
+{
+	printf("%llu calls in the reference run; %llu runs (", (unsigned long long)calls,
+	       (unsigned long long)s->runs);
+	for (enum fault_kind k = FAULT_EINTR; k < FAULT__COUNT; k++)
+		printf("%s%s %llu", k == FAULT_EINTR ? "" : ", ", fault_kind_name(k),
+		       (unsigned long long)s->per_kind[k]);
+	printf(";");
+	for (enum fault_call c = 0; c < FAULT_CALL__COUNT; c++)
+		if (s->per_call[c])
+			printf(" %s %llu", fault_call_name(c), (unsigned long long)s->per_call[c]);
+	if (s->skipped)
+		printf("; %llu not made", (unsigned long long)s->skipped);
+	printf(") in %.1f s; %u failed\n", s->seconds, s->failed);
+	fflush(stdout);
+}
+
+int fault_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
 }

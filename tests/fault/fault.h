@@ -149,4 +149,33 @@ bool fault_wanted(uint64_t n, enum fault_kind kind);
 const char *fault_kind_name(enum fault_kind k);
 const char *fault_call_name(enum fault_call c);
 
+/*
+ * A harness's sweep: after its reference run (trace, calls), one run for
+ * every (n, kind) that fault_applies and fault_wanted allow, and can(ctx,
+ * trace[n - 1], kind) when can is given (a harness's own exclusions,
+ * counted as skipped), in order of n then kind. Each: fault_reset,
+ * fault_arm(n, kind), then run(ctx, n, kind), which plays the scenario
+ * and returns whether its end is acceptable (saying why not itself). A
+ * fault that did not fire fails the run (the run was not the
+ * reference's); a failed run is named on stderr with the call it hit.
+ * Returns 0, or -E2BIG before a run past runs_max (the cap). s counts
+ * runs, skipped, failed, per kind and per call.
+ */
+struct fault_sweep {
+	uint64_t runs, skipped;
+	unsigned failed;
+	uint64_t per_kind[FAULT__COUNT];
+	uint64_t per_call[FAULT_CALL__COUNT];
+	double seconds;
+};
+typedef bool (*fault_can_fn)(void *ctx, const struct fault_rec *r, enum fault_kind k);
+typedef bool (*fault_run_fn)(void *ctx, uint64_t n, enum fault_kind k);
+int fault_sweep(const struct fault_rec *trace, uint64_t calls, uint64_t runs_max, fault_can_fn can,
+		fault_run_fn run, void *ctx, struct fault_sweep *s);
+/* The process's open file descriptors now (a leak check around runs); -1 on error. */
+int fault_open_fds(void);
+
+/* One line on stdout: the calls, the runs per kind and per call, the time, the failed. */
+void fault_sweep_print(const struct fault_sweep *s, uint64_t calls);
+
 #endif /* VIGIL_TESTS_FAULT_H */

@@ -52,7 +52,6 @@
  * core.c's (one agent per process).
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sockios.h>
@@ -271,18 +270,6 @@ static enum fault_kind armed; /* this run's fault */
 static uint64_t fake_clock(void *ctx)
 {
 	return ((struct run *)ctx)->now;
-}
-
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	assert_non_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
 }
 
 static void host_send(struct run *x, uint16_t type, const void *p, size_t len)
@@ -593,7 +580,7 @@ static void run_close(struct run *x)
 /* The whole scenario (see the top). */
 static void scenario(struct run *x)
 {
-	int fds = open_fds();
+	int fds = fault_open_fds();
 
 	run_open(x);
 	settle(x, 1); /* HELLO, SYS_RDY */
@@ -627,7 +614,7 @@ static void scenario(struct run *x)
 		x->r.hung_phase = 12;
 	}
 	run_close(x);
-	x->r.fd_leak = open_fds() != fds;
+	x->r.fd_leak = fault_open_fds() != fds;
 }
 
 /* ---- the verdicts ------------------------------------------------------------ */
@@ -720,13 +707,30 @@ static bool acceptable(const struct run *x, enum fault_kind k)
 	       port_gone(&x->r);
 }
 
+/* A sweep's run: the scenario with the fault armed, judged against the reference. */
+struct sweep_ctx {
+	struct run *x;
+};
+
+static bool sweep_run(void *ctx, uint64_t n, enum fault_kind k)
+{
+	struct sweep_ctx *c = ctx;
+
+	armed = k;
+	scenario(c->x);
+	if (acceptable(c->x, k))
+		return true;
+	describe("FAILED", n, k, &c->x->r);
+	return false;
+}
+
 static void test_agent_port_and_beats(void **state)
 {
 	static struct run x;
-	uint64_t calls, runs = 0, per_kind[FAULT__COUNT] = { 0 };
+	uint64_t calls;
 	struct fault_rec *trace;
-	unsigned bad = 0;
-	time_t t0 = time(NULL);
+	struct fault_sweep sw;
+	struct sweep_ctx ctx = { &x };
 
 	(void)state;
 	pieces_init();
@@ -746,39 +750,8 @@ static void test_agent_port_and_beats(void **state)
 	trace = malloc(calls * sizeof(*trace));
 	assert_non_null(trace);
 	memcpy(trace, fault_trace(), calls * sizeof(*trace));
-	for (uint64_t n = 1; n <= calls; n++) {
-		for (enum fault_kind k = FAULT_EINTR; k < FAULT__COUNT; k++) {
-			if (!fault_applies(&trace[n - 1], k) || !fault_wanted(n, k))
-				continue;
-			assert_true(++runs <= RUNS_MAX);
-			fault_reset();
-			fault_arm(n, k);
-			armed = k;
-			scenario(&x);
-			if (!fault_fired()) {
-				print_message("call %llu (%s): %s did not fire: the run was not "
-					      "the reference's\n",
-					      (unsigned long long)n,
-					      fault_call_name(trace[n - 1].call),
-					      fault_kind_name(k));
-				bad++;
-				continue;
-			}
-			per_kind[k]++;
-			if (!acceptable(&x, k)) {
-				describe("FAILED", n, k, &x.r);
-				bad++;
-			}
-		}
-	}
-	print_message("%llu calls in the reference run; %llu runs (EINTR %llu, EAGAIN %llu, "
-		      "short %llu, ECONNRESET %llu, EPIPE %llu) in %lld s; %u failed\n",
-		      (unsigned long long)calls, (unsigned long long)runs,
-		      (unsigned long long)per_kind[FAULT_EINTR],
-		      (unsigned long long)per_kind[FAULT_EAGAIN],
-		      (unsigned long long)per_kind[FAULT_SHORT],
-		      (unsigned long long)per_kind[FAULT_ECONNRESET],
-		      (unsigned long long)per_kind[FAULT_EPIPE], (long long)(time(NULL) - t0), bad);
+	assert_int_equal(fault_sweep(trace, calls, RUNS_MAX, NULL, sweep_run, &ctx, &sw), 0);
+	fault_sweep_print(&sw, calls);
 	free(trace);
 	kids_stop();
 	close(CMD_FD);
@@ -786,7 +759,7 @@ static void test_agent_port_and_beats(void **state)
 	pieces_free();
 	unlink(beat_path);
 	rmdir(dir);
-	assert_int_equal(bad, 0);
+	assert_int_equal(sw.failed, 0);
 }
 
 int main(void)

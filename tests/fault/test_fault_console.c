@@ -584,12 +584,30 @@ static void test_reset_cuts_line(void **state)
 	one_close(&o);
 }
 
+/* A sweep's run: the scenario with the fault armed, judged against the reference. */
+struct sweep_ctx {
+	struct crun *c, *ref;
+};
+
+static bool sweep_run(void *ctx, uint64_t n, enum fault_kind k)
+{
+	struct sweep_ctx *c = ctx;
+
+	(void)n;
+	scenario(c->c);
+	if (acceptable(c->c, k, c->ref))
+		return true;
+	describe(c->c, "FAILED");
+	return false;
+}
+
 static void test_console(void **state)
 {
 	static struct crun c, ref;
 	static struct fault_rec trace[FAULT_TRACE_MAX];
-	uint64_t calls, runs = 0, per_kind[FAULT__COUNT] = { 0 };
-	unsigned bad = 0;
+	uint64_t calls;
+	struct fault_sweep sw;
+	struct sweep_ctx ctx = { &c, &ref };
 
 	(void)state;
 	text_init();
@@ -605,35 +623,9 @@ static void test_console(void **state)
 	assert_true(ref.n_f >= 5); /* WARNING, OOM, hung task, soft lockup, panic */
 	assert_true(calls > 0 && calls <= FAULT_TRACE_MAX);
 	memcpy(trace, fault_trace(), calls * sizeof(trace[0]));
-	for (uint64_t n = 1; n <= calls; n++) {
-		for (enum fault_kind k = FAULT_EINTR; k < FAULT__COUNT; k++) {
-			if (!fault_applies(&trace[n - 1], k) || !fault_wanted(n, k))
-				continue;
-			assert_true(++runs <= RUNS_MAX);
-			fault_reset();
-			fault_arm(n, k);
-			scenario(&c);
-			assert_true(fault_fired());
-			per_kind[k]++;
-			if (!acceptable(&c, k, &ref)) {
-				fprintf(stderr,
-					"call %llu, %s on %s fd %d: ", (unsigned long long)n,
-					fault_kind_name(k), fault_call_name(fault_fired_call()),
-					fault_fired_fd());
-				describe(&c, "FAILED");
-				bad++;
-			}
-		}
-	}
-	print_message("%llu calls in the reference run; %llu runs (EINTR %llu, EAGAIN %llu, "
-		      "short %llu, ECONNRESET %llu, EPIPE %llu); %u failed\n",
-		      (unsigned long long)calls, (unsigned long long)runs,
-		      (unsigned long long)per_kind[FAULT_EINTR],
-		      (unsigned long long)per_kind[FAULT_EAGAIN],
-		      (unsigned long long)per_kind[FAULT_SHORT],
-		      (unsigned long long)per_kind[FAULT_ECONNRESET],
-		      (unsigned long long)per_kind[FAULT_EPIPE], bad);
-	assert_int_equal(bad, 0);
+	assert_int_equal(fault_sweep(trace, calls, RUNS_MAX, NULL, sweep_run, &ctx, &sw), 0);
+	fault_sweep_print(&sw, calls);
+	assert_int_equal(sw.failed, 0);
 }
 
 int main(void)

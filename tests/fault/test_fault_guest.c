@@ -488,13 +488,31 @@ static bool acceptable(const struct run *x, enum fault_kind k, const struct resu
 	return fault_fired_fd() == x->port_fd && (tx_dropped(a, ref) || link_lost(a));
 }
 
+/* A sweep's run: the scenario with the fault armed, judged against ref. */
+struct sweep_ctx {
+	struct run *x;
+	const struct result *ref;
+};
+
+static bool sweep_run(void *ctx, uint64_t n, enum fault_kind k)
+{
+	struct sweep_ctx *c = ctx;
+
+	scenario(c->x);
+	if (acceptable(c->x, k, c->ref))
+		return true;
+	describe("FAILED", n, k, &c->x->r);
+	return false;
+}
+
 static void test_guest_port_and_outq(void **state)
 {
 	static struct run x;
 	struct result ref;
-	uint64_t calls, runs = 0, per_kind[FAULT__COUNT] = { 0 };
+	struct fault_sweep sw;
+	struct sweep_ctx ctx = { &x, &ref };
+	uint64_t calls;
 	struct fault_rec *trace;
-	unsigned bad = 0;
 
 	(void)state;
 	honest_init();
@@ -510,34 +528,12 @@ static void test_guest_port_and_outq(void **state)
 	trace = malloc(calls * sizeof(*trace));
 	assert_non_null(trace);
 	memcpy(trace, fault_trace(), calls * sizeof(*trace));
-	for (uint64_t n = 1; n <= calls; n++) {
-		for (enum fault_kind k = FAULT_EINTR; k < FAULT__COUNT; k++) {
-			if (!fault_applies(&trace[n - 1], k) || !fault_wanted(n, k))
-				continue;
-			assert_true(++runs <= RUNS_MAX);
-			fault_reset();
-			fault_arm(n, k);
-			scenario(&x);
-			assert_true(fault_fired());
-			per_kind[k]++;
-			if (!acceptable(&x, k, &ref)) {
-				describe("FAILED", n, k, &x.r);
-				bad++;
-			}
-		}
-	}
-	print_message("%llu calls in the reference run; %llu runs (EINTR %llu, EAGAIN %llu, "
-		      "short %llu, ECONNRESET %llu, EPIPE %llu); %u failed\n",
-		      (unsigned long long)calls, (unsigned long long)runs,
-		      (unsigned long long)per_kind[FAULT_EINTR],
-		      (unsigned long long)per_kind[FAULT_EAGAIN],
-		      (unsigned long long)per_kind[FAULT_SHORT],
-		      (unsigned long long)per_kind[FAULT_ECONNRESET],
-		      (unsigned long long)per_kind[FAULT_EPIPE], bad);
+	assert_int_equal(fault_sweep(trace, calls, RUNS_MAX, NULL, sweep_run, &ctx, &sw), 0);
+	fault_sweep_print(&sw, calls);
 	free(trace);
 	free(honest);
 	free(sizes);
-	assert_int_equal(bad, 0);
+	assert_int_equal(sw.failed, 0);
 }
 
 int main(void)

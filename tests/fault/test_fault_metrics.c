@@ -452,12 +452,37 @@ static bool mhd_can_see(const struct fault_rec *r, enum fault_kind k)
 	return !sock_io || (k != FAULT_EAGAIN && k != FAULT_SHORT);
 }
 
+/* The sweep's exclusions: what MHD cannot see (mhd_can_see). */
+static bool can_see(void *ctx, const struct fault_rec *r, enum fault_kind k)
+{
+	(void)ctx;
+	return mhd_can_see(r, k);
+}
+
+/* A sweep's run: the scenario with the fault armed, judged against the reference. */
+struct sweep_ctx {
+	struct mrun *x, *ref;
+};
+
+static bool sweep_run(void *ctx, uint64_t n, enum fault_kind k)
+{
+	struct sweep_ctx *c = ctx;
+
+	(void)n;
+	scenario(c->x);
+	if (acceptable(c->x, k, c->ref))
+		return true;
+	describe(c->x, "FAILED");
+	return false;
+}
+
 static void test_metrics(void **state)
 {
 	static struct mrun x, ref;
 	static struct fault_rec trace[FAULT_TRACE_MAX];
-	uint64_t calls, runs = 0, skipped = 0, per_call[FAULT_CALL__COUNT] = { 0 };
-	unsigned bad = 0;
+	uint64_t calls, per_call[FAULT_CALL__COUNT] = { 0 };
+	struct fault_sweep sw;
+	struct sweep_ctx ctx = { &x, &ref };
 
 	(void)state;
 	fault_reset();
@@ -488,32 +513,9 @@ static void test_metrics(void **state)
 		      (unsigned long long)per_call[FAULT_EPOLL_WAIT],
 		      (unsigned long long)per_call[FAULT_ACCEPT],
 		      (unsigned long long)per_call[FAULT_SENDMSG]);
-	for (uint64_t n = 1; n <= calls; n++) {
-		for (enum fault_kind k = FAULT_EINTR; k < FAULT__COUNT; k++) {
-			if (!fault_applies(&trace[n - 1], k) || !fault_wanted(n, k))
-				continue;
-			if (!mhd_can_see(&trace[n - 1], k)) {
-				skipped++;
-				continue;
-			}
-			assert_true(++runs <= RUNS_MAX);
-			fault_reset();
-			fault_arm(n, k);
-			scenario(&x);
-			assert_true(fault_fired());
-			if (!acceptable(&x, k, &ref)) {
-				fprintf(stderr,
-					"call %llu, %s on %s fd %d: ", (unsigned long long)n,
-					fault_kind_name(k), fault_call_name(fault_fired_call()),
-					fault_fired_fd());
-				describe(&x, "FAILED");
-				bad++;
-			}
-		}
-	}
-	print_message("%llu runs (%llu that MHD cannot see not made), %u failed\n",
-		      (unsigned long long)runs, (unsigned long long)skipped, bad);
-	assert_int_equal(bad, 0);
+	assert_int_equal(fault_sweep(trace, calls, RUNS_MAX, can_see, sweep_run, &ctx, &sw), 0);
+	fault_sweep_print(&sw, calls);
+	assert_int_equal(sw.failed, 0);
 }
 
 int main(void)

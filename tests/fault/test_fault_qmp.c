@@ -271,13 +271,32 @@ static bool acceptable(const struct qrun *q, enum fault_kind k, const struct ffx
 	       a->port_closed == 1 && a->delivered_ok;
 }
 
+/* A sweep's run: the scenario with the fault armed, judged against the reference. */
+struct sweep_ctx {
+	struct qrun *q;
+	struct ffx *ref;
+};
+
+static bool sweep_run(void *ctx, uint64_t n, enum fault_kind k)
+{
+	struct sweep_ctx *c = ctx;
+
+	(void)n;
+	scenario(c->q);
+	if (acceptable(c->q, k, c->ref))
+		return true;
+	ffx_describe(&c->q->x, "FAILED");
+	return false;
+}
+
 static void test_qmp(void **state)
 {
 	static struct qrun q;
 	static struct ffx ref;
 	static struct fault_rec trace[FAULT_TRACE_MAX];
-	uint64_t calls, runs = 0;
-	unsigned bad = 0;
+	uint64_t calls;
+	struct fault_sweep sw;
+	struct sweep_ctx ctx = { &q, &ref };
 
 	(void)state;
 	fault_reset();
@@ -293,28 +312,9 @@ static void test_qmp(void **state)
 	assert_true(snapshot_answered(&ref));
 	assert_true(calls > 0 && calls <= FAULT_TRACE_MAX);
 	memcpy(trace, fault_trace(), calls * sizeof(trace[0]));
-	for (uint64_t n = 1; n <= calls; n++) {
-		for (enum fault_kind k = FAULT_EINTR; k < FAULT__COUNT; k++) {
-			if (!fault_applies(&trace[n - 1], k) || !fault_wanted(n, k))
-				continue;
-			assert_true(++runs <= RUNS_MAX);
-			fault_reset();
-			fault_arm(n, k);
-			scenario(&q);
-			assert_true(fault_fired());
-			if (!acceptable(&q, k, &ref)) {
-				fprintf(stderr,
-					"call %llu, %s on %s fd %d: ", (unsigned long long)n,
-					fault_kind_name(k), fault_call_name(fault_fired_call()),
-					fault_fired_fd());
-				ffx_describe(&q.x, "FAILED");
-				bad++;
-			}
-		}
-	}
-	print_message("%llu calls in the reference run, %llu runs, %u failed\n",
-		      (unsigned long long)calls, (unsigned long long)runs, bad);
-	assert_int_equal(bad, 0);
+	assert_int_equal(fault_sweep(trace, calls, RUNS_MAX, NULL, sweep_run, &ctx, &sw), 0);
+	fault_sweep_print(&sw, calls);
+	assert_int_equal(sw.failed, 0);
 }
 
 int main(void)

@@ -52,7 +52,6 @@
  *
  * Before it: the retry's backoff while opens are refused, and --force.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -410,18 +409,6 @@ static void describe(const struct vrun *r, const char *what)
 		(unsigned long long)r->c.link_downs, bytes_accounted(&r->c));
 }
 
-static unsigned open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	unsigned n = 0;
-
-	assert_non_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 /* ---- the backoff, --force --------------------------------------------------------- */
 
 /* The stream breaks (an ERROR event); the next two opens are refused: the
@@ -530,13 +517,31 @@ static void check_reference(const struct vrun *ref)
 	assert_true(ref->fv.sent_bytes > 0); /* PINGs went through virStreamSend */
 }
 
+/* A sweep's run: the scenario with the fault armed, judged against the reference. */
+struct sweep_ctx {
+	struct vrun *r, *ref;
+};
+
+static bool sweep_run(void *ctx, uint64_t n, enum fault_kind k)
+{
+	struct sweep_ctx *c = ctx;
+
+	(void)n;
+	scenario(c->r);
+	if (acceptable(c->r, c->ref, k))
+		return true;
+	describe(c->r, "FAILED");
+	return false;
+}
+
 static void test_virt(void **state)
 {
 	static struct vrun r, ref;
 	static struct fault_rec trace[FAULT_TRACE_MAX];
-	uint64_t calls, runs = 0, per_kind[FAULT__COUNT] = { 0 },
-			per_call[FAULT_CALL__COUNT] = { 0 };
-	unsigned bad = 0, fds = open_fds();
+	uint64_t calls;
+	int fds = fault_open_fds();
+	struct fault_sweep sw;
+	struct sweep_ctx ctx = { &r, &ref };
 
 	(void)state;
 	fault_reset();
@@ -546,39 +551,10 @@ static void test_virt(void **state)
 	check_reference(&ref);
 	assert_true(calls > 0 && calls <= FAULT_TRACE_MAX);
 	memcpy(trace, fault_trace(), calls * sizeof(trace[0]));
-	for (uint64_t n = 1; n <= calls; n++) {
-		for (enum fault_kind k = FAULT_EINTR; k < FAULT__COUNT; k++) {
-			if (!fault_applies(&trace[n - 1], k) || !fault_wanted(n, k))
-				continue;
-			assert_true(++runs <= RUNS_MAX);
-			fault_reset();
-			fault_arm(n, k);
-			scenario(&r);
-			assert_true(fault_fired());
-			per_kind[k]++;
-			per_call[fault_fired_call()]++;
-			if (!acceptable(&r, &ref, k)) {
-				fprintf(stderr,
-					"call %llu, %s on %s fd %d: ", (unsigned long long)n,
-					fault_kind_name(k), fault_call_name(fault_fired_call()),
-					fault_fired_fd());
-				describe(&r, "FAILED");
-				bad++;
-			}
-		}
-	}
-	print_message("%llu calls in the reference run; %llu runs:", (unsigned long long)calls,
-		      (unsigned long long)runs);
-	for (enum fault_kind k = FAULT_EINTR; k < FAULT__COUNT; k++)
-		print_message(" %s %llu", fault_kind_name(k), (unsigned long long)per_kind[k]);
-	print_message(";");
-	for (enum fault_call c = 0; c < FAULT_CALL__COUNT; c++)
-		if (per_call[c])
-			print_message(" %s %llu", fault_call_name(c),
-				      (unsigned long long)per_call[c]);
-	print_message("; %u failed\n", bad);
-	assert_int_equal(bad, 0);
-	assert_int_equal(open_fds(), fds);
+	assert_int_equal(fault_sweep(trace, calls, RUNS_MAX, NULL, sweep_run, &ctx, &sw), 0);
+	fault_sweep_print(&sw, calls);
+	assert_int_equal(sw.failed, 0);
+	assert_int_equal(fault_open_fds(), fds);
 }
 
 static void quiet(void *ctx, virErrorPtr e)
