@@ -101,13 +101,13 @@ int flows_open(struct flows *fl, unsigned want)
 	fl->ev = -1;
 	fl->bpf.map = -1;
 	fl->proc = "/proc";
-	fl->tokens = FLOWS_BURST;
 	fl->ent = calloc(FLOWS_CAP, sizeof(*fl->ent));
 	fl->idx = calloc(IDX_CAP, sizeof(*fl->idx));
 	if (!fl->ent || !fl->idx) {
 		flows_close(fl);
 		return -ENOMEM;
 	}
+	flows_forget(fl);
 	fl->nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (fl->nl < 0) {
 		int e = -errno;
@@ -125,6 +125,17 @@ int flows_open(struct flows *fl, unsigned want)
 	if (want & FLOWS_WANT_BPF)
 		open_bpf(fl);
 	return 0;
+}
+
+void flows_forget(struct flows *fl)
+{
+	memset(fl->idx, 0, IDX_CAP * sizeof(*fl->idx));
+	memset(fl->dead, 0, sizeof(fl->dead));
+	memset(&fl->st, 0, sizeof(fl->st));
+	fl->n = fl->nbatch = fl->dead_next = fl->gen = fl->step = 0;
+	fl->more = false;
+	fl->tokens = FLOWS_BURST;
+	fl->refill_ns = 0;
 }
 
 void flows_close(struct flows *fl)

@@ -122,6 +122,12 @@ struct flows {
  */
 int flows_open(struct flows *fl, unsigned want);
 void flows_close(struct flows *fl);
+/*
+ * Forget every socket, every recent destroy, the batch not yet queued, the
+ * rate bound's use and the counters: the table as flows_open left it, its
+ * sockets and flowbpf kept (tests and fuzzing: one table, many runs).
+ */
+void flows_forget(struct flows *fl);
 /* The notification fd to watch for input, or -1. */
 static inline int flows_fd(const struct flows *fl)
 {

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Minimizes what fuzzing found into the corpora kept in the repository:
 # for each target, libFuzzer's -merge=1 keeps the smallest set of inputs
-# that covers what tests/fuzz/corpus/<name>/ and build-fuzz/corpus/<target>/
-# (scripts/fuzz.sh's working corpus) cover together, and it replaces
-# tests/fuzz/corpus/<name>/. Inputs over 64 KiB are left out unless a
-# target needs them (wire, session, cli-vmlinux: frames and kernels are
-# larger). Run after a long fuzzing run; review the diff's size.
+# that covers what tests/fuzz/corpus/<name>/, build-fuzz/corpus/<target>/
+# (scripts/fuzz.sh's working corpus) and the generated seeds,
+# build-fuzz/seeds/<name>/ (vigil-fuzz-seeds, tests/fuzz/seeds/), cover
+# together, and it replaces tests/fuzz/corpus/<name>/. Inputs over 64 KiB
+# are left out unless a target needs them (wire, session, cli-vmlinux:
+# frames and kernels are larger). Run after a long fuzzing run; review the
+# diff's size.
 # Usage: scripts/fuzz_corpus.sh [TARGET...]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$top/build-fuzz
 [ -d "$build/tests/fuzz" ] || { echo "fuzz_corpus: build the targets first (scripts/fuzz.sh)" >&2; exit 1; }
+seeds=$build/seeds
+rm -rf "$seeds"
+"$build/tests/fuzz/vigil-fuzz-seeds" "$seeds"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
 	mapfile -t targets < <(cd "$build/tests/fuzz" && ls fuzz-* 2>/dev/null)
@@ -23,6 +28,7 @@ for t in "${targets[@]}"; do
 	dirs=()
 	[ -d "$kept" ] && dirs+=("$kept")
 	[ -d "$build/corpus/$t" ] && dirs+=("$build/corpus/$t")
+	[ -d "$seeds/$name" ] && dirs+=("$seeds/$name")
 	"$build/tests/fuzz/$t" -merge=1 -max_len="$max" "$new" "${dirs[@]}" >"$build/$t.merge.log" 2>&1 ||
 		{ tail -20 "$build/$t.merge.log" >&2; exit 1; }
 	rm -rf "$kept"

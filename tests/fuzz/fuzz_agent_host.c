@@ -2,13 +2,17 @@
 /*
  * libFuzzer: bytes from the host into the agent's port (chan_read: wire
  * assembler, CRC gate, direction and shape checks, then the typed decoders
- * the agent runs on accepted frames), and beat datagrams (relay_parse).
+ * the agent runs on accepted frames) until the host's end closes, and beat
+ * datagrams (relay_parse). Seeds of host frames with valid CRCs:
+ * tests/fuzz/seeds/.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "chan.h"
@@ -49,22 +53,42 @@ static void on_frame(void *ctx, const struct vigil_frame *f)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct chan c;
-	static int p[2] = { -1, -1 };
+	static int ready;
 	struct vigil_beat b;
+	uint64_t gone;
+	int p[2], left = 0;
 
-	if (p[0] < 0) {
-		if (pipe(p) < 0 || chan_init(&c, p[0], on_frame, NULL, NULL) < 0)
-			abort();
-		c.rx_inspect = true; /* as the agent with its inspector running */
-		fcntl(p[0], F_SETFL, O_NONBLOCK);
-		fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
-	}
 	if (size > (1 << 20))
 		return 0;
+	/* Each input is a new host stream on a new pipe: the port reconnects
+	 * as the agent's does (chan_probe drops what the last stream left half
+	 * sent), so nothing is carried from one input to the next. The whole
+	 * input is read until the pipe is empty (each call reads up to its
+	 * budget), then the host's end closes (EOF). */
+	if (pipe(p) < 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) < 0 ||
+	    (fcntl(p[1], F_GETPIPE_SZ) < (int)size && fcntl(p[1], F_SETPIPE_SZ, 1 << 20) < 0))
+		abort();
+	if (!ready) {
+		if (chan_init(&c, p[0], on_frame, NULL, NULL) < 0)
+			abort();
+		c.rx_inspect = true; /* as the agent with its inspector running */
+		ready = 1;
+	}
+	c.fd = p[0];
+	if (chan_probe(&c) != 1)
+		__builtin_trap();
 	if (size && write(p[1], data, size) != (ssize_t)size)
 		abort();
-	if (chan_read(&c) < 0)
-		abort();
+	do {
+		if (chan_read(&c) < 0 || ioctl(p[0], FIONREAD, &left) < 0)
+			__builtin_trap(); /* the port is still open */
+	} while (left > 0);
+	close(p[1]);
+	gone = c.st.disconnects;
+	if (chan_read(&c) != -EPIPE || chan_read(&c) != -EPIPE || c.connected ||
+	    c.st.disconnects != gone + 1)
+		__builtin_trap(); /* gone, and it stays gone */
+	close(p[0]);
 	relay_parse(data, size, (pid_t)(size >= 12 ? vigil_le32(data + 8) : 0), &b);
 	return 0;
 }

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: the QMP client (host/cli/qmp.c) reading arbitrary
- * bytes from its peer: greeting, replies, events and garbage. A command is
- * queued first so replies have something to match.
+ * bytes from its peer: greeting, replies, events and garbage, then EOF. A
+ * command is queued first so replies have something to match.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,9 +44,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	vigil_qmp_command(q, "query-status", NULL, on_reply, NULL);
-	if (write(sv[1], data, size) == (ssize_t)size)
+	if (write(sv[1], data, size) == (ssize_t)size) {
 		while (vigil_qmp_on_readable(q) == 0 && vigil_qmp_stats(q)->bytes_in < size)
 			;
+		/* Then EOF (QEMU gone): the client dies, and a dead one stays dead. */
+		if (shutdown(sv[1], SHUT_WR) < 0)
+			abort();
+		while (vigil_qmp_on_readable(q) == 0)
+			;
+		if (vigil_qmp_on_readable(q) != -EPIPE || vigil_qmp_stats(q)->bytes_in > size)
+			__builtin_trap();
+	}
 	vigil_qmp_free(q);
 	close(sv[1]);
 	return 0;

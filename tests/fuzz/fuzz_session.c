@@ -7,19 +7,20 @@
  * with a fuzzer-chosen payload (CRC made valid, or torn on request), ticks
  * with time moving forward (or backward), VM stop/resume, link down/up,
  * snapshot completion, console lines, kernel trouble lines (console or
- * DMESG, from a small table of real report lines, so dedupe, OOM merging
- * and the per-kind bound are reached), crash, harness error and the VMM's
- * exit; a HELLO that offers INSPECT (and names an agent pid), and
- * PROCESS_REPORTs that answer the INSPECTs the session sent (or match
- * none), with fuzzer-chosen states and counters, so stall classes, request
- * matching, guest stalls and their folding are reached; the vCPU state
- * probe in place of the progress probe on some inputs. Every event is
- * rendered to JSON and so is the verdict. Invariants
- * checked: the tracker counts stay within capacity, stalls = recoveries +
- * stalled + forgotten-while-stalled is never negative, finish() is
- * idempotent, the exit code is one the documentation lists, the primary
- * finding is fatal, and every evidence line belongs to a kept finding,
- * grouped in finding order.
+ * DMESG, from a small table of real report lines, so dedupe, OOM merging,
+ * report continuations and the per-kind bound are reached), crash,
+ * harness error and the VMM's exit; a HELLO that offers INSPECT (and names
+ * an agent pid), and PROCESS_REPORTs that answer the INSPECTs the session
+ * sent (or match none), with fuzzer-chosen states and counters, so stall
+ * classes, request matching, guest stalls and their folding are reached;
+ * the vCPU state probe in place of the progress probe on some inputs, and
+ * on some a beat budget small enough to run out. Seeds of real kernel
+ * reports and valid frames: tests/fuzz/seeds/. Every event is rendered to
+ * JSON and so is the verdict. Invariants checked: the tracker counts stay
+ * within capacity, stalls = recoveries + stalled + forgotten-while-stalled
+ * is never negative, finish() is idempotent, the exit code is one the
+ * documentation lists, the primary finding is fatal, and every evidence
+ * line belongs to a kept finding, grouped in finding order.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -97,6 +98,23 @@ static const char *const kernel_lines[] = {
 	"Kernel panic - not syncing: Fatal exception",
 	"---[ end Kernel panic - not syncing: Fatal exception ]---",
 	"systemd[1]: Started foo.",
+	/* SLUB, lockdep, die() headers, register dumps, arm64, the caller id */
+	"BUG kmalloc-64 (Not tainted): Poison overwritten",
+	"BUG kmalloc-128 (Tainted: G    B             ): Redzone overwritten",
+	"Object   0xffff888004a1c180: 6b 6b 6b 6b 6b 6b 6b 6b  kkkkkkkk",
+	"WARNING: possible circular locking dependency detected",
+	" *** DEADLOCK ***",
+	"kernel BUG at mm/slub.c:379!",
+	"invalid opcode: 0000 [#1] PREEMPT SMP NOPTI",
+	"RIP: 0010:oops_init+0x11/0x1000 [oops]",
+	"CS:  0010 DS: 0000 ES: 0000 CR0: 0000000080050033",
+	"CR2: 0000000000000008 CR3: 0000000003d5e000 CR4: 00000000000006f0",
+	"Unable to handle kernel NULL pointer dereference at virtual address 0000000000000000",
+	"Internal error: Oops: 0000000096000005 [#1] PREEMPT SMP",
+	"sp : ffff80000802bd60",
+	"x29: ffff80000802bd60 x28: 0000000000000000 x27: ffff800009a404d8",
+	"[    5.120533][    T1] WARNING: CPU: 0 PID: 1 at a.c:1 f+0x0/0x1",
+	"<4>[    7.001000] INFO: task sync:77 blocked for more than 120 seconds.",
 };
 
 static void kernel_op(struct vigil_session *s, uint8_t arg, uint64_t now, uint32_t *seq)
@@ -321,7 +339,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   .max_tests = 4, .evidence_lines = 4, .stall_threshold_ns = 1000000,
 			   .workload_duration_ns = 50000000, .boot_timeout_ns = 500000000,
 			   .on_stall = size & 1 ? VIGIL_ON_STALL_FAIL : VIGIL_ON_STALL_WARN,
-			   .beat_rate_per_s = size & 2 ? 1000 : 0,
+			   .beat_rate_per_s = size & 2 ? 1000 : 0, .beat_burst = 16,
 			   .fail_on = size & 4 ? (1u << VIGIL_KT_OOPS | 1u << VIGIL_KT_OOM) : 0,
 			   .mode = size & 8 ? VIGIL_MODE_WATCH : VIGIL_MODE_RUN,
 			   /* EXIT answered with SHUTDOWN, or not (attach) */

@@ -581,6 +581,38 @@ static void test_destroy_twice(void **state)
 	free(g);
 }
 
+/* After flows_forget, nothing of before counts: a socket the table held
+ * is gone, a destroy already handled is a new short flow, not a repeat. */
+static void test_forget(void **state)
+{
+	struct flows fl;
+	struct chan c;
+	struct got *g = calloc(1, sizeof(*g));
+	uint8_t b[1024];
+	int port[2];
+	size_t n, m;
+
+	(void)state;
+	setup_events(&fl, &c, port, 0);
+	n = fake_destroy(b, 94, 8083, IPPROTO_TCP);
+	flows_feed(&fl, &c, b, n, 1000);
+	m = fake_destroy(b + n, 95, 8084, IPPROTO_TCP);
+	flows_feed_dump(&fl, &c, b + n, m, IPPROTO_TCP, 2000);
+	assert_int_equal(fl.n, 1);
+	flows_forget(&fl);
+	assert_int_equal(fl.n, 0);
+	assert_int_equal(fl.st.records, 0);
+	flows_feed(&fl, &c, b, n, 3000); /* the first socket's destroy again */
+	assert_int_equal(fl.st.dup_destroys, 0);
+	assert_int_equal(fl.st.short_flows, 1);
+	flows_feed(&fl, &c, b + n, m, 4000); /* the second: not held any more */
+	assert_int_equal(fl.st.short_flows, 2);
+	collect(&c, port[0], g);
+	assert_int_equal(g->n, 6); /* OPENED, CLOSED: before, and twice after */
+	teardown_events(&fl, &c, port);
+	free(g);
+}
+
 static void own_netns(void)
 {
 	struct ifreq ifr = { .ifr_name = "lo" };
@@ -609,6 +641,7 @@ int main(void)
 		cmocka_unit_test(test_feed),
 		cmocka_unit_test(test_dump_after_destroy),
 		cmocka_unit_test(test_destroy_twice),
+		cmocka_unit_test(test_forget),
 	};
 	own_netns();
 	return cmocka_run_group_tests(tests, NULL, NULL);
