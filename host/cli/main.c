@@ -1,16 +1,44 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vigil: the command-line entry point. Dispatches to one subcommand; the
- * logic lives in the modules beside this file.
+ * logic lives in the modules beside this file. `watch` and `status` are
+ * vigil-fleet's (fleet_main.c), which this program runs in its place: only
+ * they need libvirt, libxml2, libmicrohttpd, libcurl and libsystemd, whose
+ * loading (about 45 ms here) every other command no longer pays.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "paths.h"
+
+#define FLEET "vigil-fleet"
+
+/* Run vigil-fleet with the same arguments (argv[1] its command), in this
+ * process's place. Returns only when it cannot. */
+static int fleet(char **argv)
+{
+	char path[PATH_MAX];
+	int e = ENOENT;
+
+	argv[0] = (char *)FLEET;
+	if (vigil_find_helper(FLEET, path, sizeof(path)) == 0) {
+		execv(path, argv);
+		e = errno;
+	}
+	fprintf(stderr,
+		"vigil: cannot run %s for `vigil %s` (%s): it belongs beside vigil in the build "
+		"tree, or in <prefix>/libexec/vigil; reinstall vigil\n",
+		FLEET, argv[1], strerror(e));
+	return VIGIL_EXIT_USAGE;
+}
 
 struct vigil_subcommand {
 	const char *name;
-	int (*run)(int argc, char **argv);
+	int (*run)(int argc, char **argv); /* NULL: vigil-fleet's */
 	const char *summary;
 };
 
@@ -18,9 +46,8 @@ static const struct vigil_subcommand subcommands[] = {
 	{ "run", vigil_cmd_run,
 	  "boot a QEMU guest, run a command in it, watch it, give a verdict" },
 	{ "attach", vigil_cmd_attach, "watch a guest whose QEMU was started elsewhere" },
-	{ "watch", vigil_cmd_watch,
-	  "watch every libvirt guest with the vigil channel; serve /metrics" },
-	{ "status", vigil_cmd_status, "what a running `vigil watch` sees now" },
+	{ "watch", NULL, "watch every libvirt guest with the vigil channel; serve /metrics" },
+	{ "status", NULL, "what a running `vigil watch` sees now" },
 	{ "decode", vigil_cmd_decode, "replay a --record file (or a raw port stream) offline" },
 	{ "report", vigil_cmd_report,
 	  "one HTML page with a run's timeline (from events or a recording)" },
@@ -53,6 +80,8 @@ int main(int argc, char **argv)
 		static char name[64];
 		if (strcmp(argv[1], subcommands[i].name) != 0)
 			continue;
+		if (!subcommands[i].run)
+			return fleet(argv);
 		/* getopt's messages then read "vigil run: unrecognized option" */
 		snprintf(name, sizeof(name), "vigil %s", subcommands[i].name);
 		argv[1] = name;

@@ -68,6 +68,29 @@ int vigil_find_agent(char *buf, size_t cap)
 	return -ENOENT;
 }
 
+int vigil_find_helper(const char *name, char *buf, size_t cap)
+{
+	char self[PATH_MAX], cand[2 * PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(cand, sizeof(cand), "%s/%s", self, name);
+			if (access(cand, X_OK) == 0)
+				return put(buf, cap, cand);
+			snprintf(cand, sizeof(cand), "%s/../libexec/vigil/%s", self, name);
+			if (access(cand, X_OK) == 0)
+				return put(buf, cap, cand);
+		}
+	}
+	snprintf(cand, sizeof(cand), "%s/vigil/%s", VIGIL_LIBEXECDIR, name);
+	return access(cand, X_OK) == 0 ? put(buf, cap, cand) : -ENOENT;
+}
+
 int vigil_find_kernel(const char *boot_dir, char *buf, size_t cap)
 {
 	const char *env = getenv("VIGIL_KERNEL");

@@ -17,6 +17,13 @@
  * -ENOENT when none is readable.
  */
 int vigil_find_agent(char *buf, size_t cap);
+/*
+ * A program of vigil's own that vigil runs (vigil-fleet): beside this
+ * vigil (the build tree), else <prefix>/libexec/vigil/NAME relative to
+ * /proc/self/exe, else in the libexec directory recorded at build time.
+ * -ENOENT when none is executable.
+ */
+int vigil_find_helper(const char *name, char *buf, size_t cap);
 
 /* $VIGIL_KERNEL, else the newest /boot/vmlinuz-* (version order). */
 int vigil_find_kernel(const char *boot_dir, char *buf, size_t cap);

@@ -33,9 +33,16 @@ step_tree() {
 	for f in lib/libvigil-wire.a lib/libvigil-host.a lib/libvigil-agent.a \
 		lib/libvigil-wire.so.0 lib/libvigil-host.so.0 lib/libvigil-agent.so.0 \
 		lib/pkgconfig/vigil-wire.pc lib/pkgconfig/vigil-host.pc lib/pkgconfig/vigil-agent.pc \
-		lib/cmake/vigil/vigil-config.cmake include/vigil/version.h share/doc/vigil/LICENSE; do
+		lib/cmake/vigil/vigil-config.cmake include/vigil/version.h share/doc/vigil/LICENSE \
+		bin/vigil libexec/vigil/vigil-fleet libexec/vigil/vigil-agent; do
 		[ -e "$prefix/$f" ] || fail "$f is not installed"
 	done
+	# watch and status run the installed vigil-fleet, found from bin/vigil
+	"$prefix/bin/vigil" status --help | grep -q '^usage: vigil status' ||
+		fail "bin/vigil status does not reach libexec/vigil/vigil-fleet"
+	# the other commands load none of the fleet's libraries
+	! ldd "$prefix/bin/vigil" | grep -qE 'libvirt|libcurl|libmicrohttpd|libxml2|libsystemd' ||
+		fail "bin/vigil links the fleet's libraries"
 }
 
 # The global names of a version script, sorted.
