@@ -43,6 +43,7 @@ Prints a table, then one machine-read last line:
   unpack_to_init_ms=I init_to_hello_ms=H ready_ms=R bzimage_qemu_to_kernel_ms=BQ
   bzimage_ready_ms=BR [append_init_to_hello_ms=AH append_ready_ms=AR]
   init_to_modules_ms=IM modules_to_port_ms=MP port_to_hello_ms=PH
+  vigil_start_ms=VS (vigil's exec to QEMU's start, not in ready_ms)
 (medians; PVH unless prefixed bzimage_ or append_).
 """
 import json
@@ -68,7 +69,7 @@ PHASES = ("qemu_to_kernel", "kernel_to_unpack", "unpack", "unpack_to_init",
 # stamps are the kernel's local clock, which starts earlier: phases across
 # the two (unpack_to_init to init_to_hello) carry that offset (about 15 ms
 # here), the split among the marks does not.
-SPLIT = ("init_to_modules", "modules_to_port", "port_to_hello")
+SPLIT = ("init_to_modules", "modules_to_port", "port_to_hello", "vigil_start")
 MARKS = {
     "unpack_start": "Trying to unpack rootfs",
     "unpack_end": "Freeing initrd memory",
@@ -100,7 +101,12 @@ def boot(bzimage, append=None, build=None):
     t0 = time.monotonic()
     with subprocess.Popen(cmd + ["--", "true"], stdout=subprocess.PIPE, env=env,
                           stderr=subprocess.DEVNULL, text=True) as proc:
-        stdout = proc.stdout.read()
+        lines, t_ready = [], None
+        for line in proc.stdout:
+            lines.append(line)
+            if t_ready is None and '"event":"ready"' in line:
+                t_ready = time.monotonic()
+        stdout = "".join(lines)
         _, _, ru = os.wait4(proc.pid, 0)
         proc.returncode = 0
     # CPU time of vigil and everything it reaped (QEMU, its helpers): on
@@ -127,7 +133,7 @@ def boot(bzimage, append=None, build=None):
             for k, text in MARKS.items():
                 if k not in ev and e.get("text", "").startswith(text):
                     ev[k] = e["ts_us"] * 1000
-    if not all(k in ev for k in ("hello", "ready", "marks", *MARKS)):
+    if not all(k in ev for k in ("hello", "ready", "marks", *MARKS)) or t_ready is None:
         return None
     m = ev["marks"]
     hello_host, hello_guest = ev["hello"]
@@ -139,6 +145,8 @@ def boot(bzimage, append=None, build=None):
         "unpack": ms(ev["unpack_end"] - ev["unpack_start"]),
         "unpack_to_init": ms(ev["init"] - ev["unpack_end"]),
         "init_to_hello": ms(hello_guest - ev["init"]),
+        # vigil's own start: exec to the session's clock (just before QEMU)
+        "vigil_start": (t_ready - t0) * 1e3 - ms(ev["ready"]),
         "init_to_modules": (m["modules"] - m["init"]) / 1e3,
         "modules_to_port": (m["port"] - m["modules"]) / 1e3,
         "port_to_hello": (m["hello"] - m["port"]) / 1e3,
