@@ -258,12 +258,17 @@ valgrind)
 	# vigil watch under valgrind memcheck: one domain that stalls, its run
 	# ended by a destroy, /metrics and /status served, SIGHUP, SIGTERM; no
 	# invalid access, no leak (definite or indirect). Waits scaled: watch
-	# runs some 20 times slower (the guests, in QEMU, do not).
+	# runs some 20 times slower (the guests, in QEMU, do not). vigil runs
+	# vigil-fleet for watch: valgrind follows that exec, and no other
+	# program (the system's, such as virsh for a dump).
 	libvirt_up
 	command -v valgrind >/dev/null || skip "no valgrind (Debian: valgrind)"
 	[ -n "$KERNEL" ] || skip "no guest kernel"
 	UNDER="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect
+		--trace-children=yes --trace-children-skip=/bin/*,/usr/*,/sbin/*
 		--error-exitcode=99 --log-file=$WORK/valgrind.txt" START_WAIT=60 start_watch
+	readlink "/proc/$WATCH/exe" | grep -q memcheck ||
+		fail "vigil-fleet runs outside valgrind ($(readlink "/proc/$WATCH/exe"))"
 	domain a stalls.sh
 	wait_for 180 sh -c "grep -q '\"event\":\"stall_classified\"' events.jsonl" ||
 		fail "no classified stall under valgrind"
