@@ -202,7 +202,7 @@ static void watch_set(struct core *k, struct watch *w, uint64_t tag, uint32_t ev
  * disconnects, flows_untracked, sched_exits, shutdown_ignored, ctl_ext_full,
  * inspections, inspect_busy, inspect_unanswered,
  * flows_listening, flows_short, flows_notify_lost, flows_poll_closed,
- * flows_rate_dropped, flows_not_flows, flows_bad_msgs.
+ * flows_rate_dropped, flows_not_flows, flows_bad_msgs, flows_dup_destroys.
  */
 static uint32_t stats_fill(void *ctx, uint64_t *v, uint32_t max)
 {
@@ -239,6 +239,7 @@ static uint32_t stats_fill(void *ctx, uint64_t *v, uint32_t max)
 		k->flows.st.rate_dropped,
 		k->flows.st.not_flows,
 		k->flows.st.bad_msgs,
+		k->flows.st.dup_destroys,
 	};
 	uint32_t n = ARRAY_SIZE(all) < max ? ARRAY_SIZE(all) : max;
 

@@ -837,6 +837,29 @@ static void test_big_argv(void **state)
 	free(argv);
 }
 
+/* AGENT_STATS carries the protocol's 8 counters and the agent's 24, in
+ * docs/agent.md's order, flows_dup_destroys last. */
+static void test_stats_layout(void **state)
+{
+	struct agent_fx *a = *state;
+	char *argv[] = { "true", NULL };
+	struct vigil_agent_stats st = { 0 };
+	bool seen = false;
+
+	a->cfg.argv = argv;
+	a->cfg.exit_with_workload = true;
+	agent_fx_start(a);
+	assert_true(rx_drain(&a->rx, a->host, 10000));
+	assert_int_equal(agent_fx_wait(a, 5000), 0);
+	for (size_t k = 0; k < a->rx.n; k++)
+		if (a->rx.f[k].type == VIGIL_MSG_AGENT_STATS)
+			seen = vigil_agent_stats_decode(rx_payload(&a->rx, k), a->rx.f[k].len,
+							&st) == 0;
+	assert_true(seen);
+	assert_int_equal(st.count, 32);
+	assert_int_equal(vigil_agent_stats_get(&st, 31), 0); /* no socket told twice */
+}
+
 /* ---- INSPECT ----------------------------------------------------------- */
 
 /* AGENT_STATS indexes of the agent's own counters (docs/agent.md). */
@@ -1016,6 +1039,7 @@ int main(void)
 		cmocka_unit_test(test_start_without_port),
 		cmocka_unit_test_setup_teardown(test_boot_marks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_boot_marks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_layout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scenario_exit_0, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scenario_exit_7, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scenario_end_after_output, setup, teardown),
