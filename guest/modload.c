@@ -95,11 +95,11 @@ static int ml_link(struct ml_mod *m, int i)
 	if (!m[i].pre)
 		return 0;
 	for (const char *p = m[i].pre; *p; p++)
-		cap += *p == ' ' || *p == '\t';
+		cap += *p == ' ' || *p == '\t' || *p == '\r';
 	m[i].pre_idx = calloc((size_t)cap + 1, sizeof(int));
 	if (!m[i].pre_idx)
 		return -ENOMEM;
-	for (w = strtok_r(m[i].pre, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+	for (w = strtok_r(m[i].pre, " \t\r", &save); w; w = strtok_r(NULL, " \t\r", &save)) {
 		for (int j = 0; j < i; j++) {
 			if (!strcmp(m[j].path, w) && m[i].npre <= cap) {
 				m[i].pre_idx[m[i].npre++] = j;
