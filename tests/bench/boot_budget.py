@@ -133,9 +133,9 @@ def boot(bzimage, append=None, build=None):
             for k, text in MARKS.items():
                 if k not in ev and e.get("text", "").startswith(text):
                     ev[k] = e["ts_us"] * 1000
-    if not all(k in ev for k in ("hello", "ready", "marks", *MARKS)) or t_ready is None:
+    if not all(k in ev for k in ("hello", "ready", *MARKS)) or t_ready is None:
         return None
-    m = ev["marks"]
+    m = ev.get("marks")  # an agent without boot marks (an older build): no split
     hello_host, hello_guest = ev["hello"]
     entry = hello_host - hello_guest
     ms = lambda ns: ns / 1e6
@@ -147,9 +147,9 @@ def boot(bzimage, append=None, build=None):
         "init_to_hello": ms(hello_guest - ev["init"]),
         # vigil's own start: exec to the session's clock (just before QEMU)
         "vigil_start": (t_ready - t0) * 1e3 - ms(ev["ready"]),
-        "init_to_modules": (m["modules"] - m["init"]) / 1e3,
-        "modules_to_port": (m["port"] - m["modules"]) / 1e3,
-        "port_to_hello": (m["hello"] - m["port"]) / 1e3,
+        "init_to_modules": (m["modules"] - m["init"]) / 1e3 if m else float("nan"),
+        "modules_to_port": (m["port"] - m["modules"]) / 1e3 if m else float("nan"),
+        "port_to_hello": (m["hello"] - m["port"]) / 1e3 if m else float("nan"),
         "ready": ms(ev["ready"]),
         "run_wall": wall_ms,
         "run_cpu": cpu_ms,
@@ -180,7 +180,9 @@ def main():
     if not pvh or not bz:
         print("boot-budget: no complete boot", file=sys.stderr)
         return 1
-    med = lambda rs, k: statistics.median(r[k] for r in rs)
+    def med(rs, k):
+        v = [r[k] for r in rs if r[k] == r[k]]  # NaN: not measured (no boot marks)
+        return statistics.median(v) if v else float("nan")
     print("phase (ms, median)        PVH    bzImage" + ("  other" if ot else ""))
     for k in pvh[0]:
         print(f"  {k:<22} {med(pvh, k):7.0f} {med(bz, k):9.0f}" +
