@@ -222,8 +222,11 @@ static double wake_floor_pct(int seconds, double *us)
 	int ep = epoll_create1(EPOLL_CLOEXEC), fds[2];
 	pid_t kid;
 
-	if (ep < 0 || pipe(fds) < 0)
+	if (ep < 0 || pipe(fds) < 0) {
+		if (ep >= 0)
+			close(ep);
 		return -1;
+	}
 	kid = fork();
 	if (kid == 0) {
 		struct epoll_event ev;
@@ -238,7 +241,12 @@ static double wake_floor_pct(int seconds, double *us)
 		pause();
 	}
 	close(fds[1]);
+	close(ep);
 	if (kid < 0 || read(fds[0], &wakes, sizeof(wakes)) != sizeof(wakes) || wakes < 1) {
+		if (kid > 0) {
+			kill(kid, SIGKILL);
+			waitpid(kid, NULL, 0);
+		}
 		close(fds[0]);
 		return -1;
 	}
@@ -246,7 +254,6 @@ static double wake_floor_pct(int seconds, double *us)
 	kill(kid, SIGKILL);
 	waitpid(kid, NULL, 0);
 	close(fds[0]);
-	close(ep);
 	*us = (double)cpu / 1000.0 / (double)wakes;
 	return 100.0 * (double)cpu / ((double)seconds * 1e9);
 }
@@ -317,12 +324,12 @@ static void report(struct bench *bn, const char *reader, uint64_t cpu, long hwm,
 	if (floor_pct >= 0) {
 		double s = (double)(bn->ph[0].t1_ns - bn->ph[0].t0_ns) / 1e9;
 
-		printf("floor: a process that only wakes every %.0f ms uses %.2f %% of a core here, "
-		       "%.1f us a wake; the agent in the heavy phase: %.0f port writes/s, %.1f us "
-		       "each\n",
-		       (double)PACE_WINDOW_NS / 1e6, floor_pct, floor_us,
-		       (double)bn->ph[0].frames / s,
-		       bn->ph[0].frames ? (double)cpu / 1000.0 / (double)bn->ph[0].frames : 0.0);
+		printf(
+		    "floor: a process that only wakes every %.0f ms uses %.2f %% of a core here, "
+		    "%.1f us a wake; the agent in the heavy phase: %.0f port writes/s, %.1f us "
+		    "each\n",
+		    (double)PACE_WINDOW_NS / 1e6, floor_pct, floor_us, (double)bn->ph[0].frames / s,
+		    bn->ph[0].frames ? (double)cpu / 1000.0 / (double)bn->ph[0].frames : 0.0);
 	}
 	printf("agent-bench: rss_kib=%ld cpu_pct=%.2f relay_p99_us=%llu light_relay_p99_us=%llu "
 	       "binary_bytes=%lld\n",
