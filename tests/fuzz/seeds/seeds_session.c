@@ -102,6 +102,7 @@ static const char *const slub[] = {
 	"BUG kmalloc-128 (Tainted: G    B             ): Redzone overwritten",
 	"BUG kmalloc-128 left a mark",  /* not a SLUB report: no " (" */
 	"BUG  (Not tainted): no cache", /* not one either: no cache name */
+	/* not one either: a cache name past the 64 characters kernel.c looks at */
 	"BUG xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx (Tainted)",
 	NULL,
 };
