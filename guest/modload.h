@@ -15,8 +15,9 @@
  * every module of the directory's modules.dep that the image carries is
  * loaded, each after its dependencies, one by one.
  *
- * Why parallel: under TCG the Debian cloud kernel takes 3-35 ms a module
- * (signature check, relocation, the module's init), about 95 ms for the
+ * Why parallel: under TCG the Debian cloud kernel took 3-35 ms a module
+ * (timed with a probe build; BENCHMARKS.md, boot-budget) (signature check,
+ * relocation, the module's init), about 95 ms for the
  * 13 of a default image, of which the port's own chain (virtio_ring,
  * virtio, virtio_mmio, virtio_console) is about 55 ms; with a second vCPU
  * the others (PCI transports, pvpanic, sock_diag) load beside it. One
