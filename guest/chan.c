@@ -595,9 +595,14 @@ int chan_probe(struct chan *c)
 {
 	struct pollfd p = { .fd = c->fd, .events = POLLIN | POLLOUT };
 
+	int r;
+
 	if (c->connected)
 		return 1;
-	if (poll(&p, 1, 0) < 0 || (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
+	do
+		r = poll(&p, 1, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 || (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
 		return 0;
 	c->connected = true;
 	/* A new host stream: whatever the old one left half-sent is dropped there. */

@@ -11,7 +11,9 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -19,6 +21,16 @@
 #include "relay.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A broken property of the port's reader: say which, with errno and the
+ * chan's state, since a trap alone does not tell the checks apart. */
+static void fail(const struct chan *c, const char *what, int rc)
+{
+	fprintf(stderr, "fuzz-agent-host: %s (rc %d, errno %s, connected %d, rx_held %d, disconnects %llu)\n",
+		what, rc, strerror(errno), c->connected, c->rx_held,
+		(unsigned long long)c->st.disconnects);
+	abort();
+}
 
 static void on_frame(void *ctx, const struct vigil_frame *f)
 {
@@ -56,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static int ready;
 	struct vigil_beat b;
 	uint64_t gone;
-	int p[2], left = 0;
+	int p[2], left = 0, rc;
 
 	if (size > (1 << 20))
 		return 0;
@@ -75,19 +87,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ready = 1;
 	}
 	c.fd = p[0];
-	if (chan_probe(&c) != 1)
-		__builtin_trap();
+	rc = chan_probe(&c);
+	if (rc != 1)
+		fail(&c, "a new stream did not connect", rc);
 	if (size && write(p[1], data, size) != (ssize_t)size)
 		abort();
 	do {
-		if (chan_read(&c) < 0 || ioctl(p[0], FIONREAD, &left) < 0)
-			__builtin_trap(); /* the port is still open */
+		rc = chan_read(&c);
+		if (rc < 0)
+			fail(&c, "the port closed while the host's end was open", rc);
+		if (ioctl(p[0], FIONREAD, &left) < 0)
+			abort();
 	} while (left > 0);
 	close(p[1]);
 	gone = c.st.disconnects;
-	if (chan_read(&c) != -EPIPE || chan_read(&c) != -EPIPE || c.connected ||
-	    c.st.disconnects != gone + 1)
-		__builtin_trap(); /* gone, and it stays gone */
+	rc = chan_read(&c);
+	if (rc != -EPIPE || c.connected || c.st.disconnects != gone + 1)
+		fail(&c, "the host's end closed and the port did not read its end", rc);
+	rc = chan_read(&c);
+	if (rc != -EPIPE || c.st.disconnects != gone + 1)
+		fail(&c, "a closed port did not stay closed", rc);
 	close(p[0]);
 	relay_parse(data, size, (pid_t)(size >= 12 ? vigil_le32(data + 8) : 0), &b);
 	return 0;
