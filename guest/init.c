@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -189,6 +190,27 @@ int init_loopback(void)
 	}
 	close(fd);
 	return e;
+}
+
+const char *init_modprobe_path(const char *root, const char *sysctl)
+{
+	static const char *const paths[] = { "/sbin/modprobe", "/usr/sbin/modprobe" };
+	char at[PATH_MAX];
+	ssize_t w;
+	int fd;
+
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		snprintf(at, sizeof(at), "%s%s", strcmp(root, "/") ? root : "", paths[i]);
+		if (access(at, X_OK) < 0)
+			continue;
+		fd = open(sysctl, O_WRONLY | O_TRUNC | O_CLOEXEC);
+		if (fd < 0)
+			return NULL;
+		w = write(fd, paths[i], strlen(paths[i]));
+		close(fd);
+		return w == (ssize_t)strlen(paths[i]) ? paths[i] : NULL;
+	}
+	return NULL;
 }
 
 void init_console(void)

@@ -57,6 +57,15 @@ int init_tmpfs(const char *dir, mode_t mode);
 int init_dir_populated(const char *dir);
 /* Bring the loopback interface up (the kernel then gives it 127.0.0.1/8 and ::1). 0 or -errno. */
 int init_loopback(void);
+/*
+ * Point module autoloading (the file sysctl, /proc/sys/kernel/modprobe) at
+ * the modprobe of root (the final root, "/"): /sbin/modprobe, else
+ * /usr/sbin/modprobe, where
+ * vigil's image keeps busybox's so that the kernel's own requests during
+ * its boot fail at once (host/cli/initramfs.c). The path written, or NULL
+ * when the root has neither or the write failed (autoloading unchanged).
+ */
+const char *init_modprobe_path(const char *root, const char *sysctl);
 /* Make sure fds 0, 1, 2 are open (on /dev/console, else /dev/null). */
 void init_console(void);
 /* sync, then power off (or halt when that fails). Does not return. */

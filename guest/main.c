@@ -544,6 +544,7 @@ static int pid1_main(void)
 	cfg.boot_modules = loaded > 0 ? (uint32_t)loaded : 0;
 	cfg.boot_mod_workers = modload_workers();
 	pid1_workload(&cl, &cfg);
+	init_modprobe_path("/", "/proc/sys/kernel/modprobe"); /* the root is final */
 	if (loaded == 0)
 		dprintf(2, "vigil-agent: no kernel modules loaded from %s\n", moddir);
 

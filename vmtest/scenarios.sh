@@ -522,6 +522,27 @@ tcp_flow)
 		grep -c "\"src_port\":\($cli\|5555\),.*\"dst_port\":\(5555\|$cli\),")" -ge 2 ] ||
 		fail "the connection's two ends were not seen closing"
 	;;
+modprobe_path)
+	# The image's busybox modprobe is at /usr/sbin (the kernel's boot-time
+	# requests find no /sbin/modprobe); autoloading is pointed at it once
+	# the root is final, at the host's /sbin/modprobe under the host's root,
+	# and at an image's own /sbin/modprobe, which a later request runs.
+	run_vigil 0 --rootfs image -- sh -c '
+		echo "sysctl $(cat /proc/sys/kernel/modprobe)"
+		[ -e /sbin/modprobe ] && echo "sbin has modprobe"; exit 0'
+	grep -qx 'sysctl /usr/sbin/modprobe' out.txt || fail "image: $(cat out.txt)"
+	! grep -q 'sbin has' out.txt || fail "the image has /sbin/modprobe"
+	run_vigil 0 --rootfs host -- sh -c 'echo "sysctl $(cat /proc/sys/kernel/modprobe)"'
+	grep -qx 'sysctl /sbin/modprobe' out.txt || fail "host root: $(cat out.txt)"
+	printf '#!/bin/sh\necho "$*" >> /tmp/requests\nexit 1\n' >helper
+	chmod 755 helper
+	run_vigil 0 --rootfs image --add "$PWD/helper:/sbin/modprobe" -- sh -c '
+		cat /proc/sys/kernel/modprobe
+		mount -t vigilnofs none /mnt 2>/dev/null
+		grep -q "fs-vigilnofs" /tmp/requests && echo "request ran"; exit 0'
+	grep -qx '/sbin/modprobe' out.txt && grep -qx 'request ran' out.txt ||
+		fail "an image's own /sbin/modprobe was not run: $(cat out.txt)"
+	;;
 attach | attach_killed | attach_qmp_lost | vm_stop)
 	# QEMU started by hand, the port in server mode; vigil attaches to it.
 	# attach_killed: the first vigil is SIGKILLed mid-run (no goodbye); the

@@ -7,6 +7,7 @@
  *   /init                      the agent (or a caller's --init program)
  *   /bin/vigil-agent           symlink to /init, so workloads can run it
  *   /bin/busybox + applets     symlinks from `busybox --list-full`
+ *                              (modprobe at /usr/sbin, not /sbin)
  *   /lib/modules/<release>/    the chosen modules (decompressed) and a
  *                              modules.dep describing only those
  *   /etc/vigil/modules         absolute .ko paths, one a line, load order

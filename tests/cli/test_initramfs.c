@@ -306,6 +306,46 @@ static void test_host_program(void **state)
 	free(img);
 }
 
+/* busybox's applets are links to it, except init and linuxrc (vigil's),
+ * and modprobe is at /usr/sbin: the kernel's boot-time requests run
+ * /sbin/modprobe (docs/cli.md, "Guest image"). */
+static void test_busybox_applets(void **state)
+{
+	struct fx *f = *state;
+	struct vigil_ird_opts o;
+	struct vigil_ird_result res;
+	struct tcpio_entry e;
+	char bb[PATH_MAX];
+	uint8_t *img;
+	size_t len;
+
+	tu_write_str(f->dir, "busybox",
+		     "#!/bin/sh\nprintf 'bin/sh\\nsbin/modprobe\\nsbin/insmod\\nlinuxrc\\n"
+		     "init\\nbin/busybox\\n'\n");
+	snprintf(bb, sizeof(bb), "%s/busybox", f->dir);
+	assert_int_equal(chmod(bb, 0755), 0);
+	base_opts(f, &o);
+	o.busybox = bb;
+	assert_int_equal(vigil_ird_build(&o, NULL, &res), 0);
+	img = tcpio_slurp(res.path, &len);
+	assert_non_null(img);
+	assert_int_equal(tcpio_find(img, len, "bin/busybox", &e), 1);
+	assert_int_equal(e.mode, S_IFREG | 0755);
+	{
+		static const char *const links[] = { "bin/sh", "sbin/insmod", "usr/sbin/modprobe" };
+		for (size_t i = 0; i < 3; i++) {
+			assert_int_equal(tcpio_find(img, len, links[i], &e), 1);
+			assert_int_equal(e.mode & S_IFMT, S_IFLNK);
+			assert_memory_equal(e.data, "/bin/busybox", 12);
+		}
+	}
+	assert_int_equal(tcpio_find(img, len, "sbin/modprobe", &e), 0);
+	assert_int_equal(tcpio_find(img, len, "linuxrc", &e), 0);
+	assert_int_equal(tcpio_find(img, len, "init", &e), 1);
+	assert_int_equal(e.mode, S_IFREG | 0755); /* the agent, not a link */
+	free(img);
+}
+
 static void test_cache_prune(void **state)
 {
 	struct fx *f = *state;
@@ -363,6 +403,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_add_overrides_and_errors, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_host_program, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_busybox_applets, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cache_prune, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_release, fx_setup, fx_teardown),
 	};

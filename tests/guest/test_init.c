@@ -189,6 +189,54 @@ static void test_tmpfs_mounts_empty(void **state)
 	assert_int_equal(system(p), 0);
 }
 
+static void put_exe(const char *root, const char *rel)
+{
+	char p[256], cmd[1024];
+
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname %s)\" && : > %s && chmod 755 %s", p, p, p);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void slurp_eq(const char *path, const char *want)
+{
+	char b[64] = { 0 };
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	assert_int_equal(fread(b, 1, sizeof(b) - 1, f), strlen(want));
+	fclose(f);
+	assert_string_equal(b, want);
+}
+
+/* Autoloading follows the root's modprobe: /sbin's first, then /usr/sbin's
+ * (vigil's image); with neither, the sysctl is left as it was. */
+static void test_modprobe_path(void **state)
+{
+	char root[64], sysctl[128], p[256];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmp_template(root, sizeof(root), "/tmp/vigil-root-")));
+	snprintf(sysctl, sizeof(sysctl), "%s/modprobe-sysctl", root);
+	f = fopen(sysctl, "w");
+	assert_non_null(f);
+	fputs("/sbin/modprobe\n", f); /* the kernel's default */
+	fclose(f);
+	assert_null(init_modprobe_path(root, sysctl));
+	slurp_eq(sysctl, "/sbin/modprobe\n");
+	put_exe(root, "usr/sbin/modprobe");
+	assert_string_equal(init_modprobe_path(root, sysctl), "/usr/sbin/modprobe");
+	slurp_eq(sysctl, "/usr/sbin/modprobe");
+	put_exe(root, "sbin/modprobe");
+	assert_string_equal(init_modprobe_path(root, sysctl), "/sbin/modprobe");
+	slurp_eq(sysctl, "/sbin/modprobe");
+	snprintf(p, sizeof(p), "%s/nodir/sysctl", root);
+	assert_null(init_modprobe_path(root, p)); /* the write failed */
+	snprintf(p, sizeof(p), "rm -rf %s", root);
+	assert_int_equal(system(p), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_port_find),
 		cmocka_unit_test(test_tmpfs_keeps_carried),
 		cmocka_unit_test(test_tmpfs_mounts_empty),
+		cmocka_unit_test(test_modprobe_path),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
