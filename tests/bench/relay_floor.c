@@ -21,7 +21,6 @@
  * runs in any guest image.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -31,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vport.h"
+
 #define CHUNK (64u * 1024)
 
 static uint64_t now_ns(void)
@@ -39,43 +40,6 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* /dev/vportNpM whose sysfs name is `name`, opened for writing; -errno. */
-static int open_port(const char *name)
-{
-	DIR *d = opendir("/sys/class/virtio-ports");
-	struct dirent *e;
-	int fd = -ENOENT;
-
-	if (!d)
-		return -errno;
-	while (fd < 0 && (e = readdir(d))) {
-		char path[320], got[128];
-		ssize_t n;
-		int nf;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", e->d_name);
-		nf = open(path, O_RDONLY | O_CLOEXEC);
-		if (nf < 0)
-			continue;
-		n = read(nf, got, sizeof(got) - 1);
-		close(nf);
-		if (n <= 0)
-			continue;
-		got[n] = '\0';
-		got[strcspn(got, "\n")] = '\0';
-		if (strcmp(got, name) != 0)
-			continue;
-		snprintf(path, sizeof(path), "/dev/%s", e->d_name);
-		fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0)
-			fd = -errno;
-	}
-	closedir(d);
-	return fd;
 }
 
 static int write_all(int fd, const uint8_t *p, size_t len)
@@ -105,7 +69,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: relay-floor PORT_NAME COMMAND [ARG...]\n");
 		return 2;
 	}
-	port = open_port(argv[1]);
+	port = vport_open(argv[1], O_WRONLY);
 	if (port < 0) {
 		fprintf(stderr, "relay-floor: cannot open port %s: %s (is a virtserialport of "
 				"that name on the guest?)\n",

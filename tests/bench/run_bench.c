@@ -25,7 +25,11 @@
  *  (h) ping_p99_ms: `vigil run --ping-interval 20ms -- sleep 3`: the
  *      round trip of every PING at idle, from 500 ms after SYS_RDY on
  *      (about 125 a boot), p99 over all; those of the first 500 ms, while
- *      the guest and vigil finish starting, are shown apart;
+ *      the guest and vigil finish starting, are shown apart.
+ *      Its floor, on its own line: ping-floor (ping_floor.c), a static
+ *      program that writes back what it reads from a second port (a host
+ *      socket chardev), carried into the same kind of guest; 8 bytes every
+ *      20 ms, the same settling, timed here (125 a boot, after (h)).
  *  (i) relay_floor_MBps: the floor under (d): relay-floor (relay_floor.c),
  *      a minimal C relay carried into the same kind of guest (vigil's
  *      defaults), reading the same dd's 64 MiB from a pipe 64 KiB at a time
@@ -34,8 +38,9 @@
  *      after (d) in every boot.
  *
  * RUN_BENCH_ONLY=stdout runs (d) and (i) alone (A/B runs of the output
- * path); RUN_BENCH_ARGS adds words to every `vigil run` of (d) and (i)
- * (split on spaces: "--cpus 2", "--agent PATH").
+ * path), RUN_BENCH_ONLY=ping (h) and its floor; RUN_BENCH_ARGS adds words
+ * to every `vigil run` of (d) and (i) (split on spaces: "--cpus 2",
+ * "--agent PATH").
  *
  * Medians of RUN_BENCH_BOOTS boots (default 5; env RUN_BENCH_BOOTS).
  * The last line is machine-read:
@@ -57,6 +62,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -470,6 +476,120 @@ static double relay_floor(void)
 	return mbps;
 }
 
+/* Round trips are counted from this long after SYS_RDY (or ping-floor's
+ * "ready"): the guest at idle. */
+#define PING_SETTLE_NS 500000000.0
+
+/* Until a line holding `want` comes on fd (a child's stdout), or ms pass. */
+static bool wait_line(int fd, const char *want, int ms)
+{
+	char buf[4096];
+	size_t len = 0;
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000u;
+
+	while (now_ns() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, (int)((end - now_ns()) / 1000000u) + 1) <= 0)
+			continue;
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			return false;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (strstr(buf, want))
+			return true;
+		if (len == sizeof(buf) - 1)
+			len = 0;
+	}
+	return false;
+}
+
+/* One round trip of n bytes on fd, ms; -1 when they do not all come back within 200 ms. */
+static double echo_rtt(int fd, const char *msg, size_t n)
+{
+	char back[64];
+	size_t got = 0;
+	uint64_t t0 = now_ns();
+
+	if (write(fd, msg, n) != (ssize_t)n)
+		return -1;
+	while (got < n) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&p, 1, 200) <= 0)
+			return -1;
+		r = read(fd, back + got, n - got);
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return memcmp(back, msg, n) == 0 ? (now_ns() - t0) / 1e6 : -1;
+}
+
+/*
+ * The floor under (h): ping-floor (ping_floor.c) echoing a second port, on
+ * a host socket chardev, in the same kind of guest (vigil's defaults). From
+ * PING_SETTLE_NS after its "ready" on, 8 bytes every 20 ms for
+ * PING_FLOOR_PINGS pings, timed here as vigil times its PINGs (write to
+ * the socket, then its answer read back); their round trips (ms) into out.
+ */
+#define PING_FLOOR_PINGS 125
+static int ping_floor_rtts(const char *dir, double *out, int cap)
+{
+	char sock[96], chardev[192];
+	char *pre[] = { (char *)"--exe",
+			(char *)PING_FLOOR_BIN,
+			(char *)"--qemu-arg",
+			(char *)"-chardev",
+			(char *)"--qemu-arg",
+			chardev,
+			(char *)"--qemu-arg",
+			(char *)"-device",
+			(char *)"--qemu-arg",
+			(char *)"virtserialport,chardev=echo,name=org.vigil.echo.0",
+			NULL };
+	char *work[] = { (char *)PING_FLOOR_BIN, (char *)"org.vigil.echo.0", (char *)"5", NULL };
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct child c;
+	int fd = -1, k = 0;
+
+	snprintf(sock, sizeof(sock), "%s/echo.sock", dir);
+	snprintf(chardev, sizeof(chardev), "socket,id=echo,path=%s,server=on,wait=off", sock);
+	memcpy(a.sun_path, sock, strlen(sock) + 1);
+	unlink(sock);
+	if (spawn_run(pre, work, &c) < 0)
+		return 0;
+	if (wait_line(c.out, "ping-floor: ready", 60000) &&
+	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
+	    connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+		uint64_t next = now_ns() + (uint64_t)PING_SETTLE_NS;
+
+		for (int i = 0; i < PING_FLOOR_PINGS && k < cap; i++) {
+			struct timespec ts;
+			char msg[9];
+			double r;
+
+			ts.tv_sec = (time_t)(next / 1000000000u);
+			ts.tv_nsec = (long)(next % 1000000000u);
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+			snprintf(msg, sizeof(msg), "%08d", i);
+			if ((r = echo_rtt(fd, msg, 8)) < 0)
+				break;
+			out[k++] = r;
+			next += 20000000u;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	free(slurp_fd(c.out, 1u << 20));
+	reap(&c);
+	unlink(sock);
+	return k;
+}
+
 /* Stall lateness samples (ms) from one run with 20 beaters stopped. */
 static int stall_lateness(double *out, int cap)
 {
@@ -520,7 +640,6 @@ static int stall_lateness(double *out, int cap)
  * while the guest and vigil still finish starting (the workload's exec,
  * the boot's kernel log relayed, vigil's own QMP queries), into early.
  */
-#define PING_SETTLE_NS 500000000.0
 static int ping_rtts(double *out, int cap, double *early, int ecap, int *ne)
 {
 	char *argv[] = { (char *)VIGIL_BIN,
@@ -609,6 +728,37 @@ static int stdout_only(int boots)
 	return 0;
 }
 
+static void print_rtts(const char *what, double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+	printf("%s: %d round trips, median %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n", what,
+	       n, n ? v[n / 2] : -1, n ? v[n * 9 / 10] : -1, n ? v[n * 99 / 100] : -1,
+	       n ? v[n - 1] : -1);
+}
+
+/* RUN_BENCH_ONLY=ping: (h) and its floor only, interleaved. */
+static int ping_only(int boots)
+{
+	static double rtt[8192], early[1024], fl[32 * PING_FLOOR_PINGS];
+	char dir[] = "/tmp/vigil-run-bench-XXXXXX";
+	int nr = 0, ne = 0, nf = 0;
+
+	if (!mkdtemp(dir))
+		return 1;
+	for (int i = 0; i < boots; i++) {
+		nr += ping_rtts(rtt + nr, 8192 - nr, early, 1024, &ne);
+		nf += ping_floor_rtts(dir, fl + nf, 32 * PING_FLOOR_PINGS - nf);
+		printf("boot %d: %d PONGs, %d floor echoes so far\n", i + 1, nr, nf);
+		fflush(stdout);
+	}
+	print_rtts("ping at idle", rtt, nr);
+	print_rtts("ping floor at idle (ping-floor echoing a second port)", fl, nf);
+	rmdir(dir);
+	printf("run-bench: ping_p99_ms=%.2f ping_floor_p99_ms=%.2f\n",
+	       nr ? rtt[(size_t)(nr * 99 / 100)] : -1.0, nf ? fl[(size_t)(nf * 99 / 100)] : -1.0);
+	return 0;
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/vigil-run-bench-XXXXXX", init[PATH_MAX], img[PATH_MAX];
@@ -616,8 +766,8 @@ int main(void)
 	const char *env = getenv("RUN_BENCH_BOOTS");
 	int boots = env ? atoi(env) : 5;
 	double a[32], h[32], z[32], b[32], c[32], s[32], f[32], raw[32], late[4096], rtt[8192];
-	double rtt_early[1024];
-	int nl = 0, nr = 0, ne = 0;
+	double rtt_early[1024], floor_rtt[32 * PING_FLOOR_PINGS];
+	int nl = 0, nr = 0, ne = 0, nf = 0;
 	uint32_t tsc = 0;
 	char *true_cmd[] = { (char *)"true", NULL };
 
@@ -625,6 +775,8 @@ int main(void)
 		boots = 5;
 	if (getenv("RUN_BENCH_ONLY") && strcmp(getenv("RUN_BENCH_ONLY"), "stdout") == 0)
 		return stdout_only(boots);
+	if (getenv("RUN_BENCH_ONLY") && strcmp(getenv("RUN_BENCH_ONLY"), "ping") == 0)
+		return ping_only(boots);
 	if (!mkdtemp(dir) || vigil_find_kernel("/boot", kernel, sizeof(kernel)) < 0) {
 		fprintf(stderr, "run-bench: no temporary directory or no kernel\n");
 		return 1;
@@ -648,6 +800,8 @@ int main(void)
 		nl += stall_lateness(late + nl, (int)(sizeof(late) / sizeof(late[0])) - nl);
 		nr += ping_rtts(rtt + nr, (int)(sizeof(rtt) / sizeof(rtt[0])) - nr, rtt_early,
 				(int)(sizeof(rtt_early) / sizeof(rtt_early[0])), &ne);
+		nf += ping_floor_rtts(dir, floor_rtt + nf,
+				      (int)(sizeof(floor_rtt) / sizeof(floor_rtt[0])) - nf);
 		printf("boot %d: ready %.0f ms, host root ready %.0f ms, bzImage ready %.0f ms, "
 		       "busybox byte %.0f ms, plain pc %.0f ms, stdout %.0f MB/s, relay floor %.0f MB/s, "
 		       "raw %.0f MB/s\n",
@@ -657,9 +811,8 @@ int main(void)
 	qsort(late, (size_t)nl, sizeof(late[0]), cmp_double);
 	printf("stall lateness: %d samples, median %.2f ms, max %.2f ms\n", nl,
 	       nl ? late[nl / 2] : -1, nl ? late[nl - 1] : -1);
-	qsort(rtt, (size_t)nr, sizeof(rtt[0]), cmp_double);
-	printf("ping at idle: %d round trips, median %.2f ms, p90 %.2f ms, max %.2f ms\n", nr,
-	       nr ? rtt[nr / 2] : -1, nr ? rtt[nr * 9 / 10] : -1, nr ? rtt[nr - 1] : -1);
+	print_rtts("ping at idle", rtt, nr);
+	print_rtts("ping floor at idle (ping-floor echoing a second port)", floor_rtt, nf);
 	qsort(rtt_early, (size_t)ne, sizeof(rtt_early[0]), cmp_double);
 	printf("ping in the first %.0f ms after SYS_RDY (not in ping_p99_ms): %d round trips, "
 	       "median %.2f ms, max %.2f ms\n",
