@@ -948,7 +948,8 @@ static int open_sockets(struct core *k)
 /*
  * Where PID 1's and the agent's start went, once, as a LOG line (level 6)
  * the host shows as an event: the guest's boot clock in us at PID 1's
- * start, its modules loaded, the host's root entered (0: image mode), the
+ * start, its modules loaded (and skipped: PCI drivers on a guest without
+ * PCI), the host's root entered (0: image mode), the
  * port open, the kernel log, flows and inspector open, HELLO.
  * tests/bench/boot_budget.py reads it.
  */
@@ -960,14 +961,14 @@ static void boot_marks(struct core *k)
 		return;
 	core_log(k, 6,
 		 "boot marks us: init=%llu modules=%llu root=%llu port=%llu sources=%llu "
-		 "hello=%llu modules_loaded=%u workers=%u",
+		 "hello=%llu modules_loaded=%u workers=%u modules_skipped=%u",
 		 (unsigned long long)(c->boot_init_ns / 1000),
 		 (unsigned long long)(c->boot_modules_ns / 1000),
 		 (unsigned long long)(c->boot_root_ns / 1000),
 		 (unsigned long long)(k->boot_port_ns / 1000),
 		 (unsigned long long)(k->boot_sources_ns / 1000),
 		 (unsigned long long)(k->boot_hello_ns / 1000), c->boot_modules,
-		 c->boot_mod_workers);
+		 c->boot_mod_workers, c->boot_mod_skipped);
 }
 
 static int setup(struct core *k, const struct core_cfg *cfg)

@@ -79,6 +79,7 @@ struct core_cfg {
 	uint64_t boot_init_ns, boot_modules_ns, boot_root_ns;
 	uint32_t boot_modules;     /* modules loaded */
 	uint32_t boot_mod_workers; /* loads at once */
+	uint32_t boot_mod_skipped; /* "@pci" modules skipped: the guest has no PCI device */
 	enum core_on_shutdown on_shutdown;
 	bool notify; /* sd_notify READY=1 once SYS_RDY is queued */
 	int log_fd;  /* copies of warnings and errors, -1 for none */

@@ -518,7 +518,7 @@ static int pid1_main(void)
 	struct utsname u;
 	sigset_t mask;
 	pid_t agent;
-	int n, loaded;
+	int n, loaded, skipped;
 	uint64_t init_ns = boot_ns(), modules_ns;
 	const char *v;
 
@@ -535,7 +535,7 @@ static int pid1_main(void)
 		sethostname(v, strlen(v));
 	uname(&u);
 	snprintf(moddir, sizeof(moddir), "/lib/modules/%s", u.release);
-	loaded = modload_boot(moddir, "/etc/vigil/modules", pid1_log);
+	loaded = modload_boot(moddir, "/etc/vigil/modules", pid1_log, &skipped);
 	modules_ns = boot_ns();
 	mkdir("/root", 0700);
 	pid1_config(&cl, &cfg);
@@ -543,6 +543,7 @@ static int pid1_main(void)
 	cfg.boot_modules_ns = modules_ns;
 	cfg.boot_modules = loaded > 0 ? (uint32_t)loaded : 0;
 	cfg.boot_mod_workers = modload_workers();
+	cfg.boot_mod_skipped = (uint32_t)skipped;
 	pid1_workload(&cl, &cfg);
 	init_modprobe_path("/", "/proc/sys/kernel/modprobe"); /* the root is final */
 	if (loaded == 0)

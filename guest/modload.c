@@ -2,6 +2,7 @@
 /* modload: the initramfs's kernel modules, in parallel where the list allows (modload.h). */
 #define _GNU_SOURCE
 #include "modload.h"
+#include "init.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,13 +29,15 @@ struct ml_mod {
 	int *pre_idx; /* the earlier lines they name */
 	int npre;
 	int state;
+	bool pci; /* tagged @pci: serves PCI devices alone */
 };
 
 struct ml_run {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct ml_mod *m;
-	int n, loaded;
+	int n, loaded, skipped;
+	bool no_pci; /* MODLOAD_NO_PCI */
 	const char *dir;
 	modload_fn load;
 	void *ctx;
@@ -100,6 +103,7 @@ static int ml_link(struct ml_mod *m, int i)
 	if (!m[i].pre_idx)
 		return -ENOMEM;
 	for (w = strtok_r(m[i].pre, " \t\r", &save); w; w = strtok_r(NULL, " \t\r", &save)) {
+		m[i].pci |= !strcmp(w, "@pci");
 		for (int j = 0; j < i; j++) {
 			if (!strcmp(m[j].path, w) && m[i].npre <= cap) {
 				m[i].pre_idx[m[i].npre++] = j;
@@ -171,18 +175,20 @@ static void ml_one(struct ml_run *r, int i)
 {
 	char full[512];
 	const char *p = r->m[i].path;
+	bool skip = r->no_pci && r->m[i].pci;
 	int e;
 
 	if (*p == '/')
 		snprintf(full, sizeof(full), "%s", p);
 	else
 		snprintf(full, sizeof(full), "%s/%s", r->dir, p);
-	e = r->load(r->ctx, full);
+	e = skip ? 0 : r->load(r->ctx, full);
 	if (e < 0 && r->log)
 		r->log("cannot load module", full, e);
 	pthread_mutex_lock(&r->mu);
 	r->m[i].state = ML_DONE;
-	r->loaded += e == 0;
+	r->loaded += e == 0 && !skip;
+	r->skipped += skip;
 	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
 }
@@ -233,10 +239,12 @@ static int ml_schedule(struct ml_run *r, unsigned workers)
 	return r->loaded;
 }
 
-int modload_list(const char *dir, const char *list_path, unsigned workers, modload_fn load,
-		 void *ctx, modload_log_fn log)
+int modload_list(const char *dir, const char *list_path, unsigned workers, unsigned flags,
+		 modload_fn load, void *ctx, modload_log_fn log, int *skipped)
 {
-	struct ml_run r = { .dir = dir, .load = load, .ctx = ctx, .log = log };
+	struct ml_run r = {
+		.dir = dir, .load = load, .ctx = ctx, .log = log, .no_pci = flags & MODLOAD_NO_PCI
+	};
 	char *buf = NULL;
 	int n;
 
@@ -248,6 +256,8 @@ int modload_list(const char *dir, const char *list_path, unsigned workers, modlo
 		r.n = n;
 		n = ml_schedule(&r, workers ? workers : 1);
 	}
+	if (skipped)
+		*skipped = r.skipped;
 	for (int i = 0; r.m && i < MODLOAD_MAX; i++)
 		free(r.m[i].pre_idx);
 	free(r.m);
@@ -342,11 +352,15 @@ unsigned modload_workers(void)
 	return cpus < 1 ? 1 : cpus > MODLOAD_WORKERS ? MODLOAD_WORKERS : (unsigned)cpus;
 }
 
-int modload_boot(const char *dir, const char *list_path, modload_log_fn log)
+int modload_boot(const char *dir, const char *list_path, modload_log_fn log, int *skipped)
 {
+	/* PCI enumeration is over before /init: no device now means none. */
+	unsigned flags = init_dir_populated("/sys/bus/pci/devices") > 0 ? 0 : MODLOAD_NO_PCI;
 	int r;
 
-	r = modload_list(dir, list_path, modload_workers(), modload_finit, NULL, log);
+	*skipped = 0;
+	r = modload_list(dir, list_path, modload_workers(), flags, modload_finit, NULL, log,
+			 skipped);
 	if (r == -ENOENT)
 		return dep_load_all(dir, log);
 	if (r < 0 && log)

@@ -8,6 +8,9 @@
  *                       is loaded, in parallel with other lines; "PATH:"
  *                       alone has no prerequisite. A PRE that names no
  *                       earlier line (a built-in module) is ignored.
+ *                       A word "@pci" among the PREs marks a module that
+ *                       serves PCI devices alone: skipped (and counted
+ *                       apart) on a guest with no PCI device (microvm).
  *   PATH                a barrier: loads once every earlier line is loaded,
  *                       and no later line starts before it is done. A list
  *                       of bare paths loads one by one, in its order.
@@ -40,24 +43,29 @@ typedef void (*modload_log_fn)(const char *what, const char *path, int err);
 /* Load one module file: 0 (loaded, or already there) or -errno. */
 typedef int (*modload_fn)(void *ctx, const char *path);
 
+/* Flags of modload_list: the guest has no PCI device, "@pci" lines are skipped. */
+#define MODLOAD_NO_PCI 1u
+
 /*
  * Load the modules of list_path, or of dir/modules.dep when there is no
  * list, with the kernel's finit_module and one worker per online CPU (at
- * most MODLOAD_WORKERS). Returns the modules loaded (already loaded and
- * built-in ones count); failures go to log (may be NULL).
+ * most MODLOAD_WORKERS), skipping "@pci" lines when /sys/bus/pci/devices
+ * is empty. Returns the modules loaded (already loaded and built-in ones
+ * count), the lines skipped in *skipped; failures go to log (may be NULL).
  */
-int modload_boot(const char *dir, const char *list_path, modload_log_fn log);
+int modload_boot(const char *dir, const char *list_path, modload_log_fn log, int *skipped);
 
 /* The workers modload_boot uses: one per online CPU, at most MODLOAD_WORKERS. */
 unsigned modload_workers(void);
 
 /*
- * The same with the loader and the number of workers given (tests): the
- * list's scheduling, without the kernel. -ENOENT when list_path cannot be
- * read, -EFBIG over the limits, -ENOMEM.
+ * The same with the loader, the number of workers and the flags
+ * (MODLOAD_*) given (tests): the list's scheduling, without the kernel;
+ * *skipped (may be NULL) gets the lines skipped. -ENOENT when list_path
+ * cannot be read, -EFBIG over the limits, -ENOMEM.
  */
-int modload_list(const char *dir, const char *list_path, unsigned workers, modload_fn load,
-		 void *ctx, modload_log_fn log);
+int modload_list(const char *dir, const char *list_path, unsigned workers, unsigned flags,
+		 modload_fn load, void *ctx, modload_log_fn log, int *skipped);
 
 /* finit_module on path: compressed files flagged by their suffix; EEXIST is 0. */
 int modload_finit(void *ctx, const char *path);

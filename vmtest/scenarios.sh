@@ -522,6 +522,19 @@ tcp_flow)
 		grep -c "\"src_port\":\($cli\|5555\),.*\"dst_port\":\(5555\|$cli\),")" -ge 2 ] ||
 		fail "the connection's two ends were not seen closing"
 	;;
+pci_modules)
+	# PCI drivers: not loaded on microvm (no PCI device), loaded on pc,
+	# whose port is a virtio-serial-pci (a boot there needs them)
+	run_vigil 0 --rootfs image -- sh -c 'cut -d" " -f1 /proc/modules'
+	grep -qx virtio_mmio out.txt || fail "microvm: no virtio_mmio: $(cat out.txt)"
+	! grep -q 'pci' out.txt || fail "microvm loaded a PCI driver: $(cat out.txt)"
+	grep -q 'modules_skipped=4' events.jsonl || fail "microvm: not 4 modules skipped"
+	run_vigil 0 --rootfs image --machine pc -- sh -c 'cut -d" " -f1 /proc/modules'
+	for m in virtio_pci virtio_pci_modern_dev virtio_pci_legacy_dev pvpanic_pci; do
+		grep -qx $m out.txt || fail "pc: $m not loaded: $(cat out.txt)"
+	done
+	grep -q 'modules_skipped=0' events.jsonl || fail "pc: modules skipped"
+	;;
 modprobe_path)
 	# The image's busybox modprobe is at /usr/sbin (the kernel's boot-time
 	# requests find no /sbin/modprobe); autoloading is pointed at it once

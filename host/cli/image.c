@@ -17,8 +17,6 @@
 const struct vigil_kmod_want vigil_default_mods[] = {
 	{ "virtio_ring", false },
 	{ "virtio", false },
-	{ "virtio_pci_modern_dev", false },
-	{ "virtio_pci_legacy_dev", false },
 	{ "virtio_pci", false },
 	{ "virtio_mmio", false },
 	{ "virtio_console", true },

@@ -448,12 +448,14 @@ static int append(char **buf, size_t *len, size_t *cap, const char *s)
 /*
  * One module's line in the image's modules.dep (its graph, decompressed
  * names) and in the load list (docs/agent.md): "PATH: DEP..." loads beside
- * others once its dependencies are in; a module with softdeps stays a bare
- * PATH, a barrier that keeps modprobe's order around it.
+ * others once its dependencies are in, and ends in "@pci" when the module
+ * serves PCI devices alone (the agent skips it on a guest without any); a
+ * module with softdeps stays a bare PATH, a barrier that keeps modprobe's
+ * order around it.
  */
 static int mod_lines(const char *gdir, const char *dst, const char *rel, const char *deps,
-		     bool barrier, char **dep, size_t *dl, size_t *dc, char **order, size_t *ol,
-		     size_t *oc)
+		     bool barrier, bool pci, char **dep, size_t *dl, size_t *dc, char **order,
+		     size_t *ol, size_t *oc)
 {
 	char line[2 * PATH_MAX + 8];
 	int r;
@@ -483,6 +485,8 @@ static int mod_lines(const char *gdir, const char *dst, const char *rel, const c
 	}
 	if (r == 0)
 		r = append(dep, dl, dc, "\n");
+	if (r == 0 && pci && !barrier)
+		r = append(order, ol, oc, " @pci");
 	if (r == 0)
 		r = append(order, ol, oc, "\n");
 	return r;
@@ -531,8 +535,8 @@ static int plan_modules(struct ird_plan *p, const struct vigil_ird_opts *o)
 		if (r == 0)
 			p->e[p->n - 1].decomp = dc_kind;
 		if (r == 0)
-			r = mod_lines(gdir, dst, rel, km.deps[i], km.softdeps[i], &dep, &dl, &dc,
-				      &order, &ol, &oc);
+			r = mod_lines(gdir, dst, rel, km.deps[i], km.softdeps[i], km.pci[i], &dep,
+				      &dl, &dc, &order, &ol, &oc);
 		free(rel);
 	}
 	if (r == 0) {

@@ -20,8 +20,10 @@ struct kmod_run {
 	struct vigil_kmods *out;
 	const char *dir; /* libkmod's module directory: module paths start with it */
 	size_t dirlen;
-	int err;          /* the first failure inside kmod_action, 0 none */
-	char logged[256]; /* libkmod's first error message, "" none */
+	int err;                          /* the first failure inside kmod_action, 0 none */
+	signed char kind[VIGIL_KMOD_MAX]; /* out->rel[i]'s aliases: KMOD_ALIAS_* */
+	bool named[VIGIL_KMOD_MAX];       /* out->rel[i] is what a want looked up */
+	char logged[256];                 /* libkmod's first error message, "" none */
 };
 
 /* kmod_module_probe_insert_module's print_action gets no user data: the
@@ -113,6 +115,64 @@ static bool kmod_has_softdeps(const struct kmod_module *m)
 	return any;
 }
 
+enum { KMOD_ALIAS_NONE = -1, KMOD_ALIAS_OTHER = 0, KMOD_ALIAS_PCI = 1 };
+
+/* What m's aliases say of the devices it serves: KMOD_ALIAS_PCI when each
+ * is a "pci:" one, KMOD_ALIAS_NONE when it has none, else (or unreadable)
+ * KMOD_ALIAS_OTHER. */
+static int kmod_alias_kind(const struct kmod_module *m)
+{
+	struct kmod_list *info = NULL, *l;
+	int kind = KMOD_ALIAS_NONE;
+
+	if (kmod_module_get_info(m, &info) < 0)
+		return KMOD_ALIAS_OTHER;
+	kmod_list_foreach (l, info) {
+		const char *v = kmod_module_info_get_value(l);
+
+		if (strcmp(kmod_module_info_get_key(l), "alias") != 0)
+			continue;
+		kind = v && !strncmp(v, "pci:", 4) && kind != KMOD_ALIAS_OTHER ? KMOD_ALIAS_PCI
+									       : KMOD_ALIAS_OTHER;
+	}
+	kmod_module_info_free_list(info);
+	return kind;
+}
+
+/* Whether rel is one of the space-separated words of list. */
+static bool kmod_word_in(const char *list, const char *rel)
+{
+	size_t l = strlen(rel);
+
+	for (const char *p = list; (p = strstr(p, rel)); p += l)
+		if ((p == list || p[-1] == ' ') && (p[l] == ' ' || p[l] == '\0'))
+			return true;
+	return false;
+}
+
+/* out->pci (vigil_kmod_resolve): dependents come after their dependencies
+ * in the load order, so one pass from the end settles each module. */
+static void kmod_mark_pci(struct kmod_run *r)
+{
+	struct vigil_kmods *o = r->out;
+
+	for (size_t i = o->n; i-- > 0;) {
+		bool any = false, all = true;
+
+		if (r->kind[i] != KMOD_ALIAS_NONE || r->named[i]) {
+			o->pci[i] = r->kind[i] == KMOD_ALIAS_PCI;
+			continue;
+		}
+		for (size_t j = i + 1; j < o->n; j++) {
+			if (kmod_word_in(o->deps[j], o->rel[i])) {
+				any = true;
+				all = all && o->pci[j];
+			}
+		}
+		o->pci[i] = any && all;
+	}
+}
+
 /* One module of a probe list, unless built in or already there. */
 static int kmod_add(struct kmod_run *r, struct kmod_module *m)
 {
@@ -138,6 +198,7 @@ static int kmod_add(struct kmod_run *r, struct kmod_module *m)
 				 r->dir, rel, strerror(errno));
 	e = kmod_deps(r, m, &o->deps[o->n]);
 	o->softdeps[o->n] = kmod_has_softdeps(m);
+	r->kind[o->n] = (signed char)kmod_alias_kind(m);
 	if (e == 0 && !(o->rel[o->n] = strdup(rel)))
 		e = -ENOMEM;
 	if (e < 0) {
@@ -155,6 +216,16 @@ static void kmod_action(struct kmod_module *m, bool install, const char *options
 	(void)options;
 	if (kmod_cur && kmod_cur->err == 0)
 		kmod_cur->err = kmod_add(kmod_cur, m);
+}
+
+/* m, found by a want's lookup, is named (kmod_mark_pci). */
+static void kmod_mark_named(struct kmod_run *r, struct kmod_module *m)
+{
+	const char *p = kmod_module_get_path(m), *rel = p ? kmod_rel(r, p) : NULL;
+
+	for (size_t i = 0; rel && i < r->out->n; i++)
+		if (!strcmp(r->out->rel[i], rel))
+			r->named[i] = true;
 }
 
 /* Every module a lookup of w finds, each with modprobe's probe list. */
@@ -180,6 +251,7 @@ static int kmod_want(struct kmod_run *r, struct kmod_ctx *ctx, const struct vigi
 			e = e < 0 ? kmod_fail(r, e, "cannot order the modules of %s in %s (%s)",
 					      w->name, r->dir, strerror(-e))
 				  : r->err;
+			kmod_mark_named(r, m);
 		} else if (kmod_module_get_initstate(m) == KMOD_MODULE_BUILTIN && !found) {
 			found = true;
 			r->out->builtin++;
@@ -262,6 +334,8 @@ int vigil_kmod_resolve(const char *dir, const struct vigil_kmod_want *want, size
 	}
 	for (size_t i = 0; e == 0 && i < n; i++)
 		e = kmod_want(&r, ctx, &want[i]);
+	if (e == 0)
+		kmod_mark_pci(&r);
 	kmod_unref(ctx);
 	vigil_kstage_remove(&st);
 	return e;

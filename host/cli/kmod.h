@@ -45,6 +45,7 @@ struct vigil_kmods {
 				       them (users first), space-separated, "" none */
 	bool softdeps[VIGIL_KMOD_MAX]; /* rel[i] has softdeps: its place in the order
 					  matters beyond its dependencies */
+	bool pci[VIGIL_KMOD_MAX];      /* rel[i] serves PCI devices alone (below) */
 	size_t n;
 	size_t builtin;                    /* wanted names found built in */
 	char missing[VIGIL_KMOD_NAME_MAX]; /* first absent required name, '-' as '_' */
@@ -54,7 +55,12 @@ struct vigil_kmods {
 };
 
 /*
- * Resolve want[0..n) in dir. 0 on success; -ENOENT when a required name is
+ * Resolve want[0..n) in dir. A module serves PCI devices alone (out->pci)
+ * when each of its aliases is a "pci:" one (virtio_pci, pvpanic_pci), or
+ * when it has none, no want names it, and each module of the result that
+ * depends on it serves PCI devices alone (virtio_pci_modern_dev): a guest
+ * with no PCI device has no use for it. A module whose aliases cannot be
+ * read is taken as not. 0 on success; -ENOENT when a required name is
  * absent (out->missing names it), when dir does not exist, or when a module
  * the index names is not there; -ENOENT, -EIO when dir has no indexes and
  * depmod is missing or fails; -EBADMSG when libkmod reports a broken index;

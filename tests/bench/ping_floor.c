@@ -45,8 +45,9 @@ int main(int argc, char **argv)
 	}
 	port = vport_open(argv[1], O_RDWR);
 	if (port < 0) {
-		fprintf(stderr, "ping-floor: cannot open port %s: %s (is a virtserialport of "
-				"that name on the guest?)\n",
+		fprintf(stderr,
+			"ping-floor: cannot open port %s: %s (is a virtserialport of "
+			"that name on the guest?)\n",
 			argv[1], strerror(-port));
 		return 1;
 	}

@@ -124,8 +124,26 @@ static void test_load_order(void **state)
 			    "kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko");
 	assert_string_equal(k.deps[0], "");
 	assert_false(k.staged);
+	/* PCI alone: virtio_pci (its alias) and the two libraries only it
+	 * uses; not what the console uses too, nor what no module uses */
+	for (size_t i = 0; i < k.n; i++)
+		if (k.pci[i] != (i >= 2 && i <= 4))
+			fail_msg("%s: pci %d", k.rel[i], k.pci[i]);
 	vigil_kmods_free(&k);
 	assert_same_as_modprobe(t->base, REL, t->moddir, names, 2, true);
+	/* a library named by a want is kept whoever uses it; without the
+	 * console, virtio and its ring serve virtio_pci alone */
+	{
+		struct vigil_kmod_want w2[] = { { "virtio_pci_legacy_dev", true },
+						{ "virtio_pci", true } };
+
+		assert_int_equal(vigil_kmod_resolve(t->moddir, w2, 2, &k), 0);
+		assert_int_equal(k.n, 5);
+		for (size_t i = 0; i < k.n; i++)
+			if (k.pci[i] != !strstr(k.rel[i], "legacy"))
+				fail_msg("%s: pci %d, named", k.rel[i], k.pci[i]);
+		vigil_kmods_free(&k);
+	}
 }
 
 /* Aliases, as modprobe takes them, and names with '-' for '_'. */
@@ -269,6 +287,28 @@ static void test_real_kernel(void **state)
 	if (!rel[0] || access(dir, R_OK) < 0)
 		skip();
 	assert_same_as_modprobe("/", rel, dir, names, sizeof(names) / sizeof(names[0]), false);
+	/* what serves PCI devices alone, from the modules' own aliases */
+	{
+		struct vigil_kmod_want w[sizeof(names) / sizeof(names[0])];
+		struct vigil_kmods k;
+		size_t npci = 0;
+
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			w[i] = (struct vigil_kmod_want){ names[i], false };
+		w[2].name = "virtio_mmio"; /* virtio_pci_modern_dev: not by name */
+		assert_int_equal(vigil_kmod_resolve(dir, w, sizeof(w) / sizeof(w[0]), &k), 0);
+		for (size_t i = 0; i < k.n; i++) {
+			const char *b = strrchr(k.rel[i], '/') + 1;
+			bool want = !strncmp(b, "virtio_pci", 10) || !strncmp(b, "pvpanic-pci", 11);
+
+			if (k.pci[i] != want)
+				fail_msg("%s: pci %d", k.rel[i], k.pci[i]);
+			npci += k.pci[i];
+		}
+		vigil_kmods_free(&k);
+		if (npci == 0)
+			skip(); /* a kernel with PCI and virtio built in */
+	}
 }
 
 int main(void)

@@ -26,7 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * chan's state, since a trap alone does not tell the checks apart. */
 static void fail(const struct chan *c, const char *what, int rc)
 {
-	fprintf(stderr, "fuzz-agent-host: %s (rc %d, errno %s, connected %d, rx_held %d, disconnects %llu)\n",
+	fprintf(stderr,
+		"fuzz-agent-host: %s (rc %d, errno %s, connected %d, rx_held %d, "
+		"disconnects %llu)\n",
 		what, rc, strerror(errno), c->connected, c->rx_held,
 		(unsigned long long)c->st.disconnects);
 	abort();

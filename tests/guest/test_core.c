@@ -760,7 +760,7 @@ static void test_boot_marks(void **state)
 	char *argv[] = { "true", NULL };
 	char line[512];
 	unsigned long long init, mod, root, port, src, hello;
-	unsigned loaded, workers;
+	unsigned loaded, workers, skipped;
 
 	a->cfg.argv = argv;
 	a->cfg.exit_with_workload = true;
@@ -768,21 +768,25 @@ static void test_boot_marks(void **state)
 	a->cfg.boot_modules_ns = 2500000;
 	a->cfg.boot_modules = 13;
 	a->cfg.boot_mod_workers = 2;
+	a->cfg.boot_mod_skipped = 4;
 	agent_fx_start(a);
 	assert_true(rx_drain(&a->rx, a->host, 10000));
 	assert_int_equal(agent_fx_wait(a, 5000), 0);
 	assert_non_null(boot_marks_line(a, line, sizeof(line)));
 	assert_int_equal(sscanf(line,
 				"boot marks us: init=%llu modules=%llu root=%llu port=%llu "
-				"sources=%llu hello=%llu modules_loaded=%u workers=%u",
-				&init, &mod, &root, &port, &src, &hello, &loaded, &workers),
-			 8);
+				"sources=%llu hello=%llu modules_loaded=%u workers=%u "
+				"modules_skipped=%u",
+				&init, &mod, &root, &port, &src, &hello, &loaded, &workers,
+				&skipped),
+			 9);
 	assert_int_equal(init, 1000);
 	assert_int_equal(mod, 2500);
 	assert_int_equal(root, 0);
 	assert_true(port > 0 && port <= src && src <= hello);
 	assert_int_equal(loaded, 13);
 	assert_int_equal(workers, 2);
+	assert_int_equal(skipped, 4);
 }
 
 static void test_no_boot_marks(void **state)

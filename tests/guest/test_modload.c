@@ -128,7 +128,7 @@ static int run(const char *list, unsigned workers)
 	assert_non_null(f);
 	fputs(list, f);
 	fclose(f);
-	return modload_list("/lib/m", list_path, workers, fake_load, &R, fake_log);
+	return modload_list("/lib/m", list_path, workers, 0, fake_load, &R, fake_log, NULL);
 }
 
 /* i-th module (by name) ends before j-th starts. */
@@ -207,6 +207,37 @@ static void test_one_worker_keeps_order(void **state)
 		assert_string_equal(R.ev[i], want[i]);
 }
 
+/* "@pci" lines: skipped, and counted apart, on a guest without PCI
+ * devices; loaded like any other line otherwise. */
+static void test_pci_skipped_without_pci(void **state)
+{
+	static const char list[] = "/x/virtio.ko:\n/x/legacy.ko: @pci\n"
+				   "/x/virtio_pci.ko: /x/legacy.ko /x/virtio.ko @pci\n"
+				   "/x/mmio.ko: /x/virtio.ko\n";
+	FILE *f = fopen(list_path, "w");
+	int skipped = -1;
+
+	(void)state;
+	assert_non_null(f);
+	fputs(list, f);
+	fclose(f);
+	assert_int_equal(
+	    modload_list("/lib/m", list_path, 2, MODLOAD_NO_PCI, fake_load, &R, fake_log, &skipped),
+	    2);
+	assert_int_equal(skipped, 2);
+	assert_int_equal(R.n, 4); /* virtio and mmio, started and ended */
+	assert_int_equal(rec_index(&R, '+', "legacy.ko"), -1);
+	assert_int_equal(rec_index(&R, '+', "virtio_pci.ko"), -1);
+	assert_before("virtio.ko", "mmio.ko");
+	memset(R.ev, 0, sizeof(R.ev));
+	R.n = 0;
+	assert_int_equal(modload_list("/lib/m", list_path, 2, 0, fake_load, &R, fake_log, &skipped),
+			 4);
+	assert_int_equal(skipped, 0);
+	assert_before("legacy.ko", "virtio_pci.ko");
+	assert_before("virtio.ko", "virtio_pci.ko");
+}
+
 static void test_limits(void **state)
 {
 	size_t cap = (MODLOAD_MAX + 1) * 16 + 1;
@@ -220,7 +251,8 @@ static void test_limits(void **state)
 	assert_int_equal(R.n, 0); /* nothing loaded from a list over the limit */
 	free(big);
 	unlink(list_path);
-	assert_int_equal(modload_list("/lib/m", list_path, 2, fake_load, &R, NULL), -ENOENT);
+	assert_int_equal(modload_list("/lib/m", list_path, 2, 0, fake_load, &R, NULL, NULL),
+			 -ENOENT);
 }
 
 int main(void)
@@ -232,6 +264,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bare_list_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_logged_counts_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_worker_keeps_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pci_skipped_without_pci, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 	};
 
