@@ -21,9 +21,10 @@
  * Owns: the libkmod context for one call, the result's strings.
  * Limits: at most VIGIL_KMOD_MAX modules in one result; names and aliases
  * up to VIGIL_KMOD_NAME_MAX - 1 bytes in out->missing.
- * Load: one call per image build; with the indexes, 0.4 ms for vigil's
- * dozen names on the Debian kernel's 1,100 modules; without, a depmod run
- * (0.7 s for that whole tree). kmod-bench measures both.
+ * Load: one call per image build; with the indexes, 3 ms for vigil's
+ * dozen names on the Debian kernel's 1,100 modules (0.4 of it the lookups,
+ * the rest reading each module's aliases); without, a depmod run (0.6-0.7
+ * s for that whole tree). kmod-bench measures both.
  */
 #ifndef VIGIL_CLI_KMOD_H
 #define VIGIL_CLI_KMOD_H
