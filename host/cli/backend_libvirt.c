@@ -348,8 +348,8 @@ static int dump_exited(struct vigil_source *s, int fd, uint32_t events, void *ct
 	(void)fd;
 	(void)events;
 	memset(&si, 0, sizeof(si));
-	if (b->dump_pid <= 0 ||
-	    waitid(P_PID, (id_t)b->dump_pid, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+	if (b->dump_pid <= 0 || waitid(P_PID, (id_t)b->dump_pid, &si, WEXITED | WNOHANG) < 0 ||
+	    si.si_pid == 0)
 		return 0;
 	b->dump_pid = 0;
 	if (si.si_code == CLD_EXITED && si.si_status == 0) {
@@ -448,9 +448,10 @@ static int virt_snapshot(void *be, uint32_t kind, struct vigil_str tag, uint32_t
 				  id);
 }
 
-void vigil_virt_be_set_snapshot_dir(struct vigil_virt_be *b, const char *dir)
+void vigil_virt_be_set_snapshot_dir(struct vigil_virt_be *b, const char *dir, uint64_t dumps_kept)
 {
 	snprintf(b->snap_dir, sizeof(b->snap_dir), "%s", dir ? dir : "");
+	b->mon.dump_bytes_kept = dumps_kept;
 }
 
 /* ---- ops ------------------------------------------------------------------- */

@@ -74,7 +74,9 @@ void vigil_virt_be_reconnected(struct vigil_virt_be *b, virDomainPtr dom);
 const char *vigil_virt_be_status(const struct vigil_virt_be *b);
 bool vigil_virt_be_holding(const struct vigil_virt_be *b);
 /* Where guest-requested snapshots go (made when the first comes); NULL or
- * "": none, and memory dumps are refused. */
-void vigil_virt_be_set_snapshot_dir(struct vigil_virt_be *b, const char *dir);
+ * "": none, and memory dumps are refused. dumps_kept: bytes of memory dumps
+ * still on disk from the domain's earlier runs, counted against this run's
+ * VIGIL_DUMP_BYTES_MAX (qmplink.h), so the bound holds for the domain. */
+void vigil_virt_be_set_snapshot_dir(struct vigil_virt_be *b, const char *dir, uint64_t dumps_kept);
 
 #endif /* VIGIL_CLI_BACKEND_LIBVIRT_H */

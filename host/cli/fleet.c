@@ -159,29 +159,46 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* A run's snapshots (the files vigil's snapshots write: no subdirectories). */
-static void prune_snapshots(const char *dir, const char *run)
+/* A memory dump's file, whole or cut: NAME.elf, NAME.elf.partial. */
+static bool is_dump(const char *name)
+{
+	size_t l = strlen(name);
+
+	return (l > 4 && !strcmp(name + l - 4, ".elf")) ||
+	       (l > 12 && !strcmp(name + l - 12, ".elf.partial"));
+}
+
+/* A run's snapshots (the files vigil's snapshots write: no subdirectories):
+ * removed when drop, else the bytes of its memory dumps (whole or cut). */
+static uint64_t run_snapshots(const char *dir, const char *run, bool drop)
 {
 	char sdir[PATH_MAX], path[PATH_MAX * 2];
+	uint64_t dumps = 0;
 	struct dirent *e;
+	struct stat st;
 	DIR *dp;
 
 	if ((size_t)snprintf(sdir, sizeof(sdir), "%s/%s/snapshots", dir, run) >= sizeof(sdir))
-		return;
+		return 0;
 	dp = opendir(sdir);
 	while (dp && (e = readdir(dp))) {
-		if (e->d_type == DT_REG &&
-		    (size_t)snprintf(path, sizeof(path), "%s/%s", sdir, e->d_name) < sizeof(path))
+		if (e->d_type != DT_REG ||
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", sdir, e->d_name) >= sizeof(path))
+			continue;
+		if (drop)
 			unlink(path);
+		else if (is_dump(e->d_name) && stat(path, &st) == 0)
+			dumps += (uint64_t)st.st_size;
 	}
 	if (dp)
 		closedir(dp);
+	return dumps;
 }
 
-/* The oldest runs past --keep-runs go (only the files vigil writes there). */
-static void prune_runs(struct fleet *f, const char *dir)
+uint64_t vigil_fleet_prune_runs(const char *dir, uint32_t keep_runs)
 {
 	char *names[4096], path[PATH_MAX];
+	uint64_t kept = 0;
 	size_t n = 0;
 	struct dirent *e;
 	DIR *dp = opendir(dir);
@@ -194,10 +211,10 @@ static void prune_runs(struct fleet *f, const char *dir)
 		closedir(dp);
 	qsort(names, n, sizeof(names[0]), by_name);
 	for (size_t i = 0; i < n; i++) {
-		if (i + f->a->keep_runs < n) {
+		if (i + keep_runs < n) {
 			static const char *const files[] = { "verdict.json", "events.jsonl",
 							     "snapshots" };
-			prune_snapshots(dir, names[i]);
+			run_snapshots(dir, names[i], true);
 			for (size_t k = 0; k < 3; k++) {
 				if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s", dir, names[i],
 						     files[k]) < sizeof(path) &&
@@ -207,9 +224,12 @@ static void prune_runs(struct fleet *f, const char *dir)
 			if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]) <
 			    sizeof(path))
 				rmdir(path);
+		} else {
+			kept += run_snapshots(dir, names[i], false);
 		}
 		free(names[i]);
 	}
+	return kept;
 }
 
 /* DIR/NAME-UUID8/START/ and its events.jsonl; the oldest runs pruned. */
@@ -244,7 +264,7 @@ static void run_files(struct fdom *d)
 	if (!d->run_events)
 		goto fail;
 	snprintf(top, sizeof(top), "%s/%s-%.8s", out, d->name, d->uuid_str);
-	prune_runs(d->f, top);
+	d->dumps_kept = vigil_fleet_prune_runs(top, d->f->a->keep_runs);
 	return;
 fail:
 	say(d->f, "%s: cannot write under %s: %s", d->name, out, strerror(errno));
@@ -626,7 +646,7 @@ static void run_start(struct fdom *d, virDomainPtr dom)
 	if (d->run_dir[0]) {
 		char snaps[PATH_MAX + 16];
 		snprintf(snaps, sizeof(snaps), "%s/snapshots", d->run_dir);
-		vigil_virt_be_set_snapshot_dir(d->be, snaps);
+		vigil_virt_be_set_snapshot_dir(d->be, snaps, d->dumps_kept);
 	}
 	if (d->paused)
 		vigil_guest_vm_stopped(d->g, true);

@@ -56,8 +56,9 @@ struct fdom {
 	char run_dir[PATH_MAX];
 	FILE *run_events;
 	uint64_t run_events_bytes, run_events_dropped;
-	const char *end; /* why the run ended: "shutdown", "destroyed", "migrated", ... */
-	bool restart;    /* start a new run once this one is reaped */
+	uint64_t dumps_kept; /* bytes of memory dumps in the domain's kept earlier runs */
+	const char *end;     /* why the run ended: "shutdown", "destroyed", "migrated", ... */
+	bool restart;        /* start a new run once this one is reaped */
 	/* what /metrics and /status show */
 	bool link_up;
 	bool heard; /* the agent sent something since the link came up */
@@ -89,7 +90,7 @@ struct fleet {
 	size_t n, cap;
 	struct vigil_http *http;
 	struct vigil_stallexec *exec;
-	FILE *events; /* --events FILE (stdout goes through the terminal's queue) */
+	FILE *events;                /* --events FILE (stdout goes through the terminal's queue) */
 	struct vigil_cap events_cap; /* --file-limit on it; SIGHUP reopens it afresh */
 	int signals;
 	char last_error[256];
@@ -101,6 +102,13 @@ int vigil_fleet_metrics(void *ctx, struct vigil_expo *w);
 /* /status: the fleet now, as JSON. */
 struct json_object;
 int vigil_fleet_status(void *ctx, struct json_object *o);
+/*
+ * Under dir (--out-dir's NAME-UUID8/), the oldest runs past keep_runs go
+ * (only the files vigil writes there: verdict.json, events.jsonl,
+ * snapshots/); returns the bytes of the memory dumps (*.elf, *.elf.partial)
+ * the kept ones hold, which count against the next run's dump bound.
+ */
+uint64_t vigil_fleet_prune_runs(const char *dir, uint32_t keep_runs);
 /* A domain's session counters now: the finished runs' plus the current one's. */
 void vigil_fleet_counters(const struct fdom *d, struct vigil_session_counters *out);
 

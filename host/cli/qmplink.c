@@ -280,6 +280,7 @@ void vigil_qmplink_inherit(struct vigil_qmplink *q, const struct vigil_qmplink *
 		q->mon.dumps = from->mon.dumps;
 		q->mon.dumps_done = from->mon.dumps_done;
 		q->mon.dump_bytes = from->mon.dump_bytes;
+		q->mon.dump_bytes_kept = from->mon.dump_bytes_kept;
 		q->mon.ram_bytes = from->mon.ram_bytes;
 		q->mon.files = from->mon.files;
 	}
@@ -437,10 +438,11 @@ static int snap_counters(struct vigil_monitor *m, struct vigil_guest *g, const c
 static bool snap_dump_fits(const struct vigil_monitor *m)
 {
 	uint64_t next = m->dumps_done ? m->dump_bytes / m->dumps_done : m->ram_bytes;
+	uint64_t used = m->dump_bytes + m->dump_bytes_kept;
 
-	if (m->dumps >= VIGIL_DUMPS_MAX || m->dump_bytes >= VIGIL_DUMP_BYTES_MAX)
+	if (m->dumps >= VIGIL_DUMPS_MAX || used >= VIGIL_DUMP_BYTES_MAX)
 		return false;
-	return next <= VIGIL_DUMP_BYTES_MAX - m->dump_bytes;
+	return next <= VIGIL_DUMP_BYTES_MAX - used;
 }
 
 int vigil_vmm_snapshot(struct vigil_monitor *m, struct vigil_guest *g, const char *dir,

@@ -28,9 +28,10 @@
 #define VIGIL_QMPLINK_PORTS 8
 /* Guest-requested memory dumps per run: a guest must not fill the host's
  * disk. A dump starts only while fewer than VIGIL_DUMPS_MAX were started
- * and the bytes written, plus one more dump of their average size (before
- * the first is done: the guest's memory, when the monitor knows it), stay
- * within VIGIL_DUMP_BYTES_MAX; otherwise it is refused with
+ * and the bytes written (with those of earlier runs a backend keeps on
+ * disk: vigil watch's --keep-runs), plus one more dump of their average
+ * size (before the first is done: the guest's memory, when the monitor
+ * knows it), stay within VIGIL_DUMP_BYTES_MAX; otherwise it is refused with
  * -EDQUOT (the session counts it in snapshot_refused). CPU-state and
  * counters files: VIGIL_SNAP_FILES_MAX per run; past it the text goes back
  * in the reply only, as without a directory. */
@@ -53,12 +54,14 @@ struct vigil_monitor {
 	int (*dump_memory)(void *ctx, const char *path, vigil_qmp_reply_fn cb, void *arg);
 	int (*hmp)(void *ctx, const char *cmd, vigil_qmp_reply_fn cb, void *arg);
 	void *ctx;
-	unsigned dumps;      /* memory dumps started */
-	unsigned dumps_done; /* of those, finished (their bytes in dump_bytes) */
-	uint64_t dump_bytes; /* bytes of the finished ones */
-	uint64_t ram_bytes;  /* the guest's memory, a dump's size before one is
-				done; 0 unknown (the first dump then starts) */
-	unsigned files;      /* CPU-state and counters files written */
+	unsigned dumps;           /* memory dumps started */
+	unsigned dumps_done;      /* of those, finished (their bytes in dump_bytes) */
+	uint64_t dump_bytes;      /* bytes of the finished ones */
+	uint64_t dump_bytes_kept; /* earlier runs' dumps still on disk, counted
+				     against the bound too (vigil watch) */
+	uint64_t ram_bytes;       /* the guest's memory, a dump's size before one is
+				     done; 0 unknown (the first dump then starts) */
+	unsigned files;           /* CPU-state and counters files written */
 };
 
 /* Facts for the host-counters snapshot, from the backend. */

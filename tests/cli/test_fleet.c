@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "domxml.h"
 #include "fleet_args.h"
+#include "fleet_int.h"
 #include "test_util.h"
 
 static int parse(struct vigil_fleet_args *a, const char *first, ...)
@@ -136,12 +137,46 @@ static void test_domxml(void **state)
 	assert_false(x.has_channel);
 }
 
+/* --out-dir's runs of a domain: the oldest past --keep-runs go, and the
+ * dumps the kept ones hold are what the next run's dump bound starts from. */
+static void test_prune_runs_dumps_kept(void **state)
+{
+	char *dir = tu_mkdtemp(), p[PATH_MAX];
+	static const char big[4 * 4096];
+
+	(void)state;
+	/* four runs, oldest first: run r has a dump of r pages, a cut one of a
+	 * page and a CPU-state file */
+	for (int r = 1; r <= 4; r++) {
+		snprintf(p, sizeof(p), "2026120%dT000000Z/verdict.json", r);
+		tu_write_str(dir, p, "{}");
+		snprintf(p, sizeof(p), "2026120%dT000000Z/snapshots/g-%d.elf", r, r);
+		assert_int_equal(tu_write(dir, p, big, 4096u * (size_t)r, 0644), 0);
+		snprintf(p, sizeof(p), "2026120%dT000000Z/snapshots/g-9.elf.partial", r);
+		assert_int_equal(tu_write(dir, p, big, 4096, 0644), 0);
+		snprintf(p, sizeof(p), "2026120%dT000000Z/snapshots/g-%d-cpu.txt", r, r);
+		tu_write_str(dir, p, "RAX=1");
+	}
+	/* keep 3: run 1 goes; runs 2-4 hold 2 + 1, 3 + 1 and 4 + 1 pages of dumps */
+	assert_int_equal(vigil_fleet_prune_runs(dir, 3), 4096u * (3 + 4 + 5));
+	snprintf(p, sizeof(p), "%s/20261201T000000Z", dir);
+	assert_int_equal(access(p, F_OK), -1);
+	snprintf(p, sizeof(p), "%s/20261202T000000Z/snapshots/g-2-cpu.txt", dir);
+	assert_int_equal(access(p, F_OK), 0);
+	/* keep 1: only the newest, with its dumps */
+	assert_int_equal(vigil_fleet_prune_runs(dir, 1), 4096u * 5);
+	snprintf(p, sizeof(p), "%s/20261203T000000Z", dir);
+	assert_int_equal(access(p, F_OK), -1);
+	tu_rm_rf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_watch_defaults), cmocka_unit_test(test_watch_options),
 		cmocka_unit_test(test_watch_refusals), cmocka_unit_test(test_status_args),
-		cmocka_unit_test(test_domxml),
+		cmocka_unit_test(test_domxml),         cmocka_unit_test(test_prune_runs_dumps_kept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -216,6 +216,27 @@ static void test_dump_bytes_bound(void **state)
 	fx_free(x);
 }
 
+/* Dumps an earlier run left on disk (vigil watch's kept runs) count: with
+ * 4 GiB of them, one 3 GiB dump fits 8 GiB, a second would pass it. */
+static void test_dump_bytes_kept(void **state)
+{
+	struct fx *x = fx_new(3ull << 30);
+
+	(void)state;
+	x->mon.dump_bytes_kept = 4ull << 30;
+	assert_int_equal(request(x, 1, VIGIL_SNAP_MEMORY_DUMP), 0);
+	assert_int_equal(request(x, 2, VIGIL_SNAP_MEMORY_DUMP), -EDQUOT);
+	assert_int_equal(files(x, ".elf", NULL), 1);
+	/* with the bound already reached, none starts */
+	x->mon.dump_bytes_kept = VIGIL_DUMP_BYTES_MAX;
+	x->mon.dumps = x->mon.dumps_done = 0;
+	x->mon.dump_bytes = 0;
+	assert_int_equal(request(x, 3, VIGIL_SNAP_MEMORY_DUMP), -EDQUOT);
+	assert_int_equal(files(x, ".elf", NULL), 1); /* the one above, no other */
+	assert_int_equal(x->mon.dumps, 0);
+	fx_free(x);
+}
+
 /* The first dump always starts (its size is the guest's memory). */
 static void test_dump_first_larger(void **state)
 {
@@ -291,7 +312,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_dump_by_ram),
-		cmocka_unit_test(test_dump_bytes_bound), cmocka_unit_test(test_dump_first_larger),
+		cmocka_unit_test(test_dump_bytes_bound), cmocka_unit_test(test_dump_bytes_kept),
+		cmocka_unit_test(test_dump_first_larger),
 		cmocka_unit_test(test_dump_count_bound), cmocka_unit_test(test_small_files_bound),
 		cmocka_unit_test(test_cpu_state_file),   cmocka_unit_test(test_no_monitor),
 	};
