@@ -594,7 +594,6 @@ int chan_read(struct chan *c)
 int chan_probe(struct chan *c)
 {
 	struct pollfd p = { .fd = c->fd, .events = POLLIN | POLLOUT };
-
 	int r;
 
 	if (c->connected)

@@ -105,9 +105,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} while (left > 0);
 	close(p[1]);
 	/* The hang-up first: close() drops the last writer only when nobody
-	 * else holds the file a moment (another process reading
-	 * /proc/PID/fd does), and until then a read rightly finds the pipe
-	 * empty, not ended (seen once in about a million inputs here). */
+	 * else holds the file at that moment (another process reading
+	 * /proc/PID/fd would), and until then a read rightly finds the pipe
+	 * empty, not ended (seen about once in a million inputs here). */
 	pf.fd = p[0];
 	if (poll(&pf, 1, 10000) != 1 || !(pf.revents & POLLHUP))
 		fail(&c, "the host's end closed and no hang-up came", 0);
