@@ -746,8 +746,9 @@ static int ping_only(int boots)
 	if (!mkdtemp(dir))
 		return 1;
 	for (int i = 0; i < boots; i++) {
-		nr += ping_rtts(rtt + nr, 8192 - nr, early, 1024, &ne);
-		nf += ping_floor_rtts(dir, fl + nf, 32 * PING_FLOOR_PINGS - nf);
+		nr += ping_rtts(rtt + nr, (int)(sizeof(rtt) / sizeof(rtt[0])) - nr, early,
+				(int)(sizeof(early) / sizeof(early[0])), &ne);
+		nf += ping_floor_rtts(dir, fl + nf, (int)(sizeof(fl) / sizeof(fl[0])) - nf);
 		printf("boot %d: %d PONGs, %d floor echoes so far\n", i + 1, nr, nf);
 		fflush(stdout);
 	}
