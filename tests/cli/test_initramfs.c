@@ -108,8 +108,8 @@ static void test_layout(void **state)
 	{
 		const char *const lines[] = {
 			"kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko\n",
-			"kernel/drivers/char/virtio_console.ko: kernel/drivers/virtio/virtio.ko "
-			"kernel/drivers/virtio/virtio_ring.ko\n",
+			("kernel/drivers/char/virtio_console.ko: kernel/drivers/virtio/virtio.ko "
+			 "kernel/drivers/virtio/virtio_ring.ko\n"),
 			"kernel/net/ipv4/tcp-diag.ko: kernel/net/ipv4/inet_diag.ko\n",
 		};
 		for (size_t i = 0; i < 3; i++)

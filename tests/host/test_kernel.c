@@ -112,8 +112,8 @@ static const char *const not_trouble[] = {
 	"worker says Kernel panic - not syncing: no",
 	"Kernel panic",
 	"------------[ cut here ]------------",
-	"sort invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, "
-	"oom_score_adj=0",
+	("sort invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, "
+	 "oom_score_adj=0"),
 	"oom_reaper: reaped process 123 (sort), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB",
 	"Out of memory",
 	"rcu: Hierarchical RCU implementation.",
