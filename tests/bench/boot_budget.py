@@ -8,15 +8,27 @@ boot's events:
 
   host times (ns since the session began, just before QEMU starts):
     hello_host   the HELLO frame's arrival (SYS_RDY comes in the same read)
-  guest times (the guest's clock, from the kernel's start):
+  guest times (the guest's clocks, from the kernel's first TSC reading,
+  tsc_early_init, a few tens of ms after its entry):
     hello_guest  HELLO's guest_boottime_ns (taken as the agent sends it)
     dmesg ts_us of "Trying to unpack rootfs", "Freeing initrd memory",
     "Run /init as init process"
-  kernel entry on the host's clock = hello_host - hello_guest (the guest's
-  boot clock starts at kernel entry; the frame's trip is under a ms).
+  the guest clocks' lag: until clocksource_done_booting (an fs_initcall)
+  the kernel keeps time by its timer ticks (the jiffies clocksource), and
+  under TCG ticks are lost while the vCPU runs long stretches with
+  interrupts off, so both guest clocks fall behind the TSC: 250-400 ms
+  here, all of it before the initramfs is unpacked. The kernel states it
+  when it marks sched_clock stable (a late_initcall): "sched_clock: Marking
+  stable (gtod, gtod_offset)->(raw, offset)", raw being TSC time. The
+  boottime clock lags raw - gtod, the dmesg clock -offset. Every guest
+  time here is moved onto TSC time by its lag (clock_lag is the boottime
+  clock's), so the phases add up to the host's time.
+  kernel clock start on the host's clock = hello_host - hello_guest - lag
+  (the frame's trip is under a ms).
 
 Phases: qemu_to_kernel (QEMU start, loading the kernel and initrd, the
-entry path: real-mode setup and decompression for a bzImage), kernel_to_unpack
+entry path: real-mode setup and decompression for a bzImage, up to the
+kernel's clock start), kernel_to_unpack
 (kernel init before the initramfs), unpack, unpack_to_init (driver and
 subsystem init after it), init_to_hello (the agent as PID 1: mounts, modules,
 the port, HELLO), and ready (QEMU start to SYS_RDY on the host).
@@ -44,6 +56,7 @@ Prints a table, then one machine-read last line:
   bzimage_ready_ms=BR [append_init_to_hello_ms=AH append_ready_ms=AR]
   init_to_modules_ms=IM modules_to_port_ms=MP port_to_hello_ms=PH
   vigil_start_ms=VS (vigil's exec to QEMU's start, not in ready_ms)
+  clock_lag_ms=L (how far the guest's boot clock fell behind, above)
 (medians; PVH unless prefixed bzimage_ or append_).
 """
 import json
@@ -66,15 +79,28 @@ PHASES = ("qemu_to_kernel", "kernel_to_unpack", "unpack", "unpack_to_init",
 # root entered between, with --rootfs host), then to HELLO (the kernel log,
 # flows and the inspector opened). Added at the end of the last line.
 # The marks are CLOCK_BOOTTIME, as HELLO's guest_boottime_ns; the dmesg
-# stamps are the kernel's local clock, which starts earlier: phases across
-# the two (unpack_to_init to init_to_hello) carry that offset (about 15 ms
-# here), the split among the marks does not.
-SPLIT = ("init_to_modules", "modules_to_port", "port_to_hello", "vigil_start")
+# stamps are the kernel's local clock. Each is moved onto TSC time by its
+# own lag (above), so phases across the two (init_to_hello) are consistent.
+SPLIT = ("init_to_modules", "modules_to_port", "port_to_hello", "vigil_start",
+         "clock_lag")
 MARKS = {
     "unpack_start": "Trying to unpack rootfs",
     "unpack_end": "Freeing initrd memory",
     "init": "Run /init as init process",
+    "switch": "clocksource: Switched to clocksource",
+    "stable": "sched_clock: Marking stable",
 }
+
+
+def clock_lags(text):
+    """(boottime lag, dmesg lag) in ns from the kernel's "sched_clock:
+    Marking stable (gtod, gtod_offset)->(raw, offset)" line."""
+    nums = [int(w) for w in text.replace("(", " ").replace(")", " ").replace(",", " ")
+            .replace("->", " ").split() if w.lstrip("-").isdigit()]
+    if len(nums) != 4:
+        return None
+    gtod, _, raw, offset = nums
+    return raw - gtod, -offset
 
 
 def host_speed_ms():
@@ -133,18 +159,29 @@ def boot(bzimage, append=None, build=None):
             for k, text in MARKS.items():
                 if k not in ev and e.get("text", "").startswith(text):
                     ev[k] = e["ts_us"] * 1000
-    if not all(k in ev for k in ("hello", "ready", *MARKS)) or t_ready is None:
+                    if k == "stable":
+                        ev["lags"] = clock_lags(e["text"])
+    if (not all(k in ev for k in ("hello", "ready", *MARKS)) or t_ready is None or
+            ev.get("lags") is None):
         return None
     m = ev.get("marks")  # an agent without boot marks (an older build): no split
+    lag_boot, lag_dmesg = ev["lags"]
+    # The lag grows only until the switch to a TSC clocksource; a dmesg
+    # stamp before it would carry part of it (not seen here: unpacking
+    # comes after).
+    if ev["unpack_start"] < ev["switch"]:
+        return None
     hello_host, hello_guest = ev["hello"]
-    entry = hello_host - hello_guest
+    hello = hello_guest + lag_boot
+    tsc = {k: ev[k] + lag_dmesg for k in ("unpack_start", "unpack_end", "init")}
     ms = lambda ns: ns / 1e6
     return {
-        "qemu_to_kernel": ms(entry),
-        "kernel_to_unpack": ms(ev["unpack_start"]),
-        "unpack": ms(ev["unpack_end"] - ev["unpack_start"]),
-        "unpack_to_init": ms(ev["init"] - ev["unpack_end"]),
-        "init_to_hello": ms(hello_guest - ev["init"]),
+        "qemu_to_kernel": ms(hello_host - hello),
+        "kernel_to_unpack": ms(tsc["unpack_start"]),
+        "unpack": ms(tsc["unpack_end"] - tsc["unpack_start"]),
+        "unpack_to_init": ms(tsc["init"] - tsc["unpack_end"]),
+        "init_to_hello": ms(hello - tsc["init"]),
+        "clock_lag": ms(lag_boot),
         # vigil's own start: exec to the session's clock (just before QEMU)
         "vigil_start": (t_ready - t0) * 1e3 - ms(ev["ready"]),
         "init_to_modules": (m["modules"] - m["init"]) / 1e3 if m else float("nan"),
@@ -171,7 +208,8 @@ def main():
             speed = host_speed_ms()
             r = boot(bzimage, append, build)
             if r is None:
-                print(f"boot {i + 1} ({name.strip()}): incomplete events")
+                print(f"boot {i + 1} ({name.strip()}): incomplete events (HELLO, SYS_RDY, a dmesg mark"
+                      " or the sched_clock line missing, or unpacking before the clocksource switch)")
                 continue
             acc.append(r)
             print(f"boot {i + 1} {name}: " +
