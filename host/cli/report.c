@@ -174,6 +174,40 @@ static void tail_put(struct vigil_report *r, const char *data, size_t len)
 	r->tail_written += len;
 }
 
+/*
+ * The kernel's "sched_clock: Marking stable (gtod, gtod_offset)->(raw,
+ * offset)" line: raw - gtod is how far CLOCK_BOOTTIME (HELLO's
+ * guest_boottime_ns) fell behind the TSC while the kernel kept time by its
+ * ticks (under TCG ticks are lost early in boot). The text is the guest's:
+ * parsed within a bounded copy, and a lag over a minute is not believed.
+ */
+static bool clock_lag_line(const char *data, size_t len, uint64_t *lag_ns)
+{
+	static const char pfx[] = "sched_clock: Marking stable (";
+	char buf[160], *p, *end;
+	long long v[4];
+
+	if (len <= sizeof(pfx) - 1 || len >= sizeof(buf) || memcmp(data, pfx, sizeof(pfx) - 1))
+		return false;
+	memcpy(buf, data, len);
+	buf[len] = '\0';
+	p = buf + sizeof(pfx) - 1;
+	for (int i = 0; i < 4; i++) {
+		errno = 0;
+		v[i] = strtoll(p, &end, 10);
+		if (end == p || errno)
+			return false;
+		for (p = end; *p && strchr(",)->( ", *p); p++)
+			;
+	}
+	if (*p && *p != '\n')
+		return false;
+	if (v[0] < 0 || v[2] < v[0] || v[2] - v[0] > 60LL * 1000000000)
+		return false;
+	*lag_ns = (uint64_t)(v[2] - v[0]);
+	return true;
+}
+
 static void report_output(struct vigil_report *r, uint64_t t_ns, int stream, const char *data,
 			  size_t len)
 {
@@ -192,6 +226,8 @@ static void report_output(struct vigil_report *r, uint64_t t_ns, int stream, con
 	}
 	if (stream <= 1)
 		tail_put(r, data, len);
+	else if (stream == 2 && !r->clock_lag_ns)
+		clock_lag_line(data, len, &r->clock_lag_ns);
 }
 
 void vigil_report_event(struct vigil_report *r, const struct vigil_event *ev)

@@ -468,13 +468,23 @@ static void boot_row(struct lay *L)
 	if (r->have_ready)
 		boot_seg(L, r->have_hello ? r->hello_ns : 0, r->ready_ns, "#54aeff",
 			 "the agent gets ready (HELLO to SYS_RDY)");
-	if (r->have_hello && r->hello_ns >= r->guest_boottime_ns && r->guest_boottime_ns) {
-		double x = xt(L, r->hello_ns - r->guest_boottime_ns);
+	if (r->have_hello && r->guest_boottime_ns && r->hello_ns >= r->guest_boottime_ns) {
+		/* both numbers are the guest's: a lag that does not fit is dropped */
+		uint64_t lag =
+		    r->clock_lag_ns <= r->hello_ns - r->guest_boottime_ns ? r->clock_lag_ns : 0;
+		double x = xt(L, r->hello_ns - r->guest_boottime_ns - lag);
+
 		fprintf(f,
 			"<path d=\"M%.1f %d l4 -6 h-8 z\" fill=\"#0969da\"><title>the guest's boot "
-			"clock starts here (HELLO at %s said %s since boot)</title></path>",
+			"clock starts here (HELLO at %s said %s since boot",
 			x, L->y + ROW_H, secs(a, sizeof(a), r->hello_ns),
 			secs((char[32]){ 0 }, 32, r->guest_boottime_ns));
+		if (lag)
+			fprintf(f,
+				", and the kernel's sched_clock line that the clock had "
+				"fallen %s behind while the kernel kept time by its ticks",
+				secs((char[32]){ 0 }, 32, lag));
+		fputs(")</title></path>", f);
 	}
 	fputs("</g>\n", f);
 	L->y += ROW_H;

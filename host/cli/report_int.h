@@ -102,6 +102,9 @@ struct vigil_report {
 	uint64_t link_up_ns, first_byte_ns, hello_ns, ready_ns; /* 0: did not happen */
 	bool have_link_up, have_first_byte, have_hello, have_ready;
 	uint64_t guest_boottime_ns;
+	/* how far the guest's boot clock fell behind the TSC during boot, from
+	 * the kernel's "sched_clock: Marking stable" line; 0: not seen */
+	uint64_t clock_lag_ns;
 	char agent_version[REPORT_NAME_LEN], kernel_release[REPORT_NAME_LEN],
 	    hostname[REPORT_NAME_LEN];
 	/* the end */

@@ -91,6 +91,71 @@ static void test_escaping(void **state)
 	vigil_report_free(r);
 }
 
+/* The boot row's mark of the guest clock's start: HELLO's time minus its
+ * boottime, moved back by the lag the kernel's sched_clock line states; a
+ * line that does not parse, says the TSC ran behind or states more lag than
+ * fits before HELLO moves nothing. */
+static double boot_mark(const char *dmesg, char **html_out)
+{
+	struct vigil_report *r = fresh();
+	char line[512], *html, *m;
+	double x;
+
+	ev(r, "{\"event\":\"link_up\",\"t_ns\":1}");
+	ev(r, "{\"event\":\"hello\",\"t_ns\":2000000000,\"guest_boottime_ns\":1200000000}");
+	if (dmesg) {
+		snprintf(line, sizeof(line),
+			 "{\"event\":\"output\",\"t_ns\":2000000000,\"stream\":\"dmesg\","
+			 "\"crc_ok\":true,\"level\":6,\"kmsg_seq\":900,\"ts_us\":978000,"
+			 "\"text\":\"%s\"}",
+			 dmesg);
+		ev(r, line);
+	}
+	ev(r, "{\"event\":\"run_end\",\"t_ns\":3000000000,\"outcome\":\"PASS\","
+	      "\"exit_code\":0}");
+	html = page(r, NULL);
+	m = strstr(html, "<g class=\"boot\">");
+	assert_non_null(m);
+	m = strstr(m, "<path d=\"M");
+	assert_non_null(m);
+	x = strtod(m + strlen("<path d=\"M"), NULL);
+	vigil_report_free(r);
+	*html_out = html;
+	return x;
+}
+
+static void test_boot_clock_lag(void **state)
+{
+	static const char *const bad[] = {
+		"sched_clock: Marking stable (954083465, 20793921)->(900000000, -387735117)",
+		"sched_clock: Marking stable (954083465, 20793921)->(99999999999999999999, 1)",
+		"sched_clock: Marking stable (954083465, 20793921)->(1362612503)",
+		"sched_clock: Marking stable (954083465, 20793921)->(1362612503, -387735117) x",
+		"sched_clock: Marking stable (1, 0)->(70000000001, 0)",
+		/* 0.9 s: more than HELLO's time minus its boottime (0.8 s) */
+		"sched_clock: Marking stable (100000000, 0)->(1000000000, 0)",
+	};
+	char *html;
+	double plain, lagged;
+
+	(void)state;
+	plain = boot_mark(NULL, &html);
+	assert_non_null(strstr(html, "said 1.200 s since boot)</title>"));
+	free(html);
+	lagged = boot_mark("sched_clock: Marking stable (954083465, 20793921)->(1362612503, "
+			   "-387735117)",
+			   &html);
+	assert_non_null(strstr(html, "said 1.200 s since boot, and the kernel's sched_clock line "
+				     "that the clock had fallen 0.409 s behind"));
+	free(html);
+	assert_true(lagged < plain - 1.0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_true(boot_mark(bad[i], &html) == plain);
+		assert_null(strstr(html, "fallen"));
+		free(html);
+	}
+}
+
 static void stall_events(struct vigil_report *r, uint32_t pid, uint64_t t_ms)
 {
 	char line[512];
@@ -338,6 +403,7 @@ int main(void)
 		cmocka_unit_test(test_escaping),          cmocka_unit_test(test_stall_lane),
 		cmocka_unit_test(test_bins_differential), cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_bad_lines),         cmocka_unit_test(test_cmd_recording),
+		cmocka_unit_test(test_boot_clock_lag),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
