@@ -35,6 +35,7 @@ declare -A files=(
 	[fuzz-cli-console]="host/cli/console.c"
 	[fuzz-cli-qmp]="host/cli/qmp.c"
 	[fuzz-cli-record]="host/loop/record.c"
+	[fuzz-cli-report]="host/cli/report.c host/cli/report_html.c"
 	[fuzz-cli-vmlinux]="host/cli/vmlinux.c"
 )
 declare -A parsers=(
@@ -49,6 +50,7 @@ declare -A parsers=(
 	[fuzz-cli-console]='vigil_console_(feed|flush)|con_line'
 	[fuzz-cli-qmp]='on_readable|qmp_line|qmp_reply|caps_done|keep_version'
 	[fuzz-cli-record]='reader_init|rec_next|vigil_rec_pair'
+	[fuzz-cli-report]='vigil_report_event|vigil_report_replay|report_output|clock_lag_line|ev_|class_words|scen_of|open_stall|report_proc|add_mark|tail_put|report_bin|rebin|^report.c:j|esc'
 	[fuzz-cli-vmlinux]='bzimage_payload|kernel_decompress|elf_has_pvh|gunzip|unxz|unzstd|unlz4|note_has_pvh|magic'
 )
 printf '%-22s %8s %14s %12s\n' target inputs parser_lines file_lines

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "finish.h"
 #include "replay.h"
 #include "report.h"
 
@@ -142,65 +141,21 @@ static int read_verdict(struct vigil_report *r, const char *path)
 	return 0;
 }
 
-struct report_replay {
-	struct vigil_report *r;
-	uint64_t t0_ns, next_sample_ns;
-};
-
-static void on_event(void *ctx, const struct vigil_event *ev)
-{
-	struct report_replay *rr = ctx;
-
-	vigil_report_event(rr->r, ev);
-}
-
-/* After each record: the tracker's beats, at most every REPORT_SAMPLE_NS
- * of recorded time, as a run samples them. */
-static void on_step(void *ctx, struct vigil_session *s, uint64_t now_ns)
-{
-	struct report_replay *rr = ctx;
-
-	if (now_ns < rr->next_sample_ns)
-		return;
-	vigil_report_sample(rr->r, s, now_ns, rr->t0_ns);
-	rr->next_sample_ns = now_ns + REPORT_SAMPLE_NS;
-}
-
 /* The recording replayed into the report. 0, or -1 after a message. */
 static int read_recording(struct vigil_report *r, const char *file)
 {
-	struct report_replay rr = { .r = r };
-	struct vigil_replay rp = {
-		.event = on_event, .step = on_step, .ctx = &rr, .cmd = "report"
-	};
 	uint8_t *buf;
 	size_t len;
-	int e = -1;
+	int e;
 
-	vigil_session_opts_default(&rp.so);
 	buf = vigil_replay_slurp(file, &len);
 	if (!buf) {
 		fprintf(stderr, "vigil report: cannot read %s: %s\n", file, strerror(errno));
 		return -1;
 	}
-	if (vigil_replay_open(&rp, file, buf, len) == 0) {
-		rr.t0_ns = rp.t0_ns;
-		if (vigil_replay_run(&rp, file, buf, len) == 0) {
-			struct vigil_finish_in in = {
-				.v = vigil_session_finish(rp.s, rp.last_ns),
-				.provenance = rp.provenance,
-				.root = rp.root,
-				.cmd = "report",
-			};
-			vigil_report_sample(r, rp.s, rp.last_ns, rp.t0_ns);
-			e = vigil_report_finish(r, &in);
-			if (e < 0)
-				fprintf(stderr, "vigil report: out of memory\n");
-		}
-	}
-	vigil_replay_free(&rp);
+	e = vigil_report_replay(r, file, buf, len, NULL);
 	free(buf);
-	return e < 0 ? -1 : 0;
+	return e;
 }
 
 static int report_write(const struct vigil_report *r, const char *out)

@@ -13,6 +13,11 @@
 
 #include "watch.h"
 
+static FILE *msg_out(const struct vigil_replay *rp)
+{
+	return rp->log ? rp->log : stderr;
+}
+
 static void rp_event(void *ctx, const struct vigil_event *ev)
 {
 	struct vigil_replay *rp = ctx;
@@ -138,14 +143,14 @@ int vigil_replay_open(struct vigil_replay *rp, const char *file, const uint8_t *
 	rp->t0_ns = 1000000000ull;
 	rp->root = VIGIL_ROOT_OTHER;
 	if (e < 0) {
-		fprintf(stderr, "vigil %s: %s is a damaged recording (%s)\n", rp->cmd, file,
+		fprintf(msg_out(rp), "vigil %s: %s is a damaged recording (%s)\n", rp->cmd, file,
 			e == -EPROTO ? "another format version" : "bad header");
 		return -1;
 	}
 	rp->is_rec = e == 1;
 	if (rp->is_rec && vigil_rec_header_parse(rp->rd.header, rp->rd.header_len, &rp->so,
 						 &rp->t0_ns, &rp->provenance, &rp->root) < 0) {
-		fprintf(stderr, "vigil %s: %s has a bad header\n", rp->cmd, file);
+		fprintf(msg_out(rp), "vigil %s: %s has a bad header\n", rp->cmd, file);
 		return -1;
 	}
 	if (!rp->is_rec)
@@ -157,14 +162,14 @@ int vigil_replay_open(struct vigil_replay *rp, const char *file, const uint8_t *
 		e = vigil_session_set_vcpu_state_probe(rp->s, &sp);
 	}
 	if (e == -EINVAL && vigil_session_opts_check(&rp->so, &field) < 0) {
-		fprintf(stderr,
+		fprintf(msg_out(rp),
 			"vigil %s: %s records a session option out of range (%s): it was "
 			"made by another vigil version, or damaged\n",
 			rp->cmd, file, field);
 		return -1;
 	}
 	if (e < 0) {
-		fprintf(stderr, "vigil %s: cannot create a session: %s\n", rp->cmd, strerror(-e));
+		fprintf(msg_out(rp), "vigil %s: cannot create a session: %s\n", rp->cmd, strerror(-e));
 		return -1;
 	}
 	rp->last_ns = rp->t0_ns;
@@ -264,7 +269,7 @@ static void replay_records(struct vigil_replay *rp)
 		}
 	}
 	if (e < 0 && !rp->quiet)
-		fprintf(stderr,
+		fprintf(msg_out(rp),
 			"vigil %s: the recording ends in a damaged record; "
 			"replayed up to it\n",
 			rp->cmd);
@@ -287,7 +292,7 @@ int vigil_replay_run(struct vigil_replay *rp, const char *file, const uint8_t *b
 		rp->step(rp->ctx, rp->s, rp->t0_ns);
 	vigil_session_counters(rp->s, &c);
 	if (c.stream.frames == 0) {
-		fprintf(stderr,
+		fprintf(msg_out(rp),
 			"vigil %s: %s holds no vigil frame (%zu bytes): it is neither a "
 			"recording (vigil run --record) nor a stream from the guest's port\n",
 			rp->cmd, file, len);

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <json-c/json.h>
 #include <vigil/session.h>
@@ -33,6 +34,7 @@ struct vigil_replay {
 	void *ctx;
 	const char *cmd; /* "decode", "report": for messages */
 	bool quiet;      /* no message about a damaged tail */
+	FILE *log;       /* where the messages go; NULL: stderr */
 	/* out */
 	struct vigil_session *s;
 	struct json_object *provenance; /* the recording's (FINISH's, else the header's) */
@@ -50,7 +52,7 @@ uint8_t *vigil_replay_slurp(const char *path, size_t *len);
 
 /*
  * Take buf (borrowed until vigil_replay_free) as a recording or a plain
- * stream and create the session. 0, or -1 after a message on stderr
+ * stream and create the session. 0, or -1 after a message (rp->log)
  * naming file.
  */
 int vigil_replay_open(struct vigil_replay *rp, const char *file, const uint8_t *buf, size_t len);

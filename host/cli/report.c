@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "replay.h"
 #include "report_int.h"
 
 static const char *const stream_names[REPORT_STREAMS] = { "stdout", "stderr", "dmesg", "log" };
@@ -714,4 +715,59 @@ int vigil_report_event_line(struct vigil_report *r, const char *line, size_t len
 	e = vigil_report_event_json(r, o);
 	json_object_put(o);
 	return e;
+}
+
+/* ---- a recording replayed ------------------------------------------------ */
+
+struct report_replay {
+	struct vigil_report *r;
+	uint64_t t0_ns, next_sample_ns;
+};
+
+static void on_event(void *ctx, const struct vigil_event *ev)
+{
+	struct report_replay *rr = ctx;
+
+	vigil_report_event(rr->r, ev);
+}
+
+/* After each record: the tracker's beats, at most every REPORT_SAMPLE_NS
+ * of recorded time, as a run samples them. */
+static void on_step(void *ctx, struct vigil_session *s, uint64_t now_ns)
+{
+	struct report_replay *rr = ctx;
+
+	if (now_ns < rr->next_sample_ns)
+		return;
+	vigil_report_sample(rr->r, s, now_ns, rr->t0_ns);
+	rr->next_sample_ns = now_ns + REPORT_SAMPLE_NS;
+}
+
+int vigil_report_replay(struct vigil_report *r, const char *file, const uint8_t *buf, size_t len,
+			FILE *log)
+{
+	struct report_replay rr = { .r = r };
+	struct vigil_replay rp = {
+		.event = on_event, .step = on_step, .ctx = &rr, .cmd = "report", .log = log
+	};
+	int e = -1;
+
+	vigil_session_opts_default(&rp.so);
+	if (vigil_replay_open(&rp, file, buf, len) == 0) {
+		rr.t0_ns = rp.t0_ns;
+		if (vigil_replay_run(&rp, file, buf, len) == 0) {
+			struct vigil_finish_in in = {
+				.v = vigil_session_finish(rp.s, rp.last_ns),
+				.provenance = rp.provenance,
+				.root = rp.root,
+				.cmd = "report",
+			};
+			vigil_report_sample(r, rp.s, rp.last_ns, rp.t0_ns);
+			e = vigil_report_finish(r, &in);
+			if (e < 0)
+				fprintf(log ? log : stderr, "vigil report: out of memory\n");
+		}
+	}
+	vigil_replay_free(&rp);
+	return e < 0 ? -1 : 0;
 }

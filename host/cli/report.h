@@ -69,6 +69,13 @@ void vigil_report_verdict(struct vigil_report *r, struct json_object *verdict);
  * it (with provenance and hints). 0 or -ENOMEM. */
 int vigil_report_finish(struct vigil_report *r, const struct vigil_finish_in *in);
 
+/* A recording (`vigil run --record`) or a plain port stream in buf,
+ * replayed into the report as `vigil decode` replays it, the verdict
+ * included. file names the input in messages, which go to log (NULL:
+ * stderr). 0, or -1 after a message. */
+int vigil_report_replay(struct vigil_report *r, const char *file, const uint8_t *buf, size_t len,
+			FILE *log);
+
 /* The page. 0 or -EIO. */
 int vigil_report_write(const struct vigil_report *r, FILE *f);
 /* The page to path (written to path.tmp, renamed). 0 or negative errno. */

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target: `vigil report` on any file it is given, a recording or
+ * a stream from a guest's port (host/cli/report.c, report_html.c): the
+ * replay through a session, every event into the report's bounded model
+ * (the guest's strings, its kernel lines, its process and flow events),
+ * and the page. Checks: the page is written, and no guest string becomes
+ * markup: the page holds its own <script> element and no other. The
+ * replay's messages about a damaged input go to /dev/null.
+ * Load: one report (about 1 MB, taken and freed) per input.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "report.h"
+
+/* Checked in every build type (assert would vanish under NDEBUG). */
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c))                                                                          \
+			abort();                                                                   \
+	} while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Occurrences of needle in hay[0..n), ASCII case ignored. */
+static size_t count_ci(const char *hay, size_t n, const char *needle)
+{
+	size_t k = strlen(needle), c = 0;
+
+	for (size_t i = 0; i + k <= n; i++)
+		if (!strncasecmp(hay + i, needle, k))
+			c++;
+	return c;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static FILE *devnull;
+	struct vigil_report *r = NULL;
+	char *page = NULL;
+	size_t n = 0;
+	FILE *f;
+
+	if (!devnull)
+		devnull = fopen("/dev/null", "w");
+	CHECK(devnull);
+	CHECK(vigil_report_new(&r) == 0);
+	if (vigil_report_replay(r, "input", data, size, devnull) == 0) {
+		f = open_memstream(&page, &n);
+		CHECK(f);
+		CHECK(vigil_report_write(r, f) == 0);
+		CHECK(fclose(f) == 0);
+		CHECK(count_ci(page, n, "<script") == 1);
+		free(page);
+	}
+	vigil_report_free(r);
+	return 0;
+}
