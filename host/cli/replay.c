@@ -169,7 +169,8 @@ int vigil_replay_open(struct vigil_replay *rp, const char *file, const uint8_t *
 		return -1;
 	}
 	if (e < 0) {
-		fprintf(msg_out(rp), "vigil %s: cannot create a session: %s\n", rp->cmd, strerror(-e));
+		fprintf(msg_out(rp), "vigil %s: cannot create a session: %s\n", rp->cmd,
+			strerror(-e));
 		return -1;
 	}
 	rp->last_ns = rp->t0_ns;
