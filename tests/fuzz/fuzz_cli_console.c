@@ -11,13 +11,7 @@
 #include <string.h>
 
 #include "console.h"
-
-/* Checked in every build type (assert would vanish under NDEBUG). */
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
+#include "fuzz_check.h"
 
 static void on_line(void *ctx, const char *line, size_t len)
 {

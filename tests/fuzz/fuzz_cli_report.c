@@ -5,9 +5,10 @@
  * events file (`--events`, JSON lines, each line into the report), any
  * other a recording or a stream from a guest's port, replayed through a
  * session with every event into the report's bounded model (the guest's
- * strings, its kernel lines, its process and flow events); then the page. Checks: the page is written, and no guest string becomes
- * markup: the page holds its own <script> element and no other. The
- * replay's messages about a damaged input go to /dev/null.
+ * strings, its kernel lines, its process and flow events); then the page.
+ * Checks: the page is written, and no guest string becomes markup: the
+ * page holds its own <script> element and no other. The replay's messages
+ * about a damaged input go to /dev/null.
  * Load: one report (about 1 MB, taken and freed) per input.
  */
 #include <errno.h>
@@ -18,14 +19,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz_check.h"
 #include "report.h"
-
-/* Checked in every build type (assert would vanish under NDEBUG). */
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -29,11 +29,7 @@
 #include <vigil/session.h>
 #include <vigil/wire.h>
 
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
+#include "fuzz_check.h"
 
 static uint8_t frame[VIGIL_WIRE_HDR_LEN + 4096];
 

@@ -17,14 +17,10 @@
 
 #include <vigil/wire.h>
 
+#include "fuzz_check.h"
+
 static struct vigil_asm asmb;
 static uint8_t reenc[VIGIL_WIRE_MAX_PAYLOAD];
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 static void check_str(struct vigil_str s, const uint8_t *p, size_t len)
 {
