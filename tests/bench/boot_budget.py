@@ -16,7 +16,7 @@ boot's events:
   the guest clocks' lag: until clocksource_done_booting (an fs_initcall)
   the kernel keeps time by its timer ticks (the jiffies clocksource), and
   under TCG ticks are lost while the vCPU runs long stretches with
-  interrupts off, so both guest clocks fall behind the TSC: 250-400 ms
+  interrupts off, so both guest clocks fall behind the TSC: 270-410 ms
   here, all of it before the initramfs is unpacked. The kernel states it
   when it marks sched_clock stable (a late_initcall): "sched_clock: Marking
   stable (gtod, gtod_offset)->(raw, offset)", raw being TSC time. The
