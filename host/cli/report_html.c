@@ -376,12 +376,15 @@ static void axis(struct lay *L, int height)
 	uint64_t step = tick_step(L->span);
 
 	fprintf(f, "<g class=\"axis\">");
+	/* t stops before it wraps: a recording's times can reach 2^64 */
 	for (uint64_t t = 0; (double)t <= L->span; t += step) {
 		double x = xt(L, t);
 		fprintf(f,
 			"<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#eaeef2\"/>"
 			"<text x=\"%.1f\" y=\"14\" text-anchor=\"middle\" class=\"dim\">%g</text>",
 			x, AXIS_H - 4, x, height, x, (double)t / 1e9);
+		if (t > UINT64_MAX - step)
+			break;
 	}
 	fputs("</g>\n", f);
 	fprintf(L->lab, "<text x=\"4\" y=\"14\" class=\"dim\">host time (s)</text>\n");

@@ -156,6 +156,29 @@ static void test_boot_clock_lag(void **state)
 	}
 }
 
+/* A time near 2^64 (a recording's, or an events file's) gives an axis of
+ * about ten ticks, not a tick count that wraps and never ends. */
+static void test_axis_at_the_end_of_time(void **state)
+{
+	struct vigil_report *r = fresh();
+	char *html, *axis, *end;
+	size_t ticks;
+
+	(void)state;
+	ev(r, "{\"event\":\"link_up\",\"t_ns\":1}");
+	ev(r, "{\"event\":\"link_down\",\"t_ns\":18446744073709551615}");
+	html = page(r, NULL);
+	axis = strstr(html, "<g class=\"axis\">");
+	assert_non_null(axis);
+	end = strstr(axis, "</g>");
+	assert_non_null(end);
+	*end = '\0';
+	ticks = count(axis, "<line ");
+	assert_true(ticks >= 5 && ticks <= 12);
+	free(html);
+	vigil_report_free(r);
+}
+
 static void stall_events(struct vigil_report *r, uint32_t pid, uint64_t t_ms)
 {
 	char line[512];
@@ -400,10 +423,14 @@ static void test_cmd_recording(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_escaping),          cmocka_unit_test(test_stall_lane),
-		cmocka_unit_test(test_bins_differential), cmocka_unit_test(test_bounds),
-		cmocka_unit_test(test_bad_lines),         cmocka_unit_test(test_cmd_recording),
+		cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_stall_lane),
+		cmocka_unit_test(test_bins_differential),
+		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_bad_lines),
+		cmocka_unit_test(test_cmd_recording),
 		cmocka_unit_test(test_boot_clock_lag),
+		cmocka_unit_test(test_axis_at_the_end_of_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
