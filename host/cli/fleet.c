@@ -892,8 +892,14 @@ static void fleet_connect(struct fleet *f)
 	f->conn = virConnectOpen(f->a->uri);
 	if (!f->conn) {
 		snprintf(f->last_error, sizeof(f->last_error), "%s", virGetLastErrorMessage());
-		say(f, "cannot connect to %s: %s", f->a->uri ? f->a->uri : "libvirt",
-		    f->last_error);
+		/* Said once per distinct error, not once per retry: /status
+		 * has the last error all along. */
+		if (strcmp(f->said_error, f->last_error))
+			say(f, "cannot connect to %s: %s (is libvirtd running? retrying, "
+			       "every %llu s at most)",
+			    f->a->uri ? f->a->uri : "libvirt", f->last_error,
+			    FLEET_BACKOFF_MAX_NS / 1000000000ull);
+		memcpy(f->said_error, f->last_error, sizeof(f->said_error));
 		schedule_reconnect(f);
 		return;
 	}
@@ -910,6 +916,7 @@ static void fleet_connect(struct fleet *f)
 	f->connects++;
 	f->backoff_ns = 0;
 	f->last_error[0] = '\0';
+	f->said_error[0] = '\0';
 	if (f->connects > 1)
 		say(f, "connected to libvirtd again");
 	sweep_gone(f);

@@ -94,6 +94,7 @@ struct fleet {
 	struct vigil_cap events_cap; /* --file-limit on it; SIGHUP reopens it afresh */
 	int signals;
 	char last_error[256];
+	char said_error[256]; /* the connect error last said: its repeats are not */
 };
 
 /* /metrics: every family, every domain. */
