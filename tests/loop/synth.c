@@ -117,6 +117,7 @@ static void sink_event(void *ctx, struct vigil_guest *g, const struct vigil_even
 			e->type = (uint16_t)t;
 			e->pid = proc ? ev->process.pid : 0;
 			e->deadline_ns = proc ? ev->process.deadline_ns : 0;
+			e->silence_ns = proc ? ev->process.silence_ns : 0;
 		} else {
 			s->st.log_dropped++;
 		}

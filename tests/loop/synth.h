@@ -54,6 +54,8 @@ struct synth_event {
 	uint64_t seen_ns;     /* CLOCK_MONOTONIC when the sink got it */
 	uint64_t now_ns;      /* the event's now_ns (the loop's clock of the call) */
 	uint64_t deadline_ns; /* process events: the pid's threshold; else 0 */
+	uint64_t silence_ns;  /* STALL: the silence so far (now_ns less it: the last beat's
+			       * arrival); RECOVERY: the whole; else 0 */
 	uint32_t pid;         /* process events: the pid; else 0 */
 	uint16_t type;        /* enum vigil_event_type */
 };
