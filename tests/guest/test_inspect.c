@@ -328,14 +328,35 @@ static void test_sample_self(void **state)
 	assert_true(i0 <= r.involuntary_switches && r.involuntary_switches <= i1);
 }
 
+/* What pid's wchan and stack files say now, as the sampler keeps them:
+ * wchan "0" (not asleep) and a file that cannot be read are empty. */
+static void sleep_files(pid_t pid, char *wchan, ssize_t *wn, char *stack, ssize_t *sn)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
+	*wn = slurp(path, wchan, VIGIL_WIRE_WCHAN_MAX);
+	if (*wn < 0 || (*wn == 1 && wchan[0] == '0'))
+		*wn = 0;
+	/* stack needs root and CONFIG_STACKTRACE: otherwise empty. */
+	snprintf(path, sizeof(path), "/proc/%d/stack", (int)pid);
+	*sn = slurp(path, stack, VIGIL_WIRE_STACK_MAX);
+	if (*sn < 0)
+		*sn = 0;
+}
+
 /* A child asleep in read(): S, some voluntary switches, and where it sleeps
- * and its kernel stack as the files say (empty where they cannot be read). */
+ * and its kernel stack as the files say (empty where they cannot be read).
+ * A child seen in S may not have reached its read yet, or be woken on its
+ * way: the sample must match the files in a try where they read the same
+ * before and after it. */
 static void test_sample_sleeping(void **state)
 {
-	static char want[VIGIL_WIRE_STACK_MAX];
+	static char w0[VIGIL_WIRE_WCHAN_MAX], w1[VIGIL_WIRE_WCHAN_MAX];
+	static char s0[VIGIL_WIRE_STACK_MAX], s1[VIGIL_WIRE_STACK_MAX];
 	struct vigil_process_report r = { .request_id = 2 };
-	char path[64];
-	ssize_t n;
+	ssize_t wn0, wn1, sn0, sn1;
+	bool steady = false;
 	int p[2];
 	pid_t c;
 	char x;
@@ -348,24 +369,28 @@ static void test_sample_sleeping(void **state)
 		_exit(read(p[0], &x, 1) == 0 ? 0 : 1);
 	}
 	close(p[0]);
-	wait_state(c, 'S');
 	r.pid = (uint32_t)c;
-	assert_int_equal(inspect_sample("/proc", (uint32_t)c, &B, &r), 0);
+	for (int i = 0; i < 200 && !steady; i++) {
+		wait_state(c, 'S');
+		sleep_files(c, w0, &wn0, s0, &sn0);
+		assert_int_equal(inspect_sample("/proc", (uint32_t)c, &B, &r), 0);
+		sleep_files(c, w1, &wn1, s1, &sn1);
+		steady = wn0 == wn1 && !memcmp(w0, w1, (size_t)wn0) && sn0 == sn1 &&
+			 !memcmp(s0, s1, (size_t)sn0);
+		/* steady, the sample must be what the files say */
+		if (steady && r.wchan.len == wn0 && r.stack.len == sn0 &&
+		    !memcmp(r.wchan.ptr, w0, (size_t)wn0) && !memcmp(r.stack.ptr, s0, (size_t)sn0))
+			break;
+		steady = false;
+		usleep(10000);
+	}
+	assert_true(steady);
 	assert_int_equal(r.state, 'S');
 	assert_true(r.voluntary_switches >= 1);
-	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)c);
-	n = slurp(path, want, VIGIL_WIRE_WCHAN_MAX);
-	if (n < 0 || (n == 1 && want[0] == '0'))
-		n = 0;
-	assert_int_equal(r.wchan.len, n);
-	assert_memory_equal(r.wchan.ptr, want, (size_t)n);
-	/* stack needs root and CONFIG_STACKTRACE: otherwise empty. */
-	snprintf(path, sizeof(path), "/proc/%d/stack", (int)c);
-	n = slurp(path, want, sizeof(want));
-	if (n < 0)
-		n = 0;
-	assert_int_equal(r.stack.len, n);
-	assert_memory_equal(r.stack.ptr, want, (size_t)n);
+	assert_int_equal(r.wchan.len, wn0);
+	assert_memory_equal(r.wchan.ptr, w0, (size_t)wn0);
+	assert_int_equal(r.stack.len, sn0);
+	assert_memory_equal(r.stack.ptr, s0, (size_t)sn0);
 	close(p[1]);
 	assert_int_equal(waitpid(c, NULL, 0), c);
 }
