@@ -119,6 +119,8 @@ struct report_proc *report_proc(struct vigil_report *r, uint32_t pid, bool creat
 	p = &r->procs[r->n_procs++];
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
+	if (pid && pid == r->agent_pid) /* its lane is named, not left a bare pid */
+		snprintf(p->comm, sizeof(p->comm), "vigil-agent");
 	r->hash[i] = (int16_t)r->n_procs;
 	return p;
 }
@@ -361,7 +363,9 @@ static void ev_boot(struct vigil_report *r, const char *name, struct json_object
 		jstr(o, "agent_version", r->agent_version, sizeof(r->agent_version));
 		jstr(o, "kernel_release", r->kernel_release, sizeof(r->kernel_release));
 		jstr(o, "hostname", r->hostname, sizeof(r->hostname));
+		r->agent_pid = (uint32_t)ju64(o, "agent_pid");
 	} else if (!strcmp(name, "agent_restart")) {
+		r->agent_pid = (uint32_t)ju64(o, "agent_pid");
 		snprintf(text, sizeof(text), "the agent started again (epoch %llu)",
 			 (unsigned long long)ju64(o, "epoch"));
 		add_mark(r, t, name, text);

@@ -41,7 +41,7 @@ struct report_proc {
 	uint64_t tracker_beats; /* the tracker's count at the last sample */
 	uint32_t stalls;
 	uint64_t first_stall_ns;
-	char comm[32];              /* from a stall's class samples; "" unknown */
+	char comm[32];              /* the agent's, or from a stall's class samples; "" unknown */
 	uint16_t bins[REPORT_BINS]; /* beats per bin (saturating) */
 };
 
@@ -107,6 +107,7 @@ struct vigil_report {
 	uint64_t clock_lag_ns;
 	char agent_version[REPORT_NAME_LEN], kernel_release[REPORT_NAME_LEN],
 	    hostname[REPORT_NAME_LEN];
+	uint32_t agent_pid; /* the last HELLO's: the agent beating for itself (0: none) */
 	/* the end */
 	bool have_run_end;
 	char outcome[32];

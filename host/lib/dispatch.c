@@ -77,6 +77,7 @@ static int on_hello(struct vigil_session *s, const struct vigil_frame *f)
 	ev.hello.agent_version = h.agent_version;
 	ev.hello.kernel_release = h.kernel_release;
 	ev.hello.hostname = h.hostname;
+	ev.hello_agent_pid = agent_pid;
 	ses_emit(s, &ev);
 	return 0;
 }

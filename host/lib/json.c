@@ -394,6 +394,8 @@ static void hello_fields(json_object *o, const struct vigil_event *ev)
 	add(o, "agent_version", jvstr(ev->hello.agent_version));
 	add(o, "kernel_release", jvstr(ev->hello.kernel_release));
 	add(o, "hostname", jvstr(ev->hello.hostname));
+	if (ev->sz >= offsetof(struct vigil_event, hello_agent_pid) + sizeof(ev->hello_agent_pid))
+		add_u64(o, "agent_pid", ev->hello_agent_pid);
 }
 
 static void ready_fields(json_object *o, const struct vigil_event *ev)

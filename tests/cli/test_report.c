@@ -236,6 +236,35 @@ static void test_stall_lane(void **state)
 	vigil_report_free(r);
 }
 
+/* The agent's own lane is named from HELLO's agent_pid, a restarted
+ * agent's too; another pid's is not, and a HELLO without it names none. */
+static void test_agent_lane(void **state)
+{
+	struct vigil_report *r = fresh();
+	char *html;
+
+	(void)state;
+	ev(r, "{\"event\":\"hello\",\"t_ns\":1000,\"agent_pid\":79}");
+	ev(r, "{\"event\":\"process_new\",\"t_ns\":2000,\"pid\":79,\"deadline_ns\":3000000000}");
+	ev(r, "{\"event\":\"process_new\",\"t_ns\":2000,\"pid\":80,\"deadline_ns\":3000000000}");
+	ev(r, "{\"event\":\"agent_restart\",\"t_ns\":5000,\"agent_pid\":91}");
+	ev(r, "{\"event\":\"process_new\",\"t_ns\":6000,\"pid\":91,\"deadline_ns\":3000000000}");
+	html = page(r, NULL);
+	assert_int_equal(count(html, "<td>vigil-agent</td>"), 2);
+	assert_non_null(strstr(html, "pid 79 vigil-agent"));
+	assert_non_null(strstr(html, "pid 91 vigil-agent"));
+	assert_null(strstr(html, "pid 80 vigil-agent"));
+	free(html);
+	vigil_report_free(r);
+	r = fresh();
+	ev(r, "{\"event\":\"hello\",\"t_ns\":1000}");
+	ev(r, "{\"event\":\"process_new\",\"t_ns\":2000,\"pid\":79,\"deadline_ns\":3000000000}");
+	html = page(r, NULL);
+	assert_null(strstr(html, "vigil-agent"));
+	free(html);
+	vigil_report_free(r);
+}
+
 /* Output bins against a naive count: the doubling bins hold exactly what a
  * count at the final width holds, for random times and sizes. */
 static void test_bins_differential(void **state)
@@ -425,6 +454,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_stall_lane),
+		cmocka_unit_test(test_agent_lane),
 		cmocka_unit_test(test_bins_differential),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_bad_lines),

@@ -59,6 +59,28 @@ static void test_stall_event(void **state)
 	free(txt);
 }
 
+/* HELLO's agent pid is in its JSON when the event's size covers the
+ * field: an event an older caller built has none. */
+static void test_hello_agent_pid(void **state)
+{
+	struct vigil_event ev = { .sz = sizeof(ev), .type = VIGIL_EV_HELLO, .hello_agent_pid = 79 };
+	char *txt = NULL;
+	json_object *o, *v = NULL;
+
+	(void)state;
+	assert_true(vigil_event_to_json(&ev, &txt) > 0);
+	o = parse(txt);
+	assert_int_equal(json_object_get_int64(get(o, "agent_pid")), 79);
+	json_object_put(o);
+	free(txt);
+	ev.sz = offsetof(struct vigil_event, hello_agent_pid);
+	assert_true(vigil_event_to_json(&ev, &txt) > 0);
+	o = parse(txt);
+	assert_false(json_object_object_get_ex(o, "agent_pid", &v));
+	json_object_put(o);
+	free(txt);
+}
+
 static void test_output_not_utf8(void **state)
 {
 	static const uint8_t bytes[] = { 'o', 'k', 0xff, 0xc3, 0xa9, '"', '\n', 0xed, 0xa0, 0x80 };
@@ -624,6 +646,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stall_event),
+		cmocka_unit_test(test_hello_agent_pid),
 		cmocka_unit_test(test_output_not_utf8),
 		cmocka_unit_test(test_every_event_renders),
 		cmocka_unit_test(test_output_matches_jsonc),

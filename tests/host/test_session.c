@@ -353,9 +353,19 @@ static void test_hello(void **state)
 	assert_int_equal(counters(f).proto_mismatch, 1);
 	assert_int_equal(counters(f).epochs, 1);
 	assert_int_equal(counters(f).agent_restarts, 0);
+	assert_int_equal(f->last[VIGIL_EV_HELLO].hello_agent_pid, 0); /* none sent */
 	f->seq = 0;
-	feed(f, hello(f, 1), 4 * MS);
+	{
+		struct vigil_hello h = { .proto_version = 1,
+					 .agent_version = VIGIL_STR("0.1.0"),
+					 .kernel_release = VIGIL_STR("6.1.0-test"),
+					 .hostname = VIGIL_STR("guest") };
+
+		feed(f, seal(f, VIGIL_MSG_HELLO, vigil_hello_encode_agent_pid(PL, PCAP, &h, 79)),
+		     4 * MS);
+	}
 	assert_int_equal(f->count[VIGIL_EV_AGENT_RESTART], 1);
+	assert_int_equal(f->last[VIGIL_EV_AGENT_RESTART].hello_agent_pid, 79);
 	assert_int_equal(counters(f).agent_restarts, 1);
 	const struct vigil_verdict *v = vigil_session_finish(f->s, T0 + 5 * MS);
 

@@ -509,6 +509,10 @@ struct vigil_event {
 		struct vigil_ev_flow flow;
 		struct vigil_ev_classified classified;
 	};
+	/* Fields added after the first release: read them only when sz
+	 * covers them (docs/abi.md). */
+	uint32_t hello_agent_pid; /* HELLO, AGENT_RESTART: the pid the agent beats
+				   * for itself (0: none, or an older agent) */
 };
 
 /* ---- interfaces the caller supplies ------------------------------------ */
