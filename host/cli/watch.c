@@ -314,6 +314,29 @@ static bool say_stall(struct wguest *wg, uint64_t now)
 	return true;
 }
 
+/* "the guest stalled: nothing came from it for 1.74 s (pid 82 folded in)":
+ * the process stalls said before it are part of it. */
+static void say_guest_stall(struct wguest *wg, const struct vigil_stall_info *in, uint64_t now)
+{
+	static const char *const why[] = {
+		[VIGIL_GSTALL_NO_ANSWER] = "the agent did not answer",
+		[VIGIL_GSTALL_AGENT_BEAT] = "the agent's own beat is overdue",
+		[VIGIL_GSTALL_SILENCE] = "nothing came from it",
+	};
+	char name[VIGIL_GUEST_NAME_MAX + 4], folded[64] = "";
+	const char *w = (size_t)in->cause < sizeof(why) / sizeof(why[0]) && why[in->cause]
+			    ? why[in->cause]
+			    : "the agent did not run";
+
+	if (in->folded == 1)
+		snprintf(folded, sizeof(folded), " (pid %u folded in)", in->folded_pids[0]);
+	else if (in->folded > 1)
+		snprintf(folded, sizeof(folded), " (%u process stalls folded in)", in->folded);
+	if (say_stall(wg, now))
+		vigil_term_say("%sthe guest stalled: %s for %.2f s%s%s", who(wg, name, sizeof(name)),
+			       w, (double)in->silence_ns / 1e9, folded, wg->held);
+}
+
 static void on_event(void *ctx, struct vigil_guest *g, const struct vigil_event *ev)
 {
 	struct wguest *wg = ctx;
@@ -357,6 +380,10 @@ static void on_event(void *ctx, struct vigil_guest *g, const struct vigil_event 
 			vigil_term_say("%sprocess %u beats again after %.2f s%s",
 				       who(wg, name, sizeof(name)), ev->process.pid,
 				       (double)ev->process.silence_ns / 1e9, wg->held);
+		break;
+	case VIGIL_EV_STALL_CLASSIFIED:
+		if (ev->classified.info && ev->classified.info->cls == VIGIL_STALL_GUEST)
+			say_guest_stall(wg, ev->classified.info, ev->now_ns);
 		break;
 	case VIGIL_EV_FINDING:
 		if (wg->qemu && ev->finding.finding)

@@ -307,6 +307,21 @@ static bool is_stall(const struct vigil_finding *f)
 	       f->outcome == VIGIL_OUTCOME_HOST_STARVED || f->outcome == VIGIL_OUTCOME_GUEST_STALL;
 }
 
+/* A guest stall in the list: "the guest, pids 82, 90 folded in, ": its
+ * folded process stalls are the guest's, not theirs alone. */
+static void summary_guest_listed(struct sbuf *b, const struct vigil_finding *f, uint32_t shown)
+{
+	const struct vigil_stall_info *in = f->stall;
+	uint32_t n = in ? in->folded : 0;
+
+	sb_printf(b, "%sthe guest, ", shown ? "; " : "");
+	if (n > 3)
+		sb_printf(b, "%u process stalls folded in, ", n);
+	for (uint32_t i = 0; i < n && n <= 3; i++)
+		sb_printf(b, "%s%u%s", i ? ", " : n > 1 ? "pids " : "pid ", in->folded_pids[i],
+			  i + 1 == n ? " folded in, " : "");
+}
+
 /* "2 stalls (pid 84, recovered after 2.10 s; pid 90, not recovered)" */
 static void summary_stalls(struct sbuf *b, const struct vigil_verdict *v, const char **sep)
 {
@@ -324,7 +339,7 @@ static void summary_stalls(struct sbuf *b, const struct vigil_verdict *v, const 
 		if (f->fatal || !is_stall(f))
 			continue;
 		if (f->outcome == VIGIL_OUTCOME_GUEST_STALL)
-			sb_printf(b, "%sthe guest, ", shown++ ? "; " : "");
+			summary_guest_listed(b, f, shown++);
 		else
 			sb_printf(b, "%spid %u%s%s%s, ", shown++ ? "; " : "", f->pid,
 				  f->outcome == VIGIL_OUTCOME_HOST_STARVED ? ", host starved" : "",

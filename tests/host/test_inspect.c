@@ -556,6 +556,7 @@ static void test_no_answer_is_one_guest_stall(void **state)
 static void test_guest_stall_folds_later_and_closes(void **state)
 {
 	struct fx *f = fx_new(NULL, true);
+	char line[512];
 
 	(void)state;
 	hello(f, VIGIL_CAP_INSPECT, 0);
@@ -574,6 +575,10 @@ static void test_guest_stall_folds_later_and_closes(void **state)
 	assert_false(g->fatal);
 	assert_true(g->recovered_ns > 0);
 	assert_int_equal(findings_of(v, VIGIL_OUTCOME_PROCESS_STALL), 0);
+	/* not fatal: listed as the guest's, with the pids folded into it */
+	vigil_verdict_summary(v, line, sizeof(line));
+	assert_non_null(strstr(line, "not fatal: 1 stall (the guest, pids 84, 85 folded in, "
+				     "recovered after "));
 	fx_free(f);
 }
 
@@ -602,6 +607,7 @@ static void test_agent_beat(void **state)
 {
 	struct fx *f = fx_new(NULL, true);
 	VIGIL_SESSION_COUNTERS(c);
+	char line[512];
 
 	(void)state;
 	hello(f, 0, 50);
@@ -623,6 +629,9 @@ static void test_agent_beat(void **state)
 	assert_int_equal(f->cls[0].folded_pids[0], 84);
 	beat(f, 50, 2, 3000); /* back: no recovery event for the agent's beat */
 	assert_int_equal(f->count[VIGIL_EV_RECOVERY], 0);
+	vigil_verdict_summary(finish(f), line, sizeof(line));
+	assert_non_null(strstr(line, "not fatal: 1 stall (the guest, pid 84 folded in, recovered "
+				     "after "));
 	fx_free(f);
 }
 
