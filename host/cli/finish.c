@@ -20,6 +20,26 @@ enum vigil_root vigil_root_parse(const char *name)
 				       : VIGIL_ROOT_OTHER;
 }
 
+void vigil_guest_stall_words(const struct vigil_stall_info *in, char *buf, size_t cap)
+{
+	static const char *const why[] = {
+		[VIGIL_GSTALL_NO_ANSWER] = "the agent did not answer",
+		[VIGIL_GSTALL_AGENT_BEAT] = "the agent's own beat is overdue",
+		[VIGIL_GSTALL_SILENCE] = "nothing came from it",
+	};
+	const char *w = (size_t)in->cause < sizeof(why) / sizeof(why[0]) && why[in->cause]
+			    ? why[in->cause]
+			    : "the agent did not run";
+	char folded[64] = "";
+
+	if (in->folded == 1)
+		snprintf(folded, sizeof(folded), " (pid %u folded in)", in->folded_pids[0]);
+	else if (in->folded > 1)
+		snprintf(folded, sizeof(folded), " (%u process stalls folded in)", in->folded);
+	snprintf(buf, cap, "the guest stalled: %s for %.2f s%s", w, (double)in->silence_ns / 1e9,
+		 folded);
+}
+
 const char *vigil_verdict_hint(const struct vigil_verdict *v, enum vigil_root root)
 {
 	bool e127 =

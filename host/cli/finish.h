@@ -35,6 +35,10 @@ struct vigil_finish_in {
 	const char *cmd; /* "run", "attach", "decode": for messages */
 };
 
+/* A guest stall as a person reads it, for run's and watch's lines: "the
+ * guest stalled: nothing came from it for 1.17 s (pid 82 folded in)". */
+void vigil_guest_stall_words(const struct vigil_stall_info *in, char *buf, size_t cap);
+
 /* What a person should do about this verdict, or NULL. */
 const char *vigil_verdict_hint(const struct vigil_verdict *v, enum vigil_root root);
 /* The summary on f: the verdict's line, the deciding finding's evidence, the hint. */

@@ -20,6 +20,7 @@
  * libvirt calls are synchronous RPCs on the loop's thread (a few per
  * domain start, one vCPU-time call per domain per second at most).
  */
+#include "finish.h"
 #include "fleet_int.h"
 
 #include <dirent.h>
@@ -346,10 +347,10 @@ static void note_class(struct fdom *d, const struct vigil_stall_info *in)
 	if (!in)
 		return;
 	if (in->cls == VIGIL_STALL_GUEST) {
-		dom_say(d,
-			"the whole guest stalled (the agent did not run; %u process stall%s "
-			"folded into it)",
-			in->folded, in->folded == 1 ? "" : "s");
+		char words[160];
+
+		vigil_guest_stall_words(in, words, sizeof(words));
+		dom_say(d, "%s", words);
 		return;
 	}
 	for (uint32_t k = 0; k < d->n_recent; k++) {

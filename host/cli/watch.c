@@ -314,27 +314,14 @@ static bool say_stall(struct wguest *wg, uint64_t now)
 	return true;
 }
 
-/* "the guest stalled: nothing came from it for 1.74 s (pid 82 folded in)":
- * the process stalls said before it are part of it. */
+/* The process stalls said before it are part of it. */
 static void say_guest_stall(struct wguest *wg, const struct vigil_stall_info *in, uint64_t now)
 {
-	static const char *const why[] = {
-		[VIGIL_GSTALL_NO_ANSWER] = "the agent did not answer",
-		[VIGIL_GSTALL_AGENT_BEAT] = "the agent's own beat is overdue",
-		[VIGIL_GSTALL_SILENCE] = "nothing came from it",
-	};
-	char name[VIGIL_GUEST_NAME_MAX + 4], folded[64] = "";
-	const char *w = (size_t)in->cause < sizeof(why) / sizeof(why[0]) && why[in->cause]
-			    ? why[in->cause]
-			    : "the agent did not run";
+	char name[VIGIL_GUEST_NAME_MAX + 4], words[160];
 
-	if (in->folded == 1)
-		snprintf(folded, sizeof(folded), " (pid %u folded in)", in->folded_pids[0]);
-	else if (in->folded > 1)
-		snprintf(folded, sizeof(folded), " (%u process stalls folded in)", in->folded);
+	vigil_guest_stall_words(in, words, sizeof(words));
 	if (say_stall(wg, now))
-		vigil_term_say("%sthe guest stalled: %s for %.2f s%s%s", who(wg, name, sizeof(name)),
-			       w, (double)in->silence_ns / 1e9, folded, wg->held);
+		vigil_term_say("%s%s%s", who(wg, name, sizeof(name)), words, wg->held);
 }
 
 static void on_event(void *ctx, struct vigil_guest *g, const struct vigil_event *ev)

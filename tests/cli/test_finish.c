@@ -69,6 +69,31 @@ static void test_hint_127(void **state)
 	vigil_session_free(s);
 }
 
+/* A guest stall's line: its cause, its silence, what folded into it; a
+ * cause it does not know is said plainly. */
+static void test_guest_stall_words(void **state)
+{
+	struct vigil_stall_info in = { .cls = VIGIL_STALL_GUEST,
+				       .cause = VIGIL_GSTALL_SILENCE,
+				       .silence_ns = 1170000000ull };
+	char w[160];
+
+	(void)state;
+	vigil_guest_stall_words(&in, w, sizeof(w));
+	assert_string_equal(w, "the guest stalled: nothing came from it for 1.17 s");
+	in.folded = 1;
+	in.folded_pids[0] = 82;
+	in.cause = VIGIL_GSTALL_AGENT_BEAT;
+	vigil_guest_stall_words(&in, w, sizeof(w));
+	assert_string_equal(w, "the guest stalled: the agent's own beat is overdue for 1.17 s "
+			       "(pid 82 folded in)");
+	in.folded = 12;
+	in.cause = (enum vigil_guest_stall_cause)99;
+	vigil_guest_stall_words(&in, w, sizeof(w));
+	assert_string_equal(w, "the guest stalled: the agent did not run for 1.17 s "
+			       "(12 process stalls folded in)");
+}
+
 static void test_verdict_json_provenance(void **state)
 {
 	struct vigil_session *s;
@@ -117,6 +142,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hint_127),
+		cmocka_unit_test(test_guest_stall_words),
 		cmocka_unit_test(test_verdict_json_provenance),
 		cmocka_unit_test(test_junit_failure_body),
 	};
