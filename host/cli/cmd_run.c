@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -386,6 +388,26 @@ static struct json_object *provenance(const struct vigil_run_args *a, const stru
 	return vigil_provenance_new(&in);
 }
 
+/* The workload's stdin in the guest is /dev/null (the stream carries no
+ * input): input waiting on vigil's own stdin would be lost unseen, so it
+ * is said. An idle pipe (a CI runner's) says nothing. */
+static void note_stdin(const struct vigil_run_args *a)
+{
+	struct stat st;
+	int queued = 0;
+
+	if (a->o.quiet || fstat(STDIN_FILENO, &st) < 0)
+		return;
+	if (S_ISREG(st.st_mode) ? st.st_size > 0
+				: (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) &&
+				      ioctl(STDIN_FILENO, FIONREAD, &queued) == 0 && queued > 0)
+		fprintf(stderr,
+			"vigil: note: the command's stdin in the guest is /dev/null: what is piped "
+			"into vigil does not reach it (give it a file instead%s)\n",
+			a->rootfs_host ? ": the guest sees the host's files"
+				       : ", carried with --add SRC:DST");
+}
+
 static int run_main(struct vigil_run_args *a)
 {
 	struct run_prep *p = calloc(1, sizeof(*p));
@@ -424,6 +446,7 @@ static int run_main(struct vigil_run_args *a)
 				    "tsc_early_khz=N)\n");
 			a->o.qemu.tsc_khz = tsc;
 		}
+		note_stdin(a);
 		code = vigil_watch_main(&a->o, 1);
 		json_object_put(a->o.provenance);
 	}
