@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -393,14 +391,7 @@ static struct json_object *provenance(const struct vigil_run_args *a, const stru
  * is said. An idle pipe (a CI runner's) says nothing. */
 static void note_stdin(const struct vigil_run_args *a)
 {
-	struct stat st;
-	int queued = 0;
-
-	if (a->o.quiet || fstat(STDIN_FILENO, &st) < 0)
-		return;
-	if (S_ISREG(st.st_mode) ? st.st_size > 0
-				: (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) &&
-				      ioctl(STDIN_FILENO, FIONREAD, &queued) == 0 && queued > 0)
+	if (!a->o.quiet && vigil_input_waiting(STDIN_FILENO))
 		fprintf(stderr,
 			"vigil: note: the command's stdin in the guest is /dev/null: what is piped "
 			"into vigil does not reach it (give it a file instead%s)\n",

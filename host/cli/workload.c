@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -169,4 +170,17 @@ fail:
 void vigil_workload_initrd_path(int fd, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "/proc/self/fd/%d", fd);
+}
+
+bool vigil_input_waiting(int fd)
+{
+	struct stat st;
+	int queued = 0;
+
+	if (fstat(fd, &st) < 0)
+		return false;
+	if (S_ISREG(st.st_mode))
+		return st.st_size > 0;
+	return (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) &&
+	       ioctl(fd, FIONREAD, &queued) == 0 && queued > 0;
 }

@@ -17,6 +17,7 @@
 #ifndef VIGIL_CLI_WORKLOAD_H
 #define VIGIL_CLI_WORKLOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <vigil/session.h>
@@ -65,5 +66,10 @@ int vigil_workload_initrd(const char *image_path, const char *file, size_t len);
 
 /* "/proc/self/fd/N" for an fd QEMU inherits. */
 void vigil_workload_initrd_path(int fd, char *buf, size_t cap);
+
+/* Whether fd holds input waiting: a non-empty regular file, or a pipe or
+ * socket with bytes queued. The workload's stdin in the guest is
+ * /dev/null, so such input would not reach it; an idle pipe is not input. */
+bool vigil_input_waiting(int fd);
 
 #endif /* VIGIL_CLI_WORKLOAD_H */

@@ -208,10 +208,41 @@ static void test_initrd_missing_image(void **state)
 	assert_int_equal(vigil_workload_initrd("/nonexistent/image.cpio", "arg=x", 6), -ENOENT);
 }
 
+/* Input waiting: a pipe with bytes, a non-empty file; not an idle or
+ * drained pipe, an empty file, or /dev/null. */
+static void test_input_waiting(void **state)
+{
+	char path[] = "/tmp/vigil-input-XXXXXX", c;
+	int p[2], fd, null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	assert_false(vigil_input_waiting(p[0]));
+	assert_int_equal(write(p[1], "hi", 2), 2);
+	assert_true(vigil_input_waiting(p[0]));
+	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_false(vigil_input_waiting(p[0]));
+	close(p[0]);
+	close(p[1]);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_false(vigil_input_waiting(fd));
+	assert_int_equal(write(fd, "x", 1), 1);
+	assert_true(vigil_input_waiting(fd));
+	close(fd);
+	unlink(path);
+	assert_true(null >= 0);
+	assert_false(vigil_input_waiting(null));
+	close(null);
+	assert_false(vigil_input_waiting(-1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encode_order_and_bytes),
+		cmocka_unit_test(test_input_waiting),
 		cmocka_unit_test(test_encode_rootfs_host),
 		cmocka_unit_test(test_encode_refusals),
 		cmocka_unit_test(test_encode_limits),
