@@ -347,6 +347,10 @@ panic)
 	run_vigil 126 -- sh -c 'echo c >/proc/sysrq-trigger'
 	outcome_is GUEST_CRASH
 	grep -q 'Kernel panic' verdict.json || fail "no panic line in the evidence"
+	# the whole report: QEMU reports the panic and lets the kernel write
+	# its report out before the guest resets
+	grep -q 'Call Trace' verdict.json || fail "no call trace in the evidence"
+	grep -q 'sysrq_handle_crash' verdict.json || fail "the call trace ends early"
 	;;
 boot_timeout)
 	# an init that never says it is ready

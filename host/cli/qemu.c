@@ -276,9 +276,17 @@ int vigil_qemu_argv(const struct vigil_qemu_cfg *c, struct vigil_argv *out)
 		r = push_fs(&a, c);
 	if (c->debug && r == 0)
 		r = push_debug(&a, c);
-	/* ISA pvpanic: on pc and on microvm (ACPI QEMU0001, pvpanic_mmio). */
+	/* ISA pvpanic: on pc and on microvm (ACPI QEMU0001, pvpanic_mmio). It
+	 * only reports (GUEST_PANICKED): QEMU's default action would end the
+	 * VM at once, before the kernel has written its report to the
+	 * console; the kernel resets the guest itself after it (panic=-1),
+	 * which -no-reboot makes QEMU's exit. --on-stall debug pauses instead. */
 	PUSH("-device");
 	PUSH("pvpanic");
+	if (!c->debug) {
+		PUSH("-action");
+		PUSH("panic=none");
+	}
 	for (size_t i = 0; i < c->n_extra; i++)
 		PUSH(c->extra[i]);
 #undef PUSH

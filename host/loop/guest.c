@@ -20,6 +20,8 @@ struct vigil_guest {
 	enum vigil_guest_state state;
 	uint64_t t0;
 	bool saw_exit;    /* the workload's EXIT: the agent powers off by itself */
+	bool crashed;     /* a fatal GUEST_CRASH: the kernel resets the guest once its
+			     report is out (panic=-1; -no-reboot makes that QEMU's exit) */
 	bool interrupted; /* the owner ended the run */
 	/* vigil_guest_free began: what the backend still reports while it is
 	 * freed (a QMP command in flight failing) is dropped, since the
@@ -91,8 +93,8 @@ static void schedule(struct vigil_guest *g)
 	if (g->state != VIGIL_GUEST_WATCH)
 		return;
 	if (vigil_session_ended(g->s)) {
-		begin_stop(g,
-			   g->saw_exit && !g->interrupted ? VIGIL_STOP_POWEROFF : VIGIL_STOP_QUIT);
+		begin_stop(g, (g->saw_exit || g->crashed) && !g->interrupted ? VIGIL_STOP_POWEROFF
+									 : VIGIL_STOP_QUIT);
 		return;
 	}
 	next = vigil_session_next_deadline(g->s);
@@ -122,6 +124,9 @@ static void on_event(void *ctx, const struct vigil_event *ev)
 
 	if (ev->type == VIGIL_EV_EXIT)
 		g->saw_exit = true;
+	if (ev->type == VIGIL_EV_FINDING && ev->finding.finding &&
+	    ev->finding.finding->outcome == VIGIL_OUTCOME_GUEST_CRASH && ev->finding.finding->fatal)
+		g->crashed = true;
 	if (g->cfg.sinks.event)
 		g->cfg.sinks.event(g->cfg.sinks.ctx, g, ev);
 }
@@ -241,7 +246,7 @@ static int session_start(struct vigil_guest *g, uint64_t t0)
 	vigil_session_free(g->s);
 	g->s = NULL;
 	g->t0 = t0;
-	g->saw_exit = g->interrupted = false;
+	g->saw_exit = g->crashed = g->interrupted = false;
 	g->rx_bytes = g->first_byte_ns = 0;
 	g->link_up = false;
 	e = vigil_session_new(&g->sopts, &h, t0, &g->s);

@@ -48,8 +48,10 @@ struct vigil_guest;
 
 /* How a backend is asked to stop. */
 enum vigil_stop_how {
-	VIGIL_STOP_POWEROFF = 0, /* the workload exited: the agent powers the guest
-				    off by itself (after SHUTDOWN); wait for it */
+	VIGIL_STOP_POWEROFF = 0, /* the guest ends by itself: after the workload's
+				    EXIT the agent powers it off (after SHUTDOWN); a
+				    panicking kernel resets it once its report is out
+				    (panic=-1); wait for it */
 	VIGIL_STOP_QUIT,         /* the run ended otherwise: stop the VM now, cleanly */
 	VIGIL_STOP_KILL,         /* a second signal: kill the VMM at once */
 };

@@ -60,6 +60,9 @@ static void test_microvm_defaults(void **state)
 	assert_string_equal(arg_after(&a, "-device", 1),
 			    "virtserialport,chardev=vport,name=org.vigil.bulk.0");
 	assert_string_equal(arg_after(&a, "-device", 2), "pvpanic");
+	/* a panic is reported, not acted on: the kernel's report reaches the console */
+	assert_string_equal(arg_after(&a, "-action", 0), "panic=none");
+	assert_null(arg_after(&a, "-action", 1));
 	assert_string_equal(arg_after(&a, "-mon", 0), "chardev=qmp,mode=control");
 	app = arg_after(&a, "-append", 0);
 	assert_non_null(strstr(app, "console=ttyS0 "));
@@ -73,7 +76,8 @@ static void test_microvm_defaults(void **state)
 }
 
 /* --on-stall debug: the gdbstub on vigil's socket, the person's QMP, a
- * panic pauses, nokaslr before the user's words; nothing of it otherwise. */
+ * panic pauses, nokaslr before the user's words; otherwise none of it, and
+ * a panic is only reported. */
 static void test_debug(void **state)
 {
 	struct vigil_qemu_cfg c = {
@@ -98,6 +102,7 @@ static void test_debug(void **state)
 			    "socket,id=qmpdbg,path=/run/vigil/dbg.1.abcdef/qmp.sock,server=on,wait=off");
 	assert_string_equal(arg_after(&a, "-mon", 1), "chardev=qmpdbg,mode=control");
 	assert_string_equal(arg_after(&a, "-action", 0), "panic=pause");
+	assert_null(arg_after(&a, "-action", 1)); /* not also none */
 	app = arg_after(&a, "-append", 0);
 	assert_non_null(strstr(app, " nokaslr "));
 	assert_true(strstr(app, " nokaslr ") < strstr(app, "user-last"));
@@ -110,7 +115,7 @@ static void test_debug(void **state)
 	c.debug = false;
 	assert_int_equal(vigil_qemu_argv(&c, &a), 0);
 	assert_null(arg_after(&a, "-gdb", 0));
-	assert_null(arg_after(&a, "-action", 0));
+	assert_string_equal(arg_after(&a, "-action", 0), "panic=none");
 	assert_null(strstr(arg_after(&a, "-append", 0), "nokaslr "));
 	vigil_argv_free(&a);
 }
