@@ -917,6 +917,31 @@ EOF
 	[ -e "$dir" ] && fail "the runtime directory $dir is left"
 	grep -q 'nokaslr' verdict.json || fail "the guest did not boot with nokaslr"
 	;;
+on_stall_debug_crash)
+	# --on-stall debug on a kernel panic: QEMU pauses the panicked guest
+	# (not reset, not quit) and vigil holds it until SIGINT; then the
+	# crash's verdict (126). The pause comes at pvpanic's report, so the
+	# console may stop before the call trace: only the panic line is sure
+	"$VIGIL" run --accel tcg --verdict verdict.json --on-stall debug -- \
+		sh -c 'echo c >/proc/sysrq-trigger' >out.txt 2>err.txt &
+	vp=$!
+	for i in $(seq 600); do
+		grep -q "target remote" err.txt && break
+		kill -0 $vp 2>/dev/null || fail "vigil ended without holding: $(tail -3 err.txt)"
+		sleep 0.1
+	done
+	grep -q "target remote" err.txt || { kill $vp; fail "no hold after 60 s"; }
+	sleep 6 # past the 5 s a panicked guest has to reset itself
+	kill -0 $vp 2>/dev/null || fail "vigil did not wait"
+	qp=$(VPARENT=$vp qemu_child) || fail "QEMU is gone while held"
+	kill -INT $vp
+	wait $vp
+	got=$?
+	[ "$got" = 126 ] || fail "exit status $got, want 126"
+	outcome_is GUEST_CRASH
+	grep -q 'Kernel panic' verdict.json || fail "no panic line in the evidence"
+	kill -0 "$qp" 2>/dev/null && fail "QEMU outlived vigil"
+	;;
 file_limit)
 	# --file-limit: a guest writing far more than the limit fills none of
 	# the files past it; the events end with events_truncated and run_end,

@@ -543,7 +543,9 @@ static bool hold(struct vigil_qemu_be *r, enum vigil_stop_how how)
 	char text[8192], rel[256] = "";
 	size_t n;
 
-	if (!r->o->debug || how != VIGIL_STOP_QUIT || !r->dbg.why[0] || r->dbg.held)
+	/* a crash ends the run as POWEROFF (the guest would reset itself), a
+	 * stall as QUIT; a second signal (KILL) never holds */
+	if (!r->o->debug || how == VIGIL_STOP_KILL || !r->dbg.why[0] || r->dbg.held)
 		return false;
 	r->dbg.held = true;
 	if (!m || !m->hmp || m->hmp(m->ctx, "stop", hold_stopped, r) < 0) {
