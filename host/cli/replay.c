@@ -293,10 +293,19 @@ int vigil_replay_run(struct vigil_replay *rp, const char *file, const uint8_t *b
 		rp->step(rp->ctx, rp->s, rp->t0_ns);
 	vigil_session_counters(rp->s, &c);
 	if (c.stream.frames == 0) {
+		/* An events file (JSON lines) is the likely mistake: say what takes it. */
+		bool json = len && buf[0] == '{';
+
 		fprintf(msg_out(rp),
 			"vigil %s: %s holds no vigil frame (%zu bytes): it is neither a "
-			"recording (vigil run --record) nor a stream from the guest's port\n",
-			rp->cmd, file, len);
+			"recording (vigil run --record) nor a stream from the guest's port%s\n",
+			rp->cmd, file, len,
+			!json ? ""
+			: strcmp(rp->cmd, "report")
+			    ? "; it looks like an events file (vigil run --events), which is "
+			      "already decoded"
+			    : "; it looks like an events file (vigil run --events): give it as "
+			      "--events FILE");
 		return -1;
 	}
 	return 0;

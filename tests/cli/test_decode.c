@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Tests for host/cli/cmd_decode.c: `vigil decode` on a plain byte stream
- * and on a recording, through the command's own entry point.
+ * and on a recording, through the command's own entry point; and replay.c's
+ * message for a file that holds no frame.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include "cli.h"
 #include "cpio_reader.h"
 #include "record.h"
+#include "replay.h"
 #include "test_util.h"
 #include "watch.h"
 
@@ -78,6 +80,38 @@ static void test_plain_stream(void **state)
 	assert_int_equal(decode(file, verdict), 125);
 	tu_rm_rf(d);
 	free(d);
+}
+
+/* A file without a single frame is refused with a message; one that looks
+ * like an events file says what takes it, for each command. */
+static void test_no_frame_message(void **state)
+{
+	static const char ev[] = "{\"event\":\"link_up\",\"t_ns\":1}\n";
+	static const char *const cmds[] = { "decode", "report" };
+	static const char *const want[] = { "which is already decoded", "give it as --events FILE" };
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		struct vigil_replay rp = { .cmd = cmds[i & 1] };
+		const uint8_t *in = (const uint8_t *)(i < 2 ? ev : "garbage");
+		size_t len = i < 2 ? sizeof(ev) - 1 : 7;
+		char *msg = NULL;
+		size_t n = 0;
+
+		vigil_session_opts_default(&rp.so);
+		rp.log = open_memstream(&msg, &n);
+		assert_non_null(rp.log);
+		assert_int_equal(vigil_replay_open(&rp, "f", in, len), 0);
+		assert_int_equal(vigil_replay_run(&rp, "f", in, len), -1);
+		fclose(rp.log);
+		assert_non_null(strstr(msg, "holds no vigil frame"));
+		if (i < 2)
+			assert_non_null(strstr(msg, want[i & 1]));
+		else
+			assert_null(strstr(msg, "events file"));
+		free(msg);
+		vigil_replay_free(&rp);
+	}
 }
 
 /* A recording: a stall is found on replay from the recorded times alone. */
@@ -153,6 +187,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_stream),
 		cmocka_unit_test(test_recording_replay),
+		cmocka_unit_test(test_no_frame_message),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
