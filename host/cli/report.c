@@ -119,8 +119,10 @@ struct report_proc *report_proc(struct vigil_report *r, uint32_t pid, bool creat
 	p = &r->procs[r->n_procs++];
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
-	if (pid && pid == r->agent_pid) /* its lane is named, not left a bare pid */
-		snprintf(p->comm, sizeof(p->comm), "vigil-agent");
+	/* its lane is named, not left a bare pid (and told from the workload's
+	 * own `vigil-agent beat` processes, whose comm is the same) */
+	if (pid && pid == r->agent_pid)
+		snprintf(p->comm, sizeof(p->comm), "the agent");
 	r->hash[i] = (int16_t)r->n_procs;
 	return p;
 }

@@ -250,17 +250,18 @@ static void test_agent_lane(void **state)
 	ev(r, "{\"event\":\"agent_restart\",\"t_ns\":5000,\"agent_pid\":91}");
 	ev(r, "{\"event\":\"process_new\",\"t_ns\":6000,\"pid\":91,\"deadline_ns\":3000000000}");
 	html = page(r, NULL);
-	assert_int_equal(count(html, "<td>vigil-agent</td>"), 2);
-	assert_non_null(strstr(html, "pid 79 vigil-agent"));
-	assert_non_null(strstr(html, "pid 91 vigil-agent"));
-	assert_null(strstr(html, "pid 80 vigil-agent"));
+	assert_int_equal(count(html, "<td>the agent</td>"), 2);
+	assert_non_null(strstr(html, "pid 79 the agent"));
+	assert_non_null(strstr(html, "pid 91 the agent"));
+	assert_null(strstr(html, "pid 80 the agent"));
 	free(html);
 	vigil_report_free(r);
 	r = fresh();
 	ev(r, "{\"event\":\"hello\",\"t_ns\":1000}");
 	ev(r, "{\"event\":\"process_new\",\"t_ns\":2000,\"pid\":79,\"deadline_ns\":3000000000}");
 	html = page(r, NULL);
-	assert_null(strstr(html, "vigil-agent"));
+	assert_null(strstr(html, "pid 79 the agent"));
+	assert_int_equal(count(html, "<td>the agent</td>"), 0);
 	free(html);
 	vigil_report_free(r);
 }
