@@ -66,6 +66,24 @@ qemu_child() {
 	return 1
 }
 
+# --on-stall debug: wait until vigil ($vp, its stderr in err.txt) holds
+# the VM; end_hold WANT ends the hold with SIGINT and checks vigil's status.
+wait_hold() {
+	for i in $(seq 600); do
+		grep -q "target remote" err.txt && return 0
+		kill -0 $vp 2>/dev/null || fail "vigil ended without holding: $(tail -3 err.txt)"
+		sleep 0.1
+	done
+	kill $vp
+	fail "no hold after 60 s"
+}
+end_hold() {
+	kill -INT $vp
+	wait $vp
+	got=$?
+	[ "$got" = "$1" ] || fail "exit status $got, want $1"
+}
+
 outcome_is() {
 	grep -q "^  \"outcome\": \"$1\"" verdict.json || fail "outcome is not $1"
 }
@@ -878,11 +896,7 @@ on_stall_debug)
 		vigil-agent beat --every 100 & B=$!
 		echo "pid $B"; sleep 1; kill -STOP $B; sleep 600' >out.txt 2>err.txt &
 	vp=$!
-	for i in $(seq 600); do
-		grep -q "target remote" err.txt && break
-		kill -0 $vp 2>/dev/null || fail "vigil ended without holding"
-		sleep 0.1
-	done
+	wait_hold
 	port=$(sed -n "s/.*target remote 127.0.0.1:\([0-9]*\)'.*/\1/p" err.txt)
 	qmp=$(sed -n 's/^  QMP:  \([^ ]*\) .*/\1/p' err.txt)
 	[ -n "$port" ] && [ -S "$qmp" ] || { kill $vp; fail "no gdb port or QMP socket printed"; }
@@ -909,10 +923,7 @@ EOF
 		-ex 'info registers rip' >gdb.txt 2>&1
 	grep -q '^rip ' gdb.txt || { kill $vp; fail "gdb read no registers: $(tail -3 gdb.txt)"; }
 	dir=$(dirname "$qmp")
-	kill -INT $vp
-	wait $vp
-	got=$?
-	[ "$got" = 121 ] || fail "exit status $got, want 121"
+	end_hold 121
 	outcome_is PROCESS_STALL
 	grep -q '"class": "stopped"' verdict.json || fail "the class is not in the verdict"
 	kill -0 "$qp" 2>/dev/null && fail "QEMU outlived vigil"
@@ -927,19 +938,11 @@ on_stall_debug_crash)
 	"$VIGIL" run --accel tcg --verdict verdict.json --on-stall debug -- \
 		sh -c 'echo c >/proc/sysrq-trigger' >out.txt 2>err.txt &
 	vp=$!
-	for i in $(seq 600); do
-		grep -q "target remote" err.txt && break
-		kill -0 $vp 2>/dev/null || fail "vigil ended without holding: $(tail -3 err.txt)"
-		sleep 0.1
-	done
-	grep -q "target remote" err.txt || { kill $vp; fail "no hold after 60 s"; }
+	wait_hold
 	sleep 6 # past the 5 s a panicked guest has to reset itself
 	kill -0 $vp 2>/dev/null || fail "vigil did not wait"
 	qp=$(VPARENT=$vp qemu_child) || fail "QEMU is gone while held"
-	kill -INT $vp
-	wait $vp
-	got=$?
-	[ "$got" = 126 ] || fail "exit status $got, want 126"
+	end_hold 126
 	outcome_is GUEST_CRASH
 	grep -q 'Kernel panic' verdict.json || fail "no panic line in the evidence"
 	kill -0 "$qp" 2>/dev/null && fail "QEMU outlived vigil"
