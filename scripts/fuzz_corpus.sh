@@ -7,8 +7,8 @@
 # together, and it replaces tests/fuzz/corpus/<name>/. Inputs over 64 KiB
 # are left out unless a target needs them (wire, session, cli-vmlinux:
 # frames and kernels are larger); cli-report's over 16 KiB (whole event
-# files and recordings: the cap keeps its corpus at 5 MB, FUZZING.md). Run after a long fuzzing run; review the
-# diff's size.
+# files and recordings: the cap keeps its corpus at 5 MB, FUZZING.md).
+# Run after a long fuzzing run; review the diff's size.
 # Usage: scripts/fuzz_corpus.sh [TARGET...]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
