@@ -212,7 +212,7 @@ static void test_initrd_missing_image(void **state)
  * drained pipe, an empty file, or /dev/null. */
 static void test_input_waiting(void **state)
 {
-	char path[] = "/tmp/vigil-input-XXXXXX", c;
+	char *d = tu_mkdtemp(), path[PATH_MAX], c;
 	int p[2], fd, null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	(void)state;
@@ -225,13 +225,19 @@ static void test_input_waiting(void **state)
 	assert_false(vigil_input_waiting(p[0]));
 	close(p[0]);
 	close(p[1]);
-	fd = mkstemp(path);
+	snprintf(path, sizeof(path), "%s/in", d);
+	assert_int_equal(tu_write(d, "in", "", 0, 0644), 0);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	assert_false(vigil_input_waiting(fd));
-	assert_int_equal(write(fd, "x", 1), 1);
+	close(fd);
+	assert_int_equal(tu_write(d, "in", "x", 1, 0644), 0);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
 	assert_true(vigil_input_waiting(fd));
 	close(fd);
-	unlink(path);
+	tu_rm_rf(d);
+	free(d);
 	assert_true(null >= 0);
 	assert_false(vigil_input_waiting(null));
 	close(null);
