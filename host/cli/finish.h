@@ -4,7 +4,8 @@
  * `vigil decode`: the summary a person reads (the verdict's line, the
  * evidence of the finding that decided it, a hint on what to do), the
  * verdict JSON (the library's rendering plus the run's provenance and
- * hints), and JUnit XML.
+ * hints), and JUnit XML; and the words run's and watch's live lines use
+ * for a guest stall.
  */
 #ifndef VIGIL_CLI_FINISH_H
 #define VIGIL_CLI_FINISH_H
